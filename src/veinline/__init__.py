@@ -1,0 +1,1 @@
+"""veinline: vein-to-vein orchestration of cell therapies."""

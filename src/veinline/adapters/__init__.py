@@ -1,0 +1,1 @@
+"""Adapters: SQLAlchemy mapping and repositories, PDFs, file formats."""

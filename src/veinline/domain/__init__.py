@@ -1,0 +1,1 @@
+"""Pure domain: aggregates, state tables, rules, identifiers, grading (standard library only)."""

@@ -1,0 +1,41 @@
+"""Errors a user can cause, with messages a coordinator understands.
+
+Entrypoints turn them into 4xx answers (API) or exit code 2 (CLI); see
+shared/CONVENTIONS.md habit 9.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A request the domain refuses; the message is shown to the user as it is."""
+
+    code = "refused"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(DomainError):
+    """Input that is malformed: wrong shape, wrong characters, missing field."""
+
+    code = "invalid_input"
+
+
+class NotFound(DomainError):
+    """A record the request names does not exist."""
+
+    code = "not_found"
+
+
+class NotAllowed(DomainError):
+    """The actor's role or the record's state does not allow this action."""
+
+    code = "not_allowed"
+
+
+class Conflict(DomainError):
+    """The request clashes with a record that exists already."""
+
+    code = "conflict"

@@ -1,0 +1,1 @@
+"""Entrypoints: the CLI, the JSON API and the web pages."""
