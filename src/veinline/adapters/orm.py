@@ -1,0 +1,232 @@
+"""The database schema, and the imperative mapping of the domain's plain classes onto it.
+
+The domain never imports SQLAlchemy; this module teaches SQLAlchemy about the domain
+(cosmicpython's shape with SQLAlchemy 2's `registry.map_imperatively`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import registry
+from sqlalchemy.types import TypeDecorator
+
+from veinline.domain.catalog import (
+    Authorisation,
+    AuthorisationStatus,
+    Modality,
+    Product,
+    Site,
+    SiteKind,
+)
+from veinline.domain.identifiers import IdentifierKind, IssuedIdentifier
+from veinline.domain.user import Role, User
+
+# Stable constraint names, so Alembic migrations read the same on SQLite and PostgreSQL.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+mapper_registry = registry(metadata=metadata)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite forgets)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored: give a timezone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _enum(enum_cls: Any, name: str) -> Enum:
+    # Stored as plain strings with a CHECK-free VARCHAR: adding a state later needs no
+    # ALTER TYPE on PostgreSQL, and values are validated by the domain.
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=False,
+        length=40,
+        values_callable=lambda e: [m.value for m in e],
+    )
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("printed_name", String(200), nullable=False),
+    Column("role", _enum(Role, "role"), nullable=False),
+    Column("site_code", String(40), nullable=True),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("credential_version", Integer, nullable=False, default=0),
+    Column("password_hash", String(200), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("username", String(64), ForeignKey("users.username"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("code", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", _enum(SiteKind, "site_kind"), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("fin", String(5), nullable=True, unique=True),
+    Column("region", String(100), nullable=True),
+    Column("demo", Boolean, nullable=False, default=False),
+    Column("details", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("code", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("brand_name", String(200), nullable=True),
+    Column("sponsor", String(200), nullable=False),
+    Column("modality", _enum(Modality, "modality"), nullable=False),
+    Column("target", String(100), nullable=True),
+    Column("platform", String(200), nullable=True),
+    Column("cell_source", String(200), nullable=True),
+    Column("collection_type", String(1), nullable=False),
+    Column("storage_max_c", Float, nullable=True),
+    Column("post_thaw_window_minutes", Integer, nullable=True),
+    Column("dose_rule", JSON, nullable=True),
+    Column("facts", JSON, nullable=False),
+    Column("sources", JSON, nullable=False),
+    Column("unconfirmed", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+authorisations = Table(
+    "authorisations",
+    metadata,
+    Column("id", String(80), primary_key=True),
+    Column("product_code", String(40), ForeignKey("products.code"), nullable=False),
+    Column("jurisdiction", String(8), nullable=False),
+    Column("regulator", String(100), nullable=False),
+    Column("status", _enum(AuthorisationStatus, "authorisation_status"), nullable=False),
+    Column("indication", Text, nullable=False),
+    Column("date", String(10), nullable=True),
+    Column("pathway", String(200), nullable=True),
+    Column("designations", JSON, nullable=False),
+    Column("reference", String(100), nullable=True),
+    Column("criteria", JSON, nullable=False),
+    Column("source", String(200), nullable=True),
+    Column("notes", Text, nullable=True),
+    Column("version", Integer, nullable=False),
+    Index("ix_authorisations_product_jurisdiction", "product_code", "jurisdiction"),
+)
+
+identifier_sequences = Table(
+    "identifier_sequences",
+    metadata,
+    Column("kind", String(8), primary_key=True),
+    Column("fin", String(5), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("last_value", Integer, nullable=False),
+)
+
+issued_identifiers = Table(
+    "issued_identifiers",
+    metadata,
+    Column("value", String(20), primary_key=True),
+    Column("kind", _enum(IdentifierKind, "identifier_kind"), nullable=False),
+    Column("fin", String(5), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("check_character", String(1), nullable=True),
+    Column("purpose", String(200), nullable=False),
+    Column("issued_at", UTCDateTime, nullable=False),
+    Column("issued_by", String(64), ForeignKey("users.username"), nullable=False),
+    UniqueConstraint("kind", "fin", "year", "sequence", name="uq_issued_identifiers_sequence"),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    # The sequence is assigned by the ledger under a lock, not by the database, so a
+    # gap can only come from a deletion.
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("recorded_at", String(32), nullable=False),
+    Column("actor", String(64), ForeignKey("users.username"), nullable=False),
+    Column("actor_name", String(200), nullable=False),
+    Column("action", String(80), nullable=False),
+    Column("entity_type", String(40), nullable=False),
+    Column("entity_id", String(120), nullable=False),
+    Column("before", Text, nullable=True),
+    Column("after", Text, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("signature_meaning", String(40), nullable=True),
+    Column("signed_hash", String(64), nullable=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Index("ix_ledger_entries_entity", "entity_type", "entity_id"),
+)
+
+# The regulated tables and the classes they hold: `ledger verify` compares every row
+# of these with its last ledger snapshot.
+REGULATED: list[type[Any]] = [User, Site, Product, Authorisation, IssuedIdentifier]
+
+_mapped = False
+
+
+def start_mappers() -> None:
+    """Map the domain classes; idempotent, called by bootstrap, never at import."""
+    global _mapped
+    if _mapped:
+        return
+    mapper_registry.map_imperatively(User, users)
+    mapper_registry.map_imperatively(Site, sites)
+    mapper_registry.map_imperatively(Product, products)
+    mapper_registry.map_imperatively(Authorisation, authorisations)
+    mapper_registry.map_imperatively(IssuedIdentifier, issued_identifiers)
+    _mapped = True

@@ -1,0 +1,228 @@
+"""SQLAlchemy repositories, the ledger store, sequence allocation and the unit of work."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from veinline.adapters import orm
+from veinline.adapters.database import LEDGER_LOCK_KEY
+from veinline.domain.catalog import Authorisation, Product, Site
+from veinline.domain.identifiers import IssuedIdentifier
+from veinline.domain.ledger import (
+    GENESIS_HASH,
+    JsonObject,
+    LedgerDraft,
+    LedgerEntry,
+    canonical_json,
+    seal,
+)
+from veinline.domain.user import User
+from veinline.services.unit_of_work import AbstractUnitOfWork
+
+T = TypeVar("T")
+
+
+class SqlRepository(Generic[T]):
+    """Records of one mapped class, by primary key."""
+
+    def __init__(self, session: Session, cls: type[T], order_by: Any) -> None:
+        self.session = session
+        self.cls = cls
+        self.order_by = order_by
+
+    def get(self, key: str) -> T | None:
+        return self.session.get(self.cls, key)
+
+    def add(self, record: T) -> None:
+        self.session.add(record)
+
+    def list(self) -> list[T]:
+        return list(self.session.scalars(select(self.cls).order_by(self.order_by)))
+
+
+class SqlSequenceAllocator:
+    """Sequence numbers from a counter row, incremented in the database itself.
+
+    `UPDATE ... RETURNING` takes the row lock, so two transactions asking at once get
+    consecutive numbers; the unique constraint on issued identifiers backs it up.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def next(self, kind: str, fin: str, year: int) -> int:
+        table = orm.identifier_sequences
+        dialect = self.session.get_bind().dialect.name
+        values = {"kind": kind, "fin": fin, "year": year, "last_value": 0}
+        stmt: Any
+        if dialect == "postgresql":
+            stmt = pg_insert(table).values(**values).on_conflict_do_nothing()
+        else:
+            stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
+        self.session.execute(stmt)
+        value = self.session.execute(
+            update(table)
+            .where(table.c.kind == kind, table.c.fin == fin, table.c.year == year)
+            .values(last_value=table.c.last_value + 1)
+            .returning(table.c.last_value)
+        ).scalar_one()
+        return int(value)
+
+
+def _load(text_value: str | None) -> JsonObject | None:
+    if text_value is None:
+        return None
+    loaded: JsonObject = json.loads(text_value)
+    return loaded
+
+
+def _entry(row: Any) -> LedgerEntry:
+    return LedgerEntry(
+        seq=row.seq,
+        recorded_at=row.recorded_at,
+        actor=row.actor,
+        actor_name=row.actor_name,
+        action=row.action,
+        entity_type=row.entity_type,
+        entity_id=row.entity_id,
+        before=_load(row.before),
+        after=_load(row.after),
+        reason=row.reason,
+        signature_meaning=row.signature_meaning,
+        signed_hash=row.signed_hash,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+class SqlLedger:
+    """The ledger table: appends under a lock, reads in sequence order."""
+
+    def __init__(self, session: Session, clock: Callable[[], datetime]) -> None:
+        self.session = session
+        self.clock = clock
+
+    def append(self, draft: LedgerDraft) -> LedgerEntry:
+        if self.session.get_bind().dialect.name == "postgresql":
+            # One appender at a time, until this transaction ends (SQLite gets the same
+            # from BEGIN IMMEDIATE).
+            self.session.execute(select(func.pg_advisory_xact_lock(LEDGER_LOCK_KEY)))
+        # Flush first so the rows this entry describes are written before it.
+        self.session.flush()
+        last = self.last()
+        entry = seal(
+            draft,
+            seq=(last.seq + 1) if last else 1,
+            prev_hash=last.hash if last else GENESIS_HASH,
+            recorded_at=self.clock(),
+        )
+        values = entry.hashed_content()
+        values["before"] = None if entry.before is None else canonical_json(entry.before)
+        values["after"] = None if entry.after is None else canonical_json(entry.after)
+        values["hash"] = entry.hash
+        self.session.execute(insert(orm.ledger_entries).values(**values))
+        return entry
+
+    def last(self) -> LedgerEntry | None:
+        t = orm.ledger_entries
+        row = self.session.execute(select(t).order_by(t.c.seq.desc()).limit(1)).first()
+        return _entry(row) if row else None
+
+    def entries(self) -> Iterator[LedgerEntry]:
+        t = orm.ledger_entries
+        result = self.session.execute(
+            select(t).order_by(t.c.seq).execution_options(yield_per=2000)
+        )
+        for row in result:
+            yield _entry(row)
+
+    def for_entity(self, entity_id: str, entity_type: str | None = None) -> list[LedgerEntry]:
+        t = orm.ledger_entries
+        query = select(t).where(t.c.entity_id == entity_id)
+        if entity_type is not None:
+            query = query.where(t.c.entity_type == entity_type)
+        return [_entry(row) for row in self.session.execute(query.order_by(t.c.seq))]
+
+    def count(self) -> int:
+        return int(self.session.execute(select(func.count()).select_from(orm.ledger_entries))
+                   .scalar_one())
+
+
+class SqlTokenStore:
+    """API and session tokens, kept as SHA-256 hashes (a stolen table grants nothing)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, token_hash: str, username: str, kind: str, created_at: datetime,
+            expires_at: datetime) -> None:
+        self.session.execute(
+            insert(orm.api_tokens).values(
+                token_hash=token_hash, username=username, kind=kind,
+                created_at=created_at, expires_at=expires_at,
+            )
+        )
+
+    def find(self, token_hash: str) -> tuple[str, datetime] | None:
+        t = orm.api_tokens
+        row = self.session.execute(
+            select(t.c.username, t.c.expires_at).where(t.c.token_hash == token_hash)
+        ).first()
+        return (row.username, row.expires_at) if row else None
+
+    def remove(self, token_hash: str) -> None:
+        t = orm.api_tokens
+        self.session.execute(delete(t).where(t.c.token_hash == token_hash))
+
+
+class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
+    """A unit of work on one SQLAlchemy session."""
+
+    def __init__(
+        self, factory: sessionmaker[Session], clock: Callable[[], datetime]
+    ) -> None:
+        self.factory = factory
+        self.clock = clock
+
+    def __enter__(self) -> SqlAlchemyUnitOfWork:
+        self.session = self.factory()
+        self.users = SqlRepository(self.session, User, orm.users.c.username)
+        self.sites = SqlRepository(self.session, Site, orm.sites.c.code)
+        self.products = SqlRepository(self.session, Product, orm.products.c.code)
+        self.authorisations = SqlRepository(
+            self.session, Authorisation, orm.authorisations.c.id
+        )
+        self.identifiers = SqlRepository(
+            self.session, IssuedIdentifier, orm.issued_identifiers.c.value
+        )
+        self.sequences = SqlSequenceAllocator(self.session)
+        self.ledger = SqlLedger(self.session, self.clock)
+        self.tokens = SqlTokenStore(self.session)
+        super().__enter__()
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        # close() ends the transaction (a rollback unless a handler committed) and
+        # detaches the records with their values loaded, so callers can still read them.
+        self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+    def regulated_snapshots(self) -> Iterator[tuple[str, str, JsonObject]]:
+        for cls in orm.REGULATED:
+            query = select(cls).execution_options(yield_per=1000)
+            for record in self.session.scalars(query):
+                yield cls.ENTITY_TYPE, record.entity_id, record.snapshot()
+            self.session.expunge_all()

@@ -1,0 +1,94 @@
+"""Wiring: adapters into services. Nothing is built at import time; entrypoints and
+tests call `bootstrap()` (tests with their own clock, hasher or database)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from veinline.adapters import database, orm
+from veinline.adapters.passwords import Argon2Hasher
+from veinline.adapters.repository import SqlAlchemyUnitOfWork
+from veinline.config import Settings
+from veinline.domain.errors import DomainError, NotFound
+from veinline.domain.user import SYSTEM_USERNAME, User
+from veinline.services import handlers
+from veinline.services.handlers import Clock, PasswordHasher
+from veinline.services.messagebus import MessageBus
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SchemaNotCurrent(DomainError):
+    """The database needs `veinline db upgrade` before use."""
+
+
+@dataclass
+class App:
+    """Everything an entrypoint needs, built once per process."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock
+    hasher: PasswordHasher
+    bus: MessageBus
+
+    def uow(self) -> SqlAlchemyUnitOfWork:
+        return SqlAlchemyUnitOfWork(self.sessions, self.clock)
+
+    def user(self, username: str) -> User:
+        with self.uow() as uow:
+            user = uow.users.get(username)
+        if user is None:
+            raise NotFound(f"there is no user {username}")
+        return user
+
+    def system_user(self) -> User:
+        return self.user(SYSTEM_USERNAME)
+
+    def migrate(self) -> None:
+        database.upgrade(self.engine)
+        handlers.ensure_system_user(self.uow(), clock=self.clock)
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    hasher: PasswordHasher | None = None,
+    migrate: str = "auto",
+) -> App:
+    """Build the app. `migrate`: "auto" upgrades the embedded SQLite database when it is
+    behind (so one command works on a fresh machine), "always" upgrades any database,
+    "never" leaves the schema alone (for `db upgrade` itself and for status checks)."""
+    settings = settings or Settings.from_env()
+    orm.start_mappers()
+    engine = database.make_engine(settings.database_url)
+    sessions = database.session_factory(engine)
+    hasher = hasher or Argon2Hasher()
+    app = App(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        clock=clock,
+        hasher=hasher,
+        bus=MessageBus(
+            lambda: SqlAlchemyUnitOfWork(sessions, clock),
+            {"clock": clock, "hasher": hasher},
+        ),
+    )
+    if migrate == "always" or (migrate == "auto" and settings.is_embedded):
+        if not database.is_current(engine):
+            app.migrate()
+    elif migrate == "auto" and not database.is_current(engine):
+        raise SchemaNotCurrent(
+            "the database schema is not current: run `veinline db upgrade` first"
+        )
+    return app

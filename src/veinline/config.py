@@ -1,0 +1,36 @@
+"""Settings, read from the environment when bootstrap asks (never at import)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path("data")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the data lives and how the server listens."""
+
+    database_url: str
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("VEINLINE_DATA_DIR", str(DEFAULT_DATA_DIR)))
+        url = env.get("VEINLINE_DATABASE_URL") or f"sqlite:///{data_dir / 'veinline.db'}"
+        return cls(
+            database_url=url,
+            data_dir=data_dir,
+            host=env.get("VEINLINE_HOST", "127.0.0.1"),
+            port=int(env.get("VEINLINE_PORT", "8000")),
+        )
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.database_url.startswith("sqlite")

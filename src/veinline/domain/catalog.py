@@ -1,0 +1,329 @@
+"""The catalogue: products, their authorisations per jurisdiction, and sites.
+
+Every catalogue record is regulated: a change is a ledger entry and bumps the
+record's version, so an order can bind the versions in force when it was placed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from veinline.domain.errors import InvalidInput
+from veinline.domain.ledger import JsonObject
+
+_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
+
+
+class Modality(StrEnum):
+    """What kind of therapy a product is; it decides which journey it takes."""
+
+    AUTOLOGOUS_CAR_T = "autologous_car_t"
+    ALLOGENEIC_MSC = "allogeneic_msc"
+
+    @property
+    def label(self) -> str:
+        return {"autologous_car_t": "Autologous CAR-T", "allogeneic_msc": "Allogeneic MSC"}[
+            self.value
+        ]
+
+    @property
+    def autologous(self) -> bool:
+        return self is Modality.AUTOLOGOUS_CAR_T
+
+
+class AuthorisationStatus(StrEnum):
+    """Where a product stands with one regulator."""
+
+    IND_CLEARED = "ind_cleared"
+    INVESTIGATOR_INITIATED_TRIAL = "investigator_initiated_trial"
+    CONDITIONAL_APPROVAL = "conditional_approval"
+    APPROVED = "approved"
+    NAMED_PATIENT = "named_patient"
+    DESIGNATION_ONLY = "designation_only"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return _STATUS_LABELS[self]
+
+    @property
+    def permits_treatment(self) -> bool:
+        """Whether a patient may be treated under this status (on label or in a trial)."""
+        return self not in (AuthorisationStatus.DESIGNATION_ONLY, AuthorisationStatus.WITHDRAWN)
+
+    @property
+    def is_trial(self) -> bool:
+        return self in (
+            AuthorisationStatus.IND_CLEARED,
+            AuthorisationStatus.INVESTIGATOR_INITIATED_TRIAL,
+        )
+
+
+_STATUS_LABELS = {
+    AuthorisationStatus.IND_CLEARED: "IND cleared",
+    AuthorisationStatus.INVESTIGATOR_INITIATED_TRIAL: "Investigator-initiated trial",
+    AuthorisationStatus.CONDITIONAL_APPROVAL: "Conditional approval",
+    AuthorisationStatus.APPROVED: "Approved",
+    AuthorisationStatus.NAMED_PATIENT: "Named-patient programme",
+    AuthorisationStatus.DESIGNATION_ONLY: "Designation only",
+    AuthorisationStatus.WITHDRAWN: "Withdrawn",
+}
+
+
+class SiteKind(StrEnum):
+    """The part a site plays in the journey."""
+
+    MANUFACTURING_FACILITY = "manufacturing_facility"
+    TREATMENT_CENTRE = "treatment_centre"
+    APHERESIS_CENTRE = "apheresis_centre"
+    QC_LAB = "qc_lab"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize().replace("Qc", "QC")
+
+
+class CriterionOp(StrEnum):
+    """How an eligibility criterion compares a patient fact with its value."""
+
+    AT_LEAST = ">="
+    AT_MOST = "<="
+    EQUALS = "=="
+    ONE_OF = "in"
+    INCLUDES_ALL = "includes_all"
+    IS_TRUE = "is_true"
+    IS_FALSE = "is_false"
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One eligibility criterion of an indication, as data: fact, comparison, value."""
+
+    id: str
+    description: str
+    fact: str
+    op: CriterionOp
+    value: Any = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, where: str) -> Criterion:
+        missing = [k for k in ("id", "description", "fact", "op") if k not in data]
+        if missing:
+            raise InvalidInput(f"{where}: criterion lacks {', '.join(missing)}")
+        try:
+            op = CriterionOp(data["op"])
+        except ValueError:
+            ops = ", ".join(o.value for o in CriterionOp)
+            raise InvalidInput(f"{where}: unknown op {data['op']!r} (use {ops})") from None
+        needs_value = op not in (CriterionOp.IS_TRUE, CriterionOp.IS_FALSE)
+        if needs_value and "value" not in data:
+            raise InvalidInput(f"{where}: criterion {data['id']!r} needs a value for {op}")
+        if op in (CriterionOp.ONE_OF, CriterionOp.INCLUDES_ALL) and not isinstance(
+            data.get("value"), list
+        ):
+            raise InvalidInput(f"{where}: criterion {data['id']!r} needs a list for {op}")
+        return cls(
+            id=str(data["id"]),
+            description=str(data["description"]),
+            fact=str(data["fact"]),
+            op=op,
+            value=data.get("value"),
+        )
+
+    def to_dict(self) -> JsonObject:
+        out: JsonObject = {
+            "id": self.id,
+            "description": self.description,
+            "fact": self.fact,
+            "op": self.op.value,
+        }
+        if self.value is not None:
+            out["value"] = self.value
+        return out
+
+
+def check_code(code: str, what: str = "product code") -> str:
+    if not _CODE.match(code):
+        raise InvalidInput(
+            f"{what} {code!r} is not allowed: use 2 to 40 lower-case letters, digits or '-'"
+        )
+    return code
+
+
+@dataclass(eq=False)
+class Product:
+    """A cell therapy product in the catalogue."""
+
+    ENTITY_TYPE = "product"
+
+    code: str
+    name: str
+    sponsor: str
+    modality: Modality
+    brand_name: str | None = None
+    target: str | None = None
+    platform: str | None = None
+    cell_source: str | None = None
+    # ISBT 128 collection type of the product's starting material (ST-001): '1' for
+    # autologous use only, '7' for allogeneic use.
+    collection_type: str = "1"
+    storage_max_c: float | None = None
+    post_thaw_window_minutes: int | None = None
+    dose_rule: JsonObject | None = None
+    facts: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    # Fields whose values are configuration defaults, not facts from a seed document.
+    unconfirmed: list[str] = field(default_factory=list)
+    version: int = 1
+
+    @property
+    def entity_id(self) -> str:
+        return self.code
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.name} ({self.brand_name})" if self.brand_name else self.name
+
+    def snapshot(self) -> JsonObject:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "brand_name": self.brand_name,
+            "sponsor": self.sponsor,
+            "modality": self.modality.value,
+            "target": self.target,
+            "platform": self.platform,
+            "cell_source": self.cell_source,
+            "collection_type": self.collection_type,
+            "storage_max_c": self.storage_max_c,
+            "post_thaw_window_minutes": self.post_thaw_window_minutes,
+            "dose_rule": self.dose_rule,
+            "facts": list(self.facts),
+            "sources": list(self.sources),
+            "unconfirmed": list(self.unconfirmed),
+            "version": self.version,
+        }
+
+
+EDITABLE_PRODUCT_FIELDS: dict[str, type] = {
+    "name": str,
+    "brand_name": str,
+    "sponsor": str,
+    "target": str,
+    "platform": str,
+    "cell_source": str,
+    "storage_max_c": float,
+    "post_thaw_window_minutes": int,
+}
+
+
+def set_product_field(product: Product, name: str, raw: str) -> None:
+    """Change one administrator-editable field, parsing the text the user gave."""
+    kind = EDITABLE_PRODUCT_FIELDS.get(name)
+    if kind is None:
+        allowed = ", ".join(sorted(EDITABLE_PRODUCT_FIELDS))
+        raise InvalidInput(f"field {name!r} cannot be changed here; editable fields: {allowed}")
+    value: object
+    if raw.strip().lower() in ("", "none", "null"):
+        value = None
+    else:
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise InvalidInput(f"{name} needs a {kind.__name__}, not {raw!r}") from None
+    if value is None and name in ("name", "sponsor"):
+        raise InvalidInput(f"{name} cannot be empty")
+    if getattr(product, name) == value:
+        raise InvalidInput(f"{product.code}: {name} is already {value!r}")
+    setattr(product, name, value)
+    if name in product.unconfirmed:
+        product.unconfirmed = [f for f in product.unconfirmed if f != name]
+    product.version += 1
+
+
+@dataclass(eq=False)
+class Authorisation:
+    """A product's standing with one regulator for one indication."""
+
+    ENTITY_TYPE = "authorisation"
+
+    id: str
+    product_code: str
+    jurisdiction: str
+    regulator: str
+    status: AuthorisationStatus
+    indication: str
+    date: str | None = None
+    pathway: str | None = None
+    designations: list[str] = field(default_factory=list)
+    reference: str | None = None
+    criteria: list[JsonObject] = field(default_factory=list)
+    source: str | None = None
+    notes: str | None = None
+    version: int = 1
+
+    @property
+    def entity_id(self) -> str:
+        return self.id
+
+    def criteria_list(self) -> list[Criterion]:
+        return [
+            Criterion.from_dict(c, where=f"authorisation {self.id}") for c in self.criteria
+        ]
+
+    def snapshot(self) -> JsonObject:
+        return {
+            "id": self.id,
+            "product_code": self.product_code,
+            "jurisdiction": self.jurisdiction,
+            "regulator": self.regulator,
+            "status": self.status.value,
+            "indication": self.indication,
+            "date": self.date,
+            "pathway": self.pathway,
+            "designations": list(self.designations),
+            "reference": self.reference,
+            "criteria": list(self.criteria),
+            "source": self.source,
+            "notes": self.notes,
+            "version": self.version,
+        }
+
+
+@dataclass(eq=False)
+class Site:
+    """A place in the network: manufacturing facility, treatment or apheresis centre, QC lab."""
+
+    ENTITY_TYPE = "site"
+
+    code: str
+    name: str
+    kind: SiteKind
+    country: str
+    timezone: str
+    fin: str | None = None
+    region: str | None = None
+    demo: bool = False
+    details: JsonObject = field(default_factory=dict)
+    version: int = 1
+
+    @property
+    def entity_id(self) -> str:
+        return self.code
+
+    def snapshot(self) -> JsonObject:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "kind": self.kind.value,
+            "country": self.country,
+            "timezone": self.timezone,
+            "fin": self.fin,
+            "region": self.region,
+            "demo": self.demo,
+            "details": dict(self.details),
+            "version": self.version,
+        }

@@ -1,0 +1,245 @@
+"""Handlers: one per mutation. Each loads, asks the domain, records the ledger entry in
+the same transaction, and commits (shared/CONVENTIONS.md habit 4)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from veinline.domain import catalog, identifiers
+from veinline.domain.catalog import Authorisation, Product, Site
+from veinline.domain.errors import Conflict, InvalidInput, NotFound
+from veinline.domain.identifiers import IssuedIdentifier
+from veinline.domain.user import (
+    SYSTEM_USERNAME,
+    Role,
+    User,
+    check_password,
+    check_printed_name,
+    check_username,
+)
+from veinline.services import commands
+from veinline.services.permissions import Permission, require
+from veinline.services.unit_of_work import AbstractUnitOfWork
+
+Clock = Callable[[], datetime]
+
+
+class PasswordHasher(Protocol):
+    """Turns a password into a stored hash and checks a password against one."""
+
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password_hash: str, password: str) -> bool: ...
+
+
+def ensure_system_user(uow: AbstractUnitOfWork, *, clock: Clock) -> bool:
+    """Create the service account that acts for seeding and migrations; True if created."""
+    with uow:
+        if uow.users.get(SYSTEM_USERNAME) is not None:
+            return False
+        system = User(
+            username=SYSTEM_USERNAME,
+            printed_name="veinline system",
+            role=Role.ADMIN,
+            site_code=None,
+            created_at=clock(),
+        )
+        uow.users.add(system)
+        uow.record(system, actor=system, action="user.created", before=None,
+                   reason="service account created with the database")
+        uow.commit()
+        return True
+
+
+def _new_user(
+    cmd: commands.CreateUser, uow: AbstractUnitOfWork, *, hasher: PasswordHasher, clock: Clock
+) -> User:
+    check_username(cmd.username)
+    if uow.users.get(cmd.username) is not None:
+        raise Conflict(f"user {cmd.username} exists already")
+    if cmd.site_code is not None and uow.sites.get(cmd.site_code) is None:
+        raise NotFound(f"site {cmd.site_code} is not in the catalogue")
+    user = User(
+        username=cmd.username,
+        printed_name=check_printed_name(cmd.printed_name),
+        role=cmd.role,
+        site_code=cmd.site_code,
+        created_at=clock(),
+    )
+    if cmd.password is not None:
+        user.set_password_hash(hasher.hash(check_password(cmd.password)))
+    return user
+
+
+def create_user(
+    cmd: commands.CreateUser,
+    uow: AbstractUnitOfWork,
+    *,
+    actor: User,
+    hasher: PasswordHasher,
+    clock: Clock,
+) -> User:
+    require(actor, Permission.MANAGE_USERS)
+    with uow:
+        user = _new_user(cmd, uow, hasher=hasher, clock=clock)
+        uow.users.add(user)
+        uow.record(user, actor=actor, action="user.created", before=None, reason=cmd.reason)
+        uow.commit()
+        return user
+
+
+def set_password(
+    cmd: commands.SetPassword,
+    uow: AbstractUnitOfWork,
+    *,
+    actor: User,
+    hasher: PasswordHasher,
+) -> User:
+    if actor.username != cmd.username:
+        require(actor, Permission.MANAGE_USERS)
+    with uow:
+        user = uow.users.get(cmd.username)
+        if user is None:
+            raise NotFound(f"there is no user {cmd.username}")
+        before = user.snapshot()
+        user.set_password_hash(hasher.hash(check_password(cmd.password)))
+        uow.record(user, actor=actor, action="user.password_set", before=before,
+                   reason=cmd.reason)
+        uow.commit()
+        return user
+
+
+@dataclass
+class LoadSummary:
+    """What a catalogue load created and what it found already there."""
+
+    created: dict[str, int]
+    kept: dict[str, int]
+
+    def total_created(self) -> int:
+        return sum(self.created.values())
+
+
+def load_catalogue(
+    cmd: commands.LoadCatalogue,
+    uow: AbstractUnitOfWork,
+    *,
+    actor: User,
+    hasher: PasswordHasher,
+    clock: Clock,
+) -> LoadSummary:
+    """Create what is missing, keep what is there (an administrator may have changed it).
+
+    One transaction for the whole load: it lands whole or not at all.
+    """
+    require(actor, Permission.MANAGE_CATALOGUE)
+    created = {"site": 0, "product": 0, "authorisation": 0, "user": 0}
+    kept = dict(created)
+    with uow:
+        for site in cmd.sites:
+            if uow.sites.get(site.code) is not None:
+                kept["site"] += 1
+                continue
+            uow.sites.add(site)
+            uow.record(site, actor=actor, action="site.created", before=None, reason=cmd.reason)
+            created["site"] += 1
+        for product in cmd.products:
+            if uow.products.get(product.code) is not None:
+                kept["product"] += 1
+                continue
+            uow.products.add(product)
+            uow.record(product, actor=actor, action="product.created", before=None,
+                       reason=cmd.reason)
+            created["product"] += 1
+        for authorisation in cmd.authorisations:
+            if uow.authorisations.get(authorisation.id) is not None:
+                kept["authorisation"] += 1
+                continue
+            if uow.products.get(authorisation.product_code) is None:
+                raise NotFound(
+                    f"authorisation {authorisation.id} names product "
+                    f"{authorisation.product_code}, which is not in the catalogue"
+                )
+            authorisation.criteria_list()  # refuses malformed criteria before storing
+            uow.authorisations.add(authorisation)
+            uow.record(authorisation, actor=actor, action="authorisation.created", before=None,
+                       reason=cmd.reason)
+            created["authorisation"] += 1
+        for user_cmd in cmd.users:
+            if uow.users.get(user_cmd.username) is not None:
+                kept["user"] += 1
+                continue
+            user = _new_user(user_cmd, uow, hasher=hasher, clock=clock)
+            uow.users.add(user)
+            uow.record(user, actor=actor, action="user.created", before=None,
+                       reason=user_cmd.reason)
+            created["user"] += 1
+        uow.commit()
+    return LoadSummary(created=created, kept=kept)
+
+
+def set_product_field(
+    cmd: commands.SetProductField, uow: AbstractUnitOfWork, *, actor: User
+) -> Product:
+    require(actor, Permission.MANAGE_CATALOGUE)
+    if not cmd.reason.strip():
+        raise InvalidInput("a change to the catalogue needs a reason")
+    with uow:
+        product = uow.products.get(cmd.code)
+        if product is None:
+            raise NotFound(f"there is no product {cmd.code} in the catalogue")
+        before = product.snapshot()
+        catalog.set_product_field(product, cmd.field, cmd.value)
+        uow.record(product, actor=actor, action="product.changed", before=before,
+                   reason=cmd.reason)
+        uow.commit()
+        return product
+
+
+def issue_identifier(
+    cmd: commands.IssueIdentifier,
+    uow: AbstractUnitOfWork,
+    *,
+    actor: User,
+    clock: Clock,
+) -> IssuedIdentifier:
+    require(actor, Permission.ISSUE_IDENTIFIERS)
+    if not cmd.purpose.strip():
+        raise InvalidInput("say what the identifier is for (its purpose)")
+    with uow:
+        if not any(site.fin == cmd.fin for site in uow.sites.list()):
+            raise NotFound(
+                f"no site in the catalogue has facility identification number {cmd.fin}"
+            )
+        now = clock()
+        sequence = uow.sequences.next(cmd.kind.value, cmd.fin, now.year)
+        issued = identifiers.build(
+            cmd.kind,
+            fin=cmd.fin,
+            issued_at=now,
+            sequence=sequence,
+            purpose=cmd.purpose.strip(),
+            issued_by=actor.username,
+        )
+        uow.identifiers.add(issued)
+        uow.record(issued, actor=actor, action=f"identifier.{cmd.kind.value}_issued",
+                   before=None, reason=cmd.purpose.strip())
+        uow.commit()
+        return issued
+
+
+__all__ = [
+    "Authorisation",
+    "LoadSummary",
+    "PasswordHasher",
+    "Site",
+    "create_user",
+    "ensure_system_user",
+    "issue_identifier",
+    "load_catalogue",
+    "set_password",
+    "set_product_field",
+]

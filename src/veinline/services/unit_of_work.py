@@ -1,0 +1,124 @@
+"""The unit of work: one transaction, its repositories, and the ledger that goes with it."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from datetime import datetime
+from types import TracebackType
+from typing import Generic, Protocol, TypeVar
+
+from veinline.domain.catalog import Authorisation, Product, Site
+from veinline.domain.identifiers import IssuedIdentifier
+from veinline.domain.ledger import (
+    JsonObject,
+    LedgerDraft,
+    LedgerEntry,
+    Regulated,
+    Signature,
+)
+from veinline.domain.user import User
+
+T = TypeVar("T")
+
+
+class Repository(Protocol, Generic[T]):
+    """Records of one kind, by their key."""
+
+    def get(self, key: str) -> T | None: ...
+
+    def add(self, record: T) -> None: ...
+
+    def list(self) -> list[T]: ...
+
+
+class SequenceAllocator(Protocol):
+    """Hands out the next number of a (kind, facility, year) sequence, never the same twice."""
+
+    def next(self, kind: str, fin: str, year: int) -> int: ...
+
+
+class Ledger(Protocol):
+    """The append-only ledger as seen from inside a transaction."""
+
+    def append(self, draft: LedgerDraft) -> LedgerEntry: ...
+
+    def entries(self) -> Iterator[LedgerEntry]: ...
+
+    def for_entity(self, entity_id: str, entity_type: str | None = None) -> list[LedgerEntry]: ...
+
+    def last(self) -> LedgerEntry | None: ...
+
+
+class TokenStore(Protocol):
+    """Hashes of API and session tokens, with their user and expiry."""
+
+    def add(
+        self, token_hash: str, username: str, kind: str, created_at: datetime,
+        expires_at: datetime,
+    ) -> None: ...
+
+    def find(self, token_hash: str) -> tuple[str, datetime] | None: ...
+
+    def remove(self, token_hash: str) -> None: ...
+
+
+class AbstractUnitOfWork(abc.ABC):
+    """One transaction: repositories read and write in it, the ledger records in it."""
+
+    users: Repository[User]
+    sites: Repository[Site]
+    products: Repository[Product]
+    authorisations: Repository[Authorisation]
+    identifiers: Repository[IssuedIdentifier]
+    sequences: SequenceAllocator
+    ledger: Ledger
+    tokens: TokenStore
+
+    def __enter__(self) -> AbstractUnitOfWork:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Nothing is kept unless a handler commits: bad input changes nothing.
+        self.rollback()
+
+    @abc.abstractmethod
+    def commit(self) -> None: ...
+
+    @abc.abstractmethod
+    def rollback(self) -> None: ...
+
+    @abc.abstractmethod
+    def regulated_snapshots(self) -> Iterator[tuple[str, str, JsonObject]]:
+        """(entity type, entity id, snapshot) of every regulated record stored."""
+
+    def record(
+        self,
+        entity: Regulated,
+        *,
+        actor: User,
+        action: str,
+        before: JsonObject | None,
+        reason: str = "",
+        signature: Signature | None = None,
+        deleted: bool = False,
+    ) -> LedgerEntry:
+        """Write the ledger entry for a change to `entity`, in this transaction."""
+        return self.ledger.append(
+            LedgerDraft(
+                actor=actor.username,
+                actor_name=actor.printed_name,
+                action=action,
+                entity_type=entity.ENTITY_TYPE,
+                entity_id=entity.entity_id,
+                before=before,
+                after=None if deleted else entity.snapshot(),
+                reason=reason,
+                signature=signature,
+            )
+        )
