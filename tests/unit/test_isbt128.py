@@ -500,6 +500,11 @@ def test_compound_message_order_can_come_from_the_callers_rt017_table() -> None:
     assert structures[0].fields["specified_order"] == ["001", "002"]
 
 
+def test_compound_message_of_no_structures_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="declares no data structures"):
+        isbt128.parse("=+00000")
+
+
 def test_compound_message_header_in_the_middle_is_refused() -> None:
     with pytest.raises(InvalidInput, match="may only open the data"):
         isbt128.parse("=%6200=+01000=%6200")
@@ -526,6 +531,25 @@ def test_truncated_din_is_refused() -> None:
 def test_lower_case_din_in_barcode_data_is_refused() -> None:
     with pytest.raises(InvalidInput, match="lower case 'a' at position 2"):
         isbt128.parse("=a99992600012300")
+
+
+def test_letter_o_inside_a_fin_is_refused_with_its_position() -> None:
+    with pytest.raises(InvalidInput, match="bad character 'O' at position 3 of the Donation"):
+        isbt128.parse("=AO9992600012300")
+
+
+def test_lower_case_flag_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="lower case 'a' at position 16"):
+        isbt128.parse("=A9999260001230a")
+
+
+def test_changing_a_dict_does_not_change_the_parsed_structure() -> None:
+    header = isbt128.parse("=+04035=/A9997XYZ100T0479=,000012=A99991712345600=>019031")[0]
+    dumped = header.to_dict()
+    fields = dumped["fields"]
+    assert isinstance(fields, dict)
+    fields["specified_order"].append("999")
+    assert header.fields["specified_order"] == ["034", "032", "001", "004"]
 
 
 def test_din_with_the_letter_o_in_barcode_data_is_refused() -> None:

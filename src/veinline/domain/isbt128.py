@@ -16,6 +16,7 @@ Positions in error messages count from 1, as a person counts characters on a lab
 
 from __future__ import annotations
 
+import copy
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -70,7 +71,7 @@ _FLAG_CHARACTERS: Final = _DIGITS | frozenset("ABCDEFGHJKLMNPRSTUVWXY")
 # two-digit nominal year of 94–99 can only be the 1990s. Revisit before 2094.
 _FIRST_ISBT128_YEAR: Final = 94
 
-Fields = dict[str, object]
+_Fields = dict[str, object]
 
 
 # ---------------------------------------------------------------------------
@@ -556,11 +557,11 @@ class DataStructure:
             "name": self.name,
             "data_identifier": self.data_identifier,
             "data": self.data,
-            "fields": dict(self.fields),
+            "fields": copy.deepcopy(dict(self.fields)),
         }
 
 
-Decoder = Callable[[str, str], Fields]
+_Decoder = Callable[[str, str], _Fields]
 
 
 @dataclass(frozen=True, slots=True)
@@ -572,15 +573,15 @@ class _Spec:
     identifier: str
     length: int
     parts: tuple[_Part, ...] = ()
-    decode: Decoder | None = None
+    decode: _Decoder | None = None
     # Variable-length structures: the total content length from the `length`-character header.
     total_length: Callable[[str], int] | None = None
 
 
-def _decode_din(content: str, where: str) -> Fields:
+def _decode_din(content: str, where: str) -> _Fields:
     din, flags = content[:13], content[13:]
     check = mod37_2_check_character(din)
-    fields: Fields = {
+    fields: _Fields = {
         "din": din,
         "fin": din[:5],
         "year": din[5:7],
@@ -609,7 +610,7 @@ def _decode_din(content: str, where: str) -> Fields:
     return fields
 
 
-def _decode_blood_groups(content: str, where: str) -> Fields:
+def _decode_blood_groups(content: str, where: str) -> _Fields:
     # ST-001 §2.4.2: gg groups (Table 4) or special message (Table 5); r Rh/Kell/Mia
     # phenotypes (Table 6); e reserved, always 0.
     return {
@@ -619,10 +620,10 @@ def _decode_blood_groups(content: str, where: str) -> Fields:
     }
 
 
-def _decode_product_code(content: str, where: str) -> Fields:
+def _decode_product_code(content: str, where: str) -> _Fields:
     category = content[0]
     tds = content[5:8]
-    fields: Fields = {
+    fields: _Fields = {
         "product_description_code": content[:5],
         "product_category_code": category,
         "product_category": _PRODUCT_CATEGORIES.get(category),
@@ -657,11 +658,11 @@ def _iso_date(year: int, day_of_year: int, where: str) -> date:
     return first + timedelta(days=day_of_year - 1)
 
 
-def _decode_julian_date(content: str, where: str) -> Fields:
+def _decode_julian_date(content: str, where: str) -> _Fields:
     # ST-001 §2.4.4–2.4.9: c century, yy year, jjj day of the year; year = 2000 + 100c + yy.
     year = 2000 + 100 * int(content[0]) + int(content[1:3])
     day = _iso_date(year, int(content[3:6]), where)
-    fields: Fields = {"date": day.isoformat(), "year": year, "day_of_year": int(content[3:6])}
+    fields: _Fields = {"date": day.isoformat(), "year": year, "day_of_year": int(content[3:6])}
     if len(content) == 10:
         hour, minute = int(content[6:8]), int(content[8:10])
         if hour > 23 or minute > 59:
@@ -672,7 +673,7 @@ def _decode_julian_date(content: str, where: str) -> Fields:
     return fields
 
 
-def _decode_compound(content: str, where: str) -> Fields:
+def _decode_compound(content: str, where: str) -> _Fields:
     return {
         "declared_count": int(content[:2]),
         "order_reference": content[2:],
@@ -681,11 +682,11 @@ def _decode_compound(content: str, where: str) -> Fields:
     }
 
 
-def _decode_processing_facility(content: str, where: str) -> Fields:
+def _decode_processing_facility(content: str, where: str) -> _Fields:
     return {"fin_p": content[:5], "facility_product_code": content[5:]}
 
 
-def _decode_sec(content: str, where: str) -> Fields:
+def _decode_sec(content: str, where: str) -> _Fields:
     # EU Directive 2015/565 Annex VII; ST-012: donation identification sequence (country 2,
     # tissue establishment 6, unique donation number 13) then product identification
     # sequence (coding system 1, product number 7, split number 3, expiry YYYYMMDD 8).
@@ -714,7 +715,7 @@ def _decode_sec(content: str, where: str) -> Fields:
     }
 
 
-def _decode_grid(content: str, where: str) -> Fields:
+def _decode_grid(content: str, where: str) -> _Fields:
     checksum = int(content[17:19])
     if checksum > 36:
         raise InvalidInput(f"{where}: the GRID checksum is 00–36, not {content[17:19]}")
@@ -731,7 +732,7 @@ def _decode_grid(content: str, where: str) -> Fields:
     }
 
 
-def _decode_coi(content: str, where: str) -> Fields:
+def _decode_coi(content: str, where: str) -> _Fields:
     return {
         "coi": content,
         "fin": content[2:7],
@@ -743,14 +744,14 @@ def _decode_coi(content: str, where: str) -> Fields:
     }
 
 
-def _decode_single(key: str) -> Decoder:
-    def decode(content: str, where: str) -> Fields:
+def _decode_single(key: str) -> _Decoder:
+    def decode(content: str, where: str) -> _Fields:
         return {key: content}
 
     return decode
 
 
-def _decode_ppic(content: str, where: str) -> Fields:
+def _decode_ppic(content: str, where: str) -> _Fields:
     return {
         "fin_p": content[:5],
         "facility_product_code": content[5:11],
@@ -1051,6 +1052,8 @@ def _check_compound(
     header, following = structures[0], structures[1:]
     declared = int(header.data[:2])
     reference = header.data[2:]
+    if declared == 0:
+        raise InvalidInput("compound message declares no data structures")
     if declared != len(following):
         count = len(following)
         raise InvalidInput(
