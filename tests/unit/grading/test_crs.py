@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from veinline.domain.errors import InvalidInput
 from veinline.domain.grading import grade
 
 
-def crs(**fields: object) -> dict[str, object]:
+def crs(**fields: object) -> dict[str, Any]:
     """A febrile patient without hypotension or oxygen, changed by `fields`."""
     data: dict[str, object] = {
         "temperature_c": 38.5,
