@@ -147,3 +147,9 @@ def test_ill_typed_fields_are_refused_by_name(fields: dict[str, object], message
 
 def test_a_whole_ice_score_sent_as_a_float_is_read_as_a_whole_number() -> None:
     assert grade_of(ice_score=7.0) == 1
+
+
+def test_ice_0_needing_vigorous_stimuli_is_grade_4_from_consciousness() -> None:
+    result = icans(ice_score=0, consciousness="vigorous_stimuli")
+    assert result["grade"] == 4
+    assert "ASTCT 2019: ICE score 0 (0–2) → grade 3" in result["reasons"]

@@ -116,8 +116,8 @@ def _lower_gi_child(fields: Fields, weight: Decimal) -> tuple[int, list[str]]:
     )
     per_kg = volume / weight
     text = (
-        f"MAGIC: stool {fmt(volume)} mL/day for {fmt(weight)} kg is "
-        f"{fmt(per_kg.quantize(Decimal('0.1')))} mL/kg/day (patient ≤ 50 kg)"
+        f"MAGIC: stool {fmt(volume)} mL/day at {fmt(weight)} kg (≤ 50 kg, staged per kg) is "
+        f"{fmt(per_kg.quantize(Decimal('0.1')))} mL/kg/day"
     )
     reasons: list[str] = []
     if fields.present("stool_episodes_per_day"):

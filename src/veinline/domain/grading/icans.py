@@ -31,6 +31,8 @@ CONSCIOUSNESS: dict[str, tuple[int, str]] = {
     "unarousable": (4, "unarousable (stupor or coma)"),
 }
 UNAROUSABLE = "unarousable"
+# Levels at which the patient is awake or wakes on their own or to voice or touch.
+AWAKE = ("alert", "awakens_spontaneously", "awakens_to_voice", "awakens_to_touch")
 
 # ASTCT 2019 seizure column.
 SEIZURE: dict[str, tuple[int, str]] = {
@@ -126,7 +128,7 @@ def _ice(ice: int, consciousness: str | None) -> tuple[int, str]:
         return 2, f"ASTCT 2019: ICE score {ice} (3–6) → grade 2"
     if ice == 0 and consciousness == UNAROUSABLE:
         return WORST, "ASTCT 2019: ICE score 0 and unarousable → grade 4"
-    if ice == 0:
+    if ice == 0 and consciousness in AWAKE:
         # ASTCT 2019: ICE 0 in an awake patient (e.g. global aphasia) is grade 3; only
         # an unarousable patient is grade 4.
         return 3, "ASTCT 2019: ICE score 0 in a patient who is awake → grade 3"

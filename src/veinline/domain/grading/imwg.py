@@ -8,6 +8,7 @@ next assessment meets it again: IMWG needs two consecutive assessments.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 
 from veinline.domain.errors import InvalidInput
@@ -70,7 +71,7 @@ def grade(data: Mapping[str, object]) -> dict[str, object]:
         if progression:
             response, reasons = PD, progression
         else:
-            response, reasons = _response(item, current, baseline, marrow)
+            response, reasons = _response(item, current, baseline)
         graded.append(
             (
                 response,
@@ -106,14 +107,12 @@ def grade(data: Mapping[str, object]) -> dict[str, object]:
     return {"assessments": results, "reasons": flat}
 
 
+@dataclass(frozen=True, slots=True)
 class _MProtein:
     """Serum (g/dL) and 24-hour urine (mg) M-protein at one time."""
 
-    __slots__ = ("serum", "urine")
-
-    def __init__(self, serum: Decimal, urine: Decimal) -> None:
-        self.serum = serum
-        self.urine = urine
+    serum: Decimal
+    urine: Decimal
 
 
 def _progression(
@@ -149,9 +148,7 @@ def _progression(
     return reasons
 
 
-def _response(
-    item: Fields, current: _MProtein, baseline: _MProtein, marrow: Decimal | None
-) -> tuple[str, list[str]]:
+def _response(item: Fields, current: _MProtein, baseline: _MProtein) -> tuple[str, list[str]]:
     """The best IMWG response category met, short of PD."""
     reasons: list[str] = []
     if not item.present("new_lesions"):
@@ -174,16 +171,16 @@ def _response(
         immunofixation = "positive"
 
     if immunofixation == "negative":
-        marrow_needed = item.number(
+        marrow = item.number(
             "marrow_plasma_cells_percent",
             minimum=0,
             maximum=100,
             when="when immunofixation is negative (CR needs < 5% marrow plasma cells)",
         )
-        if marrow_needed < CR_MARROW_BELOW_PERCENT:
-            return _complete(item, marrow_needed, reasons)
+        if marrow < CR_MARROW_BELOW_PERCENT:
+            return _complete(item, marrow, reasons)
         reasons.append(
-            f"IMWG: negative immunofixation but {fmt(marrow_needed)}% marrow plasma cells "
+            f"IMWG: negative immunofixation but {fmt(marrow)}% marrow plasma cells "
             "(CR needs < 5%) → not CR"
         )
     elif electrophoresis_negative:
