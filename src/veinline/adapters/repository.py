@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -136,13 +136,20 @@ class SqlLedger:
         row = self.session.execute(select(t).order_by(t.c.seq.desc()).limit(1)).first()
         return _entry(row) if row else None
 
-    def entries(self) -> Iterator[LedgerEntry]:
+    def recent(self, limit: int) -> list[LedgerEntry]:
         t = orm.ledger_entries
-        result = self.session.execute(
-            select(t).order_by(t.c.seq).execution_options(yield_per=2000)
-        )
-        for row in result:
-            yield _entry(row)
+        rows = self.session.execute(select(t).order_by(t.c.seq.desc()).limit(limit))
+        return [_entry(row) for row in rows]
+
+    def entries(self) -> Generator[LedgerEntry, None, None]:
+        t = orm.ledger_entries
+        result = self.session.execute(select(t).order_by(t.c.seq).execution_options(yield_per=2000))
+        try:
+            for row in result:
+                yield _entry(row)
+        finally:
+            # A reader may stop at the first break; close the server-side cursor then.
+            result.close()
 
     def for_entity(self, entity_id: str, entity_type: str | None = None) -> list[LedgerEntry]:
         t = orm.ledger_entries
@@ -152,8 +159,9 @@ class SqlLedger:
         return [_entry(row) for row in self.session.execute(query.order_by(t.c.seq))]
 
     def count(self) -> int:
-        return int(self.session.execute(select(func.count()).select_from(orm.ledger_entries))
-                   .scalar_one())
+        return int(
+            self.session.execute(select(func.count()).select_from(orm.ledger_entries)).scalar_one()
+        )
 
 
 class SqlTokenStore:
@@ -162,12 +170,16 @@ class SqlTokenStore:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(self, token_hash: str, username: str, kind: str, created_at: datetime,
-            expires_at: datetime) -> None:
+    def add(
+        self, token_hash: str, username: str, kind: str, created_at: datetime, expires_at: datetime
+    ) -> None:
         self.session.execute(
             insert(orm.api_tokens).values(
-                token_hash=token_hash, username=username, kind=kind,
-                created_at=created_at, expires_at=expires_at,
+                token_hash=token_hash,
+                username=username,
+                kind=kind,
+                created_at=created_at,
+                expires_at=expires_at,
             )
         )
 
@@ -186,9 +198,7 @@ class SqlTokenStore:
 class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
     """A unit of work on one SQLAlchemy session."""
 
-    def __init__(
-        self, factory: sessionmaker[Session], clock: Callable[[], datetime]
-    ) -> None:
+    def __init__(self, factory: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
         self.factory = factory
         self.clock = clock
 
@@ -197,9 +207,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.users = SqlRepository(self.session, User, orm.users.c.username)
         self.sites = SqlRepository(self.session, Site, orm.sites.c.code)
         self.products = SqlRepository(self.session, Product, orm.products.c.code)
-        self.authorisations = SqlRepository(
-            self.session, Authorisation, orm.authorisations.c.id
-        )
+        self.authorisations = SqlRepository(self.session, Authorisation, orm.authorisations.c.id)
         self.identifiers = SqlRepository(
             self.session, IssuedIdentifier, orm.issued_identifiers.c.value
         )
@@ -220,9 +228,12 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
     def rollback(self) -> None:
         self.session.rollback()
 
-    def regulated_snapshots(self) -> Iterator[tuple[str, str, JsonObject]]:
+    def regulated_snapshots(self) -> Generator[tuple[str, str, JsonObject], None, None]:
         for cls in orm.REGULATED:
-            query = select(cls).execution_options(yield_per=1000)
-            for record in self.session.scalars(query):
-                yield cls.ENTITY_TYPE, record.entity_id, record.snapshot()
+            result = self.session.scalars(select(cls).execution_options(yield_per=1000))
+            try:
+                for record in result:
+                    yield cls.ENTITY_TYPE, record.entity_id, record.snapshot()
+            finally:
+                result.close()
             self.session.expunge_all()

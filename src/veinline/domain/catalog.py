@@ -270,9 +270,7 @@ class Authorisation:
         return self.id
 
     def criteria_list(self) -> list[Criterion]:
-        return [
-            Criterion.from_dict(c, where=f"authorisation {self.id}") for c in self.criteria
-        ]
+        return [Criterion.from_dict(c, where=f"authorisation {self.id}") for c in self.criteria]
 
     def snapshot(self) -> JsonObject:
         return {

@@ -35,6 +35,12 @@ class NotAllowed(DomainError):
     code = "not_allowed"
 
 
+class NotAuthenticated(NotAllowed):
+    """The request names no signed-in user, or the sign-in has expired."""
+
+    code = "not_authenticated"
+
+
 class Conflict(DomainError):
     """The request clashes with a record that exists already."""
 

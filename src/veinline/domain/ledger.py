@@ -185,10 +185,7 @@ class ChainVerifier:
         self._prev_hash = GENESIS_HASH
 
     def walk(self, entries: Iterable[LedgerEntry]) -> bool:
-        for entry in entries:
-            if not self._check(entry):
-                return False
-        return True
+        return all(self._check(entry) for entry in entries)
 
     def _check(self, entry: LedgerEntry) -> bool:
         problem = None
@@ -220,12 +217,11 @@ class ChainVerifier:
             key = (entity_type, entity_id)
             seen.add(key)
             self.report.records_checked += 1
-            recorded = self.last_after.get(key)
+            seq, after = self.last_after.get(key, (0, None))
             label = f"{entity_type} {entity_id}"
-            if recorded is None or recorded[1] is None:
+            if after is None:
                 self._break(None, label, f"{label} is in the database but not in the ledger")
                 return False
-            seq, after = recorded
             current = _plain(snapshot) or {}
             if current != after:
                 field_name, old, new = next(_differences(after, current))

@@ -24,7 +24,6 @@ from veinline.bootstrap import App, bootstrap
 from veinline.domain import isbt128
 from veinline.domain.errors import DomainError
 from veinline.domain.identifiers import IdentifierKind
-from veinline.domain.ledger import LedgerEntry
 from veinline.domain.user import SYSTEM_USERNAME, Role
 from veinline.services import commands, ledger
 from veinline.services.handlers import LoadSummary
@@ -42,19 +41,23 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 db_app = typer.Typer(help="Database schema: create and upgrade.", no_args_is_help=True)
-ledger_app = typer.Typer(help="The hash-chained ledger: verify it, read a record's history.",
-                         no_args_is_help=True)
+ledger_app = typer.Typer(
+    help="The hash-chained ledger: verify it, read a record's history.", no_args_is_help=True
+)
 isbt_app = typer.Typer(
     help="ISBT 128 identity: check characters, validation and barcode parsing (no database).",
     no_args_is_help=True,
 )
-catalog_app = typer.Typer(help="The product catalogue: load, list, show, change.",
-                          no_args_is_help=True)
-demo_app = typer.Typer(help="Demo data: fictional sites and users, marked as demo.",
-                       no_args_is_help=True)
+catalog_app = typer.Typer(
+    help="The product catalogue: load, list, show, change.", no_args_is_help=True
+)
+demo_app = typer.Typer(
+    help="Demo data: fictional sites and users, marked as demo.", no_args_is_help=True
+)
 user_app = typer.Typer(help="Users, their roles and API tokens.", no_args_is_help=True)
-identifier_app = typer.Typer(help="Issue DINs and chain-of-identity identifiers.",
-                             no_args_is_help=True)
+identifier_app = typer.Typer(
+    help="Issue DINs and chain-of-identity identifiers.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(isbt_app, name="isbt")
@@ -216,7 +219,9 @@ def ledger_history(
     if not entries:
         fail(f"the ledger has no entries for {entity_id}", code=1)
     if as_json:
-        _print_json([_entry_json(e) for e in entries])
+        from veinline.entrypoints.views import entry_view
+
+        _print_json([entry_view(e) for e in entries])
         return
     for entry in entries:
         out.print(
@@ -227,17 +232,11 @@ def ledger_history(
         if entry.reason:
             out.print(f"    reason: {entry.reason}", highlight=False)
         if entry.signature_meaning:
-            out.print(f"    signed: {entry.signature_meaning} (hash {entry.signed_hash})",
-                      highlight=False)
+            out.print(
+                f"    signed: {entry.signature_meaning} (hash {entry.signed_hash})", highlight=False
+            )
         for name, old, new in entry.changes():
             out.print(f"    {name}: {json.dumps(old)} -> {json.dumps(new)}", highlight=False)
-
-
-def _entry_json(entry: LedgerEntry) -> dict[str, Any]:
-    data = entry.hashed_content()
-    data["hash"] = entry.hash
-    data["changes"] = [{"field": n, "old": o, "new": v} for n, o, v in entry.changes()]
-    return data
 
 
 # ---------------------------------------------------------------- isbt
@@ -263,8 +262,10 @@ def isbt_validate(
         print(f"{text}: valid")
         return
     expected = isbt128.check_character(text[:13])
-    err.print(f"{text}: check character {text[13:]!r} does not match; expected {expected!r}",
-              highlight=False)
+    err.print(
+        f"{text}: check character {text[13:]!r} does not match; expected {expected!r}",
+        highlight=False,
+    )
     raise typer.Exit(1)
 
 
@@ -349,22 +350,31 @@ def catalog_show(
         _print_json(detail)
         return
     p = detail["product"]
-    out.print(f"[bold]{p['display_name']}[/]  ({p['code']}, version {p['version']})",
-              highlight=False)
-    for label, key in (("sponsor", "sponsor"), ("modality", "modality_label"),
-                       ("target", "target"), ("platform", "platform"),
-                       ("cell source", "cell_source"), ("storage", "storage"),
-                       ("post-thaw window", "post_thaw"), ("dose", "dose")):
+    out.print(
+        f"[bold]{p['display_name']}[/]  ({p['code']}, version {p['version']})", highlight=False
+    )
+    for label, key in (
+        ("sponsor", "sponsor"),
+        ("modality", "modality_label"),
+        ("target", "target"),
+        ("platform", "platform"),
+        ("cell source", "cell_source"),
+        ("storage", "storage"),
+        ("post-thaw window", "post_thaw"),
+        ("dose", "dose"),
+    ):
         if p.get(key):
             out.print(f"  {label}: {p[key]}", highlight=False)
     if p["unconfirmed"]:
-        out.print(f"  not from a seed (confirm): {', '.join(p['unconfirmed'])}",
-                  highlight=False)
+        out.print(f"  not from a seed (confirm): {', '.join(p['unconfirmed'])}", highlight=False)
     for fact in p["facts"]:
         out.print(f"  - {fact}", highlight=False)
     for a in detail["authorisations"]:
-        out.print(f"\n  [bold]{a['jurisdiction']}[/] {a['regulator']}: {a['status_label']}"
-                  f"{' (' + a['date'] + ')' if a['date'] else ''}", highlight=False)
+        out.print(
+            f"\n  [bold]{a['jurisdiction']}[/] {a['regulator']}: {a['status_label']}"
+            f"{' (' + a['date'] + ')' if a['date'] else ''}",
+            highlight=False,
+        )
         out.print(f"    {a['indication']}", highlight=False)
         if a["designations"]:
             out.print(f"    designations: {', '.join(a['designations'])}", highlight=False)
@@ -380,8 +390,7 @@ def catalog_set(
     reason: Annotated[str, typer.Option(help="Why (recorded in the ledger).")],
 ) -> None:
     """Change one field of a product (an administrator's correction), with a reason."""
-    product = _handle(commands.SetProductField(code=code, field=field, value=value,
-                                               reason=reason))
+    product = _handle(commands.SetProductField(code=code, field=field, value=value, reason=reason))
     out.print(f"{product.code} is now at version {product.version}")
 
 
@@ -404,8 +413,15 @@ def user_create(
         parsed_role = Role.parse(role)
     if password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    user = _handle(commands.CreateUser(username=username, printed_name=name, role=parsed_role,
-                                       site_code=site, password=password))
+    user = _handle(
+        commands.CreateUser(
+            username=username,
+            printed_name=name,
+            role=parsed_role,
+            site_code=site,
+            password=password,
+        )
+    )
     out.print(f"created {user.username} ({user.role.label})")
 
 
@@ -418,8 +434,13 @@ def user_list() -> None:
     for column in ("user", "printed name", "role", "site", "active"):
         table.add_column(column)
     for u in users:
-        table.add_row(u.username, u.printed_name, u.role.label, u.site_code or "-",
-                      "yes" if u.active else "no")
+        table.add_row(
+            u.username,
+            u.printed_name,
+            u.role.label,
+            u.site_code or "-",
+            "yes" if u.active else "no",
+        )
     out.print(table)
 
 
@@ -437,8 +458,7 @@ def user_token(
     if password is None:
         password = typer.prompt("password", hide_input=True)
     with friendly_errors():
-        user = auth.authenticate(application.uow(), username, password,
-                                 hasher=application.hasher)
+        user = auth.authenticate(application.uow(), username, password, hasher=application.hasher)
     print(auth.issue_token(application.uow(), user, kind="api", clock=application.clock))
 
 

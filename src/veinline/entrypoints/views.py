@@ -6,6 +6,7 @@ from typing import Any
 
 from veinline.domain.catalog import Authorisation, Product, Site
 from veinline.domain.errors import NotFound
+from veinline.domain.ledger import LedgerEntry
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
 
@@ -13,9 +14,7 @@ def _product(p: Product) -> dict[str, Any]:
     data = p.snapshot()
     data["display_name"] = p.display_name
     data["modality_label"] = p.modality.label
-    data["storage"] = (
-        f"at or below {p.storage_max_c:g} °C" if p.storage_max_c is not None else None
-    )
+    data["storage"] = f"at or below {p.storage_max_c:g} °C" if p.storage_max_c is not None else None
     data["post_thaw"] = (
         f"{p.post_thaw_window_minutes} minutes" if p.post_thaw_window_minutes else None
     )
@@ -73,3 +72,10 @@ def product_detail(uow: AbstractUnitOfWork, code: str) -> dict[str, Any]:
 
 def sites(uow: AbstractUnitOfWork) -> list[dict[str, Any]]:
     return [site_view(s) for s in uow.sites.list()]
+
+
+def entry_view(entry: LedgerEntry) -> dict[str, Any]:
+    data = entry.hashed_content()
+    data["hash"] = entry.hash
+    data["changes"] = [{"field": n, "old": o, "new": v} for n, o, v in entry.changes()]
+    return data

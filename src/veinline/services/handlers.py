@@ -48,8 +48,13 @@ def ensure_system_user(uow: AbstractUnitOfWork, *, clock: Clock) -> bool:
             created_at=clock(),
         )
         uow.users.add(system)
-        uow.record(system, actor=system, action="user.created", before=None,
-                   reason="service account created with the database")
+        uow.record(
+            system,
+            actor=system,
+            action="user.created",
+            before=None,
+            reason="service account created with the database",
+        )
         uow.commit()
         return True
 
@@ -106,8 +111,7 @@ def set_password(
             raise NotFound(f"there is no user {cmd.username}")
         before = user.snapshot()
         user.set_password_hash(hasher.hash(check_password(cmd.password)))
-        uow.record(user, actor=actor, action="user.password_set", before=before,
-                   reason=cmd.reason)
+        uow.record(user, actor=actor, action="user.password_set", before=before, reason=cmd.reason)
         uow.commit()
         return user
 
@@ -151,8 +155,9 @@ def load_catalogue(
                 kept["product"] += 1
                 continue
             uow.products.add(product)
-            uow.record(product, actor=actor, action="product.created", before=None,
-                       reason=cmd.reason)
+            uow.record(
+                product, actor=actor, action="product.created", before=None, reason=cmd.reason
+            )
             created["product"] += 1
         for authorisation in cmd.authorisations:
             if uow.authorisations.get(authorisation.id) is not None:
@@ -165,8 +170,13 @@ def load_catalogue(
                 )
             authorisation.criteria_list()  # refuses malformed criteria before storing
             uow.authorisations.add(authorisation)
-            uow.record(authorisation, actor=actor, action="authorisation.created", before=None,
-                       reason=cmd.reason)
+            uow.record(
+                authorisation,
+                actor=actor,
+                action="authorisation.created",
+                before=None,
+                reason=cmd.reason,
+            )
             created["authorisation"] += 1
         for user_cmd in cmd.users:
             if uow.users.get(user_cmd.username) is not None:
@@ -174,8 +184,9 @@ def load_catalogue(
                 continue
             user = _new_user(user_cmd, uow, hasher=hasher, clock=clock)
             uow.users.add(user)
-            uow.record(user, actor=actor, action="user.created", before=None,
-                       reason=user_cmd.reason)
+            uow.record(
+                user, actor=actor, action="user.created", before=None, reason=user_cmd.reason
+            )
             created["user"] += 1
         uow.commit()
     return LoadSummary(created=created, kept=kept)
@@ -193,8 +204,7 @@ def set_product_field(
             raise NotFound(f"there is no product {cmd.code} in the catalogue")
         before = product.snapshot()
         catalog.set_product_field(product, cmd.field, cmd.value)
-        uow.record(product, actor=actor, action="product.changed", before=before,
-                   reason=cmd.reason)
+        uow.record(product, actor=actor, action="product.changed", before=before, reason=cmd.reason)
         uow.commit()
         return product
 
@@ -211,9 +221,7 @@ def issue_identifier(
         raise InvalidInput("say what the identifier is for (its purpose)")
     with uow:
         if not any(site.fin == cmd.fin for site in uow.sites.list()):
-            raise NotFound(
-                f"no site in the catalogue has facility identification number {cmd.fin}"
-            )
+            raise NotFound(f"no site in the catalogue has facility identification number {cmd.fin}")
         now = clock()
         sequence = uow.sequences.next(cmd.kind.value, cmd.fin, now.year)
         issued = identifiers.build(
@@ -225,8 +233,13 @@ def issue_identifier(
             issued_by=actor.username,
         )
         uow.identifiers.add(issued)
-        uow.record(issued, actor=actor, action=f"identifier.{cmd.kind.value}_issued",
-                   before=None, reason=cmd.purpose.strip())
+        uow.record(
+            issued,
+            actor=actor,
+            action=f"identifier.{cmd.kind.value}_issued",
+            before=None,
+            reason=cmd.purpose.strip(),
+        )
         uow.commit()
         return issued
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import closing
+
 from veinline.domain.ledger import ChainVerifier, LedgerEntry, VerificationReport
 from veinline.domain.user import User
 from veinline.services.permissions import Permission, require
@@ -11,9 +13,10 @@ from veinline.services.unit_of_work import AbstractUnitOfWork
 def verify(uow: AbstractUnitOfWork) -> VerificationReport:
     """Walk the whole chain, then check every regulated row against its last snapshot."""
     verifier = ChainVerifier()
-    with uow:
-        if verifier.walk(uow.ledger.entries()):
-            verifier.compare_records(uow.regulated_snapshots())
+    with uow, closing(uow.ledger.entries()) as entries:
+        if verifier.walk(entries):
+            with closing(uow.regulated_snapshots()) as records:
+                verifier.compare_records(records)
     return verifier.report
 
 
@@ -28,3 +31,8 @@ def history(
         entity_type, _, entity_id = entity_id.partition("/")
     with uow:
         return uow.ledger.for_entity(entity_id, entity_type)
+
+
+def recent(uow: AbstractUnitOfWork, *, limit: int = 50) -> list[LedgerEntry]:
+    """The newest entries, newest first (call inside an open unit of work)."""
+    return uow.ledger.recent(limit)

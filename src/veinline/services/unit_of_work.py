@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import datetime
 from types import TracebackType
 from typing import Generic, Protocol, TypeVar
@@ -43,18 +43,24 @@ class Ledger(Protocol):
 
     def append(self, draft: LedgerDraft) -> LedgerEntry: ...
 
-    def entries(self) -> Iterator[LedgerEntry]: ...
+    def entries(self) -> Generator[LedgerEntry, None, None]: ...
 
     def for_entity(self, entity_id: str, entity_type: str | None = None) -> list[LedgerEntry]: ...
 
     def last(self) -> LedgerEntry | None: ...
+
+    def recent(self, limit: int) -> list[LedgerEntry]: ...
 
 
 class TokenStore(Protocol):
     """Hashes of API and session tokens, with their user and expiry."""
 
     def add(
-        self, token_hash: str, username: str, kind: str, created_at: datetime,
+        self,
+        token_hash: str,
+        username: str,
+        kind: str,
+        created_at: datetime,
         expires_at: datetime,
     ) -> None: ...
 
@@ -94,7 +100,7 @@ class AbstractUnitOfWork(abc.ABC):
     def rollback(self) -> None: ...
 
     @abc.abstractmethod
-    def regulated_snapshots(self) -> Iterator[tuple[str, str, JsonObject]]:
+    def regulated_snapshots(self) -> Generator[tuple[str, str, JsonObject], None, None]:
         """(entity type, entity id, snapshot) of every regulated record stored."""
 
     def record(

@@ -1,0 +1,243 @@
+"""The JSON API under /api/v1 (FastAPI) and, in the same process, the web pages."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Header, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+
+import veinline
+from veinline.bootstrap import App
+from veinline.domain import isbt128
+from veinline.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotAllowed,
+    NotAuthenticated,
+    NotFound,
+)
+from veinline.domain.identifiers import IdentifierKind
+from veinline.domain.user import Role, User
+from veinline.entrypoints import views
+from veinline.services import auth, commands, ledger
+from veinline.services.permissions import Permission, require
+
+SESSION_COOKIE = "veinline_session"
+
+STATUS_FOR: dict[type[DomainError], int] = {
+    InvalidInput: 422,
+    NotFound: 404,
+    NotAuthenticated: 401,
+    NotAllowed: 403,
+    Conflict: 409,
+}
+
+
+def status_for(exc: DomainError) -> int:
+    for cls, status in STATUS_FOR.items():
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth 2 token type, not a secret
+    username: str
+    role: str
+
+
+class ValidateIn(BaseModel):
+    text: str = Field(description="A DIN followed by its check character (14 characters).")
+
+
+class ParseIn(BaseModel):
+    data: str = Field(description="ISBT 128 barcode data, e.g. '=A99992112345600'.")
+
+
+class IssueIn(BaseModel):
+    kind: IdentifierKind
+    fin: str = Field(min_length=5, max_length=5)
+    purpose: str
+
+
+class ProductChangeIn(BaseModel):
+    field: str
+    value: str
+    reason: str
+
+
+class UserIn(BaseModel):
+    username: str
+    printed_name: str
+    role: Role
+    site_code: str | None = None
+    password: str
+
+
+def create_app(application: App) -> FastAPI:
+    """The ASGI app for one bootstrapped veinline."""
+    api = FastAPI(
+        title="veinline",
+        version=getattr(veinline, "__version__", "0.1.0"),
+        description="Vein-to-vein orchestration of cell therapies.",
+        openapi_url="/api/v1/openapi.json",
+        # The interactive docs load scripts from a CDN; there is no internet at run time.
+        docs_url=None,
+        redoc_url=None,
+    )
+    api.state.veinline = application
+
+    @api.exception_handler(DomainError)
+    async def _refused(_request: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(
+            status_code=status_for(exc), content={"error": exc.code, "message": exc.message}
+        )
+
+    api.include_router(_api_router(application), prefix="/api/v1")
+
+    from veinline.entrypoints import web
+
+    api.include_router(web.router(application))
+    static = resources.files("veinline.entrypoints") / "static"
+    api.mount("/static", StaticFiles(directory=str(static)), name="static")
+    return api
+
+
+def current_user_from(application: App, authorization: str | None, cookie: str | None) -> User:
+    token = None
+    if authorization and authorization.lower().startswith("bearer "):
+        token = authorization[7:].strip()
+    elif cookie:
+        token = cookie
+    if not token:
+        raise NotAuthenticated("sign in first: send 'Authorization: Bearer TOKEN'")
+    user = auth.user_for_token(application.uow(), token, clock=application.clock)
+    if user is None:
+        raise NotAuthenticated("the token is unknown or has expired: sign in again")
+    return user
+
+
+def current_user(
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+) -> User:
+    application: App = request.app.state.veinline
+    return current_user_from(application, authorization, request.cookies.get(SESSION_COOKIE))
+
+
+Actor = Annotated[User, Depends(current_user)]
+
+
+def _api_router(application: App) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/auth/token", response_model=TokenOut, tags=["auth"])
+    def sign_in(username: Annotated[str, Form()], password: Annotated[str, Form()]) -> TokenOut:
+        """Exchange a user name and password for an API token."""
+        user = auth.authenticate(application.uow(), username, password, hasher=application.hasher)
+        token = auth.issue_token(application.uow(), user, kind="api", clock=application.clock)
+        return TokenOut(access_token=token, username=user.username, role=user.role.value)
+
+    @router.get("/me", tags=["auth"])
+    def me(actor: Actor) -> dict[str, Any]:
+        return actor.snapshot()
+
+    @router.get("/catalog/products", tags=["catalogue"])
+    def list_products() -> list[dict[str, Any]]:
+        with application.uow() as uow:
+            return views.product_summaries(uow)
+
+    @router.get("/catalog/products/{code}", tags=["catalogue"])
+    def show_product(code: str) -> dict[str, Any]:
+        with application.uow() as uow:
+            return views.product_detail(uow, code)
+
+    @router.patch("/catalog/products/{code}", tags=["catalogue"])
+    def change_product(code: str, body: ProductChangeIn, actor: Actor) -> dict[str, Any]:
+        product = application.bus.handle(
+            commands.SetProductField(
+                code=code, field=body.field, value=body.value, reason=body.reason
+            ),
+            actor=actor,
+        )
+        return dict(product.snapshot())
+
+    @router.get("/catalog/sites", tags=["catalogue"])
+    def list_sites() -> list[dict[str, Any]]:
+        with application.uow() as uow:
+            return views.sites(uow)
+
+    @router.get("/isbt/check-character/{din}", tags=["isbt128"])
+    def check_character(din: str) -> dict[str, str]:
+        """The MOD 37-2 check character of a 13-character DIN."""
+        return {"din": din, "check_character": isbt128.check_character(din)}
+
+    @router.post("/isbt/validate", tags=["isbt128"])
+    def validate(body: ValidateIn) -> dict[str, Any]:
+        valid = isbt128.validate_with_check(body.text)
+        result: dict[str, Any] = {"text": body.text, "valid": valid}
+        if not valid:
+            result["expected_check_character"] = isbt128.check_character(body.text[:13])
+        return result
+
+    @router.post("/isbt/parse", tags=["isbt128"])
+    def parse(body: ParseIn) -> list[dict[str, Any]]:
+        return [s.to_dict() for s in isbt128.parse(body.data)]
+
+    @router.post("/identifiers", status_code=201, tags=["identifiers"])
+    def issue(body: IssueIn, actor: Actor) -> dict[str, Any]:
+        issued = application.bus.handle(
+            commands.IssueIdentifier(kind=body.kind, fin=body.fin.upper(), purpose=body.purpose),
+            actor=actor,
+        )
+        data = dict(issued.snapshot())
+        data["barcode_data"] = issued.barcode_data
+        return data
+
+    @router.get("/ledger/verify", tags=["ledger"])
+    def verify(actor: Actor) -> dict[str, Any]:
+        require(actor, Permission.READ_LEDGER)
+        report = ledger.verify(application.uow())
+        return {
+            "ok": report.ok,
+            "entries_checked": report.entries_checked,
+            "records_checked": report.records_checked,
+            "first_break": (
+                {
+                    "seq": report.breaks[0].seq,
+                    "entity": report.breaks[0].entity,
+                    "message": report.breaks[0].message,
+                }
+                if report.breaks
+                else None
+            ),
+        }
+
+    @router.get("/ledger/history/{entity_id:path}", tags=["ledger"])
+    def history(entity_id: str, actor: Actor) -> list[dict[str, Any]]:
+        entries = ledger.history(application.uow(), entity_id, actor=actor)
+        if not entries:
+            raise NotFound(f"the ledger has no entries for {entity_id}")
+        return [views.entry_view(e) for e in entries]
+
+    @router.post("/users", status_code=201, tags=["users"])
+    def create_user(body: UserIn, actor: Actor) -> dict[str, Any]:
+        user = application.bus.handle(
+            commands.CreateUser(
+                username=body.username,
+                printed_name=body.printed_name,
+                role=body.role,
+                site_code=body.site_code,
+                password=body.password,
+            ),
+            actor=actor,
+        )
+        return dict(user.snapshot())
+
+    return router

@@ -1,0 +1,145 @@
+"""In-memory fakes of the unit of work, for fast handler tests (no database)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Generator
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from veinline.domain.ledger import GENESIS_HASH, JsonObject, LedgerDraft, LedgerEntry, seal
+from veinline.services.unit_of_work import AbstractUnitOfWork
+
+T = TypeVar("T")
+
+
+class FakeRepository(Generic[T]):
+    def __init__(self, key: Callable[[T], str]) -> None:
+        self.key = key
+        self.rows: dict[str, T] = {}
+        self.pending: dict[str, T] = {}
+
+    def get(self, key: str) -> T | None:
+        return self.pending.get(key) or self.rows.get(key)
+
+    def add(self, record: T) -> None:
+        self.pending[self.key(record)] = record
+
+    def list(self) -> list[T]:
+        return [v for _, v in sorted({**self.rows, **self.pending}.items())]
+
+
+class FakeLedger:
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self.clock = clock
+        self.committed: list[LedgerEntry] = []
+        self.pending: list[LedgerEntry] = []
+
+    def append(self, draft: LedgerDraft) -> LedgerEntry:
+        last = self.last()
+        entry = seal(
+            draft,
+            seq=(last.seq + 1) if last else 1,
+            prev_hash=last.hash if last else GENESIS_HASH,
+            recorded_at=self.clock(),
+        )
+        self.pending.append(entry)
+        return entry
+
+    def last(self) -> LedgerEntry | None:
+        all_entries = self.committed + self.pending
+        return all_entries[-1] if all_entries else None
+
+    def recent(self, limit: int) -> list[LedgerEntry]:
+        return list(reversed(self.committed))[:limit]
+
+    def entries(self) -> Generator[LedgerEntry, None, None]:
+        yield from list(self.committed)
+
+    def for_entity(self, entity_id: str, entity_type: str | None = None) -> list[LedgerEntry]:
+        return [
+            e
+            for e in self.committed
+            if e.entity_id == entity_id and (entity_type is None or e.entity_type == entity_type)
+        ]
+
+
+class FakeSequences:
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, str, int], int] = {}
+
+    def next(self, kind: str, fin: str, year: int) -> int:
+        key = (kind, fin, year)
+        self.values[key] = self.values.get(key, 0) + 1
+        return self.values[key]
+
+
+class FakeTokens:
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[str, datetime]] = {}
+
+    def add(
+        self, token_hash: str, username: str, kind: str, created_at: datetime, expires_at: datetime
+    ) -> None:
+        self.rows[token_hash] = (username, expires_at)
+
+    def find(self, token_hash: str) -> tuple[str, datetime] | None:
+        return self.rows.get(token_hash)
+
+    def remove(self, token_hash: str) -> None:
+        self.rows.pop(token_hash, None)
+
+
+class FakeUnitOfWork(AbstractUnitOfWork):
+    """Keeps everything in dicts; a rollback forgets what was not committed."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self.users = FakeRepository(lambda u: u.username)  # type: ignore[assignment]
+        self.sites = FakeRepository(lambda s: s.code)  # type: ignore[assignment]
+        self.products = FakeRepository(lambda p: p.code)  # type: ignore[assignment]
+        self.authorisations = FakeRepository(lambda a: a.id)  # type: ignore[assignment]
+        self.identifiers = FakeRepository(lambda i: i.value)  # type: ignore[assignment]
+        self.sequences = FakeSequences()
+        self.ledger = FakeLedger(clock)
+        self.tokens = FakeTokens()
+        self.commits = 0
+        self._saved: dict[str, Any] = {}
+
+    def _repos(self) -> list[FakeRepository[Any]]:
+        return [
+            self.users,
+            self.sites,
+            self.products,
+            self.authorisations,  # type: ignore[list-item]
+            self.identifiers,
+        ]
+
+    def __enter__(self) -> FakeUnitOfWork:
+        # Snapshot committed objects so a rollback restores mutated records too.
+        self._saved = {str(id(r)): copy.deepcopy(r.rows) for r in self._repos()}
+        self._saved["sequences"] = dict(self.sequences.values)
+        return self
+
+    def commit(self) -> None:
+        for repo in self._repos():
+            repo.rows.update(repo.pending)
+            repo.pending.clear()
+        self.ledger.committed.extend(self.ledger.pending)
+        self.ledger.pending.clear()
+        self._saved = {str(id(r)): copy.deepcopy(r.rows) for r in self._repos()}
+        self._saved["sequences"] = dict(self.sequences.values)
+        self.commits += 1
+
+    def rollback(self) -> None:
+        for repo in self._repos():
+            repo.pending.clear()
+            if str(id(repo)) in self._saved:
+                repo.rows = self._saved[str(id(repo))]
+        if "sequences" in self._saved:
+            self.sequences.values = self._saved["sequences"]
+        self.ledger.pending.clear()
+
+    def regulated_snapshots(self) -> Generator[tuple[str, str, JsonObject], None, None]:
+        for repo in self._repos():
+            for record in repo.rows.values():
+                yield record.ENTITY_TYPE, record.entity_id, record.snapshot()
