@@ -14,19 +14,21 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from veinline.bootstrap import App, bootstrap
 from veinline.domain import isbt128
 from veinline.domain.errors import DomainError
 from veinline.domain.identifiers import IdentifierKind
 from veinline.domain.user import SYSTEM_USERNAME, Role
-from veinline.services import commands, ledger
-from veinline.services.handlers import LoadSummary
+from veinline.services import commands
+
+if TYPE_CHECKING:
+    from veinline.bootstrap import App
+    from veinline.services.handlers import LoadSummary
 
 app = typer.Typer(
     name="veinline",
@@ -66,8 +68,8 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(user_app, name="user")
 app.add_typer(identifier_app, name="identifier")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 _state: dict[str, Any] = {}
 
@@ -101,6 +103,9 @@ def friendly_errors() -> Iterator[None]:
 
 
 def _app(migrate: str = "auto") -> App:
+    # Imported here so the commands that need no database (isbt, grade) start quickly.
+    from veinline.bootstrap import bootstrap
+
     if "app" not in _state:
         with friendly_errors():
             _state["app"] = bootstrap(migrate=migrate)
@@ -196,6 +201,8 @@ def ledger_verify() -> None:
 
     Exits 0 when all is well, 1 naming the first broken entry or record.
     """
+    from veinline.services import ledger
+
     report = ledger.verify(_app().uow())
     if report.ok:
         out.print(
@@ -215,6 +222,8 @@ def ledger_history(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print every change to one record, oldest first, with old and new values."""
+    from veinline.services import ledger
+
     entries = ledger.history(_app().uow(), entity_id)
     if not entries:
         fail(f"the ledger has no entries for {entity_id}", code=1)

@@ -51,7 +51,7 @@ def router(application: App) -> APIRouter:
 
     @pages.get("/login", response_class=HTMLResponse)
     def login_page(request: Request, next: str = "/") -> Response:
-        return render(request, "login.html", next=next, hint=DEMO_HINT, error=None)
+        return render(request, "login.html", next=next, hint=DEMO_HINT, error=None, username="")
 
     @pages.post("/login")
     def login(
@@ -66,7 +66,13 @@ def router(application: App) -> APIRouter:
             )
         except DomainError as exc:
             return render(
-                request, "login.html", status=401, next=next, hint=DEMO_HINT, error=exc.message
+                request,
+                "login.html",
+                status=401,
+                next=next,
+                hint=DEMO_HINT,
+                error=exc.message,
+                username=username,
             )
         token = auth.issue_token(application.uow(), user, kind="session", clock=application.clock)
         target = next if next.startswith("/") and not next.startswith("//") else "/"

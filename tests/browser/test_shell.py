@@ -1,0 +1,51 @@
+"""The web shell in a real headless Chromium: catalogue, sign-in, ledger verification."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+
+
+def _shot(page: Page, name: str) -> None:
+    # Screenshots for a person to look at, when asked for (VEINLINE_SCREENSHOTS=dir).
+    folder = os.environ.get("VEINLINE_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def test_a_visitor_sees_the_catalogue_and_a_product(page: Page, live_server: str) -> None:
+    page.goto(f"{live_server}/catalog")
+    table = page.get_by_test_id("catalogue")
+    expect(table).to_contain_text("equecabtagene autoleucel (Fucaso)")
+    expect(table).to_contain_text("HK · Approved")
+    expect(table.locator("tbody tr")).to_have_count(8)
+    _shot(page, "catalogue")
+    page.get_by_role("link", name="amimestrocel").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("amimestrocel injection")
+    expect(page.locator("body")).to_contain_text("Aged 14 or over")
+    _shot(page, "product")
+
+
+def test_a_qa_reviewer_signs_in_and_verifies_the_ledger(page: Page, live_server: str) -> None:
+    page.goto(f"{live_server}/ledger")
+    expect(page).to_have_url(f"{live_server}/login?next=/ledger")
+    page.get_by_label("User name").fill("qa")
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("user name or password is wrong")
+    page.get_by_label("Password").fill("veinline-demo")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{live_server}/ledger")
+    expect(page.get_by_test_id("signed-in")).to_contain_text("Demo QA Reviewer")
+    expect(page.get_by_test_id("ledger-status")).to_contain_text("Verified: 46 entries")
+    _shot(page, "ledger")
+    page.get_by_role("link", name="product/eque-cel").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("History of product/eque-cel")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("link", name="Sign in")).to_be_visible()

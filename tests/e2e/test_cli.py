@@ -1,0 +1,180 @@
+"""The `veinline` command line, end to end, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner, Result
+
+from veinline.bootstrap import App
+from veinline.entrypoints import cli
+
+
+def _forget_app() -> None:
+    built = cli._state.pop("app", None)
+    if built is not None:
+        built.engine.dispose()
+    cli._state.clear()
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    def invoke(*args: str, db: App | None = None, stdin: str | None = None) -> Result:
+        _forget_app()
+        if db is not None:
+            monkeypatch.setenv("VEINLINE_DATABASE_URL", db.settings.database_url)
+        return CliRunner().invoke(cli.app, list(args), input=stdin)
+
+    yield invoke
+    _forget_app()
+
+
+# ------------------------------------------------------------ ISBT 128 (no database)
+
+
+@pytest.mark.parametrize(
+    ("din", "expected"),
+    [
+        ("G123417654321", "A"),
+        ("G123498654321", "H"),
+        ("A999921123456", "3"),
+        ("A999922012346", "*"),
+    ],
+)
+def test_check_char_prints_the_mod_37_2_character(run, din: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    result = run("isbt", "check-char", din)
+    assert result.exit_code == 0
+    assert result.stdout.strip() == expected
+
+
+@pytest.mark.parametrize(
+    ("din", "why"),
+    [("A99992112345", "13"), ("a999921123456", "upper case"), ("A99992112345!", "!")],
+)
+def test_check_char_refuses_malformed_dins_saying_why(run, din: str, why: str) -> None:  # type: ignore[no-untyped-def]
+    result = run("isbt", "check-char", din)
+    assert result.exit_code == 2
+    assert why in result.stderr
+
+
+def test_validate_exit_codes_tell_valid_wrong_and_malformed(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("isbt", "validate", "A9999220123 46*".replace(" ", "")).exit_code == 0
+    wrong = run("isbt", "validate", "A9999211234564")
+    assert wrong.exit_code == 1
+    assert "'3'" in wrong.stderr
+    assert run("isbt", "validate", "A999921123456").exit_code == 2
+
+
+def test_parse_prints_one_object_per_data_structure(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("isbt", "parse", "=A99992112345600&>0183652359")
+    assert result.exit_code == 0
+    parsed = json.loads(result.stdout)
+    assert [p["number"] for p in parsed] == ["001", "005"]
+    assert parsed[0]["fields"]["fin"] == "A9999"
+    assert parsed[1]["fields"]["datetime"] == "2018-12-31T23:59"
+
+
+def test_parse_refuses_a_compound_message_whose_count_is_wrong(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("isbt", "parse", "=+03000=A99992112345600&>0183652359")
+    assert result.exit_code == 2
+    assert "declares 3" in result.stderr
+
+
+def test_grade_prints_the_grade_with_reasons(run) -> None:  # type: ignore[no-untyped-def]
+    findings = {
+        "temperature_c": 38.5,
+        "fever_masked_by_treatment": False,
+        "hypotension": False,
+        "vasopressors": [],
+        "oxygen": {"device": "none"},
+        "death_from_crs": False,
+    }
+    result = run("grade", "crs", "--input", "-", stdin=json.dumps(findings))
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["grade"] == 1
+
+
+# ------------------------------------------------------------ with a database
+
+
+def test_ledger_verify_counts_entries_when_all_is_well(run, demo_app: App) -> None:  # type: ignore[no-untyped-def]
+    result = run("ledger", "verify", db=demo_app)
+    assert result.exit_code == 0, result.stderr
+    assert "46 entries checked" in result.stdout
+
+
+def test_ledger_verify_names_the_record_edited_behind_its_back(run, demo_app: App) -> None:  # type: ignore[no-untyped-def]
+    with demo_app.engine.begin() as conn:
+        conn.execute(text("UPDATE sites SET fin = 'A9998' WHERE code = 'demo-rtp-qc'"))
+    result = run("ledger", "verify", db=demo_app)
+    assert result.exit_code == 1
+    assert "site demo-rtp-qc" in result.stderr and "fin" in result.stderr
+
+
+def test_catalog_commands_list_and_show_the_seed_products(run, demo_app: App) -> None:  # type: ignore[no-untyped-def]
+    listed = run("catalog", "list", "--json", db=demo_app)
+    assert listed.exit_code == 0
+    codes = {p["code"] for p in json.loads(listed.stdout)}
+    assert {"eque-cel", "amimestrocel", "vum02", "imc001"} <= codes
+    shown = run("catalog", "show", "eque-cel", db=demo_app)
+    assert "Fucaso" in shown.stdout and "HK" in shown.stdout
+    missing = run("catalog", "show", "nope", db=demo_app)
+    assert missing.exit_code == 2 and "no product" in missing.stderr
+
+
+def test_catalog_load_twice_creates_nothing_new(run, demo_app: App) -> None:  # type: ignore[no-untyped-def]
+    result = run("catalog", "load", db=demo_app)
+    assert result.exit_code == 0
+    assert "products: 0 created, 8 already present" in result.stdout
+
+
+def test_a_change_shows_in_the_history_with_old_and_new_values(run, demo_app: App) -> None:  # type: ignore[no-untyped-def]
+    changed = run(
+        "--as",
+        "admin",
+        "catalog",
+        "set",
+        "vum02",
+        "post_thaw_window_minutes",
+        "45",
+        "--reason",
+        "label check",
+        db=demo_app,
+    )
+    assert changed.exit_code == 0, changed.stderr
+    history = run("ledger", "history", "vum02", db=demo_app)
+    assert "post_thaw_window_minutes: 60 -> 45" in history.stdout
+    assert "Demo Administrator" in history.stdout
+
+
+def test_identifiers_are_issued_to_permitted_users_only(run, demo_app: App) -> None:  # type: ignore[no-untyped-def]
+    issued = run(
+        "--as",
+        "nurse",
+        "identifier",
+        "issue",
+        "din",
+        "--fin",
+        "A9995",
+        "--purpose",
+        "apheresis",
+        db=demo_app,
+    )
+    assert issued.exit_code == 0, issued.stderr
+    assert "=A9995" in issued.stdout
+    refused = run(
+        "--as",
+        "courier",
+        "identifier",
+        "issue",
+        "din",
+        "--fin",
+        "A9995",
+        "--purpose",
+        "apheresis",
+        db=demo_app,
+    )
+    assert refused.exit_code == 2 and "courier may not" in refused.stderr
