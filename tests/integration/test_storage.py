@@ -153,3 +153,21 @@ def test_the_ledger_history_follows_one_record(demo_app: App) -> None:
     assert len(entries) == 1
     assert entries[0].after is not None and entries[0].after["role"] == "apheresis_nurse"
     assert ledger.history(demo_app.uow(), "no-such-thing") == []
+
+
+def test_a_signature_is_a_ledger_entry_with_printed_name_and_meaning(demo_app: App) -> None:
+    from veinline.domain.signature import Meaning
+
+    entry = demo_app.bus.handle(
+        commands.SignRecord(
+            "product", "amimestrocel", Meaning.REVIEWED, "qa", "veinline-demo", "catalogue review"
+        ),
+        actor=demo_app.user("qa"),
+    )
+    history = ledger.history(demo_app.uow(), "product/amimestrocel")
+    assert history[-1].seq == entry.seq
+    assert (history[-1].signature_meaning, history[-1].actor_name) == (
+        "reviewed",
+        "Demo QA Reviewer",
+    )
+    assert ledger.verify(demo_app.uow()).ok

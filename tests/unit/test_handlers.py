@@ -10,6 +10,8 @@ from tests.fakes import FakeUnitOfWork
 from veinline.adapters.seed import catalogue_command, demo_command
 from veinline.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from veinline.domain.identifiers import IdentifierKind
+from veinline.domain.ledger import content_hash
+from veinline.domain.signature import Meaning
 from veinline.domain.user import Role, User
 from veinline.services import commands, handlers, ledger
 
@@ -239,3 +241,73 @@ def test_a_fresh_ledger_verifies(uow: FakeUnitOfWork) -> None:
     report = ledger.verify(uow)
     assert report.ok
     assert report.entries_checked == report.records_checked == len(uow.ledger.committed)
+
+
+def _qa_with_password(uow: FakeUnitOfWork) -> User:
+    handlers.load_catalogue(
+        catalogue_command(), uow, actor=_system(uow), hasher=PlainHasher(), clock=clock
+    )
+    return _user(uow, Role.QA_REVIEWER)
+
+
+def test_a_signature_binds_meaning_and_content_hash_to_the_record(uow: FakeUnitOfWork) -> None:
+    qa = _qa_with_password(uow)
+    entry = handlers.sign_record(
+        commands.SignRecord(
+            "product",
+            "eque-cel",
+            Meaning.APPROVED,
+            qa.username,
+            "long enough pw",
+            "catalogue review",
+        ),
+        uow,
+        actor=qa,
+        hasher=PlainHasher(),
+    )
+    product = uow.products.get("eque-cel")
+    assert product is not None
+    assert entry.signature_meaning == "approved"
+    assert entry.signed_hash == content_hash(product.snapshot())
+    assert entry.actor_name == "A QA reviewer"
+    assert ledger.verify(uow).ok
+
+
+def test_a_wrong_password_signs_nothing(uow: FakeUnitOfWork) -> None:
+    qa = _qa_with_password(uow)
+    before = len(uow.ledger.committed)
+    with pytest.raises(NotAllowed, match="password is wrong"):
+        handlers.sign_record(
+            commands.SignRecord("product", "eque-cel", Meaning.APPROVED, qa.username, "guess"),
+            uow,
+            actor=qa,
+            hasher=PlainHasher(),
+        )
+    assert len(uow.ledger.committed) == before
+
+
+def test_nobody_signs_with_someone_elses_user_name(uow: FakeUnitOfWork) -> None:
+    qa = _qa_with_password(uow)
+    with pytest.raises(NotAllowed, match="own user name"):
+        handlers.sign_record(
+            commands.SignRecord("product", "eque-cel", Meaning.APPROVED, "admin", "long enough pw"),
+            uow,
+            actor=qa,
+            hasher=PlainHasher(),
+        )
+
+
+def test_a_coordinator_may_not_sign_catalogue_records(uow: FakeUnitOfWork) -> None:
+    handlers.load_catalogue(
+        catalogue_command(), uow, actor=_system(uow), hasher=PlainHasher(), clock=clock
+    )
+    coordinator = _user(uow, Role.COORDINATOR)
+    with pytest.raises(NotAllowed):
+        handlers.sign_record(
+            commands.SignRecord(
+                "product", "eque-cel", Meaning.APPROVED, coordinator.username, "long enough pw"
+            ),
+            uow,
+            actor=coordinator,
+            hasher=PlainHasher(),
+        )

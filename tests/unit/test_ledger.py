@@ -173,3 +173,26 @@ def test_changes_list_old_and_new_values() -> None:
     entry = _chain(2)[1]
     assert ("version", 1, 2) in entry.changes()
     assert ("name", None, "name 2") in entry.changes()
+
+
+def test_a_signature_moved_to_other_content_breaks_verification() -> None:
+    snapshot = {"code": "eque-cel", "version": 1}
+    entry = seal(
+        LedgerDraft(
+            "qa",
+            "Demo QA",
+            "signature.approved",
+            "product",
+            "eque-cel",
+            snapshot,
+            {"code": "eque-cel", "version": 2},
+            "",
+            Signature(meaning="approved", signed_hash=content_hash(snapshot)),
+        ),
+        seq=1,
+        prev_hash=GENESIS_HASH,
+        recorded_at=T0,
+    )
+    report = _walk([entry]).report
+    assert not report.ok
+    assert "11.70" in report.breaks[0].message

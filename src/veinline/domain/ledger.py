@@ -196,6 +196,11 @@ class ChainVerifier:
             )
         elif entry.computed_hash() != entry.hash:
             problem = f"entry #{entry.seq} does not match its own hash (its content was edited)"
+        elif entry.signed_hash is not None and entry.signed_hash != content_hash(entry.after):
+            problem = (
+                f"entry #{entry.seq} is a signature whose hash does not match the record "
+                "it signs (11.70: a signature cannot be moved to other content)"
+            )
         elif entry.prev_hash != self._prev_hash:
             problem = (
                 f"entry #{entry.seq} does not follow entry #{entry.seq - 1} "

@@ -22,6 +22,7 @@ from veinline.domain.errors import (
     NotFound,
 )
 from veinline.domain.identifiers import IdentifierKind
+from veinline.domain.signature import Meaning
 from veinline.domain.user import Role, User
 from veinline.entrypoints import views
 from veinline.services import auth, commands, ledger
@@ -70,6 +71,15 @@ class ProductChangeIn(BaseModel):
     field: str
     value: str
     reason: str
+
+
+class SignIn(BaseModel):
+    entity_type: str
+    entity_id: str
+    meaning: Meaning
+    username: str = Field(description="The signer's user name, re-entered (11.200).")
+    password: str
+    reason: str = ""
 
 
 class UserIn(BaseModel):
@@ -225,6 +235,22 @@ def _api_router(application: App) -> APIRouter:
         if not entries:
             raise NotFound(f"the ledger has no entries for {entity_id}")
         return [views.entry_view(e) for e in entries]
+
+    @router.post("/signatures", status_code=201, tags=["ledger"])
+    def sign(body: SignIn, actor: Actor) -> dict[str, Any]:
+        """Sign a record: the signer's user name and password, every time (Part 11)."""
+        entry = application.bus.handle(
+            commands.SignRecord(
+                entity_type=body.entity_type,
+                entity_id=body.entity_id,
+                meaning=body.meaning,
+                username=body.username,
+                password=body.password,
+                reason=body.reason,
+            ),
+            actor=actor,
+        )
+        return views.entry_view(entry)
 
     @router.post("/users", status_code=201, tags=["users"])
     def create_user(body: UserIn, actor: Actor) -> dict[str, Any]:

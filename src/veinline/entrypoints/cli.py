@@ -491,6 +491,42 @@ def identifier_issue(
     out.print(f"barcode data: {issued.barcode_data}", highlight=False)
 
 
+@app.command("sign")
+def sign_command(
+    entity_type: Annotated[str, typer.Argument(help="product, authorisation or site.")],
+    entity_id: Annotated[str, typer.Argument(help="The record's id, e.g. eque-cel.")],
+    meaning: Annotated[str, typer.Option(help="approved, reviewed, verified, ...")],
+    reason: Annotated[str, typer.Option(help="Why you sign (recorded).")] = "",
+) -> None:
+    """Sign a record electronically (21 CFR Part 11): re-enter your user name and password.
+
+    The signature records your printed name, the time, the meaning, and a hash of the
+    record as it stands, in the ledger.
+    """
+    from veinline.domain.signature import Meaning
+
+    with friendly_errors():
+        parsed = Meaning.parse(meaning)
+    username = typer.prompt("user name")
+    password = typer.prompt("password", hide_input=True)
+    _state["acting_user"] = username.strip().lower()
+    entry = _handle(
+        commands.SignRecord(
+            entity_type=entity_type,
+            entity_id=entity_id,
+            meaning=parsed,
+            username=username,
+            password=password,
+            reason=reason,
+        )
+    )
+    out.print(
+        f"signed {entity_type}/{entity_id}: {entry.signature_meaning} by {entry.actor_name} "
+        f"at {entry.recorded_at} (ledger entry #{entry.seq})",
+        highlight=False,
+    )
+
+
 def _register_optional(module: str) -> None:
     # Feature areas that register their own commands (planning, simulation, grading).
     try:

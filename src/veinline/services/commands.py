@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from veinline.domain.catalog import Authorisation, Product, Site
 from veinline.domain.identifiers import IdentifierKind
+from veinline.domain.signature import Meaning
 from veinline.domain.user import Role
 
 
@@ -54,3 +55,15 @@ class IssueIdentifier(Command):
     kind: IdentifierKind
     fin: str
     purpose: str
+
+
+@dataclass(frozen=True)
+class SignRecord(Command):
+    """Sign a catalogue record as it stands (e.g. QA approves a product's version)."""
+
+    entity_type: str
+    entity_id: str
+    meaning: Meaning
+    username: str
+    password: str
+    reason: str = ""

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any
 
 from veinline.domain import catalog, identifiers
 from veinline.domain.catalog import Authorisation, Product, Site
 from veinline.domain.errors import Conflict, InvalidInput, NotFound
 from veinline.domain.identifiers import IssuedIdentifier
+from veinline.domain.ledger import LedgerEntry
 from veinline.domain.user import (
     SYSTEM_USERNAME,
     Role,
@@ -20,19 +21,12 @@ from veinline.domain.user import (
     check_printed_name,
     check_username,
 )
-from veinline.services import commands
+from veinline.services import commands, signatures
+from veinline.services.passwords import PasswordHasher
 from veinline.services.permissions import Permission, require
-from veinline.services.unit_of_work import AbstractUnitOfWork
+from veinline.services.unit_of_work import AbstractUnitOfWork, Repository
 
 Clock = Callable[[], datetime]
-
-
-class PasswordHasher(Protocol):
-    """Turns a password into a stored hash and checks a password against one."""
-
-    def hash(self, password: str) -> str: ...
-
-    def verify(self, password_hash: str, password: str) -> bool: ...
 
 
 def ensure_system_user(uow: AbstractUnitOfWork, *, clock: Clock) -> bool:
@@ -244,6 +238,44 @@ def issue_identifier(
         return issued
 
 
+def sign_record(
+    cmd: commands.SignRecord,
+    uow: AbstractUnitOfWork,
+    *,
+    actor: User,
+    hasher: PasswordHasher,
+) -> LedgerEntry:
+    require(actor, Permission.SIGN_CATALOGUE)
+    with uow:
+        repositories: dict[str, Repository[Any]] = {
+            "product": uow.products,
+            "authorisation": uow.authorisations,
+            "site": uow.sites,
+        }
+        repository = repositories.get(cmd.entity_type)
+        if repository is None:
+            raise InvalidInput(
+                f"only {', '.join(repositories)} records can be signed here, "
+                f"not {cmd.entity_type!r}"
+            )
+        record = repository.get(cmd.entity_id)
+        if record is None:
+            raise NotFound(f"there is no {cmd.entity_type} {cmd.entity_id}")
+        signer = uow.users.get(actor.username) or actor
+        entry = signatures.sign(
+            uow,
+            record,
+            actor=signer,
+            meaning=cmd.meaning,
+            username=cmd.username,
+            password=cmd.password,
+            hasher=hasher,
+            reason=cmd.reason,
+        )
+        uow.commit()
+        return entry
+
+
 __all__ = [
     "Authorisation",
     "LoadSummary",
@@ -255,4 +287,5 @@ __all__ = [
     "load_catalogue",
     "set_password",
     "set_product_field",
+    "sign_record",
 ]

@@ -18,6 +18,7 @@ HANDLERS: dict[type[commands.Command], Handler] = {
     commands.LoadCatalogue: handlers.load_catalogue,
     commands.SetProductField: handlers.set_product_field,
     commands.IssueIdentifier: handlers.issue_identifier,
+    commands.SignRecord: handlers.sign_record,
 }
 
 

@@ -19,11 +19,12 @@ class Permission(StrEnum):
     MANAGE_CATALOGUE = "change the catalogue"
     ISSUE_IDENTIFIERS = "issue identifiers"
     READ_LEDGER = "read the ledger"
+    SIGN_CATALOGUE = "sign catalogue records"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.QA_REVIEWER: frozenset({Permission.READ_LEDGER}),
+    Role.QA_REVIEWER: frozenset({Permission.READ_LEDGER, Permission.SIGN_CATALOGUE}),
     Role.COORDINATOR: frozenset({Permission.ISSUE_IDENTIFIERS, Permission.READ_LEDGER}),
     Role.APHERESIS_NURSE: frozenset({Permission.ISSUE_IDENTIFIERS}),
     Role.COURIER: frozenset(),

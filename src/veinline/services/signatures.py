@@ -1,0 +1,48 @@
+"""Signing a record: the signer proves who they are again, and the ledger entry binds the
+signature to a hash of exactly what was signed."""
+
+from __future__ import annotations
+
+from veinline.domain.errors import InvalidInput, NotAllowed
+from veinline.domain.ledger import LedgerEntry, Regulated, Signature, content_hash
+from veinline.domain.signature import Meaning
+from veinline.domain.user import User
+from veinline.services.passwords import PasswordHasher
+from veinline.services.unit_of_work import AbstractUnitOfWork
+
+
+def sign(
+    uow: AbstractUnitOfWork,
+    record: Regulated,
+    *,
+    actor: User,
+    meaning: Meaning,
+    username: str,
+    password: str,
+    hasher: PasswordHasher,
+    reason: str = "",
+) -> LedgerEntry:
+    """Write a signature entry for `record` as it stands now, inside the caller's transaction.
+
+    11.200(a)(1): outside a continuous session a signature needs both components, the
+    user id and the password, every time; 11.100: only the signer's own credentials.
+    11.70: the entry carries the SHA-256 of the record's snapshot, so the signature
+    cannot be moved to other content.
+    """
+    if username.strip().lower() != actor.username:
+        raise NotAllowed("a signature needs the signer's own user name, re-entered")
+    if actor.password_hash is None or not hasher.verify(actor.password_hash, password):
+        raise NotAllowed("the password is wrong: nothing was signed")
+    if actor.is_service_account:
+        raise NotAllowed("the system account cannot sign records")
+    snapshot = record.snapshot()
+    if not snapshot:
+        raise InvalidInput("there is nothing to sign")
+    return uow.record(
+        record,
+        actor=actor,
+        action=f"signature.{meaning.value}",
+        before=snapshot,
+        reason=reason,
+        signature=Signature(meaning=meaning.value, signed_hash=content_hash(snapshot)),
+    )
