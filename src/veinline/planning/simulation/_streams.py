@@ -25,7 +25,7 @@ from veinline.planning.simulation.config import SimulationConfig
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-BLOCK = 512
+BLOCK = 1024
 
 # Columns of a variate row.
 PATIENCE = 0  # days a waiting patient stays on the waitlist (inf without dropout)
@@ -113,7 +113,9 @@ def draw_block(rng: np.random.Generator, plan: BlockPlan) -> FloatArray:
 class Lane:
     """One lane's referrals and its generator, positioned to draw variate blocks."""
 
-    def __init__(self, config: SimulationConfig, seed: int, replication: int, facility: int) -> None:
+    def __init__(
+        self, config: SimulationConfig, seed: int, replication: int, facility: int
+    ) -> None:
         self.rng = lane_generator(seed, replication, facility)
         self.referral_days, self.products = draw_referrals(self.rng, config, facility)
 

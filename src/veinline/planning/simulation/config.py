@@ -288,7 +288,9 @@ def compile_scenario(scenario: Scenario, *, source: str = "scenario") -> Simulat
         dropout_hazard_per_day=hazard_per_month / DAYS_PER_MONTH,
         recollection_days=sim.recollection_days,
         qc_slot_days=sim.qc_slot_days,
-        manufacturing=DurationSpec(d.manufacturing.distribution, d.manufacturing.cv, d.manufacturing.spread),
+        manufacturing=DurationSpec(
+            d.manufacturing.distribution, d.manufacturing.cv, d.manufacturing.spread
+        ),
         qc=DurationSpec(d.qc.distribution, d.qc.cv, d.qc.spread),
         ship=DurationSpec(d.ship.distribution, d.ship.cv, d.ship.spread),
     )

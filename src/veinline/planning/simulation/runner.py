@@ -1,0 +1,255 @@
+"""Running replications: in this process, on all local cores, or on a Dask cluster.
+
+Replications are cut into chunks; each chunk runs in one worker and comes back as a
+`ReplicationTable`. A replication's random numbers depend only on the seed and its
+index (see `_streams`), so the results are the same whatever the chunking, the number
+of workers or where they run.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+from veinline.domain.errors import InvalidInput
+from veinline.planning.simulation import fast, reference
+from veinline.planning.simulation.config import DAYS_PER_YEAR, SimulationConfig
+from veinline.planning.simulation.kpi import ReplicationTable, Summary, summarise
+
+Engine = Literal["fast", "reference"]
+ENGINES: tuple[Engine, ...] = ("fast", "reference")
+
+ProgressCallback = Callable[[int], None]
+"""Called with the number of replications just finished."""
+
+# Lanes (replications × facilities) per chunk of the fast engine: wide enough that each
+# NumPy call does real work (throughput levels off near a thousand lanes).
+FAST_LANES_PER_CHUNK = 1000
+MAX_REPLICATIONS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A slice of replications of one configuration, run by one worker."""
+
+    config: SimulationConfig
+    seed: int
+    start: int
+    stop: int
+    engine: Engine
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
+
+
+def run_chunk(chunk: Chunk) -> ReplicationTable:
+    """Run one chunk (in whichever process or Dask worker receives it)."""
+    replications = range(chunk.start, chunk.stop)
+    if chunk.engine == "fast":
+        return fast.simulate(chunk.config, chunk.seed, replications)
+    return reference.simulate(chunk.config, chunk.seed, replications)
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """A finished run: its inputs, the raw replications and the KPI estimates."""
+
+    config: SimulationConfig
+    seed: int
+    engine: Engine
+    table: ReplicationTable
+    summary: Summary
+
+    @property
+    def facility_years(self) -> float:
+        """Facility-years simulated, warm-up included."""
+        n_fac = len(self.config.facilities)
+        return len(self.table) * n_fac * self.config.end_day / DAYS_PER_YEAR
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": describe(self.config),
+            "engine": self.engine,
+            "seed": self.seed,
+            "replications": len(self.table),
+            "kpis": self.summary.as_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """The KPI estimates at one suite count."""
+
+    suites: int
+    summary: Summary
+
+
+def describe(config: SimulationConfig) -> dict[str, Any]:
+    """What a results file says about the scenario it came from."""
+    start, end = config.window
+    return {
+        "start_date": config.start_date.isoformat(),
+        "measured_from": (config.start_date + timedelta(days=start)).isoformat(),
+        "measured_to": (config.start_date + timedelta(days=end)).isoformat(),
+        "warmup_days": config.warmup_days,
+        "years": config.years,
+        "patients_per_year": round(sum(f.patients_per_day for f in config.facilities) * 365, 6),
+        "facilities": [
+            {"id": f.id, "suites": f.suites, "qc_daily_capacity": f.qc_capacity}
+            for f in config.facilities
+        ],
+        "products": [
+            {"code": p.code, "share": round(p.share, 6), "failure_rate": p.failure_rate}
+            for p in config.products
+        ],
+    }
+
+
+def simulate(
+    config: SimulationConfig,
+    *,
+    replications: int,
+    seed: int,
+    engine: Engine = "fast",
+    workers: int | None = None,
+    dask_address: str | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> SimulationResult:
+    """Run `replications` independent replications and estimate the KPIs."""
+    _check(replications, seed, engine, workers)
+    chunks = list(_chunks(config, seed, replications, engine, _parallelism(workers)))
+    table = ReplicationTable.concat(_run(chunks, workers, dask_address, on_progress))
+    return SimulationResult(config, seed, engine, table, summarise(table, config))
+
+
+def sweep_suites(
+    config: SimulationConfig,
+    suites: Sequence[int],
+    *,
+    facility: str | None = None,
+    replications: int,
+    seed: int,
+    engine: Engine = "fast",
+    workers: int | None = None,
+    dask_address: str | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> list[SweepPoint]:
+    """The KPIs at each suite count; every count sees the same patients (same seed)."""
+    _check(replications, seed, engine, workers)
+    if not suites:
+        raise InvalidInput("give at least one suite count to sweep")
+    configs = [config.with_suites(n, facility) for n in suites]
+    parallelism = _parallelism(workers)
+    chunks = [c for cfg in configs for c in _chunks(cfg, seed, replications, engine, parallelism)]
+    tables = _run(chunks, workers, dask_address, on_progress)
+    points = []
+    for n, cfg in zip(suites, configs, strict=True):
+        mine = [t for c, t in zip(chunks, tables, strict=True) if c.config is cfg]
+        points.append(SweepPoint(n, summarise(ReplicationTable.concat(mine), cfg)))
+    return points
+
+
+def _check(replications: int, seed: int, engine: str, workers: int | None) -> None:
+    if not 1 <= replications <= MAX_REPLICATIONS:
+        raise InvalidInput(
+            f"replications must be between 1 and {MAX_REPLICATIONS:,} (got {replications})"
+        )
+    if seed < 0:
+        raise InvalidInput(f"the seed must be a whole number ≥ 0 (got {seed})")
+    if engine not in ENGINES:
+        raise InvalidInput(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
+    if workers is not None and workers < 1:
+        raise InvalidInput(f"workers must be at least 1 (got {workers})")
+
+
+def _parallelism(workers: int | None) -> int:
+    return workers if workers is not None else os.cpu_count() or 1
+
+
+def _chunks(
+    config: SimulationConfig, seed: int, replications: int, engine: Engine, parallelism: int
+) -> Iterator[Chunk]:
+    if engine == "fast":
+        # Few wide chunks: a step costs about the same for 100 lanes as for 300.
+        lanes = replications * len(config.facilities)
+        count = max(parallelism, math.ceil(lanes / FAST_LANES_PER_CHUNK))
+    else:
+        # Several chunks per worker, so the progress bar moves and the load evens out.
+        count = parallelism * 4
+    size = math.ceil(replications / min(count, replications))
+    for start in range(0, replications, size):
+        yield Chunk(config, seed, start, min(start + size, replications), engine)
+
+
+def _run(
+    chunks: list[Chunk],
+    workers: int | None,
+    dask_address: str | None,
+    on_progress: ProgressCallback | None,
+) -> list[ReplicationTable]:
+    """Run the chunks and return their tables in chunk order."""
+    report = on_progress or (lambda n: None)
+    if dask_address is not None:
+        return _run_on_dask(chunks, dask_address, report)
+    if _parallelism(workers) == 1 or len(chunks) == 1:
+        tables = []
+        for chunk in chunks:
+            tables.append(run_chunk(chunk))
+            report(chunk.size)
+        return tables
+    results: dict[int, ReplicationTable] = {}
+    with ProcessPoolExecutor(
+        max_workers=min(_parallelism(workers), len(chunks)), mp_context=_process_context()
+    ) as pool:
+        futures: dict[Future[ReplicationTable], int] = {
+            pool.submit(run_chunk, chunk): i for i, chunk in enumerate(chunks)
+        }
+        for future in as_completed(futures):
+            i = futures[future]
+            results[i] = future.result()
+            report(chunks[i].size)
+    return [results[i] for i in range(len(chunks))]
+
+
+def _process_context() -> multiprocessing.context.BaseContext:
+    """How to start worker processes.
+
+    Forking is instant and the children inherit the imported simulator, but forking a
+    process that runs threads can deadlock the child (and Python 3.12 warns of it);
+    then, and off Linux, workers start from a clean forkserver or a fresh interpreter.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _run_on_dask(
+    chunks: list[Chunk], address: str, report: ProgressCallback
+) -> list[ReplicationTable]:
+    from distributed import Client
+    from distributed import as_completed as dask_completed
+
+    try:
+        client = Client(address, timeout="10s", set_as_default=False)  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError) as exc:
+        raise InvalidInput(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    with client:
+        futures = client.map(run_chunk, chunks, pure=False)
+        index = {future.key: i for i, future in enumerate(futures)}
+        results: dict[int, ReplicationTable] = {}
+        done = dask_completed(futures, loop=client.loop, with_results=True)  # type: ignore[no-untyped-call]
+        for future, table in done:
+            i = index[future.key]
+            results[i] = table
+            report(chunks[i].size)
+    return [results[i] for i in range(len(chunks))]
