@@ -262,7 +262,7 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except DomainError as exc:
-        Console(stderr=True).print(f"error: {exc.message}", highlight=False, markup=False)
+        typer.echo(f"error: {exc.message}", err=True)  # unwrapped: scripts read it
         raise typer.Exit(2) from None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -34,6 +35,7 @@ ProgressCallback = Callable[[int], None]
 # NumPy call does real work (throughput levels off near a thousand lanes).
 FAST_LANES_PER_CHUNK = 1000
 MAX_REPLICATIONS = 1_000_000
+DASK_CONNECT_TIMEOUT = "10s"
 
 
 @dataclass(frozen=True)
@@ -233,14 +235,33 @@ def _process_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
+def dask_scheduler_address(address: str) -> str:
+    """Check a scheduler address before connecting; `host:port` means `tcp://host:port`."""
+    text = address.strip()
+    scheme, separator, rest = text.partition("://")
+    if not separator:
+        scheme, rest = "tcp", text
+    if (
+        any(c.isspace() for c in text)
+        or not rest
+        or (scheme != "inproc" and not re.fullmatch(r"[^/]+:\d{1,5}", rest))
+    ):
+        raise InvalidInput(
+            f"Dask address {address!r}: give the scheduler's address as tcp://HOST:PORT "
+            "(for example tcp://10.0.0.5:8786)"
+        )
+    return f"{scheme}://{rest}"
+
+
 def _run_on_dask(
     chunks: list[Chunk], address: str, report: ProgressCallback
 ) -> list[ReplicationTable]:
     from distributed import Client
     from distributed import as_completed as dask_completed
 
+    address = dask_scheduler_address(address)
     try:
-        client = Client(address, timeout="10s", set_as_default=False)  # type: ignore[no-untyped-call]
+        client = Client(address, timeout=DASK_CONNECT_TIMEOUT, set_as_default=False)  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError) as exc:
         raise InvalidInput(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     with client:
