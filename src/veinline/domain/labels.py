@@ -1,0 +1,539 @@
+"""Labels of the autologous journey: what the apheresis bag, product bags and shipper carry.
+
+This module decides WHAT a label says: its ISBT 128 barcode data (ST-001) and its
+eye-readable text. How it is drawn is the PDF adapter's business
+(`veinline.adapters.pdf_labels`). Standard library and veinline's domain only.
+
+Identity rules kept here:
+
+- Every linear barcode is one ISBT 128 data structure, and the Data Matrix repeats the same
+  structures as one compound message (DS023, order unspecified), so a 2-D scan and the
+  linear scans can never disagree.
+- The DIN and the CoI identifier are printed with their keyboard entry check character K,
+  which the renderer draws boxed (ST-001 §7.5.1.1).
+- ISBT 128 date-times carry no time zone: they are the labelling facility's local time.
+  The text names that zone and repeats the instant in UTC, because a bag crosses zones.
+- Labels carry identifiers, never who the patient is: `LabelFacts` has no field for a
+  name, a date of birth or a medical record number (DESIGN.md, Identity: manufacturing
+  and QC see the identifier only).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from enum import StrEnum
+from typing import Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from veinline.domain import isbt128
+from veinline.domain.errors import InvalidInput
+
+__all__ = [
+    "MAX_TEXT_LENGTH",
+    "Barcode",
+    "Label",
+    "LabelFacts",
+    "LabelKind",
+    "Symbology",
+    "Text",
+    "build_label",
+]
+
+# Free text has to fit one line of a 4 × 6 inch label at a readable size.
+MAX_TEXT_LENGTH: Final = 60
+
+# ST-001 Table 3 [RT004]: flags 01–04 and 15–19 mark containers 1–9 of a set.
+_SET_FLAGS: Final[tuple[str, ...]] = ("01", "02", "03", "04", "15", "16", "17", "18", "19")
+# ST-001 §2.4.3: first-level divisions are A–Z in position 7 of the product code.
+_DIVISIONS: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# ST-001 §2.4.3: a product description code is a category letter then 4 letters or digits.
+_PRODUCT_CODE: Final = re.compile(r"[A-Z][A-Z0-9]{4}")
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class LabelKind(StrEnum):
+    """Which physical item of the journey a label goes on."""
+
+    APHERESIS_BAG = "apheresis_bag"
+    PRODUCT_BAG = "product_bag"
+    SHIPPER = "shipper"
+
+    @property
+    def banner(self) -> str:
+        """The title line, without a bag number."""
+        return {
+            "apheresis_bag": "APHERESIS COLLECTION",
+            "product_bag": "FINAL PRODUCT",
+            "shipper": "SHIPPER",
+        }[self.value]
+
+    @property
+    def contents(self) -> str:
+        """What a shipper holding this kind of bag says it contains."""
+        return {
+            "apheresis_bag": "Apheresis collection",
+            "product_bag": "Final product",
+            "shipper": "Shipper",
+        }[self.value]
+
+
+class Symbology(StrEnum):
+    """The barcode symbologies ISBT 128 uses on container labels (ST-001 §4)."""
+
+    CODE128 = "code128"
+    DATAMATRIX = "datamatrix"
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """One eye-readable item: a caption and its value, as a person reads it off the label.
+
+    `flags` are the DIN flag characters, printed small after the DIN; `boxed` is a keyboard
+    entry check character the renderer draws in a box; `detail` is a second line (the UTC
+    instant under a local date-time).
+    """
+
+    caption: str
+    value: str
+    detail: str | None = None
+    flags: str | None = None
+    boxed: str | None = None
+
+    def plain(self) -> str:
+        """The item as one line of plain text, the box shown as brackets: 'DIN: … [K]'."""
+        text = f"{self.caption}: {self.value}"
+        if self.flags:
+            text += f" {self.flags}"
+        if self.boxed:
+            text += f" [{self.boxed}]"
+        if self.detail:
+            text += f" / {self.detail}"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Barcode:
+    """One barcode: its symbology, its ISBT 128 data, and the text printed with it."""
+
+    symbology: Symbology
+    data: str
+    text: Text | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """Everything printed on one label, in reading order."""
+
+    kind: LabelKind
+    title: str
+    heading: Text
+    barcodes: tuple[Barcode, ...]
+    lines: tuple[Text, ...]
+    notice: str | None = None
+
+    @property
+    def linear(self) -> tuple[Barcode, ...]:
+        """The Code 128 barcodes, each with its eye-readable text."""
+        return tuple(b for b in self.barcodes if b.symbology is Symbology.CODE128)
+
+    @property
+    def matrix(self) -> Barcode:
+        """The Data Matrix carrying every structure of the label as one compound message."""
+        return next(b for b in self.barcodes if b.symbology is Symbology.DATAMATRIX)
+
+    def text_lines(self) -> list[str]:
+        """Every piece of text on the label as plain lines, for review, audit and tests."""
+        lines = [self.title, self.heading.plain()]
+        lines += [b.text.plain() for b in self.barcodes if b.text is not None]
+        lines += [t.plain() for t in self.lines]
+        if self.notice:
+            lines.append(self.notice)
+        return lines
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LabelFacts:
+    """What is known about one labelled item: identifiers and logistics, never the patient.
+
+    The product fields describe the therapy the item belongs to. `site_name` and
+    `site_timezone` are the treatment centre that collects (and later infuses);
+    `manufacturing_timezone` is where final product and its shipper are labelled (the
+    site's zone when not given). `bag_number`/`bag_count` number the bags of a collection
+    or a product; on a shipper `bag_count` is how many bags travel in it, of the kind
+    `shipper_contents`.
+    """
+
+    product_code: str
+    product_name: str
+    coi: str
+    din: str
+    isbt_product_code: str | None
+    collection_type: str
+    collected_at: datetime
+    site_name: str
+    site_timezone: str
+    manufacturing_timezone: str | None = None
+    expires_at: datetime | None = None
+    batch_id: str | None = None
+    bag_number: int = 1
+    bag_count: int = 1
+    storage_max_c: float | None = None
+    post_thaw_window_minutes: int | None = None
+    shipper_type_label: str | None = None
+    ship_from: str | None = None
+    ship_to: str | None = None
+    shipment_id: str | None = None
+    dispatched_at: datetime | None = None
+    shipper_contents: LabelKind = field(default=LabelKind.PRODUCT_BAG)
+
+    def __post_init__(self) -> None:
+        _check_text("product code", self.product_code)
+        _check_text("product name", self.product_name)
+        _check_text("site name", self.site_name)
+        for name in ("batch_id", "shipper_type_label", "ship_from", "ship_to", "shipment_id"):
+            value = getattr(self, name)
+            if value is not None:
+                _check_text(name.replace("_", " "), value)
+        isbt128.coi_check_character(self.coi)
+        isbt128.check_character(self.din)
+        if self.isbt_product_code is not None:
+            _check_product_code(self.isbt_product_code)
+        if self.collection_type not in isbt128.COLLECTION_TYPES:
+            raise InvalidInput(
+                f"unknown ISBT 128 collection type {self.collection_type!r}: "
+                f"use a code of ST-001 Table 7, e.g. '1' for autologous use only"
+            )
+        _zone("site time zone", self.site_timezone)
+        if self.manufacturing_timezone is not None:
+            _zone("manufacturing time zone", self.manufacturing_timezone)
+        _check_aware("collected_at", self.collected_at)
+        _isbt_year(self.collected_at, "collected_at")
+        if self.expires_at is not None:
+            _check_aware("expires_at", self.expires_at)
+            if self.expires_at <= self.collected_at:
+                raise InvalidInput(
+                    f"expires_at {self.expires_at.isoformat()} is not after collected_at "
+                    f"{self.collected_at.isoformat()}"
+                )
+        if self.dispatched_at is not None:
+            _check_aware("dispatched_at", self.dispatched_at)
+            if self.dispatched_at < self.collected_at:
+                raise InvalidInput("dispatched_at is before collected_at")
+            if self.expires_at is not None and self.dispatched_at >= self.expires_at:
+                raise InvalidInput(
+                    f"the product expired at {self.expires_at.isoformat()}, before dispatch "
+                    f"at {self.dispatched_at.isoformat()}: an expired product is not shipped"
+                )
+        if self.bag_count < 1:
+            raise InvalidInput(f"bag_count is at least 1, not {self.bag_count}")
+        if not 1 <= self.bag_number <= self.bag_count:
+            raise InvalidInput(
+                f"bag_number {self.bag_number} is not between 1 and bag_count {self.bag_count}"
+            )
+        if self.storage_max_c is not None and not math.isfinite(self.storage_max_c):
+            raise InvalidInput(f"storage_max_c must be a temperature, not {self.storage_max_c}")
+        if self.post_thaw_window_minutes is not None and self.post_thaw_window_minutes <= 0:
+            raise InvalidInput(
+                f"post_thaw_window_minutes must be positive, not {self.post_thaw_window_minutes}"
+            )
+        if self.shipper_contents is LabelKind.SHIPPER:
+            raise InvalidInput("a shipper holds apheresis bags or product bags, not shippers")
+
+
+# ---------------------------------------------------------------------------
+# Validation helpers
+# ---------------------------------------------------------------------------
+
+
+def _check_text(name: str, value: str) -> None:
+    if not value.strip():
+        raise InvalidInput(f"the {name} is empty")
+    if _CONTROL.search(value):
+        raise InvalidInput(f"the {name} must be one line of printable text")
+    if len(value) > MAX_TEXT_LENGTH:
+        raise InvalidInput(
+            f"the {name} has {len(value)} characters; a label line holds {MAX_TEXT_LENGTH}"
+        )
+
+
+def _check_product_code(code: str) -> None:
+    if not _PRODUCT_CODE.fullmatch(code):
+        raise InvalidInput(
+            f"an ISBT 128 product description code is 5 characters, a letter then 4 letters "
+            f"or digits (e.g. 'S1234'), not {code!r}"
+        )
+    # ST-001 §2.4.3: only these categories put the collection type in position 6.
+    if not (code[0] in "EFHPS" or code[:2] == "X0" or (code[0] == "Y" and code[1].isalpha())):
+        raise InvalidInput(
+            f"product code {code!r} is of a category whose code carries no collection type; "
+            f"cellular therapy codes start with 'S'"
+        )
+
+
+def _check_aware(name: str, value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(
+            f"{name} {value.isoformat()} has no time zone: give an aware date-time (UTC stored)"
+        )
+
+
+def _zone(name: str, key: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(key)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"unknown {name} {key!r}: use an IANA name such as 'Asia/Shanghai'"
+        ) from None
+
+
+def _isbt_year(value: datetime, name: str) -> None:
+    # ST-001 §2.4.4: c is the century after 2000, so ISBT 128 dates start in 2000.
+    if value.year < 2000 or value.year > 2999:
+        raise InvalidInput(f"{name} {value.isoformat()} cannot be written as an ISBT 128 date")
+
+
+# ---------------------------------------------------------------------------
+# Dates: ISBT 128 barcode content and eye-readable text
+# ---------------------------------------------------------------------------
+
+
+def _isbt_datetime(value: datetime, zone: tzinfo) -> str:
+    """'cyyjjjhhmm' in the labelling facility's local time (ST-001 §2.4.5, §2.4.7).
+
+    Seconds are dropped, so an expiry reads a little early, never late.
+    """
+    local = value.astimezone(zone)
+    _isbt_year(local, "date")
+    century, yy = divmod(local.year - 2000, 100)
+    day = local.timetuple().tm_yday
+    return f"{century}{yy:02d}{day:03d}{local:%H%M}"
+
+
+def _offset(value: datetime) -> str:
+    delta = value.utcoffset() or timedelta(0)
+    sign = "-" if delta < timedelta(0) else "+"
+    minutes = abs(int(delta.total_seconds())) // 60
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _moment(caption: str, value: datetime, zone: ZoneInfo) -> Text:
+    """A date-time in ISO 8601 with a 24-hour clock: local (zone named) and UTC."""
+    local = value.astimezone(zone)
+    utc = value.astimezone(UTC)
+    return Text(
+        caption=f"{caption} ({zone.key})",
+        value=f"{local:%Y-%m-%d %H:%M} {_offset(local)}",
+        detail=f"{utc:%Y-%m-%d %H:%M} UTC",
+    )
+
+
+# ---------------------------------------------------------------------------
+# Building a label
+# ---------------------------------------------------------------------------
+
+
+def _require(facts: LabelFacts, kind: LabelKind, *names: str) -> None:
+    missing = [name for name in names if getattr(facts, name) is None]
+    if missing:
+        raise InvalidInput(f"a {kind.banner.lower()} label needs {', '.join(missing)}")
+
+
+def _grouped(fin: str, year: str, sequence: str) -> str:
+    return f"{fin} {year} {sequence}"
+
+
+def _din_barcode(din: isbt128.Din, flags: str) -> Barcode:
+    return Barcode(
+        Symbology.CODE128,
+        din.barcode_data(flags),
+        Text("DIN", din.eye_readable(), flags=flags, boxed=din.check),
+    )
+
+
+def _coi_barcode(coi: str) -> Barcode:
+    return Barcode(
+        Symbology.CODE128,
+        "&/" + coi,
+        Text(
+            "CoI",
+            f"{coi[:2]} {_grouped(coi[2:7], coi[7:9], coi[9:])}",
+            boxed=isbt128.coi_check_character(coi),
+        ),
+    )
+
+
+def _product_barcode(facts: LabelFacts, code: str, division: str) -> Barcode:
+    content = f"{code}{facts.collection_type}{division}"
+    return Barcode(Symbology.CODE128, "=<" + content, Text("Product code", content))
+
+
+def _date_barcode(identifier: str, caption: str, value: datetime, zone: ZoneInfo) -> Barcode:
+    return Barcode(
+        Symbology.CODE128, identifier + _isbt_datetime(value, zone), _moment(caption, value, zone)
+    )
+
+
+def _compound(linear: list[Barcode]) -> Barcode:
+    # ST-001 §2.4.23: '=+' + count of the structures that follow + '000' (order unspecified).
+    data = f"=+{len(linear):02d}000" + "".join(b.data for b in linear)
+    return Barcode(Symbology.DATAMATRIX, data)
+
+
+def _collection_type_words(code: str) -> str:
+    words = isbt128.COLLECTION_TYPES[code]
+    return words[0].upper() + words[1:]
+
+
+def _storage(facts: LabelFacts) -> list[Text]:
+    if facts.storage_max_c is None:
+        return []
+    return [Text("Storage", f"at or below {facts.storage_max_c:g} °C")]
+
+
+def _unassigned_code(facts: LabelFacts) -> list[Text]:
+    if facts.isbt_product_code is None:
+        return [Text("ISBT 128 product code", "product code not assigned")]
+    return []
+
+
+def _notice(din: isbt128.Din, coi: str) -> str | None:
+    fins = sorted({din.fin, coi[2:7]} & set(isbt128.VALIDATION_FINS))
+    if not fins:
+        return None
+    return f"VALIDATION DATA (FIN {', '.join(fins)}): NOT FOR CLINICAL USE"
+
+
+def _apheresis(facts: LabelFacts, din: isbt128.Din) -> Label:
+    kind = LabelKind.APHERESIS_BAG
+    if facts.bag_count > len(_SET_FLAGS):
+        raise InvalidInput(
+            f"ISBT 128 flags number at most {len(_SET_FLAGS)} containers of a collection, "
+            f"not {facts.bag_count}"
+        )
+    zone = _zone("site time zone", facts.site_timezone)
+    # ST-001 Table 3: one collection in several bags is a set of containers (flags 01–04,
+    # 15–19); a single bag has no flag.
+    flags = _SET_FLAGS[facts.bag_number - 1] if facts.bag_count > 1 else "00"
+    linear = [_din_barcode(din, flags), _coi_barcode(facts.coi)]
+    if facts.isbt_product_code is not None:
+        linear.append(_product_barcode(facts, facts.isbt_product_code, "00"))
+    linear.append(_date_barcode("&*", "Collected", facts.collected_at, zone))
+    if facts.expires_at is not None:
+        linear.append(_date_barcode("&>", "Expires", facts.expires_at, zone))
+    title = kind.banner
+    if facts.bag_count > 1:
+        title += f" — bag {facts.bag_number} of {facts.bag_count}"
+    lines = [
+        Text("Collection type", _collection_type_words(facts.collection_type)),
+        Text("Collection site", facts.site_name),
+        *([Text("Batch", facts.batch_id)] if facts.batch_id else []),
+        *_storage(facts),
+        *_unassigned_code(facts),
+    ]
+    return Label(
+        kind=kind,
+        title=title,
+        heading=Text("For manufacture of", facts.product_name, detail=facts.product_code),
+        barcodes=(*linear, _compound(linear)),
+        lines=tuple(lines),
+        notice=_notice(din, facts.coi),
+    )
+
+
+def _product(facts: LabelFacts, din: isbt128.Din) -> Label:
+    kind = LabelKind.PRODUCT_BAG
+    _require(facts, kind, "expires_at", "batch_id")
+    assert facts.expires_at is not None and facts.batch_id is not None
+    if facts.bag_count > len(_DIVISIONS):
+        raise InvalidInput(
+            f"ISBT 128 divisions A–Z number at most {len(_DIVISIONS)} bags, not {facts.bag_count}"
+        )
+    zone = _zone("time zone", facts.manufacturing_timezone or facts.site_timezone)
+    # ST-001 §2.4.3: each bag of a divided product is its own division (A0, B0, …), so the
+    # DIN + product code of every bag is unique; a single bag is undivided (00).
+    division = f"{_DIVISIONS[facts.bag_number - 1]}0" if facts.bag_count > 1 else "00"
+    linear = [_din_barcode(din, "00"), _coi_barcode(facts.coi)]
+    if facts.isbt_product_code is not None:
+        linear.append(_product_barcode(facts, facts.isbt_product_code, division))
+    linear.append(_date_barcode("&>", "Expires", facts.expires_at, zone))
+    thaw = (
+        [Text("After thaw", f"use within {facts.post_thaw_window_minutes} minutes")]
+        if facts.post_thaw_window_minutes is not None
+        else []
+    )
+    lines = [
+        Text("Batch", facts.batch_id),
+        Text("Collection type", _collection_type_words(facts.collection_type)),
+        _moment("Collected", facts.collected_at, zone),
+        Text("Collection site", facts.site_name),
+        *_storage(facts),
+        *thaw,
+        *_unassigned_code(facts),
+    ]
+    return Label(
+        kind=kind,
+        title=f"{kind.banner} — bag {facts.bag_number} of {facts.bag_count}",
+        heading=Text("Product", facts.product_name, detail=facts.product_code),
+        barcodes=(*linear, _compound(linear)),
+        lines=tuple(lines),
+        notice=_notice(din, facts.coi),
+    )
+
+
+def _shipper(facts: LabelFacts, din: isbt128.Din) -> Label:
+    kind = LabelKind.SHIPPER
+    _require(facts, kind, "ship_from", "ship_to", "shipment_id")
+    assert facts.shipment_id is not None and facts.ship_from and facts.ship_to
+    # The shipper is packed where its contents were labelled.
+    packed_in_zone = (
+        facts.site_timezone
+        if facts.shipper_contents is LabelKind.APHERESIS_BAG
+        else facts.manufacturing_timezone or facts.site_timezone
+    )
+    zone = _zone("time zone", packed_in_zone)
+    # The outer label names the donation and the therapy event; the product code and its
+    # divisions stay on the bags inside, which a shipper may hold several of.
+    linear = [_din_barcode(din, "00"), _coi_barcode(facts.coi)]
+    if facts.expires_at is not None:
+        linear.append(_date_barcode("&>", "Expires", facts.expires_at, zone))
+    bags = "1 bag" if facts.bag_count == 1 else f"{facts.bag_count} bags"
+    lines = [
+        Text("Shipment", facts.shipment_id),
+        Text("Contents", f"{facts.shipper_contents.contents}, {bags}"),
+        Text("From", facts.ship_from),
+        Text("To", facts.ship_to),
+        *([Text("Shipper", facts.shipper_type_label)] if facts.shipper_type_label else []),
+        *(
+            [_moment("Dispatched", facts.dispatched_at, zone)]
+            if facts.dispatched_at is not None
+            else []
+        ),
+        *_storage(facts),
+        Text("Collection type", _collection_type_words(facts.collection_type)),
+    ]
+    return Label(
+        kind=kind,
+        title=kind.banner,
+        heading=Text("Product", facts.product_name, detail=facts.product_code),
+        barcodes=(*linear, _compound(linear)),
+        lines=tuple(lines),
+        notice=_notice(din, facts.coi),
+    )
+
+
+def build_label(kind: LabelKind, facts: LabelFacts) -> Label:
+    """The content of the label for `kind`, built from `facts`.
+
+    Refuses (InvalidInput) what that kind of label cannot do without: a final product bag
+    needs its expiry and batch, a shipper its origin, destination and shipment id.
+    """
+    din = isbt128.Din.parse(facts.din)
+    builders = {
+        LabelKind.APHERESIS_BAG: _apheresis,
+        LabelKind.PRODUCT_BAG: _product,
+        LabelKind.SHIPPER: _shipper,
+    }
+    return builders[LabelKind(kind)](facts, din)
