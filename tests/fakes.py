@@ -28,6 +28,10 @@ class FakeRepository(Generic[T]):
     def list(self) -> list[T]:
         return [v for _, v in sorted({**self.rows, **self.pending}.items())]
 
+    def find(self, **criteria: object) -> list[T]:
+        return [r for r in self.list()
+                if all(getattr(r, k) == v for k, v in criteria.items())]
+
 
 class FakeLedger:
     def __init__(self, clock: Callable[[], datetime]) -> None:
@@ -99,6 +103,10 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self.products = FakeRepository(lambda p: p.code)  # type: ignore[assignment]
         self.authorisations = FakeRepository(lambda a: a.id)  # type: ignore[assignment]
         self.identifiers = FakeRepository(lambda i: i.value)  # type: ignore[assignment]
+        self.cases = FakeRepository(lambda c: c.id)  # type: ignore[assignment]
+        self.custody_events = FakeRepository(lambda e: e.id)  # type: ignore[assignment]
+        self.incidents = FakeRepository(lambda i: i.id)  # type: ignore[assignment]
+        self.shipments = FakeRepository(lambda s: s.id)  # type: ignore[assignment]
         self.sequences = FakeSequences()
         self.ledger = FakeLedger(clock)
         self.tokens = FakeTokens()

@@ -37,7 +37,11 @@ from veinline.domain.catalog import (
     Site,
     SiteKind,
 )
+from veinline.domain.case import Case, CaseState
+from veinline.domain.coldchain import ShipperType
+from veinline.domain.custody import CustodyEvent, CustodyPoint, IdentityIncident
 from veinline.domain.identifiers import IdentifierKind, IssuedIdentifier
+from veinline.domain.shipment import Leg, Shipment, ShipmentStatus
 from veinline.domain.user import Role, User
 
 # Stable constraint names, so Alembic migrations read the same on SQLite and PostgreSQL.
@@ -212,9 +216,97 @@ ledger_entries = Table(
     Index("ix_ledger_entries_entity", "entity_type", "entity_id"),
 )
 
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("product_code", String(40), ForeignKey("products.code"), nullable=False),
+    Column("jurisdiction", String(8), nullable=False),
+    Column("treatment_site", String(40), ForeignKey("sites.code"), nullable=False),
+    Column("patient_name", String(200), nullable=False),
+    Column("wristband_id", String(64), nullable=False),
+    Column("treating_physician", String(64), ForeignKey("users.username"), nullable=False),
+    Column("coi", String(20), ForeignKey("issued_identifiers.value"), nullable=False, unique=True),
+    Column("enrolled_at", UTCDateTime, nullable=False),
+    Column("enrolled_by", String(64), ForeignKey("users.username"), nullable=False),
+    Column("consent", JSON, nullable=False),
+    Column("eligibility", JSON, nullable=False),
+    Column("patient_facts", JSON, nullable=False),
+    Column("state", _enum(CaseState, "case_state"), nullable=False, index=True),
+    Column("weight_kg", Float, nullable=True),
+    Column("apheresis_site", String(40), nullable=True),
+    Column("apheresis_date", String(10), nullable=True),
+    Column("manufacturing_site", String(40), nullable=True),
+    Column("planned", JSON, nullable=False),
+    Column("collections", JSON, nullable=False),
+    Column("manufacturing", JSON, nullable=False),
+    Column("release", JSON, nullable=False),
+    Column("infusion", JSON, nullable=False),
+    Column("cancellation", JSON, nullable=True),
+    Column("version", Integer, nullable=False),
+)
+
+custody_events = Table(
+    "custody_events",
+    metadata,
+    Column("id", String(60), primary_key=True),
+    Column("case_id", String(40), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("point", _enum(CustodyPoint, "custody_point"), nullable=False),
+    Column("actor", String(64), ForeignKey("users.username"), nullable=False),
+    Column("site_code", String(40), nullable=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("scan_data", Text, nullable=False),
+    Column("identifiers", JSON, nullable=False),
+    Column("shipment_id", String(60), nullable=True),
+)
+
+identity_incidents = Table(
+    "identity_incidents",
+    metadata,
+    Column("id", String(60), primary_key=True),
+    Column("case_id", String(40), nullable=False, index=True),
+    Column("point", String(40), nullable=False),
+    Column("actor", String(64), ForeignKey("users.username"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("scan_data", Text, nullable=False),
+    Column("message", Text, nullable=False),
+)
+
+shipments = Table(
+    "shipments",
+    metadata,
+    Column("id", String(60), primary_key=True),
+    Column("case_id", String(40), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("leg", _enum(Leg, "shipment_leg"), nullable=False),
+    Column("shipper_type", _enum(ShipperType, "shipper_type"), nullable=False),
+    Column("from_site", String(40), ForeignKey("sites.code"), nullable=False),
+    Column("to_site", String(40), ForeignKey("sites.code"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("low_c", Float, nullable=True),
+    Column("high_c", Float, nullable=True),
+    Column("status", _enum(ShipmentStatus, "shipment_status"), nullable=False),
+    Column("dispatched_at", UTCDateTime, nullable=True),
+    Column("received_at", UTCDateTime, nullable=True),
+    Column("readings", JSON, nullable=False),
+    Column("excursions", JSON, nullable=False),
+    Column("gaps", JSON, nullable=False),
+    Column("disposition", JSON, nullable=True),
+    Column("version", Integer, nullable=False),
+)
+
 # The regulated tables and the classes they hold: `ledger verify` compares every row
 # of these with its last ledger snapshot.
-REGULATED: list[type[Any]] = [User, Site, Product, Authorisation, IssuedIdentifier]
+REGULATED: list[type[Any]] = [
+    User,
+    Site,
+    Product,
+    Authorisation,
+    IssuedIdentifier,
+    Case,
+    CustodyEvent,
+    IdentityIncident,
+    Shipment,
+]
 
 _mapped = False
 
@@ -229,4 +321,8 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(Product, products)
     mapper_registry.map_imperatively(Authorisation, authorisations)
     mapper_registry.map_imperatively(IssuedIdentifier, issued_identifiers)
+    mapper_registry.map_imperatively(Case, cases)
+    mapper_registry.map_imperatively(CustodyEvent, custody_events)
+    mapper_registry.map_imperatively(IdentityIncident, identity_incidents)
+    mapper_registry.map_imperatively(Shipment, shipments)
     _mapped = True

@@ -14,7 +14,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from veinline.adapters import orm
 from veinline.adapters.database import LEDGER_LOCK_KEY
+from veinline.domain.case import Case
 from veinline.domain.catalog import Authorisation, Product, Site
+from veinline.domain.custody import CustodyEvent, IdentityIncident
+from veinline.domain.shipment import Shipment
 from veinline.domain.identifiers import IssuedIdentifier
 from veinline.domain.ledger import (
     GENESIS_HASH,
@@ -36,7 +39,7 @@ class SqlRepository(Generic[T]):
     def __init__(self, session: Session, cls: type[T], order_by: Any) -> None:
         self.session = session
         self.cls = cls
-        self.order_by = order_by
+        self.order_by = order_by if isinstance(order_by, tuple) else (order_by,)
 
     def get(self, key: str) -> T | None:
         return self.session.get(self.cls, key)
@@ -44,8 +47,12 @@ class SqlRepository(Generic[T]):
     def add(self, record: T) -> None:
         self.session.add(record)
 
+    def find(self, **criteria: object) -> list[T]:
+        query = select(self.cls).filter_by(**criteria).order_by(*self.order_by)
+        return list(self.session.scalars(query))
+
     def list(self) -> list[T]:
-        return list(self.session.scalars(select(self.cls).order_by(self.order_by)))
+        return list(self.session.scalars(select(self.cls).order_by(*self.order_by)))
 
 
 class SqlSequenceAllocator:
@@ -211,6 +218,12 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.identifiers = SqlRepository(
             self.session, IssuedIdentifier, orm.issued_identifiers.c.value
         )
+        self.cases = SqlRepository(self.session, Case, orm.cases.c.id)
+        self.custody_events = SqlRepository(
+            self.session, CustodyEvent, (orm.custody_events.c.at, orm.custody_events.c.id)
+        )
+        self.incidents = SqlRepository(self.session, IdentityIncident, orm.identity_incidents.c.at)
+        self.shipments = SqlRepository(self.session, Shipment, orm.shipments.c.id)
         self.sequences = SqlSequenceAllocator(self.session)
         self.ledger = SqlLedger(self.session, self.clock)
         self.tokens = SqlTokenStore(self.session)

@@ -145,8 +145,10 @@ def serve(
 
     application = _app(migrate="always")
     if demo:
-        summary = _handle(demo_command())
-        out.print(f"demo data: {summary.total_created()} records created")
+        with friendly_errors():
+            summary = _handle(demo_command())
+            out.print(f"demo data: {summary.total_created()} records created")
+            _load_demo_cases(application)
     settings = application.settings
     uvicorn.run(
         create_app(application),
@@ -154,6 +156,13 @@ def serve(
         port=port or settings.port,
         log_level="info",
     )
+
+
+def _load_demo_cases(application: App) -> None:
+    from veinline.adapters.seed.cases import Driver, load_demo_cases
+
+    created = load_demo_cases(Driver(application.bus, application.user, application.clock))
+    out.print(f"demo cases: {created} created (one in every state)")
 
 
 # ---------------------------------------------------------------- db
@@ -313,9 +322,10 @@ def demo_load() -> None:
     """Load the seed catalogue plus demo sites and users (password: veinline-demo)."""
     from veinline.adapters.seed import demo_command
 
-    _app()  # maps the domain classes before the seed records are built
+    application = _app()  # maps the domain classes before the seed records are built
     with friendly_errors():
         _report_load(_handle(demo_command()))
+        _load_demo_cases(application)
 
 
 @catalog_app.command("list")
@@ -540,6 +550,7 @@ def _register_optional(module: str) -> None:
 
 
 for _module in (
+    "veinline.entrypoints.cli_journey",
     "veinline.entrypoints.cli_planning",
     "veinline.entrypoints.cli_simulation",
     "veinline.entrypoints.cli_grading",

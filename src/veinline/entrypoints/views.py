@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from veinline.domain.case import IDENTIFIERS_ONLY, Case, CaseState
 from veinline.domain.catalog import Authorisation, Product, Site
 from veinline.domain.errors import NotFound
 from veinline.domain.ledger import LedgerEntry
+from veinline.domain.user import User
+from veinline.services.permissions import Permission, allowed
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
 
@@ -79,3 +82,64 @@ def entry_view(entry: LedgerEntry) -> dict[str, Any]:
     data["hash"] = entry.hash
     data["changes"] = [{"field": n, "old": o, "new": v} for n, o, v in entry.changes()]
     return data
+
+
+# ---------------------------------------------------------------- cases
+
+REDACTED = "(hidden: identifiers only)"
+
+
+def case_view(case: Case, viewer: User) -> dict[str, Any]:
+    """A case as this viewer may see it: manufacturing, QC and couriers never see the name."""
+    data = case.snapshot()
+    data["state_label"] = case.state.label
+    data["state_colour"] = case.state.colour
+    data["patient"] = case.patient_label(viewer)
+    data["din"] = case.current_din
+    data["actions"] = [a.value for a in case.allowed_actions(viewer)]
+    if viewer.role in IDENTIFIERS_ONLY:
+        data["patient_name"] = REDACTED
+        data["wristband_id"] = REDACTED
+        data["patient_facts"] = {}
+        data["eligibility"] = {"eligible": case.eligibility.get("eligible")}
+    return data
+
+
+def case_board(uow: AbstractUnitOfWork, viewer: User) -> list[dict[str, Any]]:
+    """All cases grouped by state, in journey order."""
+    by_state: dict[CaseState, list[dict[str, Any]]] = {s: [] for s in CaseState}
+    for case in uow.cases.list():
+        by_state[case.state].append(case_view(case, viewer))
+    return [
+        {"state": s.value, "label": s.label, "colour": s.colour, "cases": by_state[s]}
+        for s in CaseState
+    ]
+
+
+def case_detail(uow: AbstractUnitOfWork, case_id: str, viewer: User) -> dict[str, Any]:
+    """The case with its custody events, shipments, incidents and (if allowed) ledger."""
+    case = uow.cases.get(case_id)
+    if case is None:
+        raise NotFound(f"there is no case {case_id}")
+    product = uow.products.get(case.product_code)
+    events = uow.custody_events.find(case_id=case.id)
+    shipments = uow.shipments.find(case_id=case.id)
+    incidents = uow.incidents.find(case_id=case.id)
+    entries: list[dict[str, Any]] = []
+    if allowed(viewer, Permission.READ_LEDGER):
+        related = [case.id, case.coi, *(c["din"] for c in case.collections)]
+        related += [e.id for e in events] + [s.id for s in shipments]
+        related += [i.id for i in incidents]
+        found = [e for rid in related for e in uow.ledger.for_entity(rid)]
+        entries = [entry_view(e) for e in sorted(found, key=lambda e: e.seq)]
+    return {
+        "case": case_view(case, viewer),
+        "product": product.snapshot() if product else None,
+        "custody": [{**e.snapshot(), "point_label": e.point.label} for e in events],
+        "shipments": [
+            {**s.snapshot(), "blocked": s.blocked, "shipper_label": s.shipper_type.label}
+            for s in shipments
+        ],
+        "incidents": [i.snapshot() for i in incidents],
+        "ledger": entries,
+    }

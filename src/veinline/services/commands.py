@@ -67,3 +67,139 @@ class SignRecord(Command):
     username: str
     password: str
     reason: str = ""
+
+
+# ---------------------------------------------------------------- the autologous journey
+
+
+@dataclass(frozen=True)
+class EnrolPatient(Command):
+    product_code: str
+    jurisdiction: str
+    treatment_site: str
+    patient_name: str
+    wristband_id: str
+    treating_physician: str
+    consent_given: bool
+    consent_date: str
+    patient_facts: dict[str, object]
+    consent_form: str = ""
+    case_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ConfirmEligibility(Command):
+    case_id: str
+    patient_facts: dict[str, object] | None = None
+
+
+@dataclass(frozen=True)
+class BookApheresis(Command):
+    case_id: str
+    apheresis_site: str
+    apheresis_date: str
+    manufacturing_site: str
+
+
+@dataclass(frozen=True)
+class SetPlannedDates(Command):
+    """The seam for planning: a case takes its promised dates from the current plan."""
+
+    case_id: str
+    planned: dict[str, str]
+    reason: str = "planned dates"
+
+
+@dataclass(frozen=True)
+class Collect(Command):
+    case_id: str
+    collected_at: str
+    volume_ml: float | None = None
+
+
+@dataclass(frozen=True)
+class ScanCustody(Command):
+    case_id: str
+    point: str
+    data: str
+    site_code: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportLoggerData(Command):
+    shipment_id: str
+    csv_text: str
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class DisposeExcursion(Command):
+    shipment_id: str
+    decision: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StartManufacturing(Command):
+    case_id: str
+    batch_id: str
+
+
+@dataclass(frozen=True)
+class CompleteManufacturing(Command):
+    case_id: str
+    bag_count: int
+    expires_at: str
+    total_cells: float | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseProduct(Command):
+    case_id: str
+    username: str
+    password: str
+    reason: str = "released for infusion"
+
+
+@dataclass(frozen=True)
+class FailSpecification(Command):
+    case_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ConditionalRelease(Command):
+    case_id: str
+    justification: str
+    physician_acknowledgement: str
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class Recollect(Command):
+    case_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Infuse(Command):
+    case_id: str
+    wristband_id: str
+    bag_scan: str
+    thawed_at: str
+    infusion_started_at: str
+    weight_kg: float
+    dose_cells: float
+    override_reason: str = ""
+
+
+@dataclass(frozen=True)
+class StartFollowUp(Command):
+    case_id: str
+
+
+@dataclass(frozen=True)
+class CancelCase(Command):
+    case_id: str
+    reason: str

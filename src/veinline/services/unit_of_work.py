@@ -8,7 +8,9 @@ from datetime import datetime
 from types import TracebackType
 from typing import Generic, Protocol, TypeVar
 
+from veinline.domain.case import Case
 from veinline.domain.catalog import Authorisation, Product, Site
+from veinline.domain.custody import CustodyEvent, IdentityIncident
 from veinline.domain.identifiers import IssuedIdentifier
 from veinline.domain.ledger import (
     JsonObject,
@@ -17,6 +19,7 @@ from veinline.domain.ledger import (
     Regulated,
     Signature,
 )
+from veinline.domain.shipment import Shipment
 from veinline.domain.user import User
 
 T = TypeVar("T")
@@ -28,6 +31,10 @@ class Repository(Protocol, Generic[T]):
     def get(self, key: str) -> T | None: ...
 
     def add(self, record: T) -> None: ...
+
+    def find(self, **criteria: object) -> list[T]:
+        """Records whose attributes equal the given values, in the repository's order."""
+        ...
 
     def list(self) -> list[T]: ...
 
@@ -77,6 +84,10 @@ class AbstractUnitOfWork(abc.ABC):
     products: Repository[Product]
     authorisations: Repository[Authorisation]
     identifiers: Repository[IssuedIdentifier]
+    cases: Repository[Case]
+    custody_events: Repository[CustodyEvent]
+    incidents: Repository[IdentityIncident]
+    shipments: Repository[Shipment]
     sequences: SequenceAllocator
     ledger: Ledger
     tokens: TokenStore

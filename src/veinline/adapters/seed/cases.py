@@ -1,0 +1,227 @@
+"""Demo cases: one patient journey in every state, driven through the real handlers.
+
+Tests use the same driver (`advance`) to bring a case to any state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from veinline.domain.case import Case, CaseState
+from veinline.domain.user import User
+from veinline.services import commands
+from veinline.services.messagebus import MessageBus
+
+DEMO_PASSWORD = "veinline-demo"  # noqa: S105 - the documented demo password
+
+HAPPY_PATH = [
+    CaseState.ENROLLED,
+    CaseState.ELIGIBLE,
+    CaseState.APHERESIS_BOOKED,
+    CaseState.COLLECTED,
+    CaseState.AT_MANUFACTURING,
+    CaseState.MANUFACTURING,
+    CaseState.IN_QC,
+    CaseState.RELEASED,
+    CaseState.SHIPPED,
+    CaseState.RECEIVED_AT_SITE,
+    CaseState.INFUSED,
+    CaseState.FOLLOW_UP,
+]
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a demo patient is treated and their cells are made."""
+
+    product: str
+    jurisdiction: str
+    treatment_site: str
+    apheresis_site: str
+    manufacturing_site: str
+    facts: dict[str, Any]
+
+
+EQUE_CEL_HK = Route(
+    product="eque-cel",
+    jurisdiction="HK",
+    treatment_site="demo-hk-treatment",
+    apheresis_site="demo-hk-apheresis",
+    manufacturing_site="demo-suzhou-manufacturing",
+    facts={
+        "age_years": 61,
+        "diagnosis": "multiple_myeloma",
+        "disease_status": "relapsed_refractory",
+        "prior_lines": 4,
+        "prior_therapy_classes": ["proteasome_inhibitor", "immunomodulatory_agent", "anti_cd38"],
+        "weight_kg": 68,
+    },
+)
+
+ZEVOR_CEL_US = Route(
+    product="zevor-cel",
+    jurisdiction="US",
+    treatment_site="demo-nc-treatment",
+    apheresis_site="demo-nc-apheresis",
+    manufacturing_site="carsgen-rtp",
+    facts={
+        "age_years": 57,
+        "diagnosis": "multiple_myeloma",
+        "disease_status": "relapsed_refractory",
+        "prior_lines": 5,
+        "weight_kg": 80,
+    },
+)
+
+
+def barcode(case: Case) -> str:
+    """What a scanner reads from the case's bag label: DIN and CoI, concatenated."""
+    return f"={case.current_din}00&/{case.coi}"
+
+
+class Driver:
+    """Moves cases along the journey as the right user for each step."""
+
+    def __init__(
+        self, bus: MessageBus, user: Callable[[str], User], clock: Callable[[], datetime]
+    ) -> None:
+        self.bus = bus
+        self.user = user
+        self.clock = clock
+
+    def do(self, cmd: commands.Command, as_user: str) -> Any:
+        return self.bus.handle(cmd, actor=self.user(as_user))
+
+    def enrol(
+        self, route: Route, *, patient_name: str, wristband: str, case_id: str | None = None
+    ) -> Case:
+        case: Case = self.do(
+            commands.EnrolPatient(
+                product_code=route.product,
+                jurisdiction=route.jurisdiction,
+                treatment_site=route.treatment_site,
+                patient_name=patient_name,
+                wristband_id=wristband,
+                treating_physician="physician",
+                consent_given=True,
+                consent_date=self.clock().date().isoformat(),
+                consent_form="ICF v2.1",
+                patient_facts=dict(route.facts),
+                case_id=case_id,
+            ),
+            "coordinator",
+        )
+        return case
+
+    def advance(self, case: Case, route: Route, target: CaseState) -> Case:
+        """Take the case along the happy path until it reaches `target`."""
+        if target is CaseState.OUT_OF_SPECIFICATION:
+            case = self.advance(case, route, CaseState.IN_QC)
+            failed: Case = self.do(
+                commands.FailSpecification(case.id, "viability 62% (specification ≥ 70%)"), "qa"
+            )
+            return failed
+        if target is CaseState.CANCELLED:
+            cancelled: Case = self.do(
+                commands.CancelCase(case.id, "patient withdrew consent before apheresis"),
+                "coordinator",
+            )
+            return cancelled
+        while case.state is not target:
+            case = self._step(case, route)
+        return case
+
+    def _step(self, case: Case, route: Route) -> Case:
+        now = self.clock()
+        step: dict[CaseState, Callable[[], Any]] = {
+            CaseState.ENROLLED: lambda: self.do(commands.ConfirmEligibility(case.id), "physician"),
+            CaseState.ELIGIBLE: lambda: self.do(
+                commands.BookApheresis(
+                    case.id,
+                    route.apheresis_site,
+                    (now + timedelta(days=7)).date().isoformat(),
+                    route.manufacturing_site,
+                ),
+                "coordinator",
+            ),
+            CaseState.APHERESIS_BOOKED: lambda: self.do(
+                commands.Collect(case.id, (now - timedelta(hours=2)).isoformat(), 180.0), "nurse"
+            ),
+            CaseState.COLLECTED: lambda: self._ship_and_receive(
+                case, "apheresis_pickup", "manufacturing_receipt", "operator"
+            ),
+            CaseState.AT_MANUFACTURING: lambda: self.do(
+                commands.StartManufacturing(case.id, f"B-{case.id}"), "operator"
+            ),
+            CaseState.MANUFACTURING: lambda: self.do(
+                commands.CompleteManufacturing(
+                    case.id, 2, (now + timedelta(days=180)).isoformat(), 68e6
+                ),
+                "operator",
+            ),
+            CaseState.IN_QC: lambda: self.do(
+                commands.ReleaseProduct(case.id, "qa", DEMO_PASSWORD), "qa"
+            ),
+            CaseState.RELEASED: lambda: self.do(
+                commands.ScanCustody(case.id, "product_pickup", barcode(case)), "courier"
+            ),
+            CaseState.SHIPPED: lambda: self.do(
+                commands.ScanCustody(case.id, "site_receipt", barcode(case)), "coordinator"
+            ),
+            CaseState.RECEIVED_AT_SITE: lambda: self.do(
+                commands.Infuse(
+                    case.id,
+                    case.wristband_id,
+                    barcode(case),
+                    (now - timedelta(minutes=40)).isoformat(),
+                    (now - timedelta(minutes=20)).isoformat(),
+                    float(route.facts["weight_kg"]),
+                    float(route.facts["weight_kg"]) * 1e6,
+                    override_reason=""
+                    if route.product == "eque-cel"
+                    else "dose per protocol; no catalogue dose rule yet",
+                ),
+                "physician",
+            ),
+            CaseState.INFUSED: lambda: self.do(commands.StartFollowUp(case.id), "physician"),
+        }
+        result = step[case.state]()
+        if isinstance(result, Case):
+            return result
+        refreshed = self.bus.uow_factory()
+        with refreshed:
+            found = refreshed.cases.get(case.id)
+        assert found is not None
+        return found
+
+    def _ship_and_receive(self, case: Case, pickup: str, receipt: str, receiver: str) -> Any:
+        self.do(commands.ScanCustody(case.id, pickup, barcode(case)), "courier")
+        return self.do(commands.ScanCustody(case.id, receipt, barcode(case)), receiver)
+
+
+DEMO_STATES = [*HAPPY_PATH, CaseState.OUT_OF_SPECIFICATION, CaseState.CANCELLED]
+
+
+def load_demo_cases(driver: Driver) -> int:
+    """One demo case in every state; idempotent (cases are found by their fixed ids)."""
+    created = 0
+    uow = driver.bus.uow_factory()
+    for number, state in enumerate(DEMO_STATES, start=1):
+        case_id = f"DEMO-{number:02d}"
+        with uow:
+            exists = uow.cases.get(case_id) is not None
+        if exists:
+            continue
+        route = EQUE_CEL_HK if number % 2 else ZEVOR_CEL_US
+        case = driver.enrol(
+            route,
+            patient_name=f"Demo Patient {number:02d}",
+            wristband=f"WB-{number:04d}",
+            case_id=case_id,
+        )
+        driver.advance(case, route, state)
+        created += 1
+    return created

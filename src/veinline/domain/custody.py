@@ -1,0 +1,212 @@
+"""Chain of custody: every hand-off is a scan that must match what is expected there.
+
+A mismatch is refused and kept as an identity incident; nothing else changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from veinline.domain import isbt128
+from veinline.domain.case import Action, Case, CaseState
+from veinline.domain.errors import DomainError, InvalidInput, NotAllowed
+from veinline.domain.ledger import JsonObject
+from veinline.domain.user import Role, User
+
+
+class CustodyPoint(StrEnum):
+    """A place in the journey where the material changes hands and is scanned."""
+
+    COLLECTION = "collection"
+    APHERESIS_PICKUP = "apheresis_pickup"
+    MANUFACTURING_RECEIPT = "manufacturing_receipt"
+    PRODUCT_PICKUP = "product_pickup"
+    SITE_RECEIPT = "site_receipt"
+    BEDSIDE = "bedside"
+
+    @property
+    def label(self) -> str:
+        return POINTS[self].label
+
+
+@dataclass(frozen=True)
+class PointRule:
+    """Who scans at a point, in which case state, and what the scan moves on."""
+
+    label: str
+    state: CaseState
+    roles: frozenset[Role]
+    advances: Action | None = None
+    shipment_leg: str | None = None
+
+
+POINTS: dict[CustodyPoint, PointRule] = {
+    CustodyPoint.COLLECTION: PointRule(
+        "Bag labelled at collection", CaseState.COLLECTED, frozenset({Role.APHERESIS_NURSE})
+    ),
+    CustodyPoint.APHERESIS_PICKUP: PointRule(
+        "Courier picks up the apheresis material",
+        CaseState.COLLECTED,
+        frozenset({Role.COURIER}),
+        shipment_leg="apheresis",
+    ),
+    CustodyPoint.MANUFACTURING_RECEIPT: PointRule(
+        "Received at manufacturing",
+        CaseState.COLLECTED,
+        frozenset({Role.MANUFACTURING_OPERATOR}),
+        advances=Action.RECEIVE_AT_MANUFACTURING,
+        shipment_leg="apheresis",
+    ),
+    CustodyPoint.PRODUCT_PICKUP: PointRule(
+        "Courier picks up the released product",
+        CaseState.RELEASED,
+        frozenset({Role.COURIER}),
+        advances=Action.SHIP,
+        shipment_leg="product",
+    ),
+    CustodyPoint.SITE_RECEIPT: PointRule(
+        "Received at the treatment centre",
+        CaseState.SHIPPED,
+        frozenset({Role.COORDINATOR, Role.APHERESIS_NURSE}),
+        advances=Action.RECEIVE_AT_SITE,
+        shipment_leg="product",
+    ),
+    CustodyPoint.BEDSIDE: PointRule(
+        "Bedside check before thaw",
+        CaseState.RECEIVED_AT_SITE,
+        frozenset({Role.PHYSICIAN, Role.APHERESIS_NURSE}),
+    ),
+}
+
+
+class IdentityMismatch(DomainError):
+    """A scan that does not match the identifiers expected at this point."""
+
+    code = "identity_mismatch"
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """The identifiers a scan carried, once they are known to match."""
+
+    din: str | None
+    coi: str | None
+
+    def to_dict(self) -> JsonObject:
+        return {"din": self.din, "coi": self.coi}
+
+
+def read_identifiers(data: str) -> tuple[str | None, str | None]:
+    """The DIN and CoI identifier in barcode data (any other structures are ignored)."""
+    try:
+        structures = isbt128.parse(data.strip())
+    except InvalidInput as exc:
+        raise IdentityMismatch(f"the scan could not be read as ISBT 128: {exc.message}") from None
+    din = coi = None
+    for s in structures:
+        if s.number == "001":
+            din = str(s.fields["din"])
+        elif s.number == "040":
+            coi = s.data
+    return din, coi
+
+
+def check_scan(case: Case, data: str, *, require_both: bool = False) -> ScanResult:
+    """Compare scanned identifiers with the case's; raise IdentityMismatch on any difference."""
+    din, coi = read_identifiers(data)
+    if din is None and coi is None:
+        raise IdentityMismatch("the scan holds neither a DIN nor a chain-of-identity identifier")
+    if require_both and (din is None or coi is None):
+        missing = "DIN" if din is None else "chain-of-identity identifier"
+        raise IdentityMismatch(f"scan both identifiers on the bag: the {missing} is missing")
+    expected_din = case.current_din
+    if din is not None and din != expected_din:
+        raise IdentityMismatch(
+            f"DIN {din} does not belong to case {case.id} (expected {expected_din}): "
+            "stop, do not hand over, call the coordinator"
+        )
+    if coi is not None and coi != case.coi:
+        raise IdentityMismatch(
+            f"chain-of-identity identifier {coi} does not belong to case {case.id} "
+            f"(expected {case.coi}): stop, do not hand over, call the coordinator"
+        )
+    return ScanResult(din=din, coi=coi)
+
+
+def guard_scan(case: Case, point: CustodyPoint, actor: User) -> PointRule:
+    """Is this the right point for this case now, and may this user scan here?"""
+    rule = POINTS[point]
+    if actor.role not in rule.roles and actor.role is not Role.ADMIN:
+        raise NotAllowed(f"a {actor.role.label.lower()} does not scan at '{rule.label}'")
+    if case.state is not rule.state:
+        raise NotAllowed(
+            f"case {case.id} is {case.state.label.lower()}: '{rule.label}' "
+            f"happens when it is {rule.state.label.lower()}"
+        )
+    return rule
+
+
+@dataclass(eq=False)
+class CustodyEvent:
+    """One hand-off: who, where, when, and what was scanned."""
+
+    ENTITY_TYPE = "custody_event"
+
+    id: str
+    case_id: str
+    point: CustodyPoint
+    actor: str
+    site_code: str | None
+    at: datetime
+    scan_data: str
+    identifiers: JsonObject = field(default_factory=dict)
+    shipment_id: str | None = None
+
+    @property
+    def entity_id(self) -> str:
+        return self.id
+
+    def snapshot(self) -> JsonObject:
+        return {
+            "id": self.id,
+            "case_id": self.case_id,
+            "point": self.point.value,
+            "actor": self.actor,
+            "site_code": self.site_code,
+            "at": self.at.isoformat(),
+            "scan_data": self.scan_data,
+            "identifiers": dict(self.identifiers),
+            "shipment_id": self.shipment_id,
+        }
+
+
+@dataclass(eq=False)
+class IdentityIncident:
+    """A refused scan, kept for QA: what was expected, what was scanned, by whom."""
+
+    ENTITY_TYPE = "identity_incident"
+
+    id: str
+    case_id: str
+    point: str
+    actor: str
+    at: datetime
+    scan_data: str
+    message: str
+
+    @property
+    def entity_id(self) -> str:
+        return self.id
+
+    def snapshot(self) -> JsonObject:
+        return {
+            "id": self.id,
+            "case_id": self.case_id,
+            "point": self.point,
+            "actor": self.actor,
+            "at": self.at.isoformat(),
+            "scan_data": self.scan_data,
+            "message": self.message,
+        }

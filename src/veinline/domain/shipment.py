@@ -1,0 +1,157 @@
+"""Shipments: a shipper moving a case's material between two sites, with its cold chain.
+
+Excursions outside the product's own limit are found from the logger's readings and
+block receipt until QA disposes of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from veinline.domain import coldchain
+from veinline.domain.coldchain import ShipperType
+from veinline.domain.errors import InvalidInput, NotAllowed
+from veinline.domain.ledger import JsonObject, canonical_json
+
+# A logger that stays silent longer than this leaves a gap QA must see.
+MAX_LOGGER_INTERVAL = timedelta(minutes=30)
+
+
+class ShipmentStatus(StrEnum):
+    """Where a shipment is."""
+
+    CREATED = "created"
+    IN_TRANSIT = "in_transit"
+    RECEIVED = "received"
+
+
+class Leg(StrEnum):
+    """Which journey a shipment makes for a case."""
+
+    APHERESIS = "apheresis"
+    PRODUCT = "product"
+
+
+@dataclass(eq=False)
+class Shipment:
+    """A shipper moving one case's material from one site to another."""
+
+    ENTITY_TYPE = "shipment"
+
+    id: str
+    case_id: str
+    leg: Leg
+    shipper_type: ShipperType
+    from_site: str
+    to_site: str
+    created_at: datetime
+    low_c: float | None
+    high_c: float | None
+    status: ShipmentStatus = ShipmentStatus.CREATED
+    dispatched_at: datetime | None = None
+    received_at: datetime | None = None
+    readings: list[list[object]] = field(default_factory=list)
+    excursions: list[JsonObject] = field(default_factory=list)
+    gaps: list[JsonObject] = field(default_factory=list)
+    disposition: JsonObject | None = None
+    version: int = 1
+
+    @property
+    def entity_id(self) -> str:
+        return self.id
+
+    @property
+    def readings_sha256(self) -> str:
+        return hashlib.sha256(canonical_json(self.readings).encode()).hexdigest()
+
+    def snapshot(self) -> JsonObject:
+        # The readings themselves can be thousands of rows: the ledger keeps their hash,
+        # so an edit to any reading still shows in `ledger verify`.
+        return {
+            "id": self.id,
+            "case_id": self.case_id,
+            "leg": self.leg.value,
+            "shipper_type": self.shipper_type.value,
+            "from_site": self.from_site,
+            "to_site": self.to_site,
+            "created_at": self.created_at.isoformat(),
+            "low_c": self.low_c,
+            "high_c": self.high_c,
+            "status": self.status.value,
+            "dispatched_at": self.dispatched_at.isoformat() if self.dispatched_at else None,
+            "received_at": self.received_at.isoformat() if self.received_at else None,
+            "reading_count": len(self.readings),
+            "readings_sha256": self.readings_sha256,
+            "excursions": [dict(e) for e in self.excursions],
+            "gaps": [dict(g) for g in self.gaps],
+            "disposition": dict(self.disposition) if self.disposition else None,
+            "version": self.version,
+        }
+
+    @property
+    def limits(self) -> coldchain.TemperatureLimits:
+        return coldchain.TemperatureLimits(low=self.low_c, high=self.high_c)
+
+    @property
+    def blocked(self) -> bool:
+        """Receipt is blocked while an excursion waits for QA, or after QA rejects it."""
+        if not self.excursions:
+            return False
+        return self.disposition is None or self.disposition.get("decision") != "accept"
+
+    def dispatch(self, at: datetime) -> None:
+        if self.status is not ShipmentStatus.CREATED:
+            raise NotAllowed(f"shipment {self.id} is {self.status.value}: it left already")
+        self.status = ShipmentStatus.IN_TRANSIT
+        self.dispatched_at = at
+        self.version += 1
+
+    def record_readings(self, readings: list[coldchain.Reading]) -> None:
+        if self.status is ShipmentStatus.RECEIVED and self.readings:
+            raise NotAllowed(f"shipment {self.id} was received: its log is closed")
+        if not readings:
+            raise InvalidInput("the logger file holds no readings")
+        self.readings = [[r.at.isoformat(), r.celsius] for r in readings]
+        self.excursions = [e.to_dict() for e in coldchain.find_excursions(readings, self.limits)]
+        self.gaps = [g.to_dict() for g in coldchain.find_gaps(readings, MAX_LOGGER_INTERVAL)]
+        # New data reopens the question for QA.
+        self.disposition = None
+        self.version += 1
+
+    def dispose(self, decision: str, reason: str, by: str, at: datetime) -> None:
+        if not self.excursions:
+            raise InvalidInput(f"shipment {self.id} has no excursion to dispose of")
+        if decision not in ("accept", "reject"):
+            raise InvalidInput("QA decides 'accept' or 'reject'")
+        if not reason.strip():
+            raise InvalidInput("a disposition needs a documented reason")
+        self.disposition = {
+            "decision": decision,
+            "reason": reason.strip(),
+            "by": by,
+            "at": at.isoformat(),
+        }
+        self.version += 1
+
+    def receive(self, at: datetime) -> None:
+        if self.status is not ShipmentStatus.IN_TRANSIT:
+            raise NotAllowed(
+                f"shipment {self.id} is {self.status.value.replace('_', ' ')}: "
+                "it was not picked up by a courier"
+            )
+        if self.blocked:
+            if self.disposition and self.disposition.get("decision") == "reject":
+                raise NotAllowed(
+                    f"QA rejected shipment {self.id} after a temperature excursion: "
+                    "it cannot be received"
+                )
+            raise NotAllowed(
+                f"shipment {self.id} had {len(self.excursions)} temperature excursion(s) "
+                "outside its limit: receipt waits for QA's disposition"
+            )
+        self.status = ShipmentStatus.RECEIVED
+        self.received_at = at
+        self.version += 1

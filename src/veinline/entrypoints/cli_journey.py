@@ -1,0 +1,426 @@
+"""CLI commands of the autologous journey: eligibility, cases, custody, shipments."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from veinline.domain.errors import DomainError
+from veinline.services import commands
+
+case_app = typer.Typer(help="Autologous cases, enrolment to follow-up.", no_args_is_help=True)
+custody_app = typer.Typer(help="Chain-of-custody scans at each hand-off.", no_args_is_help=True)
+shipment_app = typer.Typer(
+    help="Shipments: logger data and excursion disposition.", no_args_is_help=True
+)
+eligibility_app = typer.Typer(
+    help="Eligibility against the authorisation in force.", no_args_is_help=True
+)
+
+
+def _cli() -> Any:
+    from veinline.entrypoints import cli
+
+    return cli
+
+
+def _read_json(source: str, what: str) -> Any:
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        return json.loads(text)
+    except OSError as exc:
+        _cli().fail(f"cannot read {what} {source}: {exc.strerror}")
+    except json.JSONDecodeError as exc:
+        _cli().fail(f"{what} is not JSON: {exc}")
+
+
+def _do(cmd: commands.Command) -> Any:
+    return _cli()._handle(cmd)
+
+
+def _done(case: Any, what: str) -> None:
+    _cli().out.print(f"case {case.id}: {what} — now {case.state.label.lower()}", highlight=False)
+
+
+def _credentials() -> tuple[str, str]:
+    username = typer.prompt("user name (to sign)")
+    password = typer.prompt("password", hide_input=True)
+    return username, password
+
+
+@eligibility_app.command("check")
+def eligibility_check(
+    product: Annotated[str, typer.Option(help="Product code, e.g. eque-cel.")],
+    jurisdiction: Annotated[str, typer.Option(help="Country or region code, e.g. HK.")],
+    patient: Annotated[str, typer.Option(help="Patient facts JSON file; - for stdin.")],
+) -> None:
+    """Check a patient against the authorisation in force; prints JSON with reasons.
+
+    Exit 0 eligible, 1 not eligible, 3 undetermined (a needed fact is missing), 2 bad input.
+    """
+    from veinline.domain import eligibility
+
+    cli = _cli()
+    facts = _read_json(patient, "the patient file")
+    application = cli._app()
+    with cli.friendly_errors(), application.uow() as uow:
+        found = uow.products.get(product)
+        if found is None:
+            cli.fail(f"there is no product {product!r} in the catalogue")
+        parsed = eligibility.parse_patient(facts, today=application.clock().date())
+        result = eligibility.evaluate(
+            found, uow.authorisations.find(product_code=product), jurisdiction.upper(), parsed
+        )
+    sys.stdout.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    raise typer.Exit(result.exit_code)
+
+
+@case_app.command("enrol")
+def case_enrol(
+    product: Annotated[str, typer.Option(help="Product code.")],
+    jurisdiction: Annotated[str, typer.Option(help="Where the patient is treated, e.g. US.")],
+    site: Annotated[str, typer.Option(help="Treatment centre site code.")],
+    patient_name: Annotated[
+        str, typer.Option(help="The patient's name (never shown to manufacturing or QC).")
+    ],
+    wristband: Annotated[str, typer.Option(help="Hospital wristband id.")],
+    physician: Annotated[str, typer.Option(help="Treating physician's user name.")],
+    consent_date: Annotated[str, typer.Option(help="Date consent was signed, YYYY-MM-DD.")],
+    patient: Annotated[str, typer.Option(help="Patient facts JSON file; - for stdin.")],
+    consent_form: Annotated[str, typer.Option(help="Consent form version.")] = "",
+) -> None:
+    """Enrol a patient: records eligibility, consent and physician; issues the CoI."""
+    case = _do(
+        commands.EnrolPatient(
+            product_code=product,
+            jurisdiction=jurisdiction,
+            treatment_site=site,
+            patient_name=patient_name,
+            wristband_id=wristband,
+            treating_physician=physician,
+            consent_given=True,
+            consent_date=consent_date,
+            consent_form=consent_form,
+            patient_facts=_read_json(patient, "the patient file"),
+        )
+    )
+    _done(case, f"enrolled, chain of identity {case.coi}")
+    print(case.id)
+
+
+@case_app.command("confirm-eligibility")
+def case_confirm(
+    case_id: Annotated[str, typer.Argument(help="Case id.")],
+    patient: Annotated[str | None, typer.Option(help="Updated patient facts JSON.")] = None,
+) -> None:
+    """The physician confirms eligibility (re-evaluated against the catalogue)."""
+    facts = _read_json(patient, "the patient file") if patient else None
+    _done(
+        _do(commands.ConfirmEligibility(case_id=case_id, patient_facts=facts)),
+        "eligibility confirmed",
+    )
+
+
+@case_app.command("book")
+def case_book(
+    case_id: Annotated[str, typer.Argument()],
+    apheresis_site: Annotated[str, typer.Option(help="Apheresis centre site code.")],
+    date: Annotated[str, typer.Option(help="Apheresis date, YYYY-MM-DD.")],
+    manufacturing_site: Annotated[str, typer.Option(help="Manufacturing facility code.")],
+) -> None:
+    """Book the apheresis collection and the manufacturing facility."""
+    _done(
+        _do(
+            commands.BookApheresis(
+                case_id=case_id,
+                apheresis_site=apheresis_site,
+                apheresis_date=date,
+                manufacturing_site=manufacturing_site,
+            )
+        ),
+        "apheresis booked",
+    )
+
+
+@case_app.command("plan")
+def case_plan(
+    case_id: Annotated[str, typer.Argument()],
+    set_: Annotated[
+        list[str], typer.Option("--set", help="key=YYYY-MM-DD, e.g. infusion_date=2026-05-01.")
+    ],
+) -> None:
+    """Give a case planned dates (what planning promises)."""
+    planned: dict[str, str] = {}
+    for item in set_:
+        key, sep, value = item.partition("=")
+        if not sep:
+            _cli().fail(f"--set takes key=value, not {item!r}")
+        planned[key.strip()] = value.strip()
+    _done(_do(commands.SetPlannedDates(case_id=case_id, planned=planned)), "planned dates set")
+
+
+@case_app.command("collect")
+def case_collect(
+    case_id: Annotated[str, typer.Argument()],
+    at: Annotated[str, typer.Option(help="Collection end, ISO 8601 with zone.")],
+    volume_ml: Annotated[float | None, typer.Option(help="Volume collected, mL.")] = None,
+) -> None:
+    """Record the apheresis collection: issues its DIN and the shipment to manufacturing."""
+    case = _do(commands.Collect(case_id=case_id, collected_at=at, volume_ml=volume_ml))
+    _done(case, f"collected as DIN {case.current_din}")
+
+
+@case_app.command("start-manufacturing")
+def case_start(
+    case_id: Annotated[str, typer.Argument()], batch: Annotated[str, typer.Option(help="Batch id.")]
+) -> None:
+    """Start manufacturing the received material as a batch."""
+    _done(_do(commands.StartManufacturing(case_id=case_id, batch_id=batch)), "manufacturing")
+
+
+@case_app.command("complete-manufacturing")
+def case_complete(
+    case_id: Annotated[str, typer.Argument()],
+    bags: Annotated[int, typer.Option(help="Number of final product bags (1-4).")],
+    expires: Annotated[str, typer.Option(help="Expiry, ISO 8601 with zone.")],
+    total_cells: Annotated[float | None, typer.Option(help="CAR-T cells in the product.")] = None,
+) -> None:
+    """Finish manufacturing: the product goes to QC."""
+    _done(
+        _do(
+            commands.CompleteManufacturing(
+                case_id=case_id, bag_count=bags, expires_at=expires, total_cells=total_cells
+            )
+        ),
+        "in QC",
+    )
+
+
+@case_app.command("release")
+def case_release(
+    case_id: Annotated[str, typer.Argument()],
+    reason: Annotated[str, typer.Option()] = "released for infusion",
+) -> None:
+    """QA releases the product by electronic signature (user name and password)."""
+    username, password = _credentials()
+    _cli()._state["acting_user"] = username.strip().lower()
+    _done(
+        _do(
+            commands.ReleaseProduct(
+                case_id=case_id, username=username, password=password, reason=reason
+            )
+        ),
+        "released (signed)",
+    )
+
+
+@case_app.command("fail-spec")
+def case_fail(
+    case_id: Annotated[str, typer.Argument()],
+    reason: Annotated[str, typer.Option(help="Which result failed.")],
+) -> None:
+    """QA records the product as out of specification."""
+    _done(_do(commands.FailSpecification(case_id=case_id, reason=reason)), "out of specification")
+
+
+@case_app.command("conditional-release")
+def case_conditional(
+    case_id: Annotated[str, typer.Argument()],
+    justification: Annotated[str, typer.Option(help="The documented justification.")],
+    physician: Annotated[str, typer.Option(help="Physician who acknowledged it.")],
+) -> None:
+    """QA releases an out-of-specification product conditionally, by signature."""
+    username, password = _credentials()
+    _cli()._state["acting_user"] = username.strip().lower()
+    _done(
+        _do(
+            commands.ConditionalRelease(
+                case_id=case_id,
+                justification=justification,
+                physician_acknowledgement=physician,
+                username=username,
+                password=password,
+            )
+        ),
+        "released conditionally (signed)",
+    )
+
+
+@case_app.command("recollect")
+def case_recollect(
+    case_id: Annotated[str, typer.Argument()], reason: Annotated[str, typer.Option()]
+) -> None:
+    """Send an out-of-specification case back for a new collection."""
+    _done(_do(commands.Recollect(case_id=case_id, reason=reason)), "back for re-collection")
+
+
+@case_app.command("infuse")
+def case_infuse(
+    case_id: Annotated[str, typer.Argument()],
+    wristband: Annotated[str, typer.Option(help="Scanned patient wristband id.")],
+    bag_data: Annotated[str, typer.Option(help="Scanned bag barcode data (DIN and CoI).")],
+    thawed_at: Annotated[str, typer.Option(help="Thaw time, ISO 8601 with zone.")],
+    started_at: Annotated[str, typer.Option(help="Infusion start, ISO 8601 with zone.")],
+    weight: Annotated[float, typer.Option(help="Patient weight, kg.")],
+    dose: Annotated[float, typer.Option(help="Cells infused.")],
+    override: Annotated[
+        str, typer.Option(help="Physician's reason to proceed despite a flag.")
+    ] = "",
+) -> None:
+    """Record the infusion after the bedside two-identifier check, window and dose."""
+    _done(
+        _do(
+            commands.Infuse(
+                case_id=case_id,
+                wristband_id=wristband,
+                bag_scan=bag_data,
+                thawed_at=thawed_at,
+                infusion_started_at=started_at,
+                weight_kg=weight,
+                dose_cells=dose,
+                override_reason=override,
+            )
+        ),
+        "infused",
+    )
+
+
+@case_app.command("follow-up")
+def case_follow_up(case_id: Annotated[str, typer.Argument()]) -> None:
+    """Move an infused case to follow-up."""
+    _done(_do(commands.StartFollowUp(case_id=case_id)), "in follow-up")
+
+
+@case_app.command("cancel")
+def case_cancel(
+    case_id: Annotated[str, typer.Argument()],
+    reason: Annotated[str, typer.Option(help="Why (required).")],
+) -> None:
+    """Cancel a case before infusion, with a reason."""
+    _done(_do(commands.CancelCase(case_id=case_id, reason=reason)), "cancelled")
+
+
+@case_app.command("show")
+def case_show(
+    case_id: Annotated[str, typer.Argument()],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show a case: state, identifiers, custody events and shipments."""
+    from veinline.entrypoints import views
+
+    cli = _cli()
+    application = cli._app()
+    with cli.friendly_errors(), application.uow() as uow:
+        viewer = application.user(cli._state.get("acting_user", "system"))
+        detail = views.case_detail(uow, case_id, viewer)
+    if as_json:
+        cli._print_json(detail)
+        return
+    c = detail["case"]
+    cli.out.print(
+        f"[bold]{c['id']}[/] {c['product_code']} · {c['state_label']} · "
+        f"patient {c['patient']} · CoI {c['coi']} · DIN {c['din'] or '-'}",
+        highlight=False,
+    )
+    for e in detail["custody"]:
+        cli.out.print(
+            f"  {e['at']}  {e['point_label']}  by {e['actor']}  {e['identifiers']}", highlight=False
+        )
+    for s in detail["shipments"]:
+        cli.out.print(
+            f"  shipment {s['id']} {s['shipper_label']} {s['from_site']} → "
+            f"{s['to_site']}: {s['status']}, {len(s['excursions'])} excursion(s)"
+            f"{' — BLOCKED' if s['blocked'] else ''}",
+            highlight=False,
+        )
+
+
+@case_app.command("list")
+def case_list(state: Annotated[str | None, typer.Option(help="Only this state.")] = None) -> None:
+    """List cases by state."""
+    from veinline.entrypoints import views
+
+    cli = _cli()
+    application = cli._app()
+    with application.uow() as uow:
+        viewer = application.user(cli._state.get("acting_user", "system"))
+        board = views.case_board(uow, viewer)
+    for column in board:
+        if state and column["state"] != state:
+            continue
+        for c in column["cases"]:
+            cli.out.print(
+                f"{c['id']}  {column['label']:<22} {c['product_code']:<10} {c['patient']}",
+                highlight=False,
+            )
+
+
+@custody_app.command("scan")
+def custody_scan(
+    case: Annotated[str, typer.Option("--case", help="Case id.")],
+    at: Annotated[
+        str,
+        typer.Option(
+            "--at",
+            help="Custody point: collection, "
+            "apheresis_pickup, manufacturing_receipt, "
+            "product_pickup, site_receipt.",
+        ),
+    ],
+    data: Annotated[str, typer.Option(help="The scanned barcode data.")],
+    site: Annotated[str | None, typer.Option(help="Where the scan happens (site code).")] = None,
+) -> None:
+    """Record a hand-off; a scan that does not match is refused and kept as an incident."""
+    event = _do(commands.ScanCustody(case_id=case, point=at, data=data, site_code=site))
+    _cli().out.print(f"{event.id}: {event.point.label} recorded", highlight=False)
+
+
+@shipment_app.command("log")
+def shipment_log(
+    shipment_id: Annotated[str, typer.Argument()],
+    file: Annotated[Path, typer.Option(help="Logger CSV: timestamp, °C.")],
+    tz: Annotated[str, typer.Option(help="Zone of timestamps without one.")] = "UTC",
+) -> None:
+    """Import a temperature logger's CSV; excursions outside the limit are reported."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        _cli().fail(f"cannot read {file}: {exc.strerror}")
+    shipment = _do(commands.ImportLoggerData(shipment_id=shipment_id, csv_text=text, timezone=tz))
+    out = _cli().out
+    out.print(
+        f"{shipment.id}: {len(shipment.readings)} readings, "
+        f"{len(shipment.excursions)} excursion(s), {len(shipment.gaps)} gap(s)",
+        highlight=False,
+    )
+    for e in shipment.excursions:
+        out.print(f"  excursion {e}", highlight=False)
+    if shipment.blocked:
+        out.print("  receipt is blocked until QA disposes of the excursion(s)")
+
+
+@shipment_app.command("dispose")
+def shipment_dispose(
+    shipment_id: Annotated[str, typer.Argument()],
+    decision: Annotated[str, typer.Option(help="accept or reject.")],
+    reason: Annotated[str, typer.Option(help="QA's documented reason.")],
+) -> None:
+    """QA disposes of a shipment's temperature excursions."""
+    shipment = _do(
+        commands.DisposeExcursion(shipment_id=shipment_id, decision=decision, reason=reason)
+    )
+    _cli().out.print(f"{shipment.id}: excursions {decision}ed", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(case_app, name="case")
+    app.add_typer(custody_app, name="custody")
+    app.add_typer(shipment_app, name="shipment")
+    app.add_typer(eligibility_app, name="eligibility")
+
+
+__all__ = ["DomainError", "register"]

@@ -1,0 +1,832 @@
+"""Handlers of the autologous journey: one per mutation, each with its ledger entries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from veinline.domain import coldchain, custody, eligibility, identifiers, infusion
+from veinline.domain.case import Action, Case, CaseState, check_case_id, parse_date, parse_moment
+from veinline.domain.catalog import Product, Site, SiteKind
+from veinline.domain.coldchain import ShipperType
+from veinline.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from veinline.domain.identifiers import IdentifierKind
+from veinline.domain.ledger import JsonObject
+from veinline.domain.shipment import Leg, Shipment
+from veinline.domain.signature import Meaning
+from veinline.domain.user import Role, User
+from veinline.services import commands, signatures
+from veinline.services.handlers import Clock
+from veinline.services.passwords import PasswordHasher
+from veinline.services.unit_of_work import AbstractUnitOfWork
+
+
+def _case(uow: AbstractUnitOfWork, case_id: str) -> Case:
+    case = uow.cases.get(case_id)
+    if case is None:
+        raise NotFound(f"there is no case {case_id}")
+    return case
+
+
+def _site(uow: AbstractUnitOfWork, code: str, kind: SiteKind | None = None) -> Site:
+    site = uow.sites.get(code)
+    if site is None:
+        raise NotFound(f"there is no site {code} in the catalogue")
+    if kind is not None and site.kind is not kind:
+        raise InvalidInput(
+            f"{site.name} is a {site.kind.label.lower()}, not a {kind.label.lower()}"
+        )
+    return site
+
+
+def _product(uow: AbstractUnitOfWork, code: str) -> Product:
+    product = uow.products.get(code)
+    if product is None:
+        raise NotFound(f"there is no product {code} in the catalogue")
+    return product
+
+
+def _evaluate(
+    uow: AbstractUnitOfWork,
+    case_product: Product,
+    jurisdiction: str,
+    facts: dict[str, object],
+    today: datetime,
+) -> JsonObject:
+    parsed = eligibility.parse_patient(facts, today=today.date())
+    auths = uow.authorisations.find(product_code=case_product.code)
+    return eligibility.evaluate(case_product, auths, jurisdiction, parsed).to_dict()
+
+
+def _transition(
+    uow: AbstractUnitOfWork,
+    case: Case,
+    action: Action,
+    actor: User,
+    reason: str = "",
+    **changes: object,
+) -> None:
+    before = case.snapshot()
+    case.fire(action, actor, **changes)
+    uow.record(case, actor=actor, action=f"case.{action.value}", before=before, reason=reason)
+
+
+def enrol_patient(
+    cmd: commands.EnrolPatient, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
+) -> Case:
+    if actor.role not in (Role.COORDINATOR, Role.PHYSICIAN, Role.ADMIN):
+        raise NotAllowed(f"a {actor.role.label.lower()} may not enrol patients")
+    if not cmd.consent_given:
+        raise InvalidInput("the patient's informed consent must be recorded before enrolment")
+    consent_date = parse_date(cmd.consent_date, "consent_date")
+    for name in ("patient_name", "wristband_id"):
+        if not str(getattr(cmd, name)).strip():
+            raise InvalidInput(f"{name.replace('_', ' ')} is required")
+    now = clock()
+    with uow:
+        product = _product(uow, cmd.product_code)
+        if not product.modality.autologous:
+            raise InvalidInput(
+                f"{product.display_name} is an off-the-shelf product: it is ordered, "
+                "not enrolled for a collection"
+            )
+        site = _site(uow, cmd.treatment_site, SiteKind.TREATMENT_CENTRE)
+        if site.fin is None:
+            raise InvalidInput(f"{site.name} has no facility identification number")
+        physician = uow.users.get(cmd.treating_physician)
+        if physician is None or physician.role is not Role.PHYSICIAN:
+            raise InvalidInput(f"{cmd.treating_physician} is not a physician in veinline")
+        answer = _evaluate(uow, product, cmd.jurisdiction.upper(), cmd.patient_facts, now)
+        if answer["eligible"] is False:
+            failed = [c["reason"] for c in answer["criteria"] if c["met"] is False]
+            raise InvalidInput("the patient is not eligible: " + "; ".join(failed))
+        number = uow.sequences.next("case", "VL", now.year)
+        case_id = check_case_id(cmd.case_id or f"C{now.year}-{number:05d}")
+        if uow.cases.get(case_id) is not None:
+            raise Conflict(f"case {case_id} exists already")
+        coi_seq = uow.sequences.next(IdentifierKind.COI.value, site.fin, now.year)
+        coi = identifiers.build(
+            IdentifierKind.COI,
+            fin=site.fin,
+            issued_at=now,
+            sequence=coi_seq,
+            purpose=f"case {case_id}",
+            issued_by=actor.username,
+        )
+        uow.identifiers.add(coi)
+        uow.record(
+            coi,
+            actor=actor,
+            action="identifier.coi_issued",
+            before=None,
+            reason=f"chain of identity for case {case_id}",
+        )
+        case = Case(
+            id=case_id,
+            product_code=product.code,
+            jurisdiction=cmd.jurisdiction.upper(),
+            treatment_site=site.code,
+            patient_name=cmd.patient_name.strip(),
+            wristband_id=cmd.wristband_id.strip(),
+            treating_physician=physician.username,
+            coi=coi.value,
+            enrolled_at=now,
+            enrolled_by=actor.username,
+            consent={
+                "given": True,
+                "date": consent_date.isoformat(),
+                "form": cmd.consent_form.strip(),
+            },
+            eligibility=answer,
+            patient_facts=dict(cmd.patient_facts),
+            weight_kg=_weight(cmd.patient_facts),
+        )
+        uow.cases.add(case)
+        uow.record(
+            case,
+            actor=actor,
+            action="case.enrolled",
+            before=None,
+            reason=f"enrolled for {product.code} in {case.jurisdiction}",
+        )
+        uow.commit()
+        return case
+
+
+def _weight(facts: dict[str, object]) -> float | None:
+    weight = facts.get("weight_kg")
+    return float(weight) if isinstance(weight, int | float) else None
+
+
+def confirm_eligibility(
+    cmd: commands.ConfirmEligibility, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
+) -> Case:
+    with uow:
+        case = _case(uow, cmd.case_id)
+        facts = dict(cmd.patient_facts) if cmd.patient_facts is not None else case.patient_facts
+        answer = _evaluate(uow, _product(uow, case.product_code), case.jurisdiction, facts, clock())
+        guard_confirm_eligibility(case, answer)
+        _transition(
+            uow,
+            case,
+            Action.CONFIRM_ELIGIBILITY,
+            actor,
+            "eligibility confirmed",
+            eligibility=answer,
+            patient_facts=facts,
+            weight_kg=_weight(facts) or case.weight_kg,
+        )
+        uow.commit()
+        return case
+
+
+def guard_confirm_eligibility(case: Case, answer: JsonObject) -> None:
+    if not case.consent.get("given"):
+        raise NotAllowed(f"case {case.id} has no recorded consent")
+    if answer["eligible"] is not True:
+        unknown = [c["reason"] for c in answer["criteria"] if c["met"] is not True]
+        word = "not eligible" if answer["eligible"] is False else "undetermined"
+        raise NotAllowed(f"eligibility is {word}: " + "; ".join(unknown))
+
+
+def book_apheresis(cmd: commands.BookApheresis, uow: AbstractUnitOfWork, *, actor: User) -> Case:
+    day = parse_date(cmd.apheresis_date, "apheresis_date")
+    with uow:
+        case = _case(uow, cmd.case_id)
+        _site(uow, cmd.apheresis_site, SiteKind.APHERESIS_CENTRE)
+        _site(uow, cmd.manufacturing_site, SiteKind.MANUFACTURING_FACILITY)
+        _transition(
+            uow,
+            case,
+            Action.BOOK_APHERESIS,
+            actor,
+            f"apheresis on {day}",
+            apheresis_site=cmd.apheresis_site,
+            apheresis_date=day.isoformat(),
+            manufacturing_site=cmd.manufacturing_site,
+        )
+        uow.commit()
+        return case
+
+
+PLANNED_KEYS = (
+    "apheresis_date",
+    "manufacturing_start",
+    "manufacturing_end",
+    "release_date",
+    "infusion_date",
+    "suite",
+)
+
+
+def set_planned_dates(
+    cmd: commands.SetPlannedDates, uow: AbstractUnitOfWork, *, actor: User
+) -> Case:
+    if actor.role not in (Role.PLANNER, Role.COORDINATOR, Role.ADMIN):
+        raise NotAllowed(f"a {actor.role.label.lower()} may not plan cases")
+    unknown = sorted(set(cmd.planned) - set(PLANNED_KEYS))
+    if unknown:
+        raise InvalidInput(
+            f"unknown planned field(s) {', '.join(unknown)}; use {', '.join(PLANNED_KEYS)}"
+        )
+    for key, value in cmd.planned.items():
+        if key != "suite":
+            parse_date(value, key)
+    with uow:
+        case = _case(uow, cmd.case_id)
+        if case.state in (CaseState.INFUSED, CaseState.FOLLOW_UP, CaseState.CANCELLED):
+            raise NotAllowed(f"case {case.id} is {case.state.label.lower()}: nothing to plan")
+        before = case.snapshot()
+        case.planned = {**case.planned, **cmd.planned}
+        case.version += 1
+        uow.record(case, actor=actor, action="case.planned", before=before, reason=cmd.reason)
+        uow.commit()
+        return case
+
+
+def collect(cmd: commands.Collect, uow: AbstractUnitOfWork, *, actor: User, clock: Clock) -> Case:
+    collected_at = parse_moment(cmd.collected_at, "collected_at")
+    if collected_at > clock():
+        raise InvalidInput("the collection time is in the future")
+    with uow:
+        case = _case(uow, cmd.case_id)
+        if case.apheresis_site is None or case.manufacturing_site is None:
+            raise NotAllowed(f"case {case.id} has no apheresis booking")
+        site = _site(uow, case.apheresis_site)
+        if site.fin is None:
+            raise InvalidInput(f"{site.name} has no facility identification number")
+        sequence = uow.sequences.next(IdentifierKind.DIN.value, site.fin, collected_at.year)
+        din = identifiers.build(
+            IdentifierKind.DIN,
+            fin=site.fin,
+            issued_at=collected_at,
+            sequence=sequence,
+            purpose=f"apheresis for case {case.id}",
+            issued_by=actor.username,
+        )
+        uow.identifiers.add(din)
+        uow.record(
+            din,
+            actor=actor,
+            action="identifier.din_issued",
+            before=None,
+            reason=f"collection for case {case.id}",
+        )
+        collection = {
+            "din": din.value,
+            "check_character": din.check_character,
+            "collected_at": collected_at.isoformat(),
+            "site": site.code,
+            "volume_ml": cmd.volume_ml,
+            "by": actor.username,
+        }
+        _transition(
+            uow,
+            case,
+            Action.COLLECT,
+            actor,
+            f"collected as DIN {din.value}",
+            collections=[*case.collections, collection],
+        )
+        _new_shipment(
+            uow,
+            case,
+            Leg.APHERESIS,
+            ShipperType.FRESH_2_8,
+            site.code,
+            case.manufacturing_site,
+            actor,
+            clock(),
+        )
+        uow.commit()
+        return case
+
+
+def _new_shipment(
+    uow: AbstractUnitOfWork,
+    case: Case,
+    leg: Leg,
+    shipper_type: ShipperType,
+    from_site: str,
+    to_site: str,
+    actor: User,
+    now: datetime,
+) -> Shipment:
+    product = _product(uow, case.product_code)
+    limits = coldchain.limits_for(shipper_type, product.storage_max_c)
+    count = len(uow.shipments.find(case_id=case.id))
+    shipment = Shipment(
+        id=f"{case.id}-S{count + 1}",
+        case_id=case.id,
+        leg=leg,
+        shipper_type=shipper_type,
+        from_site=from_site,
+        to_site=to_site,
+        created_at=now,
+        low_c=limits.low,
+        high_c=limits.high,
+    )
+    uow.shipments.add(shipment)
+    uow.record(
+        shipment,
+        actor=actor,
+        action="shipment.created",
+        before=None,
+        reason=f"{leg.value} shipment for case {case.id}",
+    )
+    return shipment
+
+
+def _open_shipment(uow: AbstractUnitOfWork, case: Case, leg: str) -> Shipment:
+    shipments = uow.shipments.find(case_id=case.id, leg=Leg(leg))
+    if not shipments:
+        raise NotFound(f"case {case.id} has no {leg} shipment")
+    return shipments[-1]
+
+
+def scan_custody(
+    cmd: commands.ScanCustody, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
+) -> custody.CustodyEvent:
+    try:
+        point = custody.CustodyPoint(cmd.point)
+    except ValueError:
+        points = ", ".join(p.value for p in custody.CustodyPoint)
+        raise InvalidInput(f"unknown custody point {cmd.point!r}; use one of: {points}") from None
+    if point is custody.CustodyPoint.BEDSIDE:
+        raise InvalidInput("the bedside check is part of recording the infusion")
+    now = clock()
+    try:
+        with uow:
+            case = _case(uow, cmd.case_id)
+            rule = custody.guard_scan(case, point, actor)
+            result = custody.check_scan(case, cmd.data)
+            shipment = _open_shipment(uow, case, rule.shipment_leg) if rule.shipment_leg else None
+            if shipment is not None:
+                before = shipment.snapshot()
+                if point in (
+                    custody.CustodyPoint.APHERESIS_PICKUP,
+                    custody.CustodyPoint.PRODUCT_PICKUP,
+                ):
+                    shipment.dispatch(now)
+                    action = "shipment.dispatched"
+                else:
+                    shipment.receive(now)
+                    action = "shipment.received"
+                uow.record(
+                    shipment,
+                    actor=actor,
+                    action=action,
+                    before=before,
+                    reason=f"scanned at {point.label.lower()}",
+                )
+            event = custody.CustodyEvent(
+                id=_next_id(uow.custody_events.find(case_id=case.id), case.id, "E"),
+                case_id=case.id,
+                point=point,
+                actor=actor.username,
+                site_code=cmd.site_code or actor.site_code,
+                at=now,
+                scan_data=cmd.data.strip(),
+                identifiers=result.to_dict(),
+                shipment_id=shipment.id if shipment else None,
+            )
+            uow.custody_events.add(event)
+            uow.record(
+                event, actor=actor, action=f"custody.{point.value}", before=None, reason=point.label
+            )
+            if rule.advances is not None:
+                _transition(uow, case, rule.advances, actor, point.label)
+            uow.commit()
+            return event
+    except custody.IdentityMismatch as exc:
+        _record_incident(uow, cmd.case_id, point.value, cmd.data, exc.message, actor, now)
+        raise
+
+
+def _next_id(existing: Sequence[object], case_id: str, letter: str) -> str:
+    # Zero-padded so the ids sort in the order they were made.
+    return f"{case_id}-{letter}{len(existing) + 1:03d}"
+
+
+def _record_incident(
+    uow: AbstractUnitOfWork,
+    case_id: str,
+    point: str,
+    data: str,
+    message: str,
+    actor: User,
+    now: datetime,
+) -> None:
+    """Kept in its own transaction: the refused change is rolled back, the incident stays."""
+    with uow:
+        incident = custody.IdentityIncident(
+            id=_next_id(uow.incidents.find(case_id=case_id), case_id, "X"),
+            case_id=case_id,
+            point=point,
+            actor=actor.username,
+            at=now,
+            scan_data=data.strip(),
+            message=message,
+        )
+        uow.incidents.add(incident)
+        uow.record(
+            incident, actor=actor, action="custody.identity_incident", before=None, reason=message
+        )
+        uow.commit()
+
+
+def import_logger_data(
+    cmd: commands.ImportLoggerData, uow: AbstractUnitOfWork, *, actor: User
+) -> Shipment:
+    if actor.role in (Role.PLANNER, Role.PHYSICIAN):
+        raise NotAllowed(f"a {actor.role.label.lower()} does not import logger data")
+    try:
+        zone = ZoneInfo(cmd.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"unknown time zone {cmd.timezone!r}") from None
+    readings = coldchain.parse_logger_csv(cmd.csv_text, default_tz=zone)
+    with uow:
+        shipment = _shipment(uow, cmd.shipment_id)
+        before = shipment.snapshot()
+        shipment.record_readings(readings)
+        uow.record(
+            shipment,
+            actor=actor,
+            action="shipment.logger_imported",
+            before=before,
+            reason=f"{len(readings)} readings, {len(shipment.excursions)} excursion(s)",
+        )
+        uow.commit()
+        return shipment
+
+
+def _shipment(uow: AbstractUnitOfWork, shipment_id: str) -> Shipment:
+    shipment = uow.shipments.get(shipment_id)
+    if shipment is None:
+        raise NotFound(f"there is no shipment {shipment_id}")
+    return shipment
+
+
+def dispose_excursion(
+    cmd: commands.DisposeExcursion, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
+) -> Shipment:
+    if actor.role not in (Role.QA_REVIEWER, Role.ADMIN):
+        raise NotAllowed("only QA disposes of temperature excursions")
+    with uow:
+        shipment = _shipment(uow, cmd.shipment_id)
+        before = shipment.snapshot()
+        shipment.dispose(cmd.decision, cmd.reason, actor.username, clock())
+        uow.record(
+            shipment,
+            actor=actor,
+            action=f"shipment.excursion_{cmd.decision}ed",
+            before=before,
+            reason=cmd.reason,
+        )
+        uow.commit()
+        return shipment
+
+
+def start_manufacturing(
+    cmd: commands.StartManufacturing, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
+) -> Case:
+    if not cmd.batch_id.strip():
+        raise InvalidInput("a batch id is required")
+    with uow:
+        case = _case(uow, cmd.case_id)
+        if any(
+            c.manufacturing.get("batch_id") == cmd.batch_id.strip()
+            for c in uow.cases.list()
+            if c.id != case.id
+        ):
+            raise Conflict(f"batch {cmd.batch_id} belongs to another case")
+        _transition(
+            uow,
+            case,
+            Action.START_MANUFACTURING,
+            actor,
+            f"batch {cmd.batch_id}",
+            manufacturing={
+                "batch_id": cmd.batch_id.strip(),
+                "started_at": clock().isoformat(),
+                "started_by": actor.username,
+            },
+        )
+        uow.commit()
+        return case
+
+
+def complete_manufacturing(
+    cmd: commands.CompleteManufacturing, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
+) -> Case:
+    if not 1 <= cmd.bag_count <= 4:
+        # ISBT 128 flags 01-04 mark the containers of a set.
+        raise InvalidInput("a product is filled into 1 to 4 bags")
+    expires = parse_moment(cmd.expires_at, "expires_at")
+    now = clock()
+    if expires <= now:
+        raise InvalidInput("the expiry must be in the future")
+    with uow:
+        case = _case(uow, cmd.case_id)
+        done = {
+            **case.manufacturing,
+            "completed_at": now.isoformat(),
+            "completed_by": actor.username,
+            "bag_count": cmd.bag_count,
+            "expires_at": expires.isoformat(),
+            "total_cells": cmd.total_cells,
+        }
+        _transition(
+            uow, case, Action.COMPLETE_MANUFACTURING, actor, "filled and frozen", manufacturing=done
+        )
+        uow.commit()
+        return case
+
+
+def release_product(
+    cmd: commands.ReleaseProduct,
+    uow: AbstractUnitOfWork,
+    *,
+    actor: User,
+    clock: Clock,
+    hasher: PasswordHasher,
+) -> Case:
+    with uow:
+        case = _case(uow, cmd.case_id)
+        now = clock()
+        _transition(
+            uow,
+            case,
+            Action.RELEASE,
+            actor,
+            cmd.reason,
+            release={"kind": "full", "at": now.isoformat(), "by": actor.username},
+        )
+        _sign_release(uow, case, actor, cmd.username, cmd.password, hasher, cmd.reason)
+        _ship_product(uow, case, actor, now)
+        uow.commit()
+        return case
+
+
+def _sign_release(
+    uow: AbstractUnitOfWork,
+    case: Case,
+    actor: User,
+    username: str,
+    password: str,
+    hasher: PasswordHasher,
+    reason: str,
+) -> None:
+    signer = uow.users.get(actor.username) or actor
+    signatures.sign(
+        uow,
+        case,
+        actor=signer,
+        meaning=Meaning.RELEASED,
+        username=username,
+        password=password,
+        hasher=hasher,
+        reason=reason,
+    )
+
+
+def _ship_product(uow: AbstractUnitOfWork, case: Case, actor: User, now: datetime) -> None:
+    assert case.manufacturing_site is not None
+    _new_shipment(
+        uow,
+        case,
+        Leg.PRODUCT,
+        ShipperType.LN2_VAPOUR,
+        case.manufacturing_site,
+        case.treatment_site,
+        actor,
+        now,
+    )
+
+
+def fail_specification(
+    cmd: commands.FailSpecification, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
+) -> Case:
+    if not cmd.reason.strip():
+        raise InvalidInput("say which result is out of specification")
+    with uow:
+        case = _case(uow, cmd.case_id)
+        _transition(
+            uow,
+            case,
+            Action.FAIL_SPECIFICATION,
+            actor,
+            cmd.reason,
+            release={
+                "kind": "out_of_specification",
+                "reason": cmd.reason.strip(),
+                "at": clock().isoformat(),
+                "by": actor.username,
+            },
+        )
+        uow.commit()
+        return case
+
+
+def conditional_release(
+    cmd: commands.ConditionalRelease,
+    uow: AbstractUnitOfWork,
+    *,
+    actor: User,
+    clock: Clock,
+    hasher: PasswordHasher,
+) -> Case:
+    if not cmd.justification.strip():
+        raise InvalidInput("a conditional release needs a documented justification")
+    with uow:
+        case = _case(uow, cmd.case_id)
+        physician = uow.users.get(cmd.physician_acknowledgement)
+        if physician is None or physician.role is not Role.PHYSICIAN:
+            raise InvalidInput("the treating physician must acknowledge a conditional release")
+        now = clock()
+        _transition(
+            uow,
+            case,
+            Action.CONDITIONAL_RELEASE,
+            actor,
+            cmd.justification,
+            release={
+                **case.release,
+                "kind": "conditional",
+                "justification": cmd.justification.strip(),
+                "acknowledged_by": physician.username,
+                "at": now.isoformat(),
+                "by": actor.username,
+            },
+        )
+        _sign_release(uow, case, actor, cmd.username, cmd.password, hasher, cmd.justification)
+        _ship_product(uow, case, actor, now)
+        uow.commit()
+        return case
+
+
+def recollect(cmd: commands.Recollect, uow: AbstractUnitOfWork, *, actor: User) -> Case:
+    if not cmd.reason.strip():
+        raise InvalidInput("a re-collection needs a reason")
+    with uow:
+        case = _case(uow, cmd.case_id)
+        _transition(uow, case, Action.RECOLLECT, actor, cmd.reason, manufacturing={}, release={})
+        uow.commit()
+        return case
+
+
+def infuse(cmd: commands.Infuse, uow: AbstractUnitOfWork, *, actor: User, clock: Clock) -> Case:
+    thawed = parse_moment(cmd.thawed_at, "thawed_at")
+    started = parse_moment(cmd.infusion_started_at, "infusion_started_at")
+    if started > clock():
+        raise InvalidInput("the infusion start is in the future")
+    try:
+        return _infuse(cmd, uow, actor=actor, clock=clock, thawed=thawed, started=started)
+    except custody.IdentityMismatch as exc:
+        _record_incident(
+            uow,
+            cmd.case_id,
+            custody.CustodyPoint.BEDSIDE.value,
+            f"wristband {cmd.wristband_id.strip()}; bag {cmd.bag_scan.strip()}",
+            exc.message,
+            actor,
+            clock(),
+        )
+        raise
+
+
+def _infuse(
+    cmd: commands.Infuse,
+    uow: AbstractUnitOfWork,
+    *,
+    actor: User,
+    clock: Clock,
+    thawed: datetime,
+    started: datetime,
+) -> Case:
+    with uow:
+        case = _case(uow, cmd.case_id)
+        custody.guard_scan(case, custody.CustodyPoint.BEDSIDE, actor)
+        # Two identifiers before thaw: the wristband and the bag (DIN and CoI).
+        if cmd.wristband_id.strip() != case.wristband_id:
+            message = (
+                f"wristband {cmd.wristband_id.strip()} is not the patient of case "
+                f"{case.id}: do not thaw"
+            )
+            raise custody.IdentityMismatch(message)
+        result = custody.check_scan(case, cmd.bag_scan, require_both=True)
+        product = _product(uow, case.product_code)
+        findings = [
+            f
+            for f in (
+                infusion.check_post_thaw_window(thawed, started, product.post_thaw_window_minutes),
+                infusion.check_dose(product.dose_rule, cmd.weight_kg, cmd.dose_cells),
+            )
+            if f is not None
+        ]
+        override = cmd.override_reason.strip()
+        if findings and not (override and actor.role is Role.PHYSICIAN):
+            raise infusion.InfusionRefused(
+                "; ".join(f.message for f in findings)
+                + (
+                    " (a physician may proceed with a documented reason)"
+                    if not override
+                    else " (only a physician may override)"
+                )
+            )
+        record = {
+            "wristband_id": cmd.wristband_id.strip(),
+            "bag": result.to_dict(),
+            "thawed_at": thawed.isoformat(),
+            "infusion_started_at": started.isoformat(),
+            "minutes_after_thaw": round(infusion.minutes_since_thaw(thawed, started), 1),
+            "weight_kg": cmd.weight_kg,
+            "dose_cells": cmd.dose_cells,
+            "flags": [f.to_dict() for f in findings],
+            "override_reason": override or None,
+            "by": actor.username,
+        }
+        event = custody.CustodyEvent(
+            id=_next_id(uow.custody_events.find(case_id=case.id), case.id, "E"),
+            case_id=case.id,
+            point=custody.CustodyPoint.BEDSIDE,
+            actor=actor.username,
+            site_code=case.treatment_site,
+            at=clock(),
+            scan_data=cmd.bag_scan.strip(),
+            identifiers={**result.to_dict(), "wristband_id": cmd.wristband_id.strip()},
+        )
+        uow.custody_events.add(event)
+        uow.record(
+            event,
+            actor=actor,
+            action="custody.bedside",
+            before=None,
+            reason="two-identifier check before thaw",
+        )
+        _transition(
+            uow,
+            case,
+            Action.INFUSE,
+            actor,
+            "infused" + (f" with override: {override}" if findings else ""),
+            infusion=record,
+            weight_kg=cmd.weight_kg,
+        )
+        uow.commit()
+        return case
+
+
+def start_follow_up(cmd: commands.StartFollowUp, uow: AbstractUnitOfWork, *, actor: User) -> Case:
+    with uow:
+        case = _case(uow, cmd.case_id)
+        _transition(uow, case, Action.START_FOLLOW_UP, actor, "follow-up starts")
+        uow.commit()
+        return case
+
+
+def cancel_case(
+    cmd: commands.CancelCase, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
+) -> Case:
+    if not cmd.reason.strip():
+        raise InvalidInput("a cancellation needs a reason")
+    with uow:
+        case = _case(uow, cmd.case_id)
+        _transition(
+            uow,
+            case,
+            Action.CANCEL,
+            actor,
+            cmd.reason,
+            cancellation={
+                "reason": cmd.reason.strip(),
+                "at": clock().isoformat(),
+                "by": actor.username,
+                "from_state": case.state.value,
+            },
+        )
+        uow.commit()
+        return case
+
+
+HANDLERS: dict[type[commands.Command], Callable[..., Any]] = {
+    commands.EnrolPatient: enrol_patient,
+    commands.ConfirmEligibility: confirm_eligibility,
+    commands.BookApheresis: book_apheresis,
+    commands.SetPlannedDates: set_planned_dates,
+    commands.Collect: collect,
+    commands.ScanCustody: scan_custody,
+    commands.ImportLoggerData: import_logger_data,
+    commands.DisposeExcursion: dispose_excursion,
+    commands.StartManufacturing: start_manufacturing,
+    commands.CompleteManufacturing: complete_manufacturing,
+    commands.ReleaseProduct: release_product,
+    commands.FailSpecification: fail_specification,
+    commands.ConditionalRelease: conditional_release,
+    commands.Recollect: recollect,
+    commands.Infuse: infuse,
+    commands.StartFollowUp: start_follow_up,
+    commands.CancelCase: cancel_case,
+}
