@@ -93,7 +93,7 @@ class Text:
 
     `flags` are the DIN flag characters, printed small after the DIN; `boxed` is a keyboard
     entry check character the renderer draws in a box; `detail` is a second line (the UTC
-    instant under a local date-time).
+    instant under a local date-time); `strong` asks for the value to stand out.
     """
 
     caption: str
@@ -101,6 +101,7 @@ class Text:
     detail: str | None = None
     flags: str | None = None
     boxed: str | None = None
+    strong: bool = False
 
     def plain(self) -> str:
         """The item as one line of plain text, the box shown as brackets: 'DIN: … [K]'."""
@@ -390,7 +391,7 @@ def _collection_type_words(code: str) -> str:
 def _storage(facts: LabelFacts) -> list[Text]:
     if facts.storage_max_c is None:
         return []
-    return [Text("Storage", f"at or below {facts.storage_max_c:g} °C")]
+    return [Text("Storage", f"at or below {facts.storage_max_c:g} °C", strong=True)]
 
 
 def _unassigned_code(facts: LabelFacts) -> list[Text]:
@@ -427,7 +428,7 @@ def _apheresis(facts: LabelFacts, din: isbt128.Din) -> Label:
     if facts.bag_count > 1:
         title += f" — bag {facts.bag_number} of {facts.bag_count}"
     lines = [
-        Text("Collection type", _collection_type_words(facts.collection_type)),
+        Text("Collection type", _collection_type_words(facts.collection_type), strong=True),
         Text("Collection site", facts.site_name),
         *([Text("Batch", facts.batch_id)] if facts.batch_id else []),
         *_storage(facts),
@@ -460,13 +461,13 @@ def _product(facts: LabelFacts, din: isbt128.Din) -> Label:
         linear.append(_product_barcode(facts, facts.isbt_product_code, division))
     linear.append(_date_barcode("&>", "Expires", facts.expires_at, zone))
     thaw = (
-        [Text("After thaw", f"use within {facts.post_thaw_window_minutes} minutes")]
+        [Text("After thaw", f"use within {facts.post_thaw_window_minutes} minutes", strong=True)]
         if facts.post_thaw_window_minutes is not None
         else []
     )
     lines = [
-        Text("Batch", facts.batch_id),
-        Text("Collection type", _collection_type_words(facts.collection_type)),
+        Text("Batch", facts.batch_id, strong=True),
+        Text("Collection type", _collection_type_words(facts.collection_type), strong=True),
         _moment("Collected", facts.collected_at, zone),
         Text("Collection site", facts.site_name),
         *_storage(facts),
@@ -504,7 +505,7 @@ def _shipper(facts: LabelFacts, din: isbt128.Din) -> Label:
         Text("Shipment", facts.shipment_id),
         Text("Contents", f"{facts.shipper_contents.contents}, {bags}"),
         Text("From", facts.ship_from),
-        Text("To", facts.ship_to),
+        Text("To", facts.ship_to, strong=True),
         *([Text("Shipper", facts.shipper_type_label)] if facts.shipper_type_label else []),
         *(
             [_moment("Dispatched", facts.dispatched_at, zone)]
@@ -512,7 +513,7 @@ def _shipper(facts: LabelFacts, din: isbt128.Din) -> Label:
             else []
         ),
         *_storage(facts),
-        Text("Collection type", _collection_type_words(facts.collection_type)),
+        Text("Collection type", _collection_type_words(facts.collection_type), strong=True),
     ]
     return Label(
         kind=kind,
