@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 import veinline
 from veinline.bootstrap import App
 from veinline.domain import isbt128
+from veinline.domain.custody import IdentityMismatch
 from veinline.domain.errors import (
     Conflict,
     DomainError,
@@ -22,15 +23,18 @@ from veinline.domain.errors import (
     NotFound,
 )
 from veinline.domain.identifiers import IdentifierKind
+from veinline.domain.infusion import InfusionRefused
 from veinline.domain.signature import Meaning
 from veinline.domain.user import Role, User
-from veinline.entrypoints import views
+from veinline.entrypoints import case_actions, views
 from veinline.services import auth, commands, ledger
 from veinline.services.permissions import Permission, require
 
 SESSION_COOKIE = "veinline_session"
 
 STATUS_FOR: dict[type[DomainError], int] = {
+    IdentityMismatch: 409,
+    InfusionRefused: 409,
     InvalidInput: 422,
     NotFound: 404,
     NotAuthenticated: 401,
@@ -80,6 +84,42 @@ class SignIn(BaseModel):
     username: str = Field(description="The signer's user name, re-entered (11.200).")
     password: str
     reason: str = ""
+
+
+class EnrolIn(BaseModel):
+    product_code: str
+    jurisdiction: str
+    treatment_site: str
+    patient_name: str
+    wristband_id: str
+    treating_physician: str
+    consent_given: bool
+    consent_date: str
+    consent_form: str = ""
+    patient_facts: dict[str, Any]
+
+
+class EligibilityIn(BaseModel):
+    product: str
+    jurisdiction: str
+    patient: dict[str, Any]
+
+
+class ScanIn(BaseModel):
+    case_id: str
+    point: str
+    data: str = Field(description="The scanned barcode data (ISBT 128).")
+    site_code: str | None = None
+
+
+class LoggerIn(BaseModel):
+    csv: str = Field(description="The logger file: timestamp, °C per line.")
+    timezone: str = "UTC"
+
+
+class DispositionIn(BaseModel):
+    decision: str = Field(description="accept or reject")
+    reason: str
 
 
 class UserIn(BaseModel):
@@ -251,6 +291,68 @@ def _api_router(application: App) -> APIRouter:
             actor=actor,
         )
         return views.entry_view(entry)
+
+    @router.post("/eligibility/check", tags=["journey"])
+    def eligibility_check(body: EligibilityIn) -> dict[str, Any]:
+        """Eligible true, false or null (undetermined: a needed fact is missing)."""
+        from veinline.domain import eligibility
+
+        with application.uow() as uow:
+            product = uow.products.get(body.product)
+            if product is None:
+                raise NotFound(f"there is no product {body.product!r} in the catalogue")
+            facts = eligibility.parse_patient(body.patient, today=application.clock().date())
+            auths = uow.authorisations.find(product_code=body.product)
+            return eligibility.evaluate(product, auths, body.jurisdiction.upper(), facts).to_dict()
+
+    @router.get("/cases", tags=["journey"])
+    def case_board(actor: Actor) -> list[dict[str, Any]]:
+        with application.uow() as uow:
+            return views.case_board(uow, actor)
+
+    @router.post("/cases", status_code=201, tags=["journey"])
+    def enrol(body: EnrolIn, actor: Actor) -> dict[str, Any]:
+        case = application.bus.handle(commands.EnrolPatient(**body.model_dump()), actor=actor)
+        return views.case_view(case, actor)
+
+    @router.get("/cases/{case_id}", tags=["journey"])
+    def case_detail(case_id: str, actor: Actor) -> dict[str, Any]:
+        with application.uow() as uow:
+            return views.case_detail(uow, case_id, actor)
+
+    @router.post("/cases/{case_id}/actions/{action}", tags=["journey"])
+    def case_action(
+        case_id: str, action: str, actor: Actor, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Fire one action of the case's state table (see the case's `actions`)."""
+        case = application.bus.handle(case_actions.build(action, case_id, body or {}), actor=actor)
+        return views.case_view(case, actor)
+
+    @router.post("/custody/scans", status_code=201, tags=["journey"])
+    def scan(body: ScanIn, actor: Actor) -> dict[str, Any]:
+        """A hand-off; a mismatch is refused (409) and kept as an identity incident."""
+        event = application.bus.handle(commands.ScanCustody(**body.model_dump()), actor=actor)
+        return dict(event.snapshot())
+
+    @router.post("/shipments/{shipment_id}/logger", tags=["journey"])
+    def logger(shipment_id: str, body: LoggerIn, actor: Actor) -> dict[str, Any]:
+        shipment = application.bus.handle(
+            commands.ImportLoggerData(
+                shipment_id=shipment_id, csv_text=body.csv, timezone=body.timezone
+            ),
+            actor=actor,
+        )
+        return {**shipment.snapshot(), "blocked": shipment.blocked}
+
+    @router.post("/shipments/{shipment_id}/disposition", tags=["journey"])
+    def disposition(shipment_id: str, body: DispositionIn, actor: Actor) -> dict[str, Any]:
+        shipment = application.bus.handle(
+            commands.DisposeExcursion(
+                shipment_id=shipment_id, decision=body.decision, reason=body.reason
+            ),
+            actor=actor,
+        )
+        return {**shipment.snapshot(), "blocked": shipment.blocked}
 
     @router.post("/users", status_code=201, tags=["users"])
     def create_user(body: UserIn, actor: Actor) -> dict[str, Any]:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta
 from importlib import resources
 from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from veinline.bootstrap import App
-from veinline.domain.errors import DomainError
-from veinline.domain.user import User
-from veinline.entrypoints import views
+from veinline.domain import custody
+from veinline.domain.errors import DomainError, InvalidInput
+from veinline.domain.user import Role, User
+from veinline.entrypoints import case_actions, views
 from veinline.entrypoints.api import SESSION_COOKIE, status_for
-from veinline.services import auth, ledger
+from veinline.services import auth, commands, ledger
 from veinline.services.permissions import Permission, allowed
 
 DEMO_HINT = "Demo users: admin, coordinator, nurse, qa, ... — password veinline-demo"
@@ -145,4 +149,228 @@ def router(application: App) -> APIRouter:
             entries=[views.entry_view(e) for e in entries],
         )
 
+    # ------------------------------------------------------------ cases
+
+    def need_user(request: Request) -> User | Response:
+        user = signed_in(request)
+        return user if user is not None else login_first(request)
+
+    @pages.get("/cases", response_class=HTMLResponse)
+    def case_board(request: Request) -> Response:
+        user = need_user(request)
+        if isinstance(user, Response):
+            return user
+        with application.uow() as uow:
+            board = views.case_board(uow, user)
+        return render(
+            request,
+            "cases.html",
+            user=user,
+            board=board,
+            can_enrol=user.role in (Role.COORDINATOR, Role.PHYSICIAN, Role.ADMIN),
+        )
+
+    @pages.get("/cases/new", response_class=HTMLResponse)
+    def enrol_page(request: Request) -> Response:
+        user = need_user(request)
+        if isinstance(user, Response):
+            return user
+        with application.uow() as uow:
+            context = _enrol_context(uow)
+        return render(request, "enrol.html", user=user, error=None, form={}, **context)
+
+    @pages.post("/cases/new")
+    async def enrol(request: Request) -> Response:
+        user = need_user(request)
+        if isinstance(user, Response):
+            return user
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        try:
+            facts = json.loads(form.get("patient_facts") or "{}")
+            if not isinstance(facts, dict):
+                raise InvalidInput("patient facts must be a JSON object")
+            case = application.bus.handle(
+                commands.EnrolPatient(
+                    product_code=form.get("product_code", ""),
+                    jurisdiction=form.get("jurisdiction", ""),
+                    treatment_site=form.get("treatment_site", ""),
+                    patient_name=form.get("patient_name", ""),
+                    wristband_id=form.get("wristband_id", ""),
+                    treating_physician=form.get("treating_physician", ""),
+                    consent_given=form.get("consent_given") == "on",
+                    consent_date=form.get("consent_date", ""),
+                    consent_form=form.get("consent_form", ""),
+                    patient_facts=facts,
+                ),
+                actor=user,
+            )
+        except json.JSONDecodeError as exc:
+            return _enrol_again(request, user, form, f"patient facts are not JSON: {exc}")
+        except DomainError as exc:
+            return _enrol_again(request, user, form, exc.message)
+        return RedirectResponse(f"/cases/{case.id}?done=enrolled", status_code=303)
+
+    def _enrol_again(request: Request, user: User, form: dict[str, str], error: str) -> Response:
+        with application.uow() as uow:
+            context = _enrol_context(uow)
+        return render(
+            request, "enrol.html", status=422, user=user, error=error, form=form, **context
+        )
+
+    @pages.get("/cases/{case_id}", response_class=HTMLResponse)
+    def case_page(request: Request, case_id: str, done: str = "", error: str = "") -> Response:
+        user = need_user(request)
+        if isinstance(user, Response):
+            return user
+        try:
+            with application.uow() as uow:
+                detail = views.case_detail(uow, case_id, user)
+                sites = views.sites(uow)
+        except DomainError as exc:
+            return refused(request, exc)
+        forms = [
+            _action_form(a, user, sites, application.clock())
+            for a in detail["case"]["actions"]
+            if a in case_actions.COMMAND_FOR_ACTION
+        ]
+        return render(
+            request,
+            "case.html",
+            user=user,
+            done=done,
+            error=error,
+            forms=forms,
+            scan_points=_scan_points(detail["case"]["state"], user),
+            **detail,
+        )
+
+    @pages.post("/cases/{case_id}/actions/{action}")
+    async def case_action(request: Request, case_id: str, action: str) -> Response:
+        user = need_user(request)
+        if isinstance(user, Response):
+            return user
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        try:
+            cmd = case_actions.build(action, case_id, {k: v for k, v in form.items() if v != ""})
+            application.bus.handle(cmd, actor=user)
+        except DomainError as exc:
+            return _back(case_id, error=exc.message)
+        return _back(case_id, done=action.replace("_", " "))
+
+    @pages.post("/cases/{case_id}/scan")
+    async def scan(request: Request, case_id: str) -> Response:
+        user = need_user(request)
+        if isinstance(user, Response):
+            return user
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        try:
+            application.bus.handle(
+                commands.ScanCustody(
+                    case_id=case_id, point=form.get("point", ""), data=form.get("data", "")
+                ),
+                actor=user,
+            )
+        except DomainError as exc:
+            return _back(case_id, error=exc.message)
+        return _back(case_id, done="scan recorded")
+
+    @pages.post("/shipments/{shipment_id}/logger")
+    async def logger(request: Request, shipment_id: str) -> Response:
+        user = need_user(request)
+        if isinstance(user, Response):
+            return user
+        form = await request.form()
+        upload = form.get("file")
+        case_id = str(form.get("case_id", ""))
+        if upload is None or isinstance(upload, str):
+            return _back(case_id, error="choose the logger's CSV file")
+        text = (await upload.read()).decode("utf-8", errors="replace")
+        try:
+            application.bus.handle(
+                commands.ImportLoggerData(
+                    shipment_id=shipment_id,
+                    csv_text=text,
+                    timezone=str(form.get("timezone") or "UTC"),
+                ),
+                actor=user,
+            )
+        except DomainError as exc:
+            return _back(case_id, error=exc.message)
+        return _back(case_id, done="logger data imported")
+
+    @pages.post("/shipments/{shipment_id}/disposition")
+    async def disposition(request: Request, shipment_id: str) -> Response:
+        user = need_user(request)
+        if isinstance(user, Response):
+            return user
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        try:
+            application.bus.handle(
+                commands.DisposeExcursion(
+                    shipment_id=shipment_id,
+                    decision=form.get("decision", ""),
+                    reason=form.get("reason", ""),
+                ),
+                actor=user,
+            )
+        except DomainError as exc:
+            return _back(form.get("case_id", ""), error=exc.message)
+        return _back(form.get("case_id", ""), done="excursion disposed")
+
     return pages
+
+
+def _back(case_id: str, **message: str) -> Response:
+    query = urlencode(message)
+    return RedirectResponse(f"/cases/{quote(case_id)}?{query}", status_code=303)
+
+
+def _enrol_context(uow: Any) -> dict[str, Any]:
+    products = [p for p in views.product_summaries(uow) if p["modality"] == "autologous_car_t"]
+    sites = [s for s in views.sites(uow) if s["kind"] == "treatment_centre"]
+    physicians = [u for u in uow.users.list() if u.role is Role.PHYSICIAN]
+    return {"products": products, "treatment_sites": sites, "physicians": physicians}
+
+
+def _scan_points(state: str, user: User) -> list[dict[str, str]]:
+    """The hand-offs this user may scan for a case in this state."""
+    return [
+        {"value": point.value, "label": rule.label}
+        for point, rule in custody.POINTS.items()
+        if rule.state.value == state
+        and point is not custody.CustodyPoint.BEDSIDE
+        and (user.role in rule.roles or user.role is Role.ADMIN)
+    ]
+
+
+HIDDEN_DEFAULTS = {"reason": ""}
+
+
+def _action_form(
+    action: str, user: User, sites: list[dict[str, Any]], now: datetime
+) -> dict[str, Any]:
+    """A form for one action, built from its command's fields, with sensible defaults."""
+    fields = []
+    for name in case_actions.field_names(action):
+        spec: dict[str, Any] = {
+            "name": name,
+            "label": name.replace("_", " "),
+            "type": "text",
+            "value": "",
+            "options": None,
+        }
+        if name == "password":
+            spec["type"] = "password"
+        elif name == "username":
+            spec["value"] = user.username
+        elif name.endswith("_at"):
+            spec["value"] = now.isoformat(timespec="minutes")
+        elif name == "apheresis_date":
+            spec["value"] = (now + timedelta(days=7)).date().isoformat()
+        elif name in ("apheresis_site", "manufacturing_site"):
+            kind = "apheresis_centre" if name == "apheresis_site" else "manufacturing_facility"
+            spec["options"] = [(s["code"], s["name"]) for s in sites if s["kind"] == kind]
+        elif name in ("patient_facts", "planned"):
+            spec["type"] = "textarea"
+        fields.append(spec)
+    return {"action": action, "label": action.replace("_", " ").capitalize(), "fields": fields}

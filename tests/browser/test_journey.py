@@ -1,0 +1,148 @@
+"""One case driven through the web pages, enrolment to follow-up, in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+
+FACTS = {
+    "age_years": 58,
+    "diagnosis": "multiple_myeloma",
+    "disease_status": "relapsed_refractory",
+    "prior_lines": 3,
+    "prior_therapy_classes": ["proteasome_inhibitor", "immunomodulatory_agent"],
+    "weight_kg": 70,
+}
+
+
+def _shot(page: Page, name: str) -> None:
+    folder = os.environ.get("VEINLINE_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def _sign_in(page: Page, base: str, username: str, then: str) -> None:
+    page.context.clear_cookies()
+    page.goto(f"{base}/login?next={then}")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill("veinline-demo")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_test_id("signed-in")).to_be_visible()
+
+
+def _act(page: Page, action: str, **fields: str) -> None:
+    form = page.locator(f"form[data-action='{action}']")
+    for name, value in fields.items():
+        field = form.locator(f"[name='{name}']")
+        if field.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
+    form.get_by_role("button").click()
+
+
+def _state(page: Page) -> str:
+    return page.get_by_test_id("case-state").inner_text()
+
+
+def test_a_case_goes_from_enrolment_to_follow_up_through_the_pages(
+    page: Page, live_server: str
+) -> None:
+    base = live_server
+    _sign_in(page, base, "coordinator", "/cases/new")
+    page.get_by_label("Product").select_option("eque-cel")
+    page.get_by_label("Jurisdiction").fill("HK")
+    page.get_by_label("Treatment centre").select_option("demo-hk-treatment")
+    page.get_by_label("Patient name").fill("Browser Test Patient")
+    page.get_by_label("Wristband id").fill("WB-BROWSER-1")
+    page.get_by_label("Informed consent signed").check()
+    page.get_by_label("Consent date").fill("2026-03-01")
+    page.get_by_label("Patient facts (JSON)").fill(json.dumps(FACTS))
+    page.get_by_role("button", name="Check eligibility and enrol").click()
+    expect(page.get_by_test_id("case-state")).to_have_text("Enrolled")
+    case_url = page.url.split("?")[0]
+    case_path = case_url.removeprefix(base)
+    coi = page.locator("dt:has-text('Chain of identity') + dd").inner_text().strip()
+    _shot(page, "case-enrolled")
+
+    # The coordinator is not offered the physician's action.
+    expect(page.locator("form[data-action='confirm_eligibility']")).to_have_count(0)
+    _sign_in(page, base, "physician", case_path)
+    _act(page, "confirm_eligibility")
+    expect(page.get_by_test_id("case-state")).to_have_text("Eligible")
+
+    _sign_in(page, base, "coordinator", case_path)
+    _act(
+        page,
+        "book_apheresis",
+        apheresis_site="demo-hk-apheresis",
+        manufacturing_site="demo-suzhou-manufacturing",
+    )
+    expect(page.get_by_test_id("case-state")).to_have_text("Apheresis booked")
+
+    _sign_in(page, base, "nurse", case_path)
+    _act(page, "collect", volume_ml="175")
+    expect(page.get_by_test_id("case-state")).to_have_text("Collected")
+    din = page.locator("dt:has-text('DIN') + dd").inner_text().strip()
+    label = f"={din}00&/{coi}"
+
+    _sign_in(page, base, "courier", case_path)
+    # Manufacturing and couriers see identifiers, never the name.
+    expect(page.get_by_test_id("patient")).to_have_text(coi)
+    _act(page, "scan", data=f"=A999526999999{'00'}")
+    expect(page.get_by_role("alert")).to_contain_text("does not belong to case")
+    _act(page, "scan", point="apheresis_pickup", data=label)
+    expect(page.get_by_role("status")).to_contain_text("scan recorded")
+
+    _sign_in(page, base, "operator", case_path)
+    expect(page.locator("body")).not_to_contain_text("Browser Test Patient")
+    _act(page, "scan", point="manufacturing_receipt", data=label)
+    expect(page.get_by_test_id("case-state")).to_have_text("At manufacturing")
+    _act(page, "start_manufacturing", batch_id="B-BROWSER-1")
+    expires = (datetime.now(UTC) + timedelta(days=200)).isoformat(timespec="minutes")
+    _act(page, "complete_manufacturing", bag_count="2", expires_at=expires)
+    expect(page.get_by_test_id("case-state")).to_have_text("In QC")
+
+    _sign_in(page, base, "qa", case_path)
+    _act(page, "release", password="wrong password")
+    expect(page.get_by_role("alert")).to_contain_text("password is wrong")
+    expect(page.get_by_test_id("case-state")).to_have_text("In QC")
+    _act(page, "release", password="veinline-demo")
+    expect(page.get_by_test_id("case-state")).to_have_text("Released")
+    expect(page.locator("body")).to_contain_text("signed: released")
+
+    _sign_in(page, base, "courier", case_path)
+    _act(page, "scan", point="product_pickup", data=label)
+    expect(page.get_by_test_id("case-state")).to_have_text("Shipped")
+
+    _sign_in(page, base, "coordinator", case_path)
+    _act(page, "scan", point="site_receipt", data=label)
+    expect(page.get_by_test_id("case-state")).to_have_text("Received at site")
+
+    _sign_in(page, base, "physician", case_path)
+    _act(page, "infuse", wristband_id="WB-OTHER", bag_scan=label, weight_kg="70", dose_cells="7e7")
+    expect(page.get_by_role("alert")).to_contain_text("do not thaw")
+    _act(
+        page,
+        "infuse",
+        wristband_id="WB-BROWSER-1",
+        bag_scan=label,
+        weight_kg="70",
+        dose_cells="7e7",
+    )
+    expect(page.get_by_test_id("case-state")).to_have_text("Infused")
+    _act(page, "start_follow_up")
+    expect(page.get_by_test_id("case-state")).to_have_text("Follow-up")
+    expect(page.get_by_test_id("custody").locator("tbody tr")).to_have_count(5)
+    _shot(page, "case-follow-up")
+
+    _sign_in(page, base, "qa", "/ledger")
+    expect(page.get_by_test_id("ledger-status")).to_contain_text("Verified")
