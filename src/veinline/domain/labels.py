@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Final
@@ -188,7 +188,7 @@ class LabelFacts:
     ship_to: str | None = None
     shipment_id: str | None = None
     dispatched_at: datetime | None = None
-    shipper_contents: LabelKind = field(default=LabelKind.PRODUCT_BAG)
+    shipper_contents: LabelKind = LabelKind.PRODUCT_BAG
 
     def __post_init__(self) -> None:
         _check_text("product code", self.product_code)
