@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from veinline.domain.errors import InvalidInput, NotAllowed
-from veinline.domain.ledger import JsonObject
+from veinline.domain.ledger import JsonObject, snapshot_time
 from veinline.domain.user import Role, User
 
 
@@ -181,7 +181,7 @@ class Case:
             "wristband_id": self.wristband_id,
             "treating_physician": self.treating_physician,
             "coi": self.coi,
-            "enrolled_at": self.enrolled_at.isoformat(),
+            "enrolled_at": snapshot_time(self.enrolled_at),
             "enrolled_by": self.enrolled_by,
             "consent": dict(self.consent),
             "eligibility": dict(self.eligibility),

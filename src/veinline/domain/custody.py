@@ -12,7 +12,7 @@ from enum import StrEnum
 from veinline.domain import isbt128
 from veinline.domain.case import Action, Case, CaseState
 from veinline.domain.errors import DomainError, InvalidInput, NotAllowed
-from veinline.domain.ledger import JsonObject
+from veinline.domain.ledger import JsonObject, snapshot_time
 from veinline.domain.user import Role, User
 
 
@@ -175,7 +175,7 @@ class CustodyEvent:
             "point": self.point.value,
             "actor": self.actor,
             "site_code": self.site_code,
-            "at": self.at.isoformat(),
+            "at": snapshot_time(self.at),
             "scan_data": self.scan_data,
             "identifiers": dict(self.identifiers),
             "shipment_id": self.shipment_id,
@@ -206,7 +206,7 @@ class IdentityIncident:
             "case_id": self.case_id,
             "point": self.point,
             "actor": self.actor,
-            "at": self.at.isoformat(),
+            "at": snapshot_time(self.at),
             "scan_data": self.scan_data,
             "message": self.message,
         }

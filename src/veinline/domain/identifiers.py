@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from veinline.domain import isbt128
 from veinline.domain.errors import InvalidInput
-from veinline.domain.ledger import JsonObject
+from veinline.domain.ledger import JsonObject, snapshot_time
 
 # ST-001: the DIN sequence is six digits within a nominal year; ST-028: so is the CoI's.
 MAX_SEQUENCE = 999_999
@@ -66,7 +66,7 @@ class IssuedIdentifier:
             "sequence": self.sequence,
             "check_character": self.check_character,
             "purpose": self.purpose,
-            "issued_at": self.issued_at.isoformat(),
+            "issued_at": snapshot_time(self.issued_at),
             "issued_by": self.issued_by,
         }
 

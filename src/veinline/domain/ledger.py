@@ -40,6 +40,14 @@ def utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+def snapshot_time(moment: datetime | None) -> str | None:
+    """A timestamp as a snapshot holds it: UTC, so it reads back the same from any database
+    (which keeps the instant, not the zone it was given in)."""
+    if moment is None:
+        return None
+    return utc_text(moment)
+
+
 class Regulated(Protocol):
     """A record whose every change is written to the ledger."""
 

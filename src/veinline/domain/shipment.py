@@ -14,7 +14,7 @@ from enum import StrEnum
 from veinline.domain import coldchain
 from veinline.domain.coldchain import ShipperType
 from veinline.domain.errors import InvalidInput, NotAllowed
-from veinline.domain.ledger import JsonObject, canonical_json
+from veinline.domain.ledger import JsonObject, canonical_json, snapshot_time
 
 # A logger that stays silent longer than this leaves a gap QA must see.
 MAX_LOGGER_INTERVAL = timedelta(minutes=30)
@@ -77,12 +77,12 @@ class Shipment:
             "shipper_type": self.shipper_type.value,
             "from_site": self.from_site,
             "to_site": self.to_site,
-            "created_at": self.created_at.isoformat(),
+            "created_at": snapshot_time(self.created_at),
             "low_c": self.low_c,
             "high_c": self.high_c,
             "status": self.status.value,
-            "dispatched_at": self.dispatched_at.isoformat() if self.dispatched_at else None,
-            "received_at": self.received_at.isoformat() if self.received_at else None,
+            "dispatched_at": snapshot_time(self.dispatched_at),
+            "received_at": snapshot_time(self.received_at),
             "reading_count": len(self.readings),
             "readings_sha256": self.readings_sha256,
             "excursions": [dict(e) for e in self.excursions],

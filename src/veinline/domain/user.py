@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from veinline.domain.errors import InvalidInput
-from veinline.domain.ledger import JsonObject
+from veinline.domain.ledger import JsonObject, snapshot_time
 
 SYSTEM_USERNAME = "system"
 
@@ -88,7 +88,7 @@ class User:
             "site_code": self.site_code,
             "active": self.active,
             "credential_version": self.credential_version,
-            "created_at": self.created_at.isoformat(),
+            "created_at": snapshot_time(self.created_at),
         }
 
     def set_password_hash(self, password_hash: str) -> None:

@@ -6,7 +6,7 @@ from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
@@ -327,6 +327,21 @@ def _api_router(application: App) -> APIRouter:
         """Fire one action of the case's state table (see the case's `actions`)."""
         case = application.bus.handle(case_actions.build(action, case_id, body or {}), actor=actor)
         return views.case_view(case, actor)
+
+    @router.get("/cases/{case_id}/labels/{item}", tags=["journey"], response_class=Response)
+    def labels(case_id: str, item: str, actor: Actor) -> Response:
+        """Labels as PDF: apheresis_bag, product_bag (or product_bag:N), shipper."""
+        from veinline.adapters.pdf_labels import render_labels
+        from veinline.services.labels import labels_for
+
+        with application.uow() as uow:
+            pdf = render_labels(labels_for(uow, case_id, item))
+        filename = f"{case_id}-{item.replace(':', '-')}.pdf"
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{filename}"'},
+        )
 
     @router.post("/custody/scans", status_code=201, tags=["journey"])
     def scan(body: ScanIn, actor: Actor) -> dict[str, Any]:

@@ -416,7 +416,28 @@ def shipment_dispose(
     _cli().out.print(f"{shipment.id}: excursions {decision}ed", highlight=False)
 
 
+def label_command(
+    case_id: Annotated[str, typer.Argument(help="Case id.")],
+    item: Annotated[str, typer.Option(help="apheresis_bag, product_bag[:N] or shipper.")],
+    out: Annotated[Path, typer.Option(help="PDF file to write.")],
+) -> None:
+    """Print labels as PDF (Code 128 + Data Matrix, eye-readable DIN with boxed check)."""
+    from veinline.adapters.pdf_labels import render_labels
+    from veinline.services.labels import labels_for
+
+    cli = _cli()
+    application = cli._app()
+    with cli.friendly_errors(), application.uow() as uow:
+        labels = labels_for(uow, case_id, item)
+    try:
+        out.write_bytes(render_labels(labels))
+    except OSError as exc:
+        cli.fail(f"cannot write {out}: {exc.strerror}")
+    cli.out.print(f"{len(labels)} label(s) written to {out}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
+    app.command("label")(label_command)
     app.add_typer(case_app, name="case")
     app.add_typer(custody_app, name="custody")
     app.add_typer(shipment_app, name="shipment")

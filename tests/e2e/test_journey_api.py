@@ -1,0 +1,213 @@
+"""The journey through the JSON API and the CLI, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pypdfium2
+import pytest
+import zxingcpp
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from veinline.adapters.seed.cases import EQUE_CEL_HK
+from veinline.bootstrap import App
+from veinline.entrypoints import cli
+from veinline.entrypoints.api import create_app
+from veinline.services import ledger
+
+
+@pytest.fixture
+def client(demo_app: App) -> Iterator[TestClient]:
+    with TestClient(create_app(demo_app)) as test_client:
+        yield test_client
+
+
+def _as(client: TestClient, username: str) -> dict[str, str]:
+    token = client.post(
+        "/api/v1/auth/token", data={"username": username, "password": "veinline-demo"}
+    )
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def _enrol(client: TestClient) -> dict[str, object]:
+    response = client.post(
+        "/api/v1/cases",
+        headers=_as(client, "coordinator"),
+        json={
+            "product_code": "eque-cel",
+            "jurisdiction": "HK",
+            "treatment_site": "demo-hk-treatment",
+            "patient_name": "Api Patient",
+            "wristband_id": "WB-API-1",
+            "treating_physician": "physician",
+            "consent_given": True,
+            "consent_date": "2026-03-01",
+            "patient_facts": EQUE_CEL_HK.facts,
+        },
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+def _act(
+    client: TestClient, user: str, case_id: object, action: str, **body: object
+) -> dict[str, object]:
+    response = client.post(
+        f"/api/v1/cases/{case_id}/actions/{action}", headers=_as(client, user), json=body
+    )
+    assert response.status_code == 200, response.text
+    result: dict[str, object] = response.json()
+    return result
+
+
+def _scan(client: TestClient, user: str, case_id: object, point: str, data: str) -> int:
+    return client.post(
+        "/api/v1/custody/scans",
+        headers=_as(client, user),
+        json={"case_id": case_id, "point": point, "data": data},
+    ).status_code
+
+
+def test_a_case_goes_from_enrolment_to_infusion_through_the_api(
+    client: TestClient, demo_app: App
+) -> None:
+    case = _enrol(client)
+    cid = case["id"]
+    assert case["actions"] == ["cancel"]  # the coordinator cannot confirm eligibility
+    _act(client, "physician", cid, "confirm_eligibility")
+    _act(
+        client,
+        "coordinator",
+        cid,
+        "book_apheresis",
+        apheresis_site="demo-hk-apheresis",
+        apheresis_date="2026-03-09",
+        manufacturing_site="demo-suzhou-manufacturing",
+    )
+    collected = _act(client, "nurse", cid, "collect", collected_at="2026-03-02T08:00:00+08:00")
+    label = f"={collected['din']}00&/{case['coi']}"
+    wrong = _scan(client, "courier", cid, "apheresis_pickup", "=A99952699999900")
+    assert wrong == 409
+    assert _scan(client, "courier", cid, "apheresis_pickup", label) == 201
+    assert _scan(client, "operator", cid, "manufacturing_receipt", label) == 201
+    _act(client, "operator", cid, "start_manufacturing", batch_id="B-API-1")
+    _act(
+        client,
+        "operator",
+        cid,
+        "complete_manufacturing",
+        bag_count=1,
+        expires_at="2026-09-01T00:00:00Z",
+    )
+    released = _act(client, "qa", cid, "release", username="qa", password="veinline-demo")
+    assert released["state"] == "released"
+    assert _scan(client, "courier", cid, "product_pickup", label) == 201
+    assert _scan(client, "coordinator", cid, "site_receipt", label) == 201
+    infused = _act(
+        client,
+        "physician",
+        cid,
+        "infuse",
+        wristband_id="WB-API-1",
+        bag_scan=label,
+        thawed_at="2026-03-02T09:00:00Z",
+        infusion_started_at="2026-03-02T09:20:00Z",
+        weight_kg=68,
+        dose_cells=6.8e7,
+    )
+    assert infused["state"] == "infused"
+    detail = client.get(f"/api/v1/cases/{cid}", headers=_as(client, "qa")).json()
+    assert len(detail["custody"]) == 5 and len(detail["incidents"]) == 1
+    assert ledger.verify(demo_app.uow()).ok
+
+
+def test_manufacturing_sees_identifiers_never_the_name(client: TestClient) -> None:
+    cid = _enrol(client)["id"]
+    seen = client.get(f"/api/v1/cases/{cid}", headers=_as(client, "operator")).text
+    assert "Api Patient" not in seen and "WB-API-1" not in seen
+    assert (
+        "Api Patient" in client.get(f"/api/v1/cases/{cid}", headers=_as(client, "coordinator")).text
+    )
+
+
+def test_a_refused_action_answers_with_a_message_and_changes_nothing(
+    client: TestClient,
+) -> None:
+    cid = _enrol(client)["id"]
+    response = client.post(
+        f"/api/v1/cases/{cid}/actions/release",
+        headers=_as(client, "qa"),
+        json={"username": "qa", "password": "veinline-demo"},
+    )
+    assert response.status_code == 403
+    assert "enrolled" in response.json()["message"]
+    missing = client.post(
+        f"/api/v1/cases/{cid}/actions/cancel", headers=_as(client, "coordinator"), json={}
+    )
+    assert missing.status_code == 422 and "reason" in missing.json()["message"]
+    state = client.get(f"/api/v1/cases/{cid}", headers=_as(client, "coordinator")).json()
+    assert state["case"]["state"] == "enrolled" and state["case"]["version"] == 1
+
+
+def test_eligibility_answers_true_false_or_undetermined(client: TestClient) -> None:
+    def check(patient: dict[str, object]) -> object:
+        return client.post(
+            "/api/v1/eligibility/check",
+            json={"product": "amimestrocel", "jurisdiction": "CN", "patient": patient},
+        ).json()["eligible"]
+
+    base = {
+        "diagnosis": "acute_gvhd",
+        "conditions": ["steroid_refractory_acute_gvhd"],
+        "prior_allo_hsct": True,
+    }
+    assert check({**base, "age_years": 14}) is True
+    assert check({**base, "age_years": 13}) is False
+    assert check(base) is None
+
+
+def test_labels_are_pdfs_whose_barcodes_read_back(client: TestClient, demo_app: App) -> None:
+    from veinline.adapters.seed.cases import Driver
+
+    driver = Driver(demo_app.bus, demo_app.user, demo_app.clock)
+    case = driver.enrol(EQUE_CEL_HK, patient_name="Label Patient", wristband="WB-L")
+    case = driver.advance(case, EQUE_CEL_HK, case.state.__class__("in_qc"))
+    response = client.get(
+        f"/api/v1/cases/{case.id}/labels/product_bag", headers=_as(client, "operator")
+    )
+    assert response.headers["content-type"] == "application/pdf"
+    document = pypdfium2.PdfDocument(response.content)
+    assert len(document) == 2  # one label per bag
+    image = document[0].render(scale=3).to_pil()
+    read = {r.text for r in zxingcpp.read_barcodes(image)}
+    assert f"&/{case.coi}" in read
+    assert any(t.startswith(f"={case.current_din}") for t in read)
+    assert "Label Patient" not in response.content.decode("latin-1")
+    document.close()
+
+
+def test_the_label_command_writes_the_pdf(demo_app: App, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from veinline.adapters.seed.cases import Driver
+
+    driver = Driver(demo_app.bus, demo_app.user, demo_app.clock)
+    case = driver.enrol(EQUE_CEL_HK, patient_name="Cli Patient", wristband="WB-C")
+    case = driver.advance(case, EQUE_CEL_HK, case.state.__class__("collected"))
+    monkeypatch.setenv("VEINLINE_DATABASE_URL", demo_app.settings.database_url)
+    out = tmp_path / "bag.pdf"
+    try:
+        result = CliRunner().invoke(
+            cli.app, ["label", case.id, "--item", "apheresis_bag", "--out", str(out)]
+        )
+        assert result.exit_code == 0, result.stderr
+        assert out.read_bytes().startswith(b"%PDF")
+        early = CliRunner().invoke(
+            cli.app, ["label", case.id, "--item", "product_bag", "--out", str(out)]
+        )
+        assert early.exit_code == 2 and "no final product" in early.stderr
+    finally:
+        built = cli._state.pop("app", None)
+        if built is not None:
+            built.engine.dispose()
+        cli._state.clear()
