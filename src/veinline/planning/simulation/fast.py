@@ -1,24 +1,35 @@
 """The fast engine: the reference model, vectorised across replications with NumPy.
 
-Each lane (one facility in one replication) is a small discrete-event simulation; all
-lanes advance together, one event per lane per step, so a step is a few dozen array
-operations over all lanes instead of thousands of Python generator switches.
+Each lane (one facility in one replication) is a small discrete-event simulation. All
+lanes advance together in cycles of two steps, each a few dozen whole-array operations:
 
-Two classic results keep the per-lane state small:
+1. every lane takes its next *waitlist entry* (a referral, or a re-collected patient
+   coming back), in time order;
+2. every lane takes its earliest *batch leaving manufacturing* into QC, in time order.
+
+Two classic results keep a lane's state small:
 
 - A first-come-first-served pool of c servers is described by the times at which each
   server next falls free (the Kiefer–Wolfowitz workload vector, Kiefer & Wolfowitz
   1955). A patient who joins the waitlist at time e gets the earliest-free suite at
-  max(e, its free time). Abandonment fits in: a patient whose patience runs out first
-  never takes the suite, so it goes to the next one in line (FIFO with reneging).
-- For FIFO to hold, entries into a queue must be handled in time order. Each lane keeps
-  a small event table (batches leaving manufacturing, re-collected patients coming
-  back); a step takes, per lane, the earliest of that table and the next referral.
+  max(e, its free time) — decided at entry. Abandonment fits in: a patient whose
+  patience runs out first never takes the suite, which goes to the next in line (FIFO
+  with reneging). QC intake is the same with QC slots.
+- The two kinds of event only meet through failed batches, whose patients come back to
+  the waitlist. A batch's QC time and outcome are drawn when it starts, so a waiting
+  batch that will fail gives a date before which its patient cannot be back; an entry
+  waits (its lane idles a step) only while such a date lies before it. A batch enters
+  QC only once no earlier batch can still appear, i.e. when it is due no later than
+  the lane's next entry. Each queue thus sees its events in time order, as in SimPy.
 
 Random numbers come from `_streams` exactly as in the SimPy model, so with the same
-seed the two engines agree replication by replication, to rounding. Arrays are indexed
-flat (lane × width + column): NumPy gathers and scatters one index array much faster
-than a pair of them.
+seed the two engines agree replication by replication, to rounding.
+
+Speed comes from doing little per step: every lane computes the step's handler with
+whole-array arithmetic (about a microsecond an operation) and lanes the step does not
+apply to write back what they read; arrays are indexed flat (lane × width + column),
+which NumPy gathers faster than a pair of index arrays; an event's data moves as one
+opaque row. Profile with `benchmarks/bench_simulate.py --profile`.
 """
 
 from __future__ import annotations
@@ -48,24 +59,81 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
+# Columns of a batch on its way to QC, and of a patient on the way back.
+REFERRED, FIRST_START, PRODUCT, QC_DAYS, FAILS, SHIP_DAYS, RECOLLECT, ENTRY = range(8)
+BATCH_COLUMNS, PATIENT_COLUMNS = 8, 3
 
-# Payload columns of an event in a lane's table.
-KIND, REFERRED, FIRST_START, PRODUCT, QC_DAYS, FAILS, SHIP_DAYS, RECOLLECT = range(8)
-PAYLOAD = 8
-# An event's payload as one opaque item: NumPy moves whole rows much faster this way.
-ROW = np.dtype((np.void, PAYLOAD * 8))
-BATCH_DONE = 0.0  # a batch leaves manufacturing and goes to QC
-PATIENT_BACK = 1.0  # a re-collected patient rejoins the waitlist
+
+class _Table:
+    """Per lane, a small unordered set of pending events: a day and a row of data.
+
+    A lane's events sit in columns [0, count); the rest are inf. The column past the
+    width stays inf, so a lane past its last referral or with no event reads inf.
+    """
+
+    def __init__(self, lanes: int, width: int, columns: int) -> None:
+        self.lanes, self.width, self.columns = lanes, width, columns
+        self.day = np.full((lanes, width + 1), np.inf)
+        self.data = np.zeros((lanes * (width + 1), columns))
+        self.count = np.zeros(lanes, dtype=np.int64)
+        self.offset = np.arange(lanes) * (width + 1)
+        self._view()
+
+    def _view(self) -> None:
+        # The data as one opaque item per event, so a whole row moves in one go.
+        self.rows = self.data.view(np.dtype((np.void, 8 * self.columns))).reshape(-1)
+
+    def earliest(self) -> tuple[IntArray, FloatArray]:
+        """Each lane's earliest event: its flat position and its day (inf: none)."""
+        at = self.offset + self.day.argmin(axis=1)
+        return at, self.day.reshape(-1)[at]
+
+    def read(self, at: IntArray) -> FloatArray:
+        result: FloatArray = np.take(self.rows, at).view(np.float64).reshape(-1, self.columns)
+        return result
+
+    def add(self, lanes: IntArray, day: FloatArray, data: FloatArray) -> None:
+        """Append an event (its day, its row of data) to each of `lanes`."""
+        if lanes.size == 0:
+            return
+        if (self.count[lanes] >= self.width).any():
+            self._grow()
+        at = self.offset[lanes] + self.count[lanes]
+        self.day.reshape(-1)[at] = day
+        self.rows[at] = np.ascontiguousarray(data).view(self.rows.dtype).reshape(-1)
+        self.count[lanes] += 1
+
+    def remove(self, lanes: IntArray, at: IntArray) -> None:
+        """Remove the event at flat position `at` from each of `lanes`; the last fills the gap."""
+        if lanes.size == 0:
+            return
+        last = self.offset[lanes] + self.count[lanes] - 1
+        day = self.day.reshape(-1)
+        day[at] = day[last]
+        self.rows[at] = self.rows[last]
+        day[last] = np.inf
+        self.count[lanes] -= 1
+
+    def _grow(self) -> None:
+        """Double every lane's width (a long waitlist has many batches booked)."""
+        old, new = self.width, 2 * self.width
+        day = np.full((self.lanes, new + 1), np.inf)
+        day[:, :old] = self.day[:, :old]
+        data = np.zeros((self.lanes, new + 1, self.columns))
+        data[:, :old] = self.data.reshape(self.lanes, old + 1, self.columns)[:, :old]
+        self.day, self.data, self.width = day, data.reshape(-1, self.columns), new
+        self.offset = np.arange(self.lanes) * (new + 1)
+        self._view()
+
+    def find(self, lanes: IntArray, column: int, value: FloatArray) -> IntArray:
+        """Flat position, in each of `lanes`, of the event whose `column` equals `value`."""
+        data = self.data[:, column].reshape(self.lanes, self.width + 1)[lanes]
+        at: IntArray = self.offset[lanes] + (data == value[:, None]).argmax(axis=1)
+        return at
 
 
 class _Lanes:
-    """The state of every lane in a chunk, one row per lane.
-
-    Every step runs both handlers (a waitlist entry, a batch arriving at QC) over all
-    lanes and keeps, per lane, the result of the one that applies: whole-array
-    arithmetic with masks costs about a microsecond per operation, gathering a subset
-    several times that. Writes that do not apply go to a spare column.
-    """
+    """The state of every lane in a chunk, one row per lane."""
 
     def __init__(self, config: SimulationConfig, lanes: Sequence[Lane]) -> None:
         self.config = config
@@ -75,6 +143,7 @@ class _Lanes:
         n_fac = len(config.facilities)
         self.start, self.end = config.window
         self.last_day = config.end_day
+        self.recollection = config.recollection_days
 
         # Referrals, one spare column so a lane past its last referral reads inf.
         self.width = width = max(len(lane.referral_days) for lane in lanes) + 1
@@ -116,12 +185,11 @@ class _Lanes:
             self.variates[i * BLOCK : (i + 1) * BLOCK] = draw_block(rng, self.plan).T
         self.variate_rows = self.variates.view(np.dtype((np.void, COLUMNS * 8))).reshape(-1)
 
-        # Event tables; the last column is the spare that takes writes that do not apply.
-        self.capacity = self.suites + 16
-        self.event_day = np.full((n, self.capacity + 1), np.inf)
-        self.event_data = np.zeros((n * (self.capacity + 1), PAYLOAD))
-        self.event_rows = self.event_data.view(ROW).reshape(-1)
-        self.events = np.zeros(n, dtype=np.int64)
+        self.to_qc = _Table(n, self.suites + 16, BATCH_COLUMNS)
+        self.coming_back = _Table(n, 8, PATIENT_COLUMNS)
+        # Batches on their way to QC that will fail and whose patient will come back:
+        # the earliest day the patient could be back, and the batch's entry number.
+        self.failing = _Table(n, 4, 1)
 
         products = config.products
         self.manufacturing_days = np.array([p.manufacturing_days for p in products])
@@ -144,131 +212,127 @@ class _Lanes:
         return busy
 
     def run(self) -> None:
-        """Advance every lane, one event at a time, until all have passed the last day."""
-        lanes = np.arange(self.n)
-        recollection = self.config.recollection_days
-        qc_slot_days = self.config.qc_slot_days
+        """Run cycles of an entry step and a QC step until no lane has an event left."""
         while True:
-            # The next event per lane: its next referral or the earliest in its table.
-            referral_at = self.row_start + self.next_referral
-            referral_day = self.referral_day[referral_at]
-            width = self.capacity + 1
-            slot = self.event_day.argmin(axis=1)
-            at = lanes * width + slot
-            event_day = self.event_day.reshape(-1)[at]
-            fresh = referral_day <= event_day
-            day = np.minimum(referral_day, event_day)
-            active = day <= self.last_day
-            if not active.any():
+            entered = self._entry_step()
+            tested = self._qc_step()
+            if not (entered or tested):
                 return
-            day = np.where(active, day, 0.0)  # finished lanes compute on harmless numbers
-            data = np.take(self.event_rows, at).view(np.float64).reshape(-1, PAYLOAD)
-            popped = active & ~fresh
-            to_qc = popped & (data[:, KIND] == BATCH_DONE)
-            entering = active & ~to_qc
-            self.next_referral += active & fresh
 
-            # Waitlist entry (a referral, or a re-collected patient back).
-            referred = np.where(fresh, day, data[:, REFERRED])
-            first_start = np.where(fresh, np.nan, data[:, FIRST_START])
-            product = np.where(
-                fresh, self.referral_product[referral_at], data[:, PRODUCT].astype(np.int64)
-            )
-            entry = self.entries
-            self.entries = entry + entering
-            new_block = entering & (entry % BLOCK == 0) & (entry > 0)
-            if new_block.any():
-                for lane in np.flatnonzero(new_block):
-                    self.variates[lane * BLOCK : (lane + 1) * BLOCK] = draw_block(
-                        self.rngs[lane], self.plan
-                    ).T
-            draw = (
-                np.take(self.variate_rows, self.variate_base + entry % BLOCK)
-                .view(np.float64)
-                .reshape(-1, COLUMNS)
-            )
-            suite = self.suite_base + self.suite_free.argmin(axis=1)
-            suite_free = self.suite_free.reshape(-1)
-            free_at = suite_free[suite]
-            start = np.maximum(day, free_at)
-            gives_up = day + draw[:, PATIENCE]
-            lost = entering & (start > gives_up)
-            kept = entering & ~lost
-            done = start + self.manufacturing_days[product] * draw[:, MANUFACTURING]
-            suite_free[suite] = np.where(kept, done, free_at)
-            self.suite_busy += np.where(kept, self.busy_in_window(start, done), 0.0)
-            first = kept & np.isnan(first_start)
-            self.waits[self.row_start + self.waited] = start - referred
-            self.waited += first & self.in_window(start)
-            first_start = np.where(first, start, first_start)
+    def _next_entry(self) -> tuple[IntArray, FloatArray, IntArray, FloatArray, BoolArray]:
+        """Per lane: its next referral and next returning patient, and which comes first."""
+        referral_at = self.row_start + self.next_referral
+        referral_day = self.referral_day[referral_at]
+        back_at, back_day = self.coming_back.earliest()
+        return referral_at, referral_day, back_at, back_day, back_day < referral_day
 
-            # A batch leaves manufacturing: QC intake (FIFO), then release or failure.
-            qc = self.qc_base + self.qc_free.argmin(axis=1)
-            qc_free = self.qc_free.reshape(-1)
-            qc_free_at = qc_free[qc]
-            qc_start = np.maximum(day, qc_free_at)
-            qc_days = data[:, QC_DAYS]
-            released = qc_start + qc_days
-            held = qc_days if qc_slot_days is None else np.minimum(qc_slot_days, qc_days)
-            takes_slot = to_qc & self.qc_limited
-            qc_free[qc] = np.where(takes_slot, qc_start + held, qc_free_at)
-            self.qc_busy += np.where(
-                takes_slot, self.busy_in_window(qc_start, qc_start + held), 0.0
-            )
-            fails = to_qc & (data[:, FAILS] > 0)
-            self.failed += fails & self.in_window(released)
-            patience = data[:, RECOLLECT]
-            leaves = fails & (patience < recollection)
-            infused = released + data[:, SHIP_DAYS]
-            treated = to_qc & ~fails & self.in_window(infused)
-            self.vein_to_vein[self.row_start + self.treated] = infused - first_start
-            self.treated += treated
-            self.lost += (lost & self.in_window(gives_up)) | (
-                leaves & self.in_window(released + patience)
-            )
-            back = fails & ~leaves
+    def _entry_step(self) -> bool:
+        """Each lane's next waitlist entry takes a suite when one frees, unless gone by then."""
+        referral_at, referral_day, back_at, back_day, is_back = self._next_entry()
+        day = np.minimum(referral_day, back_day)
+        _, back_by = self.failing.earliest()
+        go = (day <= self.last_day) & (day < back_by)
+        if not go.any():
+            return False
+        day = np.where(go, day, 0.0)  # idle lanes compute on harmless numbers
+        back = self.coming_back.read(back_at)
+        referred = np.where(is_back, back[:, REFERRED], day)
+        first_start = np.where(is_back, back[:, FIRST_START], np.nan)
+        product = np.where(
+            is_back, back[:, PRODUCT].astype(np.int64), self.referral_product[referral_at]
+        )
+        self.next_referral += go & ~is_back
+        returning = np.flatnonzero(go & is_back)
+        self.coming_back.remove(returning, back_at[returning])
 
-            # Table: the popped event's slot takes the new one, else the last fills it.
-            new_day = np.where(kept, done, released + recollection)
-            push = (kept | back) & (new_day <= self.last_day)
-            append = push & ~popped
-            if append.any() and (self.events[append] >= self.capacity).any():
-                self._grow()
-                width = self.capacity + 1
-            spare = self.capacity
-            target = lanes * width + np.where(push, np.where(popped, slot, self.events), spare)
-            event_days = self.event_day.reshape(-1)
-            event_days[target] = np.where(push, new_day, np.inf)
-            new = np.empty((self.n, PAYLOAD))
-            new[:, KIND] = np.where(kept, BATCH_DONE, PATIENT_BACK)
-            new[:, REFERRED] = referred
-            new[:, FIRST_START] = first_start
-            new[:, PRODUCT] = product
-            new[:, QC_DAYS] = self.qc_days[product] * draw[:, QC]
-            new[:, FAILS] = draw[:, FAIL_U] < self.failure_rate[product]
-            new[:, SHIP_DAYS] = self.ship_days[product] * draw[:, SHIP]
-            new[:, RECOLLECT] = draw[:, RECOLLECT_PATIENCE]
-            self.event_rows[target] = new.view(ROW).reshape(-1)
-            self.events += append
-            removed = popped & ~push
-            last = lanes * width + np.where(removed, self.events - 1, spare)
-            gap = lanes * width + np.where(removed, slot, spare)
-            event_days[gap] = event_days[last]
-            self.event_rows[gap] = self.event_rows[last]
-            event_days[last] = np.inf
-            self.events -= removed
+        entry = self.entries
+        self.entries = entry + go
+        new_block = go & (entry % BLOCK == 0) & (entry > 0)
+        for lane in np.flatnonzero(new_block):
+            block = draw_block(self.rngs[lane], self.plan)
+            self.variates[lane * BLOCK : (lane + 1) * BLOCK] = block.T
+        draw = (
+            np.take(self.variate_rows, self.variate_base + entry % BLOCK)
+            .view(np.float64)
+            .reshape(-1, COLUMNS)
+        )
 
-    def _grow(self) -> None:
-        """Double every lane's event table (a long waitlist has many batches booked)."""
-        old = self.capacity
-        new = 2 * old
-        day = np.full((self.n, new + 1), np.inf)
-        day[:, :old] = self.event_day[:, :old]
-        data = np.zeros((self.n, new + 1, PAYLOAD))
-        data[:, :old] = self.event_data.reshape(self.n, old + 1, PAYLOAD)[:, :old]
-        self.event_day, self.event_data = day, data.reshape(-1, PAYLOAD)
-        self.event_rows = self.event_data.view(ROW).reshape(-1)
-        self.capacity = new
+        suite = self.suite_base + self.suite_free.argmin(axis=1)
+        suite_free = self.suite_free.reshape(-1)
+        free_at = suite_free[suite]
+        start = np.maximum(day, free_at)
+        gives_up = day + draw[:, PATIENCE]
+        lost = go & (start > gives_up)
+        kept = go & ~lost
+        self.lost += lost & self.in_window(gives_up)
+        done = start + self.manufacturing_days[product] * draw[:, MANUFACTURING]
+        suite_free[suite] = np.where(kept, done, free_at)
+        self.suite_busy += np.where(kept, self.busy_in_window(start, done), 0.0)
+        first = kept & np.isnan(first_start)
+        self.waits[self.row_start + self.waited] = start - referred
+        self.waited += first & self.in_window(start)
+        first_start = np.where(first, start, first_start)
+
+        batch = np.empty((self.n, BATCH_COLUMNS))
+        batch[:, REFERRED] = referred
+        batch[:, FIRST_START] = first_start
+        batch[:, PRODUCT] = product
+        batch[:, QC_DAYS] = qc_days = self.qc_days[product] * draw[:, QC]
+        batch[:, FAILS] = fails = draw[:, FAIL_U] < self.failure_rate[product]
+        batch[:, SHIP_DAYS] = self.ship_days[product] * draw[:, SHIP]
+        batch[:, RECOLLECT] = patience = draw[:, RECOLLECT_PATIENCE]
+        batch[:, ENTRY] = entry
+        booked = kept & (done <= self.last_day)
+        lanes = np.flatnonzero(booked)
+        self.to_qc.add(lanes, done[lanes], batch[lanes])
+        # QC starts no sooner than `done`, so the patient is back no sooner than this.
+        lanes = np.flatnonzero(booked & fails & (patience >= self.recollection))
+        back_by = done[lanes] + qc_days[lanes] + self.recollection
+        self.failing.add(lanes, back_by, batch[lanes, ENTRY:])
+        return True
+
+    def _qc_step(self) -> bool:
+        """Each lane's earliest batch out of manufacturing goes through QC, if no earlier
+        batch can still appear: release and shipping, or failure and re-collection."""
+        at, day = self.to_qc.earliest()
+        _, referral_day, _, back_day, _ = self._next_entry()
+        go = (day <= self.last_day) & (day <= np.minimum(referral_day, back_day))
+        if not go.any():
+            return False
+        day = np.where(go, day, 0.0)
+        batch = self.to_qc.read(at)
+        lanes = np.flatnonzero(go)
+        self.to_qc.remove(lanes, at[lanes])
+        failing = go & (batch[:, FAILS] > 0) & (batch[:, RECOLLECT] >= self.recollection)
+        lanes = np.flatnonzero(failing)
+        self.failing.remove(lanes, self.failing.find(lanes, 0, batch[lanes, ENTRY]))
+
+        qc = self.qc_base + self.qc_free.argmin(axis=1)
+        qc_free = self.qc_free.reshape(-1)
+        qc_free_at = qc_free[qc]
+        start = np.maximum(day, qc_free_at)
+        qc_days = batch[:, QC_DAYS]
+        released = start + qc_days
+        slot_days = self.config.qc_slot_days
+        held = qc_days if slot_days is None else np.minimum(slot_days, qc_days)
+        takes_slot = go & self.qc_limited
+        qc_free[qc] = np.where(takes_slot, start + held, qc_free_at)
+        self.qc_busy += np.where(takes_slot, self.busy_in_window(start, start + held), 0.0)
+
+        fails = go & (batch[:, FAILS] > 0)
+        self.failed += fails & self.in_window(released)
+        patience = batch[:, RECOLLECT]
+        leaves = fails & (patience < self.recollection)
+        self.lost += leaves & self.in_window(released + patience)
+        infused = released + batch[:, SHIP_DAYS]
+        treated = go & ~fails & self.in_window(infused)
+        self.vein_to_vein[self.row_start + self.treated] = infused - batch[:, FIRST_START]
+        self.treated += treated
+
+        back_day = released + self.recollection
+        lanes = np.flatnonzero(fails & ~leaves & (back_day <= self.last_day))
+        self.coming_back.add(lanes, back_day[lanes], batch[lanes, :PATIENT_COLUMNS])
+        return True
 
     def samples(self) -> tuple[FloatArray, FloatArray]:
         """Waits and vein-to-vein times per lane, NaN past each lane's count."""
