@@ -29,8 +29,7 @@ class FakeRepository(Generic[T]):
         return [v for _, v in sorted({**self.rows, **self.pending}.items())]
 
     def find(self, **criteria: object) -> list[T]:
-        return [r for r in self.list()
-                if all(getattr(r, k) == v for k, v in criteria.items())]
+        return [r for r in self.list() if all(getattr(r, k) == v for k, v in criteria.items())]
 
 
 class FakeLedger:

@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator
 
+from veinline.domain.case import Case, CaseState
 from veinline.domain.catalog import (
     Authorisation,
     AuthorisationStatus,
@@ -37,7 +38,6 @@ from veinline.domain.catalog import (
     Site,
     SiteKind,
 )
-from veinline.domain.case import Case, CaseState
 from veinline.domain.coldchain import ShipperType
 from veinline.domain.custody import CustodyEvent, CustodyPoint, IdentityIncident
 from veinline.domain.identifiers import IdentifierKind, IssuedIdentifier

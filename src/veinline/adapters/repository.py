@@ -17,7 +17,6 @@ from veinline.adapters.database import LEDGER_LOCK_KEY
 from veinline.domain.case import Case
 from veinline.domain.catalog import Authorisation, Product, Site
 from veinline.domain.custody import CustodyEvent, IdentityIncident
-from veinline.domain.shipment import Shipment
 from veinline.domain.identifiers import IssuedIdentifier
 from veinline.domain.ledger import (
     GENESIS_HASH,
@@ -27,6 +26,7 @@ from veinline.domain.ledger import (
     canonical_json,
     seal,
 )
+from veinline.domain.shipment import Shipment
 from veinline.domain.user import User
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
