@@ -108,8 +108,9 @@ def register(app: typer.Typer) -> None:
 
         Example:
 
-          veinline simulate --scenario docs/planning/rtp-simulation.json
-          --replications 200 --seed 2 --out rtp.json --plot rtp.png
+        \b
+          veinline simulate --scenario docs/planning/rtp-simulation.json \\
+            --replications 200 --seed 2 --out rtp.json --plot rtp.png
 
         Bad input (a missing or wrong field, a bad option) stops with a message
         naming it and exit code 2.
@@ -180,8 +181,9 @@ def register(app: typer.Typer) -> None:
 
         Example:
 
-          veinline sweep --scenario docs/planning/rtp-simulation.json --suites 24:34
-          --replications 100 --seed 2 --out sweep.json --plot sweep.png
+        \b
+          veinline sweep --scenario docs/planning/rtp-simulation.json --suites 22:34 \\
+            --replications 100 --seed 2 --out sweep.json --plot sweep.png
         """
         with _user_errors():
             counts = parse_suites(suites)

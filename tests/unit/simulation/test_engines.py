@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import numpy as np
 import pytest
 
@@ -37,13 +39,13 @@ def assert_same(a: ReplicationTable, b: ReplicationTable) -> None:
 
 @pytest.mark.parametrize("engine", [reference, fast])
 def test_with_fixed_times_and_ample_suites_vein_to_vein_is_the_sum_of_stages(
-    engine: object,
+    engine: ModuleType,
 ) -> None:
     data = scenario_data(durations=ALL_FIXED, product_mix={"a": 1})
     data["products"][0]["failure_rate"] = 0
     data["facilities"][0]["suites"] = 50
     del data["qc"]
-    table = engine.simulate(scenario(data), 3, range(4))  # type: ignore[attr-defined]
+    table = engine.simulate(scenario(data), 3, range(4))
     assert np.all(table.network["wait_p90"] == 0)
     assert table.network["v2v_p50"] == pytest.approx(np.full(4, 12 + 8 + 2))
     assert np.all(table.facility["lost"] == 0)  # nobody waits, so nobody leaves the waitlist
@@ -51,12 +53,12 @@ def test_with_fixed_times_and_ample_suites_vein_to_vein_is_the_sum_of_stages(
 
 
 @pytest.mark.parametrize("engine", [reference, fast])
-def test_a_failed_batch_costs_a_recollection_and_a_second_run(engine: object) -> None:
+def test_a_failed_batch_costs_a_recollection_and_a_second_run(engine: ModuleType) -> None:
     data = scenario_data(durations=ALL_FIXED, product_mix={"a": 1}, dropout_hazard_per_month=0)
     data["products"][0]["failure_rate"] = 0.5
     data["facilities"][0]["suites"] = 50
     del data["qc"]
-    table = engine.simulate(scenario(data), 3, range(6))  # type: ignore[attr-defined]
+    table = engine.simulate(scenario(data), 3, range(6))
     once, twice = 22, 22 + (12 + 8) + 21  # a second run starts after re-collection
     assert table.network["v2v_p50"] == pytest.approx(np.full(6, once))
     assert np.all(table.network["v2v_p90"] >= twice - 1e-9)
@@ -65,11 +67,11 @@ def test_a_failed_batch_costs_a_recollection_and_a_second_run(engine: object) ->
 
 
 @pytest.mark.parametrize("engine", [reference, fast])
-def test_a_blocked_facility_loses_its_waitlist_to_dropout(engine: object) -> None:
+def test_a_blocked_facility_loses_its_waitlist_to_dropout(engine: ModuleType) -> None:
     data = scenario_data(durations=ALL_FIXED, dropout_hazard_per_month=30, warmup_days=0)
     data["facilities"][0]["suites"] = 1
     data["products"][0]["manufacturing_days"] = data["products"][1]["manufacturing_days"] = 5000
-    table = engine.simulate(scenario(data), 3, range(3))  # type: ignore[attr-defined]
+    table = engine.simulate(scenario(data), 3, range(3))
     arrived, lost = table.facility["arrived"][:, 0], table.facility["lost"][:, 0]
     # One patient holds the only suite all year; the rest leave within days.
     assert np.all(table.facility["treated"] == 0)
@@ -77,9 +79,9 @@ def test_a_blocked_facility_loses_its_waitlist_to_dropout(engine: object) -> Non
 
 
 @pytest.mark.parametrize("engine", [reference, fast])
-def test_suite_time_never_exceeds_capacity(engine: object) -> None:
+def test_suite_time_never_exceeds_capacity(engine: ModuleType) -> None:
     config = scenario(patients_per_year=2000, dropout_hazard_per_month=0)
-    table = engine.simulate(config, 2, range(3))  # type: ignore[attr-defined]
+    table = engine.simulate(config, 2, range(3))
     window = config.window[1] - config.window[0]
     busy = table.facility["suite_busy_days"][:, 0]
     assert np.all(busy <= 6 * window + 1e-9) and np.all(busy > 0.95 * 6 * window)
