@@ -120,3 +120,10 @@ def test_results_as_json_carry_each_kpi_with_its_interval() -> None:
     assert wait["ci95"][0] <= wait["mean"] <= wait["ci95"][1]
     assert set(data["kpis"]["facilities"]) == {"east"}
     assert result.facility_years == pytest.approx(5 * (30 + 365) / 365)
+
+
+def test_long_horizons_run_in_narrower_chunks_to_bound_memory() -> None:
+    one_year = runner.fast_lanes_per_chunk(scenario(patients_per_year=700, years=1))
+    fifty = runner.fast_lanes_per_chunk(scenario(patients_per_year=700, years=50))
+    assert one_year == runner.FAST_LANES_PER_CHUNK
+    assert 16 <= fifty < one_year / 4

@@ -32,8 +32,10 @@ ProgressCallback = Callable[[int], None]
 """Called with the number of replications just finished."""
 
 # Lanes (replications × facilities) per chunk of the fast engine: wide enough that each
-# NumPy call does real work (throughput levels off near a thousand lanes).
+# NumPy call does real work (throughput levels off near a thousand lanes), narrow
+# enough that a chunk of long horizons fits in memory.
 FAST_LANES_PER_CHUNK = 1000
+FAST_CHUNK_BYTES = 256 * 2**20
 MAX_REPLICATIONS = 1_000_000
 DASK_CONNECT_TIMEOUT = "10s"
 
@@ -160,6 +162,15 @@ def sweep_suites(
     return points
 
 
+def fast_lanes_per_chunk(config: SimulationConfig) -> int:
+    """How many lanes the fast engine runs side by side, given the memory a lane needs."""
+    referrals = max(f.patients_per_day for f in config.facilities) * config.end_day
+    # Per referral: its day, product, wait and vein-to-vein (8 bytes each), with room
+    # for Poisson scatter; per lane: a block of draws and the event tables.
+    per_lane = 32 * (1.2 * referrals + 100) + 64 * 1024
+    return max(16, min(FAST_LANES_PER_CHUNK, int(FAST_CHUNK_BYTES / per_lane)))
+
+
 def _check(replications: int, seed: int, engine: str, workers: int | None) -> None:
     if not 1 <= replications <= MAX_REPLICATIONS:
         raise InvalidInput(
@@ -183,7 +194,7 @@ def _chunks(
     if engine == "fast":
         # Few wide chunks: a step costs about the same for 100 lanes as for 300.
         lanes = replications * len(config.facilities)
-        count = max(parallelism, math.ceil(lanes / FAST_LANES_PER_CHUNK))
+        count = max(parallelism, math.ceil(lanes / fast_lanes_per_chunk(config)))
     else:
         # Several chunks per worker, so the progress bar moves and the load evens out.
         count = parallelism * 4
