@@ -67,16 +67,16 @@ BATCH_COLUMNS, PATIENT_COLUMNS = 8, 3
 class _Table:
     """Per lane, a small unordered set of pending events: a day and a row of data.
 
-    A lane's events sit in columns [0, count); the rest are inf. The column past the
-    width stays inf, so a lane past its last referral or with no event reads inf.
+    A lane's events sit in columns [0, count) in no order; empty columns hold the day
+    inf, so a lane without events has inf as its earliest day.
     """
 
     def __init__(self, lanes: int, width: int, columns: int) -> None:
         self.lanes, self.width, self.columns = lanes, width, columns
-        self.day = np.full((lanes, width + 1), np.inf)
-        self.data = np.zeros((lanes * (width + 1), columns))
+        self.day = np.full((lanes, width), np.inf)
+        self.data = np.zeros((lanes * width, columns))
         self.count = np.zeros(lanes, dtype=np.int64)
-        self.offset = np.arange(lanes) * (width + 1)
+        self.offset = np.arange(lanes) * width
         self._view()
 
     def _view(self) -> None:
@@ -117,17 +117,17 @@ class _Table:
     def _grow(self) -> None:
         """Double every lane's width (a long waitlist has many batches booked)."""
         old, new = self.width, 2 * self.width
-        day = np.full((self.lanes, new + 1), np.inf)
-        day[:, :old] = self.day[:, :old]
-        data = np.zeros((self.lanes, new + 1, self.columns))
-        data[:, :old] = self.data.reshape(self.lanes, old + 1, self.columns)[:, :old]
+        day = np.full((self.lanes, new), np.inf)
+        day[:, :old] = self.day
+        data = np.zeros((self.lanes, new, self.columns))
+        data[:, :old] = self.data.reshape(self.lanes, old, self.columns)
         self.day, self.data, self.width = day, data.reshape(-1, self.columns), new
-        self.offset = np.arange(self.lanes) * (new + 1)
+        self.offset = np.arange(self.lanes) * new
         self._view()
 
     def find(self, lanes: IntArray, column: int, value: FloatArray) -> IntArray:
         """Flat position, in each of `lanes`, of the event whose `column` equals `value`."""
-        data = self.data[:, column].reshape(self.lanes, self.width + 1)[lanes]
+        data = self.data[:, column].reshape(self.lanes, self.width)[lanes]
         at: IntArray = self.offset[lanes] + (data == value[:, None]).argmax(axis=1)
         return at
 
