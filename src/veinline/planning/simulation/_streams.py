@@ -6,10 +6,10 @@ Each (replication, facility) pair is a *lane* with its own generator, seeded wit
 numbers therefore depend on the seed and the lane only, never on how replications are
 split between workers.
 
-A lane draws its referrals first, then blocks of `BLOCK` rows of variates; row n is
-used by the n-th entry into the suite queue (in time order), whether a new referral or
-a re-collected patient. Both engines follow that rule, so with the same seed they see
-the same numbers and agree to rounding.
+A lane draws its referrals first, then blocks of variates for `BLOCK` entries each;
+the n-th set goes to the n-th entry into the suite queue (in time order), whether a
+new referral or a re-collected patient. Both engines follow that rule, so with the
+same seed they see the same numbers and agree to rounding.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ IntArray = npt.NDArray[np.int64]
 
 BLOCK = 1024
 
-# Columns of a variate row.
+# The variates of one waitlist entry, by index.
 PATIENCE = 0  # days a waiting patient stays on the waitlist (inf without dropout)
 MANUFACTURING = 1  # multipliers of the product's mean days, each with mean 1
 QC = 2
@@ -88,7 +88,8 @@ class BlockPlan:
 
 
 def draw_block(rng: np.random.Generator, plan: BlockPlan) -> FloatArray:
-    """`BLOCK` entries' variates, shape (COLUMNS, BLOCK): one row per column constant."""
+    """Variates for the next `BLOCK` entries, shape (COLUMNS, BLOCK), indexed by the
+    constants above."""
     block = np.ones((COLUMNS, BLOCK))
     # Three calls in a fixed order: exponentials, normals, uniforms.
     exponential = rng.standard_exponential((2, BLOCK))

@@ -84,7 +84,7 @@ class Facility:
         env, p = self.env, self.config.products[product]
         first_start: float | None = None
         while True:
-            # Entering the waitlist takes the lane's next row of variates (see _streams).
+            # Joining the waitlist takes the lane's next set of variates (see _streams).
             draw = self.stream.next_entry()
             with self.suites.request() as slot:
                 patience = float(draw[PATIENCE])
