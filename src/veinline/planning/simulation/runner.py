@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
@@ -130,8 +131,10 @@ def simulate(
 ) -> SimulationResult:
     """Run `replications` independent replications and estimate the KPIs."""
     _check(replications, seed, engine, workers)
-    chunks = list(_chunks(config, seed, replications, engine, _parallelism(workers)))
-    table = ReplicationTable.concat(_run(chunks, workers, dask_address, on_progress))
+    with _executor(workers, dask_address) as executor:
+        chunks = list(_chunks(config, seed, replications, engine, executor.parallelism))
+        tables = executor.run(chunks, on_progress or _ignore)
+    table = ReplicationTable.concat(tables)
     return SimulationResult(config, seed, engine, table, summarise(table, config))
 
 
@@ -152,9 +155,13 @@ def sweep_suites(
     if not suites:
         raise InvalidInput("give at least one suite count to sweep")
     configs = [config.with_suites(n, facility) for n in suites]
-    parallelism = _parallelism(workers)
-    chunks = [c for cfg in configs for c in _chunks(cfg, seed, replications, engine, parallelism)]
-    tables = _run(chunks, workers, dask_address, on_progress)
+    with _executor(workers, dask_address) as executor:
+        chunks = [
+            chunk
+            for cfg in configs
+            for chunk in _chunks(cfg, seed, replications, engine, executor.parallelism)
+        ]
+        tables = executor.run(chunks, on_progress or _ignore)
     points = []
     for n, cfg in zip(suites, configs, strict=True):
         mine = [t for c, t in zip(chunks, tables, strict=True) if c.config is cfg]
@@ -203,34 +210,83 @@ def _chunks(
         yield Chunk(config, seed, start, min(start + size, replications), engine)
 
 
-def _run(
-    chunks: list[Chunk],
-    workers: int | None,
-    dask_address: str | None,
-    on_progress: ProgressCallback | None,
-) -> list[ReplicationTable]:
-    """Run the chunks and return their tables in chunk order."""
-    report = on_progress or (lambda n: None)
-    if dask_address is not None:
-        return _run_on_dask(chunks, dask_address, report)
-    if _parallelism(workers) == 1 or len(chunks) == 1:
+def _ignore(done: int) -> None:
+    pass
+
+
+class _Executor:
+    """Runs chunks and returns their tables in chunk order."""
+
+    parallelism = 1
+    """How many chunks can run at once."""
+
+    def run(self, chunks: list[Chunk], report: ProgressCallback) -> list[ReplicationTable]:
         tables = []
         for chunk in chunks:
             tables.append(run_chunk(chunk))
             report(chunk.size)
         return tables
-    results: dict[int, ReplicationTable] = {}
-    with ProcessPoolExecutor(
-        max_workers=min(_parallelism(workers), len(chunks)), mp_context=_process_context()
-    ) as pool:
-        futures: dict[Future[ReplicationTable], int] = {
-            pool.submit(run_chunk, chunk): i for i, chunk in enumerate(chunks)
-        }
-        for future in as_completed(futures):
-            i = futures[future]
-            results[i] = future.result()
+
+
+class _LocalProcesses(_Executor):
+    """Worker processes on this machine, started for the run."""
+
+    def __init__(self, workers: int) -> None:
+        self.parallelism = workers
+
+    def run(self, chunks: list[Chunk], report: ProgressCallback) -> list[ReplicationTable]:
+        if len(chunks) == 1:
+            return super().run(chunks, report)
+        results: dict[int, ReplicationTable] = {}
+        with ProcessPoolExecutor(
+            max_workers=min(self.parallelism, len(chunks)), mp_context=_process_context()
+        ) as pool:
+            futures: dict[Future[ReplicationTable], int] = {
+                pool.submit(run_chunk, chunk): i for i, chunk in enumerate(chunks)
+            }
+            for future in as_completed(futures):
+                i = futures[future]
+                results[i] = future.result()
+                report(chunks[i].size)
+        return [results[i] for i in range(len(chunks))]
+
+
+class _DaskCluster(_Executor):
+    """The workers of a Dask cluster, through a client connected for the run."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.parallelism = max(1, sum(client.nthreads().values()))
+
+    def run(self, chunks: list[Chunk], report: ProgressCallback) -> list[ReplicationTable]:
+        from distributed import as_completed as dask_completed
+
+        futures = self.client.map(run_chunk, chunks, pure=False)
+        index = {future.key: i for i, future in enumerate(futures)}
+        results: dict[int, ReplicationTable] = {}
+        done = dask_completed(futures, loop=self.client.loop, with_results=True)  # type: ignore[no-untyped-call]
+        for future, table in done:
+            i = index[future.key]
+            results[i] = table
             report(chunks[i].size)
-    return [results[i] for i in range(len(chunks))]
+        return [results[i] for i in range(len(chunks))]
+
+
+@contextmanager
+def _executor(workers: int | None, dask_address: str | None) -> Iterator[_Executor]:
+    if dask_address is None:
+        parallelism = _parallelism(workers)
+        yield _Executor() if parallelism == 1 else _LocalProcesses(parallelism)
+        return
+    from distributed import Client
+
+    address = dask_scheduler_address(dask_address)
+    try:
+        client = Client(address, timeout=DASK_CONNECT_TIMEOUT, set_as_default=False)  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError) as exc:
+        raise InvalidInput(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    with client:
+        yield _DaskCluster(client)
 
 
 def _process_context() -> multiprocessing.context.BaseContext:
@@ -262,26 +318,3 @@ def dask_scheduler_address(address: str) -> str:
             "(for example tcp://10.0.0.5:8786)"
         )
     return f"{scheme}://{rest}"
-
-
-def _run_on_dask(
-    chunks: list[Chunk], address: str, report: ProgressCallback
-) -> list[ReplicationTable]:
-    from distributed import Client
-    from distributed import as_completed as dask_completed
-
-    address = dask_scheduler_address(address)
-    try:
-        client = Client(address, timeout=DASK_CONNECT_TIMEOUT, set_as_default=False)  # type: ignore[no-untyped-call]
-    except (OSError, TimeoutError) as exc:
-        raise InvalidInput(f"cannot reach the Dask scheduler at {address}: {exc}") from None
-    with client:
-        futures = client.map(run_chunk, chunks, pure=False)
-        index = {future.key: i for i, future in enumerate(futures)}
-        results: dict[int, ReplicationTable] = {}
-        done = dask_completed(futures, loop=client.loop, with_results=True)  # type: ignore[no-untyped-call]
-        for future, table in done:
-            i = index[future.key]
-            results[i] = table
-            report(chunks[i].size)
-    return [results[i] for i in range(len(chunks))]
