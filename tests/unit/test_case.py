@@ -1167,11 +1167,6 @@ def test_another_patients_bag_is_refused_at_the_bedside(world: World) -> None:
     assert world.uow.incidents.find(case_id=theirs.id) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: complete_manufacturing records manufacturing['expires_at'] (it is printed "
-    "on the label) but _infuse, release and the pickup scans never compare it with the clock",
-)
 def test_an_expired_product_is_not_infused_without_a_physicians_reason(
     world: World, at_bedside: Case
 ) -> None:

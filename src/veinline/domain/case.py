@@ -232,7 +232,7 @@ class Case:
         transition = TRANSITIONS[action]
         if actor.role not in transition.roles:
             raise NotAllowed(
-                f"a {actor.role.label.lower()} may not {action.label.lower()} (case {self.id})"
+                f"{actor.role.a_label} may not {action.label.lower()} (case {self.id})"
             )
         if self.state not in transition.sources:
             raise NotAllowed(

@@ -139,7 +139,7 @@ def guard_scan(case: Case, point: CustodyPoint, actor: User) -> PointRule:
     """Is this the right point for this case now, and may this user scan here?"""
     rule = POINTS[point]
     if actor.role not in rule.roles and actor.role is not Role.ADMIN:
-        raise NotAllowed(f"a {actor.role.label.lower()} does not scan at '{rule.label}'")
+        raise NotAllowed(f"{actor.role.a_label} does not scan at '{rule.label}'")
     if case.state is not rule.state:
         raise NotAllowed(
             f"case {case.id} is {case.state.label.lower()}: '{rule.label}' "

@@ -51,6 +51,15 @@ def check_post_thaw_window(
     return None
 
 
+def check_expiry(expires_at: datetime | None, infusion_started_at: datetime) -> Finding | None:
+    """A product past its expiry is not infused without a physician's documented reason."""
+    if expires_at is None:
+        return Finding("expiry", "the product has no recorded expiry")
+    if infusion_started_at > expires_at:
+        return Finding("expiry", f"the product expired at {expires_at.isoformat()}")
+    return None
+
+
 def expected_dose(dose_rule: JsonObject | None, weight_kg: float) -> tuple[float, float, float]:
     """(target, lowest accepted, highest accepted) cells for this weight."""
     if not dose_rule or dose_rule.get("kind") != "per_kg":

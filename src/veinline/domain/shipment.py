@@ -112,6 +112,9 @@ class Shipment:
     def record_readings(self, readings: list[coldchain.Reading]) -> None:
         if self.status is ShipmentStatus.RECEIVED and self.readings:
             raise NotAllowed(f"shipment {self.id} was received: its log is closed")
+        if self.disposition and self.disposition.get("decision") == "reject":
+            # A rejection is final: new data must not quietly reopen the shipment.
+            raise NotAllowed(f"QA rejected shipment {self.id}: its log is closed")
         if not readings:
             raise InvalidInput("the logger file holds no readings")
         self.readings = [[r.at.isoformat(), r.celsius] for r in readings]
@@ -124,6 +127,10 @@ class Shipment:
     def dispose(self, decision: str, reason: str, by: str, at: datetime) -> None:
         if not self.excursions:
             raise InvalidInput(f"shipment {self.id} has no excursion to dispose of")
+        if self.disposition is not None:
+            raise NotAllowed(
+                f"QA already {self.disposition['decision']}ed the excursions of shipment {self.id}"
+            )
         if decision not in ("accept", "reject"):
             raise InvalidInput("QA decides 'accept' or 'reject'")
         if not reason.strip():

@@ -32,6 +32,12 @@ class Role(StrEnum):
     def label(self) -> str:
         return ROLE_LABELS[self]
 
+    @property
+    def a_label(self) -> str:
+        """The role in a sentence, with its article: 'an apheresis nurse', 'a courier'."""
+        label = ROLE_LABELS[self].lower()
+        return f"{'an' if label[0] in 'aeiou' else 'a'} {label}"
+
     @classmethod
     def parse(cls, text: str) -> Role:
         key = text.strip().lower().replace(" ", "_").replace("-", "_")

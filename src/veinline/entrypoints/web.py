@@ -124,7 +124,7 @@ def router(application: App) -> APIRouter:
                 request,
                 "error.html",
                 status=403,
-                message=f"a {user.role.label.lower()} may not read the ledger",
+                message=f"{user.role.a_label} may not read the ledger",
             )
         report = ledger.verify(application.uow())
         with application.uow() as uow:

@@ -11,7 +11,7 @@ from typing import Any
 from veinline.domain import catalog, identifiers
 from veinline.domain.catalog import Authorisation, Product, Site
 from veinline.domain.errors import Conflict, InvalidInput, NotFound
-from veinline.domain.identifiers import IssuedIdentifier
+from veinline.domain.identifiers import IdentifierKind, IssuedIdentifier
 from veinline.domain.ledger import LedgerEntry
 from veinline.domain.user import (
     SYSTEM_USERNAME,
@@ -203,6 +203,34 @@ def set_product_field(
         return product
 
 
+def allocate_identifier(
+    uow: AbstractUnitOfWork,
+    kind: IdentifierKind,
+    *,
+    fin: str,
+    at: datetime,
+    purpose: str,
+    actor: User,
+    reason: str,
+) -> IssuedIdentifier:
+    """Take the facility's next number for `at`'s year and record the identifier, inside the
+    caller's transaction (every DIN and CoI veinline issues comes through here)."""
+    sequence = uow.sequences.next(kind.value, fin, at.year)
+    issued = identifiers.build(
+        kind,
+        fin=fin,
+        issued_at=at,
+        sequence=sequence,
+        purpose=purpose,
+        issued_by=actor.username,
+    )
+    uow.identifiers.add(issued)
+    uow.record(
+        issued, actor=actor, action=f"identifier.{kind.value}_issued", before=None, reason=reason
+    )
+    return issued
+
+
 def issue_identifier(
     cmd: commands.IssueIdentifier,
     uow: AbstractUnitOfWork,
@@ -216,22 +244,13 @@ def issue_identifier(
     with uow:
         if not any(site.fin == cmd.fin for site in uow.sites.list()):
             raise NotFound(f"no site in the catalogue has facility identification number {cmd.fin}")
-        now = clock()
-        sequence = uow.sequences.next(cmd.kind.value, cmd.fin, now.year)
-        issued = identifiers.build(
+        issued = allocate_identifier(
+            uow,
             cmd.kind,
             fin=cmd.fin,
-            issued_at=now,
-            sequence=sequence,
+            at=clock(),
             purpose=cmd.purpose.strip(),
-            issued_by=actor.username,
-        )
-        uow.identifiers.add(issued)
-        uow.record(
-            issued,
             actor=actor,
-            action=f"identifier.{cmd.kind.value}_issued",
-            before=None,
             reason=cmd.purpose.strip(),
         )
         uow.commit()

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from veinline.domain import coldchain, custody, eligibility, identifiers, infusion
+from veinline.domain import coldchain, custody, eligibility, infusion
 from veinline.domain.case import Action, Case, CaseState, check_case_id, parse_date, parse_moment
 from veinline.domain.catalog import Product, Site, SiteKind
 from veinline.domain.coldchain import ShipperType
@@ -18,7 +18,7 @@ from veinline.domain.shipment import Leg, Shipment
 from veinline.domain.signature import Meaning
 from veinline.domain.user import Role, User
 from veinline.services import commands, signatures
-from veinline.services.handlers import Clock
+from veinline.services.handlers import Clock, allocate_identifier
 from veinline.services.passwords import PasswordHasher
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
@@ -77,7 +77,7 @@ def enrol_patient(
     cmd: commands.EnrolPatient, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
 ) -> Case:
     if actor.role not in (Role.COORDINATOR, Role.PHYSICIAN, Role.ADMIN):
-        raise NotAllowed(f"a {actor.role.label.lower()} may not enrol patients")
+        raise NotAllowed(f"{actor.role.a_label} may not enrol patients")
     if not cmd.consent_given:
         raise InvalidInput("the patient's informed consent must be recorded before enrolment")
     consent_date = parse_date(cmd.consent_date, "consent_date")
@@ -106,21 +106,13 @@ def enrol_patient(
         case_id = check_case_id(cmd.case_id or f"C{now.year}-{number:05d}")
         if uow.cases.get(case_id) is not None:
             raise Conflict(f"case {case_id} exists already")
-        coi_seq = uow.sequences.next(IdentifierKind.COI.value, site.fin, now.year)
-        coi = identifiers.build(
+        coi = allocate_identifier(
+            uow,
             IdentifierKind.COI,
             fin=site.fin,
-            issued_at=now,
-            sequence=coi_seq,
+            at=now,
             purpose=f"case {case_id}",
-            issued_by=actor.username,
-        )
-        uow.identifiers.add(coi)
-        uow.record(
-            coi,
             actor=actor,
-            action="identifier.coi_issued",
-            before=None,
             reason=f"chain of identity for case {case_id}",
         )
         case = Case(
@@ -225,7 +217,7 @@ def set_planned_dates(
     cmd: commands.SetPlannedDates, uow: AbstractUnitOfWork, *, actor: User
 ) -> Case:
     if actor.role not in (Role.PLANNER, Role.COORDINATOR, Role.ADMIN):
-        raise NotAllowed(f"a {actor.role.label.lower()} may not plan cases")
+        raise NotAllowed(f"{actor.role.a_label} may not plan cases")
     unknown = sorted(set(cmd.planned) - set(PLANNED_KEYS))
     if unknown:
         raise InvalidInput(
@@ -257,21 +249,13 @@ def collect(cmd: commands.Collect, uow: AbstractUnitOfWork, *, actor: User, cloc
         site = _site(uow, case.apheresis_site)
         if site.fin is None:
             raise InvalidInput(f"{site.name} has no facility identification number")
-        sequence = uow.sequences.next(IdentifierKind.DIN.value, site.fin, collected_at.year)
-        din = identifiers.build(
+        din = allocate_identifier(
+            uow,
             IdentifierKind.DIN,
             fin=site.fin,
-            issued_at=collected_at,
-            sequence=sequence,
+            at=collected_at,
             purpose=f"apheresis for case {case.id}",
-            issued_by=actor.username,
-        )
-        uow.identifiers.add(din)
-        uow.record(
-            din,
             actor=actor,
-            action="identifier.din_issued",
-            before=None,
             reason=f"collection for case {case.id}",
         )
         collection = {
@@ -318,7 +302,7 @@ def _new_shipment(
     limits = coldchain.limits_for(shipper_type, product.storage_max_c)
     count = len(uow.shipments.find(case_id=case.id))
     shipment = Shipment(
-        id=f"{case.id}-S{count + 1}",
+        id=f"{case.id}-S{count + 1:02d}",
         case_id=case.id,
         leg=leg,
         shipper_type=shipper_type,
@@ -362,6 +346,12 @@ def scan_custody(
             case = _case(uow, cmd.case_id)
             rule = custody.guard_scan(case, point, actor)
             result = custody.check_scan(case, cmd.data)
+            expiry = _expiry(case)
+            if point is custody.CustodyPoint.PRODUCT_PICKUP and expiry and expiry <= now:
+                raise NotAllowed(
+                    f"the product of case {case.id} expired at {expiry.isoformat()}: "
+                    "it is not shipped"
+                )
             shipment = _open_shipment(uow, case, rule.shipment_leg) if rule.shipment_leg else None
             if shipment is not None:
                 before = shipment.snapshot()
@@ -441,7 +431,7 @@ def import_logger_data(
     cmd: commands.ImportLoggerData, uow: AbstractUnitOfWork, *, actor: User
 ) -> Shipment:
     if actor.role in (Role.PLANNER, Role.PHYSICIAN):
-        raise NotAllowed(f"a {actor.role.label.lower()} does not import logger data")
+        raise NotAllowed(f"{actor.role.a_label} does not import logger data")
     try:
         zone = ZoneInfo(cmd.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -643,8 +633,11 @@ def conditional_release(
     with uow:
         case = _case(uow, cmd.case_id)
         physician = uow.users.get(cmd.physician_acknowledgement)
-        if physician is None or physician.role is not Role.PHYSICIAN:
-            raise InvalidInput("the treating physician must acknowledge a conditional release")
+        if physician is None or physician.username != case.treating_physician:
+            raise InvalidInput(
+                f"the treating physician ({case.treating_physician}) must acknowledge a "
+                "conditional release"
+            )
         now = clock()
         _transition(
             uow,
@@ -723,6 +716,7 @@ def _infuse(
             for f in (
                 infusion.check_post_thaw_window(thawed, started, product.post_thaw_window_minutes),
                 infusion.check_dose(product.dose_rule, cmd.weight_kg, cmd.dose_cells),
+                infusion.check_expiry(_expiry(case), started),
             )
             if f is not None
         ]
@@ -777,6 +771,11 @@ def _infuse(
         )
         uow.commit()
         return case
+
+
+def _expiry(case: Case) -> datetime | None:
+    text = case.manufacturing.get("expires_at")
+    return datetime.fromisoformat(str(text)) if text else None
 
 
 def start_follow_up(cmd: commands.StartFollowUp, uow: AbstractUnitOfWork, *, actor: User) -> Case:

@@ -43,7 +43,7 @@ def require(actor: User, permission: Permission) -> None:
     if not actor.active:
         raise NotAllowed(f"user {actor.username} is deactivated")
     if not allowed(actor, permission):
-        raise NotAllowed(f"a {actor.role.label.lower()} may not {permission.value}")
+        raise NotAllowed(f"{actor.role.a_label} may not {permission.value}")
 
 
 def can_act_at_site(actor: User, site_code: str | None) -> bool:

@@ -1,0 +1,220 @@
+"""One case from enrolment to infusion through the `veinline` command line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from veinline.adapters.seed.cases import EQUE_CEL_HK
+from veinline.bootstrap import App
+from veinline.entrypoints import cli
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def run(demo_app: App, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
+    monkeypatch.setenv("VEINLINE_DATABASE_URL", demo_app.settings.database_url)
+
+    def invoke(*args: str, stdin: str | None = None) -> Result:
+        built = cli._state.pop("app", None)
+        if built is not None:
+            built.engine.dispose()
+        cli._state.clear()
+        return CliRunner().invoke(cli.app, list(args), input=stdin)
+
+    yield invoke
+    built = cli._state.pop("app", None)
+    if built is not None:
+        built.engine.dispose()
+
+
+def _ok(result: Result) -> Result:
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+def test_a_case_goes_from_enrolment_to_infusion_through_the_cli(
+    run: Run, tmp_path: Path, demo_app: App
+) -> None:
+    patient = tmp_path / "patient.json"
+    patient.write_text(json.dumps(EQUE_CEL_HK.facts))
+    eligible = run(
+        "eligibility",
+        "check",
+        "--product",
+        "eque-cel",
+        "--jurisdiction",
+        "HK",
+        "--patient",
+        str(patient),
+    )
+    assert eligible.exit_code == 0 and json.loads(eligible.stdout)["eligible"] is True
+    enrolled = _ok(
+        run(
+            "--as",
+            "coordinator",
+            "case",
+            "enrol",
+            "--product",
+            "eque-cel",
+            "--jurisdiction",
+            "HK",
+            "--site",
+            "demo-hk-treatment",
+            "--patient-name",
+            "Cli Journey",
+            "--wristband",
+            "WB-CLI",
+            "--physician",
+            "physician",
+            "--consent-date",
+            "2026-03-01",
+            "--patient",
+            str(patient),
+        )
+    )
+    case_id = enrolled.stdout.strip().splitlines()[-1]
+    _ok(run("--as", "physician", "case", "confirm-eligibility", case_id))
+    _ok(
+        run(
+            "--as",
+            "coordinator",
+            "case",
+            "book",
+            case_id,
+            "--apheresis-site",
+            "demo-hk-apheresis",
+            "--date",
+            "2026-03-09",
+            "--manufacturing-site",
+            "demo-suzhou-manufacturing",
+        )
+    )
+    _ok(run("--as", "nurse", "case", "collect", case_id, "--at", "2026-03-02T09:00+08:00"))
+    shown = json.loads(_ok(run("case", "show", case_id, "--json")).stdout)["case"]
+    label = f"={shown['din']}00&/{shown['coi']}"
+    wrong = run(
+        "--as",
+        "courier",
+        "custody",
+        "scan",
+        "--case",
+        case_id,
+        "--at",
+        "apheresis_pickup",
+        "--data",
+        "&/CHA999099999999",
+    )
+    assert wrong.exit_code == 2 and "does not belong" in wrong.stderr
+    for user, point in (("courier", "apheresis_pickup"), ("operator", "manufacturing_receipt")):
+        _ok(run("--as", user, "custody", "scan", "--case", case_id, "--at", point, "--data", label))
+    _ok(run("--as", "operator", "case", "start-manufacturing", case_id, "--batch", "B-CLI"))
+    _ok(
+        run(
+            "--as",
+            "operator",
+            "case",
+            "complete-manufacturing",
+            case_id,
+            "--bags",
+            "1",
+            "--expires",
+            "2099-09-01T00:00Z",
+        )
+    )
+    refused = run("--as", "qa", "case", "release", case_id, stdin="qa\nwrong password\n")
+    assert refused.exit_code == 2 and "password is wrong" in refused.stderr
+    _ok(run("--as", "qa", "case", "release", case_id, stdin="qa\nveinline-demo\n"))
+    _ok(
+        run(
+            "--as",
+            "courier",
+            "custody",
+            "scan",
+            "--case",
+            case_id,
+            "--at",
+            "product_pickup",
+            "--data",
+            label,
+        )
+    )
+    csv = tmp_path / "log.csv"
+    csv.write_text(
+        "timestamp,temperature_c\n2026-03-02T10:00Z,-180\n2026-03-02T10:15Z,-120\n"
+        "2026-03-02T10:30Z,-181\n"
+    )
+    shipments = json.loads(_ok(run("case", "show", case_id, "--json")).stdout)["shipments"]
+    product_shipment = next(s["id"] for s in shipments if s["leg"] == "product")
+    logged = _ok(run("--as", "courier", "shipment", "log", product_shipment, "--file", str(csv)))
+    assert "1 excursion" in logged.stdout
+    blocked = run(
+        "--as",
+        "coordinator",
+        "custody",
+        "scan",
+        "--case",
+        case_id,
+        "--at",
+        "site_receipt",
+        "--data",
+        label,
+    )
+    assert blocked.exit_code == 2 and "waits for QA" in blocked.stderr
+    _ok(
+        run(
+            "--as",
+            "qa",
+            "shipment",
+            "dispose",
+            product_shipment,
+            "--decision",
+            "accept",
+            "--reason",
+            "15 min above limit, within stability data",
+        )
+    )
+    _ok(
+        run(
+            "--as",
+            "coordinator",
+            "custody",
+            "scan",
+            "--case",
+            case_id,
+            "--at",
+            "site_receipt",
+            "--data",
+            label,
+        )
+    )
+    _ok(
+        run(
+            "--as",
+            "physician",
+            "case",
+            "infuse",
+            case_id,
+            "--wristband",
+            "WB-CLI",
+            "--bag-data",
+            label,
+            "--thawed-at",
+            "2026-03-02T09:00Z",
+            "--started-at",
+            "2026-03-02T09:20Z",
+            "--weight",
+            "68",
+            "--dose",
+            "6.8e7",
+        )
+    )
+    assert (
+        json.loads(_ok(run("case", "show", case_id, "--json")).stdout)["case"]["state"] == "infused"
+    )
+    assert "ledger verified" in _ok(run("ledger", "verify")).stdout
