@@ -106,20 +106,29 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self.custody_events = FakeRepository(lambda e: e.id)  # type: ignore[assignment]
         self.incidents = FakeRepository(lambda i: i.id)  # type: ignore[assignment]
         self.shipments = FakeRepository(lambda s: s.id)  # type: ignore[assignment]
+        self.assessments = FakeRepository(lambda a: a.id)  # type: ignore[assignment]
         self.sequences = FakeSequences()
         self.ledger = FakeLedger(clock)
         self.tokens = FakeTokens()
         self.commits = 0
         self._saved: dict[str, Any] = {}
 
+    REPOSITORIES = (
+        "users",
+        "sites",
+        "products",
+        "authorisations",
+        "identifiers",
+        "cases",
+        "custody_events",
+        "incidents",
+        "shipments",
+        "assessments",
+    )
+
     def _repos(self) -> list[FakeRepository[Any]]:
-        return [
-            self.users,
-            self.sites,
-            self.products,
-            self.authorisations,  # type: ignore[list-item]
-            self.identifiers,
-        ]
+        # Every repository, so a rollback undoes a refused handler's changes everywhere.
+        return [getattr(self, name) for name in self.REPOSITORIES]
 
     def __enter__(self) -> FakeUnitOfWork:
         # Snapshot committed objects so a rollback restores mutated records too.

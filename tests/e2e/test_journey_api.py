@@ -211,3 +211,47 @@ def test_the_label_command_writes_the_pdf(demo_app: App, tmp_path, monkeypatch) 
         if built is not None:
             built.engine.dispose()
         cli._state.clear()
+
+
+def test_grading_is_served_by_the_api_with_reasons(client: TestClient) -> None:
+    findings = {
+        "ice_score": 0,
+        "consciousness": "unarousable",
+        "seizure": "none",
+        "motor_weakness": "none",
+        "cerebral_edema": "none",
+        "raised_icp_signs": False,
+    }
+    graded = client.post("/api/v1/grade/icans", json=findings).json()
+    assert graded["grade"] == 4
+    missing = client.post("/api/v1/grade/icans", json={"ice_score": 7})
+    assert missing.status_code == 422 and "consciousness" in missing.json()["message"]
+    assert client.post("/api/v1/grade/nope", json={}).status_code == 422
+
+
+def test_an_assessment_recorded_through_the_api_shows_on_the_case(
+    client: TestClient, demo_app: App
+) -> None:
+    from veinline.adapters.seed.cases import Driver
+    from veinline.domain.case import CaseState
+
+    driver = Driver(demo_app.bus, demo_app.user, demo_app.clock)
+    case = driver.advance(
+        driver.enrol(EQUE_CEL_HK, patient_name="Assessed", wristband="WB-A"),
+        EQUE_CEL_HK,
+        CaseState.INFUSED,
+    )
+    response = client.post(
+        f"/api/v1/cases/{case.id}/assessments",
+        headers=_as(client, "physician"),
+        json={
+            "kind": "survival",
+            "assessed_on": demo_app.clock().date().isoformat(),
+            "inputs": {"status": "alive"},
+        },
+    )
+    assert response.status_code == 201, response.text
+    detail = client.get(f"/api/v1/cases/{case.id}", headers=_as(client, "physician")).json()
+    assert [a["summary"] for a in detail["assessments"]] == ["alive"]
+    hidden = client.get(f"/api/v1/cases/{case.id}", headers=_as(client, "operator")).json()
+    assert hidden["assessments"] == []

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import FixedClock
-from tests.fakes import FakeLedger, FakeRepository, FakeSequences, FakeUnitOfWork
+from tests.fakes import FakeLedger, FakeSequences, FakeUnitOfWork
 from veinline.adapters.seed import demo_command
 from veinline.adapters.seed.cases import (
     DEMO_PASSWORD,
@@ -304,25 +304,10 @@ def test_the_dose_is_one_million_cells_per_kg_within_20_percent(
 
 
 class JourneyFakeUnitOfWork(FakeUnitOfWork):
-    """The shared fake, with the journey's repositories in its commit and rollback too.
-
-    tests/fakes.py only snapshots users, sites, products, authorisations and
-    identifiers, so a refused journey handler would leave its half-made changes to
-    cases, shipments and custody events in place, and `ledger.verify` would never
-    compare those records with their ledger snapshots.
-    """
+    """The shared fake (it commits and rolls back every repository, journey ones too)."""
 
     ledger: FakeLedger
     sequences: FakeSequences
-
-    def _repos(self) -> list[FakeRepository[Any]]:
-        return [
-            *super()._repos(),
-            self.cases,  # type: ignore[list-item]
-            self.custody_events,  # type: ignore[list-item]
-            self.incidents,  # type: ignore[list-item]
-            self.shipments,  # type: ignore[list-item]
-        ]
 
 
 class PlainHasher:

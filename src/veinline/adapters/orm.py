@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator
 
+from veinline.domain.assessment import Assessment, AssessmentKind
 from veinline.domain.case import Case, CaseState
 from veinline.domain.catalog import (
     Authorisation,
@@ -294,6 +295,19 @@ shipments = Table(
     Column("version", Integer, nullable=False),
 )
 
+assessments = Table(
+    "assessments",
+    metadata,
+    Column("id", String(60), primary_key=True),
+    Column("case_id", String(40), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("kind", _enum(AssessmentKind, "assessment_kind"), nullable=False),
+    Column("assessed_on", String(10), nullable=False),
+    Column("inputs", JSON, nullable=False),
+    Column("result", JSON, nullable=False),
+    Column("recorded_by", String(64), ForeignKey("users.username"), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+)
+
 # The regulated tables and the classes they hold: `ledger verify` compares every row
 # of these with its last ledger snapshot.
 REGULATED: list[type[Any]] = [
@@ -306,6 +320,7 @@ REGULATED: list[type[Any]] = [
     CustodyEvent,
     IdentityIncident,
     Shipment,
+    Assessment,
 ]
 
 _mapped = False
@@ -325,4 +340,5 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(CustodyEvent, custody_events)
     mapper_registry.map_imperatively(IdentityIncident, identity_incidents)
     mapper_registry.map_imperatively(Shipment, shipments)
+    mapper_registry.map_imperatively(Assessment, assessments)
     _mapped = True

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from veinline.adapters import orm
 from veinline.adapters.database import LEDGER_LOCK_KEY
+from veinline.domain.assessment import Assessment
 from veinline.domain.case import Case
 from veinline.domain.catalog import Authorisation, Product, Site
 from veinline.domain.custody import CustodyEvent, IdentityIncident
@@ -224,6 +225,9 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         )
         self.incidents = SqlRepository(self.session, IdentityIncident, orm.identity_incidents.c.at)
         self.shipments = SqlRepository(self.session, Shipment, orm.shipments.c.id)
+        self.assessments = SqlRepository(
+            self.session, Assessment, (orm.assessments.c.assessed_on, orm.assessments.c.id)
+        )
         self.sequences = SqlSequenceAllocator(self.session)
         self.ledger = SqlLedger(self.session, self.clock)
         self.tokens = SqlTokenStore(self.session)

@@ -122,6 +122,12 @@ class DispositionIn(BaseModel):
     reason: str
 
 
+class AssessmentIn(BaseModel):
+    kind: str = Field(description="crs, icans, agvhd, recist, imwg or survival")
+    assessed_on: str = Field(description="Date of the assessment, YYYY-MM-DD")
+    inputs: dict[str, Any]
+
+
 class UserIn(BaseModel):
     username: str
     printed_name: str
@@ -342,6 +348,23 @@ def _api_router(application: App) -> APIRouter:
             media_type="application/pdf",
             headers={"Content-Disposition": f'inline; filename="{filename}"'},
         )
+
+    @router.post("/grade/{kind}", tags=["follow-up"])
+    def grade(kind: str, findings: dict[str, Any]) -> dict[str, Any]:
+        """Grade findings (CRS, ICANS, MAGIC aGVHD, RECIST 1.1, IMWG) with the reasons."""
+        from veinline.domain.grading import grade as grade_findings
+
+        return grade_findings(kind, findings)
+
+    @router.post("/cases/{case_id}/assessments", status_code=201, tags=["follow-up"])
+    def record_assessment(case_id: str, body: AssessmentIn, actor: Actor) -> dict[str, Any]:
+        record = application.bus.handle(
+            commands.RecordAssessment(
+                case_id=case_id, kind=body.kind, assessed_on=body.assessed_on, inputs=body.inputs
+            ),
+            actor=actor,
+        )
+        return {**record.snapshot(), "summary": record.summary}
 
     @router.post("/custody/scans", status_code=201, tags=["journey"])
     def scan(body: ScanIn, actor: Actor) -> dict[str, Any]:

@@ -445,3 +445,25 @@ def register(app: typer.Typer) -> None:
 
 
 __all__ = ["DomainError", "register"]
+
+
+@case_app.command("assess")
+def case_assess(
+    case_id: Annotated[str, typer.Argument()],
+    kind: Annotated[str, typer.Option(help="crs, icans, agvhd, recist, imwg or survival.")],
+    on: Annotated[str, typer.Option(help="Date assessed, YYYY-MM-DD.")],
+    input_: Annotated[str, typer.Option("--input", help="Findings JSON file; - for stdin.")] = "-",
+) -> None:
+    """Record a follow-up assessment; veinline grades it and keeps the reasons."""
+    record = _do(
+        commands.RecordAssessment(
+            case_id=case_id, kind=kind, assessed_on=on, inputs=_read_json(input_, "the findings")
+        )
+    )
+    out = _cli().out
+    out.print(
+        f"{record.id}: {record.kind.label} on {record.assessed_on}: {record.summary}",
+        highlight=False,
+    )
+    for reason in record.result.get("reasons", []):
+        out.print(f"  - {reason}", highlight=False)

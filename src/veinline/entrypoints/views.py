@@ -125,11 +125,12 @@ def case_detail(uow: AbstractUnitOfWork, case_id: str, viewer: User) -> dict[str
     events = uow.custody_events.find(case_id=case.id)
     shipments = uow.shipments.find(case_id=case.id)
     incidents = uow.incidents.find(case_id=case.id)
+    assessments = uow.assessments.find(case_id=case.id)
     entries: list[dict[str, Any]] = []
     if allowed(viewer, Permission.READ_LEDGER):
         related = [case.id, case.coi, *(c["din"] for c in case.collections)]
         related += [e.id for e in events] + [s.id for s in shipments]
-        related += [i.id for i in incidents]
+        related += [i.id for i in incidents] + [a.id for a in assessments]
         found = [e for rid in related for e in uow.ledger.for_entity(rid)]
         entries = [entry_view(e) for e in sorted(found, key=lambda e: e.seq)]
     return {
@@ -141,5 +142,10 @@ def case_detail(uow: AbstractUnitOfWork, case_id: str, viewer: User) -> dict[str
             for s in shipments
         ],
         "incidents": [i.snapshot() for i in incidents],
+        "assessments": [
+            {**a.snapshot(), "kind_label": a.kind.label, "summary": a.summary} for a in assessments
+        ]
+        if viewer.role not in IDENTIFIERS_ONLY
+        else [],
         "ledger": entries,
     }

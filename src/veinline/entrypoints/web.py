@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from veinline.bootstrap import App
 from veinline.domain import custody
+from veinline.domain.assessment import AssessmentKind
 from veinline.domain.errors import DomainError, InvalidInput
 from veinline.domain.user import Role, User
 from veinline.entrypoints import case_actions, views
@@ -233,9 +234,19 @@ def router(application: App) -> APIRouter:
             for a in detail["case"]["actions"]
             if a in case_actions.COMMAND_FOR_ACTION
         ]
+        can_assess = detail["case"]["state"] in ("infused", "follow_up") and user.role in (
+            Role.PHYSICIAN,
+            Role.APHERESIS_NURSE,
+            Role.ADMIN,
+        )
         return render(
             request,
             "case.html",
+            can_assess=can_assess,
+            assessment_kinds=[
+                (k.value, k.label) for k in AssessmentKind if k is not AssessmentKind.ADVERSE_EVENT
+            ],
+            today=application.clock().date().isoformat(),
             user=user,
             done=done,
             error=error,
@@ -256,6 +267,31 @@ def router(application: App) -> APIRouter:
         except DomainError as exc:
             return _back(case_id, error=exc.message)
         return _back(case_id, done=action.replace("_", " "))
+
+    @pages.post("/cases/{case_id}/assessments")
+    async def assess(request: Request, case_id: str) -> Response:
+        user = need_user(request)
+        if isinstance(user, Response):
+            return user
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        try:
+            findings = json.loads(form.get("inputs") or "{}")
+            if not isinstance(findings, dict):
+                raise InvalidInput("the findings must be a JSON object")
+            record = application.bus.handle(
+                commands.RecordAssessment(
+                    case_id=case_id,
+                    kind=form.get("kind", ""),
+                    assessed_on=form.get("assessed_on", ""),
+                    inputs=findings,
+                ),
+                actor=user,
+            )
+        except json.JSONDecodeError as exc:
+            return _back(case_id, error=f"the findings are not JSON: {exc}")
+        except DomainError as exc:
+            return _back(case_id, error=exc.message)
+        return _back(case_id, done=f"{record.kind.label}: {record.summary}")
 
     @pages.post("/cases/{case_id}/scan")
     async def scan(request: Request, case_id: str) -> Response:

@@ -203,3 +203,14 @@ class StartFollowUp(Command):
 class CancelCase(Command):
     case_id: str
     reason: str
+
+
+# ---------------------------------------------------------------- follow-up
+
+
+@dataclass(frozen=True)
+class RecordAssessment(Command):
+    case_id: str
+    kind: str
+    assessed_on: str
+    inputs: dict[str, object]

@@ -8,6 +8,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Generic, Protocol, TypeVar
 
+from veinline.domain.assessment import Assessment
 from veinline.domain.case import Case
 from veinline.domain.catalog import Authorisation, Product, Site
 from veinline.domain.custody import CustodyEvent, IdentityIncident
@@ -88,6 +89,7 @@ class AbstractUnitOfWork(abc.ABC):
     custody_events: Repository[CustodyEvent]
     incidents: Repository[IdentityIncident]
     shipments: Repository[Shipment]
+    assessments: Repository[Assessment]
     sequences: SequenceAllocator
     ledger: Ledger
     tokens: TokenStore

@@ -197,6 +197,28 @@ class Driver:
         assert found is not None
         return found
 
+    def follow_up(self, case: Case) -> None:
+        """The first day's toxicity checks after infusion (as the demo shows them)."""
+        today = self.clock().date().isoformat()
+        crs = {
+            "temperature_c": 38.4,
+            "fever_masked_by_treatment": False,
+            "hypotension": False,
+            "vasopressors": [],
+            "oxygen": {"device": "none"},
+            "death_from_crs": False,
+        }
+        icans = {
+            "ice_score": 10,
+            "consciousness": "alert",
+            "seizure": "none",
+            "motor_weakness": "none",
+            "cerebral_edema": "none",
+            "raised_icp_signs": False,
+        }
+        self.do(commands.RecordAssessment(case.id, "crs", today, crs), "nurse")
+        self.do(commands.RecordAssessment(case.id, "icans", today, icans), "nurse")
+
     def _ship_and_receive(self, case: Case, pickup: str, receipt: str, receiver: str) -> Any:
         self.do(commands.ScanCustody(case.id, pickup, barcode(case)), "courier")
         return self.do(commands.ScanCustody(case.id, receipt, barcode(case)), receiver)
@@ -222,6 +244,8 @@ def load_demo_cases(driver: Driver) -> int:
             wristband=f"WB-{number:04d}",
             case_id=case_id,
         )
-        driver.advance(case, route, state)
+        case = driver.advance(case, route, state)
+        if state in (CaseState.INFUSED, CaseState.FOLLOW_UP):
+            driver.follow_up(case)
         created += 1
     return created

@@ -1,0 +1,72 @@
+"""Handlers of follow-up after infusion: assessments graded with reasons, in the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from veinline.domain import assessment
+from veinline.domain.assessment import Assessment, AssessmentKind
+from veinline.domain.case import CaseState
+from veinline.domain.errors import NotAllowed, NotFound
+from veinline.domain.user import Role, User
+from veinline.services import commands
+from veinline.services.handlers import Clock
+from veinline.services.unit_of_work import AbstractUnitOfWork
+
+# Nurses record the daily toxicity checks; response, GVHD, events and survival are the
+# physician's judgement.
+RECORDERS: dict[AssessmentKind, frozenset[Role]] = {
+    kind: frozenset({Role.PHYSICIAN, Role.ADMIN}) for kind in AssessmentKind
+}
+for _kind in (AssessmentKind.CRS, AssessmentKind.ICANS):
+    RECORDERS[_kind] = RECORDERS[_kind] | {Role.APHERESIS_NURSE}
+
+
+def record_assessment(
+    cmd: commands.RecordAssessment, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
+) -> Assessment:
+    kind = assessment.parse_kind(cmd.kind)
+    if actor.role not in RECORDERS[kind]:
+        raise NotAllowed(f"{actor.role.a_label} may not record {kind.label.lower()}")
+    result = assessment.evaluate(kind, dict(cmd.inputs))
+    now = clock()
+    with uow:
+        case = uow.cases.get(cmd.case_id)
+        if case is None:
+            raise NotFound(f"there is no case {cmd.case_id}")
+        if case.state not in (CaseState.INFUSED, CaseState.FOLLOW_UP):
+            raise NotAllowed(
+                f"case {case.id} is {case.state.label.lower()}: follow-up starts after infusion"
+            )
+        infused_on = datetime.fromisoformat(str(case.infusion["infusion_started_at"])).date()
+        day = assessment.check_assessment_date(
+            cmd.assessed_on, infused_on=infused_on, today=now.date()
+        )
+        existing = uow.assessments.find(case_id=case.id)
+        record = Assessment(
+            id=f"{case.id}-A{len(existing) + 1:03d}",
+            case_id=case.id,
+            kind=kind,
+            assessed_on=day.isoformat(),
+            inputs=dict(cmd.inputs),
+            result=result,
+            recorded_by=actor.username,
+            recorded_at=now,
+        )
+        uow.assessments.add(record)
+        uow.record(
+            record,
+            actor=actor,
+            action=f"followup.{kind.value}",
+            before=None,
+            reason=f"{kind.label}: {record.summary}",
+        )
+        uow.commit()
+        return record
+
+
+HANDLERS: dict[type[commands.Command], Callable[..., Any]] = {
+    commands.RecordAssessment: record_assessment,
+}

@@ -1,0 +1,93 @@
+"""Follow-up assessments on an infused case, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from veinline.adapters.seed.cases import EQUE_CEL_HK, Driver
+from veinline.bootstrap import App
+from veinline.domain.case import Case, CaseState
+from veinline.domain.errors import InvalidInput, NotAllowed
+from veinline.services import commands, ledger
+
+CRS_GRADE_3 = {
+    "temperature_c": 39.2,
+    "fever_masked_by_treatment": False,
+    "hypotension": True,
+    "vasopressors": ["norepinephrine", "vasopressin"],
+    "oxygen": {"device": "nasal_cannula", "flow_l_min": 3},
+    "death_from_crs": False,
+}
+
+
+def _case(app: App, state: CaseState) -> Case:
+    driver = Driver(app.bus, app.user, app.clock)
+    case = driver.enrol(EQUE_CEL_HK, patient_name="Follow Up", wristband="WB-F")
+    return driver.advance(case, EQUE_CEL_HK, state)
+
+
+def test_an_assessment_is_graded_with_reasons_and_kept_in_the_ledger(demo_app: App) -> None:
+    case = _case(demo_app, CaseState.INFUSED)
+    record = demo_app.bus.handle(
+        commands.RecordAssessment(case.id, "crs", demo_app.clock().date().isoformat(), CRS_GRADE_3),
+        actor=demo_app.user("nurse"),
+    )
+    assert record.result["grade"] == 3
+    assert any("vasopressin" in r for r in record.result["reasons"])
+    history = ledger.history(demo_app.uow(), record.id)
+    assert history[0].action == "followup.crs" and history[0].actor == "nurse"
+    assert ledger.verify(demo_app.uow()).ok
+
+
+def test_a_response_series_takes_the_newest_response(demo_app: App) -> None:
+    case = _case(demo_app, CaseState.FOLLOW_UP)
+    series = {
+        "assessments": [
+            {
+                "sum_mm": 100,
+                "new_lesions": False,
+                "all_targets_gone": False,
+                "nodes_all_below_10mm": False,
+            },
+            {
+                "sum_mm": 60,
+                "new_lesions": False,
+                "all_targets_gone": False,
+                "nodes_all_below_10mm": False,
+            },
+        ]
+    }
+    record = demo_app.bus.handle(
+        commands.RecordAssessment(case.id, "recist", demo_app.clock().date().isoformat(), series),
+        actor=demo_app.user("physician"),
+    )
+    assert record.summary == "PR"
+
+
+def test_follow_up_is_refused_before_infusion_and_for_the_wrong_role(demo_app: App) -> None:
+    early = _case(demo_app, CaseState.RECEIVED_AT_SITE)
+    today = demo_app.clock().date().isoformat()
+    with pytest.raises(NotAllowed, match="follow-up starts after infusion"):
+        demo_app.bus.handle(
+            commands.RecordAssessment(early.id, "crs", today, CRS_GRADE_3),
+            actor=demo_app.user("physician"),
+        )
+    infused = _case(demo_app, CaseState.INFUSED)
+    with pytest.raises(NotAllowed, match="an apheresis nurse may not record"):
+        demo_app.bus.handle(
+            commands.RecordAssessment(infused.id, "survival", today, {"status": "alive"}),
+            actor=demo_app.user("nurse"),
+        )
+    with pytest.raises(InvalidInput, match="death_from_crs"):
+        incomplete = {k: v for k, v in CRS_GRADE_3.items() if k != "death_from_crs"}
+        demo_app.bus.handle(
+            commands.RecordAssessment(infused.id, "crs", today, incomplete),
+            actor=demo_app.user("physician"),
+        )
+    with pytest.raises(InvalidInput, match="in the future"):
+        demo_app.bus.handle(
+            commands.RecordAssessment(infused.id, "crs", "2099-01-01", CRS_GRADE_3),
+            actor=demo_app.user("physician"),
+        )
+    with demo_app.uow() as uow:
+        assert uow.assessments.find(case_id=infused.id) == []
