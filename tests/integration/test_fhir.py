@@ -374,3 +374,38 @@ def test_malformed_bundle_is_refused_by_validate_bundle() -> None:
         validate_bundle({"resourceType": "Patient"})
     with pytest.raises(InvalidInput, match="JSON object"):
         validate_bundle([good])
+
+
+def test_recollected_case_links_the_product_to_the_latest_collection() -> None:
+    second_din = "A999926000002"
+    case = snapshot()
+    case["collections"].append(
+        {
+            "din": second_din,
+            "check_character": isbt128.check_character(second_din),
+            "collected_at": "2026-03-20T09:30:00+08:00",
+            "site": "hk-apheresis",
+            "volume_ml": None,
+        }
+    )
+
+    data = case_bundle(export(case))
+
+    specimens = resources(data, "Specimen")
+    product = only(data, "BiologicallyDerivedProduct")
+    link = next(x for x in product["extension"] if x["url"] == SOURCE_SPECIMEN_URL)
+    assert [s["identifier"][0]["value"] for s in specimens] == [DIN, second_din]
+    assert link["valueReference"]["reference"] == url_of(data, specimens[1])
+    assert {"system": DIN_SYSTEM, "value": second_din} in [
+        {k: v for k, v in i.items() if k != "extension"} for i in product["identifier"]
+    ]
+    assert len(resources(data, "Organization")) == 2  # one per site, however many visits
+
+
+def test_r5_only_element_is_refused_by_the_r4_models() -> None:
+    data = case_bundle(export())
+    product = only(data, "BiologicallyDerivedProduct")
+    product["expirationDate"] = "2026-09-14T17:00:00+08:00"  # R5 name; R4 needs the extension
+
+    with pytest.raises(InvalidInput, match="expirationDate"):
+        validate_bundle(data)
