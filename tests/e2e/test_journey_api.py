@@ -255,3 +255,31 @@ def test_an_assessment_recorded_through_the_api_shows_on_the_case(
     assert [a["summary"] for a in detail["assessments"]] == ["alive"]
     hidden = client.get(f"/api/v1/cases/{case.id}", headers=_as(client, "operator")).json()
     assert hidden["assessments"] == []
+
+
+def test_a_case_exports_as_a_pseudonymous_fhir_bundle(client: TestClient, demo_app: App) -> None:
+    from fhir.resources.R4B.bundle import Bundle
+
+    from veinline.adapters.seed.cases import Driver
+    from veinline.domain.case import CaseState
+
+    driver = Driver(demo_app.bus, demo_app.user, demo_app.clock)
+    case = driver.advance(
+        driver.enrol(EQUE_CEL_HK, patient_name="Fhir Person", wristband="WB-FH"),
+        EQUE_CEL_HK,
+        CaseState.INFUSED,
+    )
+    driver.follow_up(case)
+    assert (
+        client.get(f"/api/v1/cases/{case.id}/fhir", headers=_as(client, "operator")).status_code
+        == 403
+    )
+    response = client.get(f"/api/v1/cases/{case.id}/fhir", headers=_as(client, "physician"))
+    bundle = response.json()
+    Bundle.model_validate(bundle)
+    kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
+    assert {"Patient", "Specimen", "BiologicallyDerivedProduct", "Procedure", "Observation"} <= set(
+        kinds
+    )
+    assert kinds.count("Observation") == 2
+    assert "Fhir Person" not in response.text and "WB-FH" not in response.text

@@ -366,6 +366,13 @@ def _api_router(application: App) -> APIRouter:
         )
         return {**record.snapshot(), "summary": record.summary}
 
+    @router.get("/cases/{case_id}/fhir", tags=["follow-up"])
+    def fhir_export(case_id: str, actor: Actor) -> dict[str, Any]:
+        """The case as a pseudonymous FHIR R4 Bundle (no name, no wristband)."""
+        require(actor, Permission.READ_LEDGER)
+        with application.uow() as uow:
+            return views.fhir_bundle(uow, case_id, exported_at=application.clock().isoformat())
+
     @router.post("/custody/scans", status_code=201, tags=["journey"])
     def scan(body: ScanIn, actor: Actor) -> dict[str, Any]:
         """A hand-off; a mismatch is refused (409) and kept as an identity incident."""

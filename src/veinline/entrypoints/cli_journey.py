@@ -436,14 +436,6 @@ def label_command(
     cli.out.print(f"{len(labels)} label(s) written to {out}", highlight=False)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("label")(label_command)
-    app.add_typer(case_app, name="case")
-    app.add_typer(custody_app, name="custody")
-    app.add_typer(shipment_app, name="shipment")
-    app.add_typer(eligibility_app, name="eligibility")
-
-
 __all__ = ["DomainError", "register"]
 
 
@@ -467,3 +459,35 @@ def case_assess(
     )
     for reason in record.result.get("reasons", []):
         out.print(f"  - {reason}", highlight=False)
+
+
+fhir_app = typer.Typer(help="FHIR R4 export.", no_args_is_help=True)
+
+
+@fhir_app.command("export")
+def fhir_export(
+    case_id: Annotated[str, typer.Argument(help="Case id.")],
+    out: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
+) -> None:
+    """Export a case as a pseudonymous FHIR R4 Bundle (JSON), validated before it is written."""
+    from veinline.entrypoints import views
+
+    cli = _cli()
+    application = cli._app()
+    with cli.friendly_errors(), application.uow() as uow:
+        bundle = views.fhir_bundle(uow, case_id, exported_at=application.clock().isoformat())
+    text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+        return
+    out.write_text(text, encoding="utf-8")
+    cli.out.print(f"{len(bundle['entry'])} resources written to {out}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("label")(label_command)
+    app.add_typer(case_app, name="case")
+    app.add_typer(custody_app, name="custody")
+    app.add_typer(shipment_app, name="shipment")
+    app.add_typer(eligibility_app, name="eligibility")
+    app.add_typer(fhir_app, name="fhir")

@@ -149,3 +149,48 @@ def case_detail(uow: AbstractUnitOfWork, case_id: str, viewer: User) -> dict[str
         else [],
         "ledger": entries,
     }
+
+
+def fhir_bundle(uow: AbstractUnitOfWork, case_id: str, *, exported_at: str) -> dict[str, Any]:
+    """A case as a pseudonymous FHIR R4 Bundle, with its follow-up."""
+    from veinline.adapters.fhir import CaseExport, case_bundle
+
+    case = uow.cases.get(case_id)
+    if case is None:
+        raise NotFound(f"there is no case {case_id}")
+    product = uow.products.get(case.product_code)
+    site = uow.sites.get(case.treatment_site)
+    assert product is not None and site is not None
+    toxicity, responses, events = [], [], []
+    for a in uow.assessments.find(case_id=case.id):
+        if a.kind.value in ("crs", "icans") and "grade" in a.result:
+            toxicity.append(
+                {
+                    "kind": a.kind.value,
+                    "date": a.assessed_on,
+                    "grade": a.result["grade"],
+                    "reasons": a.result["reasons"],
+                }
+            )
+        elif a.kind.value in ("recist", "imwg") and "response" in a.result:
+            responses.append(
+                {"scale": a.kind.value, "date": a.assessed_on, "response": a.result["response"]}
+            )
+        elif a.kind.value == "adverse_event":
+            events.append({**a.inputs, "onset": a.inputs.get("onset", a.assessed_on)})
+    return case_bundle(
+        CaseExport(
+            case=case.snapshot(),
+            product={
+                "code": product.code,
+                "name": product.display_name,
+                "modality": product.modality.value,
+                "storage_max_c": product.storage_max_c,
+            },
+            treatment_site={"code": site.code, "name": site.name, "country": site.country},
+            toxicity=toxicity,
+            responses=responses,
+            adverse_events=events,
+            exported_at=exported_at,
+        )
+    )
