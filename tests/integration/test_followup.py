@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from veinline.adapters.seed.cases import EQUE_CEL_HK, Driver
@@ -91,3 +93,70 @@ def test_follow_up_is_refused_before_infusion_and_for_the_wrong_role(demo_app: A
         )
     with demo_app.uow() as uow:
         assert uow.assessments.find(case_id=infused.id) == []
+
+
+def test_a_serious_unexpected_event_is_flagged_with_its_report_due_date(demo_app: App) -> None:
+    case = _case(demo_app, CaseState.INFUSED)
+    today = demo_app.clock().date()
+    record = demo_app.bus.handle(
+        commands.RecordAssessment(
+            case.id,
+            "adverse_event",
+            today.isoformat(),
+            {
+                "term": "Cytokine release syndrome",
+                "grade": 4,
+                "serious": True,
+                "expected": False,
+                "outcome": "recovering",
+            },
+        ),
+        actor=demo_app.user("physician"),
+    )
+    # 21 CFR 312.32(c)(2): life-threatening and unexpected -> 7 calendar days.
+    assert record.result["expedited_report_due"] == (today + timedelta(days=7)).isoformat()
+    assert "serious" in record.summary and "expedited" in record.summary
+    expected = demo_app.bus.handle(
+        commands.RecordAssessment(
+            case.id,
+            "adverse_event",
+            today.isoformat(),
+            {
+                "term": "Neutropenia",
+                "grade": 3,
+                "serious": False,
+                "expected": True,
+                "outcome": "recovering",
+            },
+        ),
+        actor=demo_app.user("physician"),
+    )
+    assert expected.result["expedited_report_due"] is None
+    with pytest.raises(InvalidInput, match="outcome"):
+        demo_app.bus.handle(
+            commands.RecordAssessment(
+                case.id,
+                "adverse_event",
+                today.isoformat(),
+                {
+                    "term": "Sepsis",
+                    "grade": 5,
+                    "serious": True,
+                    "expected": False,
+                    "outcome": "recovering",
+                },
+            ),
+            actor=demo_app.user("physician"),
+        )
+
+
+def test_the_case_shows_its_follow_up_schedule_with_overdue_visits(demo_app: App) -> None:
+    from veinline.entrypoints import views
+
+    case = _case(demo_app, CaseState.FOLLOW_UP)
+    later = demo_app.clock().date() + timedelta(days=40)
+    with demo_app.uow() as uow:
+        detail = views.case_detail(uow, case.id, demo_app.user("physician"), today=later)
+    statuses = {v["status"] for v in detail["visits"]}
+    assert "overdue" in statuses  # daily checks of the first fortnight were never recorded
+    assert detail["visits"][0]["target"] >= case.infusion["infusion_started_at"][:10]

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from veinline.domain import grading
 from veinline.domain.errors import InvalidInput
+from veinline.domain.followup import AdverseEvent
 from veinline.domain.ledger import JsonObject, snapshot_time
 
 
@@ -80,6 +81,13 @@ class Assessment:
     def summary(self) -> str:
         """One phrase for the timeline: 'grade 2', 'PR', 'alive'."""
         r = self.result
+        if self.kind is AssessmentKind.ADVERSE_EVENT:
+            flag = (
+                ", expedited report due " + str(r["expedited_report_due"])
+                if r.get("expedited_report_due")
+                else ""
+            )
+            return f"{r['term']} grade {r['grade']}{' (serious)' if r['serious'] else ''}{flag}"
         if "grade_label" in r:
             return f"grade {r['grade_label']}"
         if "grade" in r:
@@ -97,8 +105,9 @@ def parse_kind(text: str) -> AssessmentKind:
         raise InvalidInput(f"unknown assessment {text!r}; use one of: {kinds}") from None
 
 
-def evaluate(kind: AssessmentKind, inputs: JsonObject) -> JsonObject:
-    """What veinline derives from the findings: a grade, a response or a status."""
+def evaluate(kind: AssessmentKind, inputs: JsonObject, assessed_on: date) -> JsonObject:
+    """What veinline derives from the findings: a grade, a response, a status, or for an
+    adverse event whether (and by when) it must be reported expedited."""
     if kind.value in grading.KINDS:
         result = grading.grade(kind.value, inputs)
         if kind in (AssessmentKind.RECIST, AssessmentKind.IMWG):
@@ -115,7 +124,51 @@ def evaluate(kind: AssessmentKind, inputs: JsonObject) -> JsonObject:
         if not isinstance(progressed, bool):
             raise InvalidInput("progressed must be true or false")
         return {"status": status, "progressed": progressed, "cause": inputs.get("cause")}
-    raise InvalidInput(f"{kind.label} is recorded with its own form")
+    return _adverse_event(inputs, assessed_on)
+
+
+def _adverse_event(inputs: JsonObject, assessed_on: date) -> JsonObject:
+    known = {"term", "grade", "serious", "onset", "outcome", "expected", "suspected"}
+    unknown = sorted(set(inputs) - known)
+    if unknown:
+        raise InvalidInput(f"an adverse event does not take {', '.join(unknown)}")
+    for name in ("term", "grade", "serious", "outcome", "expected"):
+        if name not in inputs:
+            raise InvalidInput(f"{name} is required for an adverse event")
+    onset_text = str(inputs.get("onset") or assessed_on.isoformat())
+    try:
+        onset = date.fromisoformat(onset_text)
+    except ValueError:
+        raise InvalidInput(f"onset must be a date like 2026-03-14, not {onset_text!r}") from None
+    for name in ("serious", "expected", "suspected"):
+        if name in inputs and not isinstance(inputs[name], bool):
+            raise InvalidInput(f"{name} must be true or false")
+    event = AdverseEvent(
+        term=str(inputs["term"]),
+        grade=inputs["grade"],  # checked by AdverseEvent
+        serious=bool(inputs["serious"]),
+        onset=onset,
+        outcome=inputs["outcome"],
+        expected=bool(inputs["expected"]),
+        suspected=bool(inputs.get("suspected", True)),
+    )
+    due = event.expedited_report_due(max(onset, assessed_on))
+    return {
+        "term": event.term,
+        "grade": event.grade,
+        "serious": event.serious,
+        "outcome": event.outcome.value,
+        "expedited_report_due": due.isoformat() if due else None,
+        "reasons": [
+            (
+                f"21 CFR 312.32(c): serious, unexpected suspected adverse reaction — IND safety "
+                f"report due by {due.isoformat()}"
+            )
+            if due
+            else "not an expedited report (expected, not serious or not suspected): "
+            "periodic reporting"
+        ],
+    }
 
 
 def check_assessment_date(assessed_on: str, *, infused_on: date, today: date) -> date:

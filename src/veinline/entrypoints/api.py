@@ -324,7 +324,7 @@ def _api_router(application: App) -> APIRouter:
     @router.get("/cases/{case_id}", tags=["journey"])
     def case_detail(case_id: str, actor: Actor) -> dict[str, Any]:
         with application.uow() as uow:
-            return views.case_detail(uow, case_id, actor)
+            return views.case_detail(uow, case_id, actor, today=application.clock().date())
 
     @router.post("/cases/{case_id}/actions/{action}", tags=["journey"])
     def case_action(

@@ -316,7 +316,7 @@ def case_show(
     application = cli._app()
     with cli.friendly_errors(), application.uow() as uow:
         viewer = application.user(cli._state.get("acting_user", "system"))
-        detail = views.case_detail(uow, case_id, viewer)
+        detail = views.case_detail(uow, case_id, viewer, today=application.clock().date())
     if as_json:
         cli._print_json(detail)
         return

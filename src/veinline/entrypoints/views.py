@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from veinline.domain.case import IDENTIFIERS_ONLY, Case, CaseState
@@ -116,7 +117,9 @@ def case_board(uow: AbstractUnitOfWork, viewer: User) -> list[dict[str, Any]]:
     ]
 
 
-def case_detail(uow: AbstractUnitOfWork, case_id: str, viewer: User) -> dict[str, Any]:
+def case_detail(
+    uow: AbstractUnitOfWork, case_id: str, viewer: User, *, today: date
+) -> dict[str, Any]:
     """The case with its custody events, shipments, incidents and (if allowed) ledger."""
     case = uow.cases.get(case_id)
     if case is None:
@@ -135,6 +138,7 @@ def case_detail(uow: AbstractUnitOfWork, case_id: str, viewer: User) -> dict[str
         entries = [entry_view(e) for e in sorted(found, key=lambda e: e.seq)]
     return {
         "case": case_view(case, viewer),
+        "visits": _visits(case, product, assessments, today),
         "product": product.snapshot() if product else None,
         "custody": [{**e.snapshot(), "point_label": e.point.label} for e in events],
         "shipments": [
@@ -194,3 +198,30 @@ def fhir_bundle(uow: AbstractUnitOfWork, case_id: str, *, exported_at: str) -> d
             exported_at=exported_at,
         )
     )
+
+
+def _visits(
+    case: Case, product: Product | None, assessments: list[Any], today: date
+) -> list[dict[str, Any]]:
+    """The follow-up schedule with each visit's status, once the patient is infused."""
+    from veinline.domain.followup import FollowUpSchedule
+
+    started = case.infusion.get("infusion_started_at")
+    if not started or product is None:
+        return []
+    infused_on = datetime.fromisoformat(str(started)).date()
+    done = {date.fromisoformat(a.assessed_on) for a in assessments}
+    today = max(infused_on, today)
+    visits = FollowUpSchedule.for_modality(product.modality).visits_due(infused_on, done, today)
+    return [
+        {
+            "id": v.id,
+            "target": v.target.isoformat(),
+            "status": v.status.value,
+            "status_label": v.status.label,
+            "colour": v.status.colour,
+            "done_on": v.done_on.isoformat() if v.done_on else None,
+        }
+        for v in visits
+        if v.status.value != "upcoming" or v.target <= today.replace(year=today.year + 1)
+    ][:40]

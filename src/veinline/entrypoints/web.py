@@ -225,7 +225,7 @@ def router(application: App) -> APIRouter:
             return user
         try:
             with application.uow() as uow:
-                detail = views.case_detail(uow, case_id, user)
+                detail = views.case_detail(uow, case_id, user, today=application.clock().date())
                 sites = views.sites(uow)
         except DomainError as exc:
             return refused(request, exc)
@@ -243,9 +243,7 @@ def router(application: App) -> APIRouter:
             request,
             "case.html",
             can_assess=can_assess,
-            assessment_kinds=[
-                (k.value, k.label) for k in AssessmentKind if k is not AssessmentKind.ADVERSE_EVENT
-            ],
+            assessment_kinds=[(k.value, k.label) for k in AssessmentKind],
             today=application.clock().date().isoformat(),
             user=user,
             done=done,

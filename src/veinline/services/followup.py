@@ -30,7 +30,6 @@ def record_assessment(
     kind = assessment.parse_kind(cmd.kind)
     if actor.role not in RECORDERS[kind]:
         raise NotAllowed(f"{actor.role.a_label} may not record {kind.label.lower()}")
-    result = assessment.evaluate(kind, dict(cmd.inputs))
     now = clock()
     with uow:
         case = uow.cases.get(cmd.case_id)
@@ -44,6 +43,7 @@ def record_assessment(
         day = assessment.check_assessment_date(
             cmd.assessed_on, infused_on=infused_on, today=now.date()
         )
+        result = assessment.evaluate(kind, dict(cmd.inputs), day)
         existing = uow.assessments.find(case_id=case.id)
         record = Assessment(
             id=f"{case.id}-A{len(existing) + 1:03d}",
