@@ -1,0 +1,198 @@
+"""The optimal planner: a priority-weighted plan with a proven bound on how good it is.
+
+How it works, and why (measured on the 700-patient RTP year and the 10,000-patient
+network, see `benchmarks/`):
+
+1. A greedy plan books patients one by one into their earliest feasible slot, in a
+   few priority orders (`_greedy.warm_start`): a feasible plan within a second.
+2. Prices on suite-days, QC intake and apheresis chairs are raised where demand
+   exceeds capacity (`_lagrangian`): the priced problem splits into one tiny choice
+   per patient, solved for all at once, and its value is a lower bound on any plan.
+   Every few rounds the start days the prices suggest are turned into a real plan by
+   list scheduling (`_greedy.guided_schedule`); the best is kept.
+3. CP-SAT then improves the plan by large-neighbourhood search (`_lns`): it frees
+   the batches of a few suites over a few weeks and re-solves that window exactly,
+   suite by suite, with closures, apheresis and QC capacity.
+
+The search stops at the time limit, or earlier when the plan is proven within
+`target_gap` of the bound. CP-SAT runs with the given `workers` and `random_seed`
+and a deterministic work limit per window, and the neighbourhoods are drawn from a
+seeded generator, so a run that ends on the gap or on its window budget is
+reproducible; a run cut short by the wall-clock limit may differ in the last windows
+(the plan's stats say which limit stopped it).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from veinline.planning._assemble import assemble
+from veinline.planning._greedy import Schedule, guided_schedule, schedule_cost, warm_start
+from veinline.planning._lagrangian import LagrangianDual, capacity_for
+from veinline.planning._lns import improve
+from veinline.planning._problem import IntArray, Problem, compile_problem
+from veinline.planning.plan_io import Plan, Stat
+from veinline.planning.scenario import Scenario
+from veinline.planning.weights import TriageWeights
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Limits and seeds of the optimal planner."""
+
+    time_limit_s: float = 10.0
+    workers: int = 1
+    seed: int = 0
+    target_gap: float = 0.005
+    """Stop as soon as the plan is proven within this fraction of the bound."""
+    dual_share: float = 0.5
+    """Share of the time limit the pricing may use before the search takes over."""
+    max_dual_iterations: int = 1500
+    max_windows: int = 2000
+    """Work limit of the neighbourhood search (windows solved)."""
+
+
+@dataclass
+class Progress:
+    """What happened when: for the benchmarks' time-to-first-plan and time-to-gap."""
+
+    started: float
+    events: list[tuple[float, int, float | None]] = field(default_factory=list)
+    best_cost: int = 0
+    best_bound: float | None = None
+
+    def record(self, cost: int | None = None, bound: float | None = None) -> None:
+        """Note a better plan or a better bound."""
+        if cost is not None:
+            self.best_cost = cost
+        if bound is not None and (self.best_bound is None or bound > self.best_bound):
+            self.best_bound = bound
+        self.events.append((time.perf_counter() - self.started, self.best_cost, self.best_bound))
+
+    def time_to_gap(self, gap: float) -> float | None:
+        """First time the plan was proven within `gap` of the bound."""
+        for elapsed, cost, bound in self.events:
+            if bound is not None and cost > 0 and (cost - bound) / cost <= gap:
+                return elapsed
+            if bound is not None and cost == 0:
+                return elapsed
+        return None
+
+
+@dataclass
+class Optimised:
+    """The best schedule found and how it was found."""
+
+    schedule: Schedule
+    cost: int
+    bound: float
+    progress: Progress
+    stats: dict[str, Stat]
+
+
+def optimise(problem: Problem, options: SolverOptions) -> Optimised:
+    """Search for the cheapest schedule of `problem`'s planned patients."""
+    progress = Progress(started=time.perf_counter())
+    deadline = progress.started + options.time_limit_s
+    best = warm_start(problem)
+    best_cost = schedule_cost(problem, best)
+    progress.record(cost=best_cost)
+    first_plan_s = time.perf_counter() - progress.started
+    stats: dict[str, Stat] = {"first_plan_s": round(first_plan_s, 3)}
+    bound = 0.0
+    if problem.size:
+        dual = LagrangianDual(problem, list(range(problem.size)), capacity_for(problem))
+
+        def try_prices(facility: IntArray, start: IntArray) -> None:
+            nonlocal best, best_cost
+            for strict in (True, False):
+                candidate = guided_schedule(problem, facility, start, strict=strict)
+                cost = schedule_cost(problem, candidate)
+                if cost < best_cost:
+                    best, best_cost = candidate, cost
+                    progress.record(cost=cost)
+
+        every = 25 if problem.size <= 2000 else 60
+        result = dual.run(
+            iterations=options.max_dual_iterations,
+            deadline=progress.started + options.dual_share * options.time_limit_s,
+            upper_bound=lambda: float(best_cost),
+            on_snapshot=try_prices,
+            snapshot_every=every,
+            target_gap=options.target_gap,
+        )
+        bound = max(result.bound, 0.0)
+        progress.record(bound=bound)
+        try_prices(result.suggested_facility, result.suggested_start)
+        stats.update(
+            {
+                "dual_iterations": result.iterations,
+                "dual_s": round(result.wall_time_s, 3),
+            }
+        )
+        if _gap(best_cost, bound) > options.target_gap:
+            lns = improve(
+                problem,
+                best,
+                deadline=deadline,
+                max_windows=options.max_windows,
+                workers=options.workers,
+                seed=options.seed,
+                stop_at=lambda cost: _gap(cost, bound) <= options.target_gap,
+                on_improvement=lambda cost: progress.record(cost=cost),
+            )
+            best, best_cost = lns.schedule, lns.cost
+            stats.update(
+                {
+                    "lns_windows": lns.windows,
+                    "lns_improvements": lns.improvements,
+                    "lns_s": round(lns.wall_time_s, 3),
+                }
+            )
+    elapsed = time.perf_counter() - progress.started
+    stats.update(
+        {
+            "solver": "ortools-cp-sat-lns+lagrangian",
+            "wall_time_s": round(elapsed, 3),
+            "stopped_by": (
+                "gap"
+                if _gap(best_cost, bound) <= options.target_gap
+                else "time"
+                if time.perf_counter() >= deadline
+                else "work"
+            ),
+            "time_limit_s": options.time_limit_s,
+            "num_workers": options.workers,
+            "random_seed": options.seed,
+            "target_gap": options.target_gap,
+            "time_to_1pct_s": _round(progress.time_to_gap(0.01)),
+            "time_to_2pct_s": _round(progress.time_to_gap(0.02)),
+        }
+    )
+    return Optimised(best, best_cost, bound, progress, stats)
+
+
+def plan(
+    scenario: Scenario,
+    *,
+    options: SolverOptions | None = None,
+    weights: TriageWeights | None = None,
+) -> Plan:
+    """The optimal plan for `scenario` (see the module docstring for the method)."""
+    options = options or SolverOptions()
+    problem = compile_problem(scenario, weights)
+    result = optimise(problem, options)
+    return assemble(
+        problem, result.schedule, policy="optimal", bound=result.bound, stats=result.stats
+    )
+
+
+def _gap(cost: int, bound: float) -> float:
+    if cost <= 0:
+        return 0.0
+    return (cost - bound) / cost
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
