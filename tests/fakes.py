@@ -107,6 +107,8 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self.incidents = FakeRepository(lambda i: i.id)  # type: ignore[assignment]
         self.shipments = FakeRepository(lambda s: s.id)  # type: ignore[assignment]
         self.assessments = FakeRepository(lambda a: a.id)  # type: ignore[assignment]
+        self.trials = FakeRepository(lambda t: t.id)  # type: ignore[assignment]
+        self.trial_patients = FakeRepository(lambda p: p.id)  # type: ignore[assignment]
         self.sequences = FakeSequences()
         self.ledger = FakeLedger(clock)
         self.tokens = FakeTokens()
@@ -124,6 +126,8 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         "incidents",
         "shipments",
         "assessments",
+        "trials",
+        "trial_patients",
     )
 
     def _repos(self) -> list[FakeRepository[Any]]:

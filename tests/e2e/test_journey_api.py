@@ -283,3 +283,22 @@ def test_a_case_exports_as_a_pseudonymous_fhir_bundle(client: TestClient, demo_a
     )
     assert kinds.count("Observation") == 2
     assert "Fhir Person" not in response.text and "WB-FH" not in response.text
+
+
+def test_the_trial_report_is_served_as_json_pdf_csv_and_a_page(
+    client: TestClient, demo_app: App
+) -> None:
+    from veinline.adapters.seed.cases import Driver, load_demo_trial
+
+    load_demo_trial(Driver(demo_app.bus, demo_app.user, demo_app.clock))
+    headers = _as(client, "physician")
+    assert [t["id"] for t in client.get("/api/v1/trials", headers=headers).json()] == ["IMC001-IIT"]
+    report = client.get("/api/v1/trials/IMC001-IIT/report", headers=headers).json()
+    assert report["trial"]["id"] == "IMC001-IIT"
+    pdf = client.get("/api/v1/trials/IMC001-IIT/report.pdf", headers=headers)
+    assert pdf.content.startswith(b"%PDF")
+    csv_text = client.get("/api/v1/trials/IMC001-IIT/summary.csv", headers=headers).text
+    assert csv_text.splitlines()[0].startswith("group,label")
+    client.post("/login", data={"username": "physician", "password": "veinline-demo"})
+    page = client.get("/trials/IMC001-IIT")
+    assert page.status_code == 200 and "Clopper" in page.text and "data:image/png" in page.text

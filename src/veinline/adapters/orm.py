@@ -43,6 +43,7 @@ from veinline.domain.coldchain import ShipperType
 from veinline.domain.custody import CustodyEvent, CustodyPoint, IdentityIncident
 from veinline.domain.identifiers import IdentifierKind, IssuedIdentifier
 from veinline.domain.shipment import Leg, Shipment, ShipmentStatus
+from veinline.domain.trial_records import OutcomeSource, TrialPatient, TrialRecord
 from veinline.domain.user import Role, User
 
 # Stable constraint names, so Alembic migrations read the same on SQLite and PostgreSQL.
@@ -308,6 +309,28 @@ assessments = Table(
     Column("recorded_at", UTCDateTime, nullable=False),
 )
 
+trials = Table(
+    "trials",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("title", String(300), nullable=False),
+    Column("product_code", String(40), ForeignKey("products.code"), nullable=False),
+    Column("criteria", String(20), nullable=False),
+    Column("cohorts", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+trial_patients = Table(
+    "trial_patients",
+    metadata,
+    Column("id", String(90), primary_key=True),
+    Column("trial_id", String(40), ForeignKey("trials.id"), nullable=False, index=True),
+    Column("subject", String(40), nullable=False),
+    Column("cohort_id", String(40), nullable=False),
+    Column("source", _enum(OutcomeSource, "outcome_source"), nullable=False),
+    Column("data", JSON, nullable=False),
+)
+
 # The regulated tables and the classes they hold: `ledger verify` compares every row
 # of these with its last ledger snapshot.
 REGULATED: list[type[Any]] = [
@@ -321,6 +344,8 @@ REGULATED: list[type[Any]] = [
     IdentityIncident,
     Shipment,
     Assessment,
+    TrialRecord,
+    TrialPatient,
 ]
 
 _mapped = False
@@ -341,4 +366,6 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(IdentityIncident, identity_incidents)
     mapper_registry.map_imperatively(Shipment, shipments)
     mapper_registry.map_imperatively(Assessment, assessments)
+    mapper_registry.map_imperatively(TrialRecord, trials)
+    mapper_registry.map_imperatively(TrialPatient, trial_patients)
     _mapped = True

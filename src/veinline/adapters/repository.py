@@ -28,6 +28,7 @@ from veinline.domain.ledger import (
     seal,
 )
 from veinline.domain.shipment import Shipment
+from veinline.domain.trial_records import TrialPatient, TrialRecord
 from veinline.domain.user import User
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
@@ -228,6 +229,8 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.assessments = SqlRepository(
             self.session, Assessment, (orm.assessments.c.assessed_on, orm.assessments.c.id)
         )
+        self.trials = SqlRepository(self.session, TrialRecord, orm.trials.c.id)
+        self.trial_patients = SqlRepository(self.session, TrialPatient, orm.trial_patients.c.id)
         self.sequences = SqlSequenceAllocator(self.session)
         self.ledger = SqlLedger(self.session, self.clock)
         self.tokens = SqlTokenStore(self.session)

@@ -159,10 +159,13 @@ def serve(
 
 
 def _load_demo_cases(application: App) -> None:
-    from veinline.adapters.seed.cases import Driver, load_demo_cases
+    from veinline.adapters.seed.cases import Driver, load_demo_cases, load_demo_trial
 
-    created = load_demo_cases(Driver(application.bus, application.user, application.clock))
+    driver = Driver(application.bus, application.user, application.clock)
+    created = load_demo_cases(driver)
     out.print(f"demo cases: {created} created (one in every state)")
+    if load_demo_trial(driver):
+        out.print("demo trial: IMC001-IIT with ten evaluable patients (shaped like seed 003)")
 
 
 # ---------------------------------------------------------------- db
@@ -551,6 +554,7 @@ def _register_optional(module: str) -> None:
 
 for _module in (
     "veinline.entrypoints.cli_journey",
+    "veinline.entrypoints.cli_trials",
     "veinline.entrypoints.cli_planning",
     "veinline.entrypoints.cli_simulation",
     "veinline.entrypoints.cli_grading",

@@ -11,6 +11,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from veinline.bootstrap import App
 from veinline.domain import custody
@@ -265,6 +266,38 @@ def router(application: App) -> APIRouter:
         except DomainError as exc:
             return _back(case_id, error=exc.message)
         return _back(case_id, done=action.replace("_", " "))
+
+    @pages.get("/trials", response_class=HTMLResponse)
+    def trials_page(request: Request) -> Response:
+        user = need_user(request)
+        if isinstance(user, Response):
+            return user
+        with application.uow() as uow:
+            trials = [t.snapshot() for t in uow.trials.list()]
+        return render(request, "trials.html", user=user, trials=trials)
+
+    @pages.get("/trials/{trial_id}", response_class=HTMLResponse)
+    def trial_page(request: Request, trial_id: str) -> Response:
+        from veinline.adapters.trial_report import build_report, render_html
+        from veinline.services.trials import trial_data
+
+        user = need_user(request)
+        if isinstance(user, Response):
+            return user
+        try:
+            with application.uow() as uow:
+                data = trial_data(uow, trial_id, as_of=application.clock().date())
+            report = build_report(data.trial, data.outcomes, as_of=data.data_cutoff)
+        except DomainError as exc:
+            return refused(request, exc)
+        return render(
+            request,
+            "trial.html",
+            user=user,
+            trial=data.trial,
+            # render_html escapes every value it writes (html.escape); the rest is its markup.
+            report_html=Markup(render_html(report)),  # noqa: S704
+        )
 
     @pages.post("/cases/{case_id}/assessments")
     async def assess(request: Request, case_id: str) -> Response:

@@ -214,3 +214,28 @@ class RecordAssessment(Command):
     kind: str
     assessed_on: str
     inputs: dict[str, object]
+
+
+@dataclass(frozen=True)
+class CreateTrial(Command):
+    id: str
+    title: str
+    product_code: str
+    criteria: str
+    cohorts: list[dict[str, object]]
+
+
+@dataclass(frozen=True)
+class EnrolInCohort(Command):
+    trial_id: str
+    case_id: str
+    cohort_id: str
+
+
+@dataclass(frozen=True)
+class ImportTrialOutcomes(Command):
+    """A sponsor's outcome records: [{subject, cohort_id, best_response, infused_on, ...}]."""
+
+    trial_id: str
+    outcomes: list[dict[str, object]]
+    reason: str = "outcomes imported"

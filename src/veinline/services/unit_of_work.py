@@ -21,6 +21,7 @@ from veinline.domain.ledger import (
     Signature,
 )
 from veinline.domain.shipment import Shipment
+from veinline.domain.trial_records import TrialPatient, TrialRecord
 from veinline.domain.user import User
 
 T = TypeVar("T")
@@ -90,6 +91,8 @@ class AbstractUnitOfWork(abc.ABC):
     incidents: Repository[IdentityIncident]
     shipments: Repository[Shipment]
     assessments: Repository[Assessment]
+    trials: Repository[TrialRecord]
+    trial_patients: Repository[TrialPatient]
     sequences: SequenceAllocator
     ledger: Ledger
     tokens: TokenStore

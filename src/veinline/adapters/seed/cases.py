@@ -249,3 +249,46 @@ def load_demo_cases(driver: Driver) -> int:
             driver.follow_up(case)
         created += 1
     return created
+
+
+def load_demo_trial(driver: Driver) -> bool:
+    """The demo trial shaped like seed 003 (IMC001, two dose cohorts, ten evaluable
+    patients), its outcomes imported as a sponsor would; idempotent."""
+    from datetime import date
+
+    from veinline.domain.trial import seed_003_trial
+    from veinline.domain.trial_records import outcome_to_data
+
+    probe = seed_003_trial(date(2000, 1, 1))
+    start = driver.clock().date() - (probe.data_cutoff - date(2000, 1, 1))
+    data = seed_003_trial(start)
+    uow = driver.bus.uow_factory()
+    with uow:
+        if uow.trials.get(data.trial.id) is not None:
+            return False
+    trial = data.trial
+    driver.do(
+        commands.CreateTrial(
+            id=trial.id,
+            title=trial.title,
+            product_code=trial.product_code,
+            criteria=trial.criteria.value,
+            cohorts=[
+                {"id": c.id, "dose_label": c.dose_label, "dose_cells_per_kg": c.dose_cells_per_kg}
+                for c in trial.cohorts
+            ],
+        ),
+        "physician",
+    )
+    driver.do(
+        commands.ImportTrialOutcomes(
+            trial_id=trial.id,
+            outcomes=[
+                {"subject": o.case_id, "cohort_id": o.cohort_id, **outcome_to_data(o)}
+                for o in data.outcomes
+            ],
+            reason="investigator-initiated trial data (demo, shaped like seed 003)",
+        ),
+        "physician",
+    )
+    return True
