@@ -9,6 +9,7 @@ import math
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pypdfium2
 import pytest
 from PIL import Image
@@ -157,6 +158,12 @@ def test_censored_patients_are_marked_where_the_curve_is() -> None:
     assert day == 20.0
     assert level == pytest.approx(2 / 3)
     assert [curve.at_risk(d) for d in (0, 10, 11, 30, 31)] == [3, 3, 2, 1, 0]
+
+
+def test_fitting_leaves_numpy_error_handling_as_it_was() -> None:
+    before = np.geterr()
+    fit_survival("OS", "g", "G", times((1, True), (2, False)))
+    assert np.geterr() == before
 
 
 def test_a_group_without_patients_has_no_curve() -> None:

@@ -94,8 +94,8 @@ __all__ = [
 
 CONFIDENCE: Final = 0.95
 DAYS_PER_MONTH: Final = 365.25 / 12
-# The median is the first time S(t) ≤ 0.5; products of fractions in floating point land a
-# hair either side of 0.5 (1/2 · 1 can come out 0.5000000000000001), so compare with slack.
+# The median is the first time S(t) ≤ 0.5. lifelines computes S as the exponential of a sum
+# of logarithms, which lands a hair either side of an exact 1/2, so compare with slack.
 _TOLERANCE: Final = 1e-9
 _OVERALL_LABEL: Final = "All patients"
 _COLOURS: Final = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
@@ -282,7 +282,10 @@ def fit_survival(
     durations = np.array([t.days for t in times], dtype=float)
     observed = np.array([t.event for t in times], dtype=bool)
     kmf = KaplanMeierFitter(alpha=1 - CONFIDENCE)
-    kmf.fit(durations, event_observed=observed, label=label)
+    # lifelines calls np.seterr(divide="ignore", invalid="ignore") while fitting, which would
+    # silence numpy for the rest of the process; errstate puts the caller's settings back.
+    with np.errstate():
+        kmf.fit(durations, event_observed=observed, label=label)
     timeline = kmf.survival_function_.index.to_numpy(dtype=float)
     survival = kmf.survival_function_.iloc[:, 0].to_numpy(dtype=float)
     band = kmf.confidence_interval_survival_function_

@@ -154,9 +154,10 @@ class Trial:
 class PatientOutcome:
     """What happened to one treated patient of a trial, as of the last contact.
 
-    `died_on` and `progressed_on` are None while the event has not happened (the brief's
-    "died: bool with date" as one field, so the two cannot disagree); `died` and
-    `progressed` read them as booleans. Days count from the infusion (day 0).
+    Death and progression are each one optional date (`died_on`, `progressed_on`, None
+    while it has not happened) rather than a flag beside a date, so the two cannot
+    disagree; `died` and `progressed` read them as booleans. Days count from the infusion
+    (day 0).
     """
 
     case_id: str
