@@ -109,6 +109,8 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self.assessments = FakeRepository(lambda a: a.id)  # type: ignore[assignment]
         self.trials = FakeRepository(lambda t: t.id)  # type: ignore[assignment]
         self.trial_patients = FakeRepository(lambda p: p.id)  # type: ignore[assignment]
+        self.triage = FakeRepository(lambda t: t.id)  # type: ignore[assignment]
+        self.plans = FakeRepository(lambda p: p.id)  # type: ignore[assignment]
         self.sequences = FakeSequences()
         self.ledger = FakeLedger(clock)
         self.tokens = FakeTokens()
@@ -128,6 +130,8 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         "assessments",
         "trials",
         "trial_patients",
+        "triage",
+        "plans",
     )
 
     def _repos(self) -> list[FakeRepository[Any]]:

@@ -42,6 +42,7 @@ from veinline.domain.catalog import (
 from veinline.domain.coldchain import ShipperType
 from veinline.domain.custody import CustodyEvent, CustodyPoint, IdentityIncident
 from veinline.domain.identifiers import IdentifierKind, IssuedIdentifier
+from veinline.domain.planning_records import PlanRecord, TriageSettings
 from veinline.domain.shipment import Leg, Shipment, ShipmentStatus
 from veinline.domain.trial_records import OutcomeSource, TrialPatient, TrialRecord
 from veinline.domain.user import Role, User
@@ -331,6 +332,28 @@ trial_patients = Table(
     Column("data", JSON, nullable=False),
 )
 
+triage_settings = Table(
+    "triage_settings",
+    metadata,
+    Column("id", String(20), primary_key=True),
+    Column("weights", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("id", String(20), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(64), ForeignKey("users.username"), nullable=False),
+    Column("policy", String(20), nullable=False),
+    Column("scenario", JSON, nullable=False),
+    Column("plan", JSON, nullable=False),
+    Column("applied_at", UTCDateTime, nullable=True),
+    Column("applied_cases", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
 # The regulated tables and the classes they hold: `ledger verify` compares every row
 # of these with its last ledger snapshot.
 REGULATED: list[type[Any]] = [
@@ -346,6 +369,8 @@ REGULATED: list[type[Any]] = [
     Assessment,
     TrialRecord,
     TrialPatient,
+    TriageSettings,
+    PlanRecord,
 ]
 
 _mapped = False
@@ -368,4 +393,6 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(Assessment, assessments)
     mapper_registry.map_imperatively(TrialRecord, trials)
     mapper_registry.map_imperatively(TrialPatient, trial_patients)
+    mapper_registry.map_imperatively(TriageSettings, triage_settings)
+    mapper_registry.map_imperatively(PlanRecord, plans)
     _mapped = True

@@ -27,6 +27,7 @@ from veinline.domain.ledger import (
     canonical_json,
     seal,
 )
+from veinline.domain.planning_records import PlanRecord, TriageSettings
 from veinline.domain.shipment import Shipment
 from veinline.domain.trial_records import TrialPatient, TrialRecord
 from veinline.domain.user import User
@@ -231,6 +232,8 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         )
         self.trials = SqlRepository(self.session, TrialRecord, orm.trials.c.id)
         self.trial_patients = SqlRepository(self.session, TrialPatient, orm.trial_patients.c.id)
+        self.triage = SqlRepository(self.session, TriageSettings, orm.triage_settings.c.id)
+        self.plans = SqlRepository(self.session, PlanRecord, orm.plans.c.id)
         self.sequences = SqlSequenceAllocator(self.session)
         self.ledger = SqlLedger(self.session, self.clock)
         self.tokens = SqlTokenStore(self.session)

@@ -555,6 +555,7 @@ def _register_optional(module: str) -> None:
 for _module in (
     "veinline.entrypoints.cli_journey",
     "veinline.entrypoints.cli_trials",
+    "veinline.entrypoints.cli_planning_records",
     "veinline.entrypoints.cli_planning",
     "veinline.entrypoints.cli_simulation",
     "veinline.entrypoints.cli_grading",

@@ -16,7 +16,7 @@ from markupsafe import Markup
 from veinline.bootstrap import App
 from veinline.domain import custody
 from veinline.domain.assessment import AssessmentKind
-from veinline.domain.errors import DomainError, InvalidInput
+from veinline.domain.errors import DomainError, InvalidInput, NotFound
 from veinline.domain.user import Role, User
 from veinline.entrypoints import case_actions, views
 from veinline.entrypoints.api import SESSION_COOKIE, status_for
@@ -299,6 +299,181 @@ def router(application: App) -> APIRouter:
             report_html=Markup(render_html(report)),  # noqa: S704
         )
 
+    # ------------------------------------------------------------ planning
+
+    def planner(request: Request) -> User | Response:
+        user = need_user(request)
+        if isinstance(user, Response):
+            return user
+        if user.role not in (Role.PLANNER, Role.COORDINATOR, Role.ADMIN):
+            return render(
+                request,
+                "error.html",
+                status=403,
+                message=f"{user.role.a_label} does not plan manufacturing slots",
+            )
+        return user
+
+    @pages.get("/planning", response_class=HTMLResponse)
+    def planning_page(request: Request, done: str = "", error: str = "") -> Response:
+        from veinline.services.planning import weights_in_force
+
+        user = planner(request)
+        if isinstance(user, Response):
+            return user
+        with application.uow() as uow:
+            weights = weights_in_force(uow).model_dump(mode="json")
+            plans = [p.snapshot() for p in reversed(uow.plans.list())]
+        return render(
+            request,
+            "planning.html",
+            user=user,
+            weights=weights,
+            plans=plans,
+            done=done,
+            error=error,
+        )
+
+    @pages.post("/planning/weights")
+    async def planning_weights(request: Request) -> Response:
+        user = planner(request)
+        if isinstance(user, Response):
+            return user
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        reason = form.pop("reason", "")
+        try:
+            values: dict[str, object] = {
+                k: float(v) if "." in v else int(v) for k, v in form.items() if v
+            }
+            application.bus.handle(
+                commands.SetTriageWeights(weights=values, reason=reason), actor=user
+            )
+        except ValueError:
+            return RedirectResponse("/planning?error=weights+must+be+numbers", status_code=303)
+        except DomainError as exc:
+            return RedirectResponse(
+                f"/planning?{urlencode({'error': exc.message})}", status_code=303
+            )
+        return RedirectResponse("/planning?done=weights+changed", status_code=303)
+
+    @pages.post("/planning/plans")
+    async def planning_make(request: Request) -> Response:
+        user = planner(request)
+        if isinstance(user, Response):
+            return user
+        async with request.form() as form:
+            return await _make_plan(form, user)
+
+    async def _make_plan(form: Any, user: User) -> Response:
+        from veinline.planning import generate
+        from veinline.planning.scenario import scenario_to_json
+
+        upload = form.get("scenario")
+        try:
+            if upload is not None and not isinstance(upload, str) and upload.filename:
+                scenario = json.loads((await upload.read()).decode("utf-8"))
+            else:
+                patients = int(str(form.get("patients") or 40))
+                scenario = json.loads(scenario_to_json(generate.small(patients=patients)))
+            record = application.bus.handle(
+                commands.MakePlan(
+                    scenario=scenario,
+                    policy=str(form.get("policy", "optimal")),
+                    time_limit_s=float(str(form.get("time_limit") or 5)),
+                ),
+                actor=user,
+            )
+        except (ValueError, json.JSONDecodeError) as exc:
+            return RedirectResponse(f"/planning?{urlencode({'error': str(exc)})}", status_code=303)
+        except DomainError as exc:
+            return RedirectResponse(
+                f"/planning?{urlencode({'error': exc.message})}", status_code=303
+            )
+        return RedirectResponse(f"/planning/{record.id}", status_code=303)
+
+    @pages.get("/planning/{plan_id}", response_class=HTMLResponse)
+    def plan_page(request: Request, plan_id: str, done: str = "", error: str = "") -> Response:
+        from veinline.planning import fifo
+        from veinline.planning.scenario import parse_scenario
+        from veinline.services.planning import plan_from
+
+        user = planner(request)
+        if isinstance(user, Response):
+            return user
+        with application.uow() as uow:
+            record = uow.plans.get(plan_id)
+        if record is None:
+            return refused(request, NotFound(f"there is no plan {plan_id}"))
+        plan = plan_from(record)
+        baseline = fifo.fifo_plan(parse_scenario(record.scenario)).metrics
+        waitlist = sorted(plan.priorities, key=lambda p: -p.score)
+        return render(
+            request,
+            "plan.html",
+            user=user,
+            record=record.snapshot(),
+            plan=plan,
+            baseline=baseline,
+            waitlist=waitlist,
+            done=done,
+            error=error,
+        )
+
+    @pages.get("/planning/{plan_id}/gantt.png")
+    def plan_gantt(request: Request, plan_id: str) -> Response:
+        from veinline.adapters.plan_charts import gantt_png
+        from veinline.planning.scenario import parse_scenario
+        from veinline.services.planning import plan_from
+
+        user = planner(request)
+        if isinstance(user, Response):
+            return user
+        with application.uow() as uow:
+            record = uow.plans.get(plan_id)
+        if record is None:
+            return Response(status_code=404)
+        scenario = parse_scenario(record.scenario)
+        deadlines = {
+            p.id: p.latest_infusion_date for p in scenario.patients if p.latest_infusion_date
+        }
+        return Response(gantt_png(plan_from(record), deadlines=deadlines), media_type="image/png")
+
+    @pages.post("/planning/{plan_id}/apply")
+    def plan_apply(request: Request, plan_id: str) -> Response:
+        user = planner(request)
+        if isinstance(user, Response):
+            return user
+        try:
+            application.bus.handle(commands.ApplyPlan(plan_id=plan_id), actor=user)
+        except DomainError as exc:
+            return RedirectResponse(
+                f"/planning/{plan_id}?{urlencode({'error': exc.message})}", status_code=303
+            )
+        return RedirectResponse(f"/planning/{plan_id}?done=applied", status_code=303)
+
+    @pages.get("/capacity", response_class=HTMLResponse)
+    def capacity_page(
+        request: Request, low: int = 22, high: int = 32, replications: int = 100
+    ) -> Response:
+        user = planner(request)
+        if isinstance(user, Response):
+            return user
+        return render(
+            request, "capacity.html", user=user, low=low, high=high, replications=replications
+        )
+
+    @pages.get("/capacity/sweep.png")
+    def capacity_sweep(
+        request: Request, low: int = 22, high: int = 32, replications: int = 100
+    ) -> Response:
+        user = planner(request)
+        if isinstance(user, Response):
+            return user
+        try:
+            return Response(_sweep_png(low, high, replications), media_type="image/png")
+        except DomainError as exc:
+            return Response(exc.message, status_code=422, media_type="text/plain")
+
     @pages.post("/cases/{case_id}/assessments")
     async def assess(request: Request, case_id: str) -> Response:
         user = need_user(request)
@@ -346,7 +521,10 @@ def router(application: App) -> APIRouter:
         user = need_user(request)
         if isinstance(user, Response):
             return user
-        form = await request.form()
+        async with request.form() as form:
+            return await _import_log(form, user, shipment_id)
+
+    async def _import_log(form: Any, user: User, shipment_id: str) -> Response:
         upload = form.get("file")
         case_id = str(form.get("case_id", ""))
         if upload is None or isinstance(upload, str):
@@ -385,6 +563,38 @@ def router(application: App) -> APIRouter:
         return _back(form.get("case_id", ""), done="excursion disposed")
 
     return pages
+
+
+def _sweep_png(low: int, high: int, replications: int) -> bytes:
+    """A suite-count sweep of the RTP facility (seed 002), plotted."""
+    import tempfile
+    from pathlib import Path
+
+    from veinline.planning.simulation import load_scenario, sweep_suites
+    from veinline.planning.simulation.plots import plot_sweep
+
+    if not 1 <= low <= high <= low + 20:
+        raise InvalidInput("choose 1 to 21 suite counts, lowest first")
+    if not 10 <= replications <= 1000:
+        raise InvalidInput("replications: 10 to 1000")
+    example = resources.files("veinline.planning") / "examples" / "rtp-simulation.json"
+    config = load_scenario(Path(str(example)))
+    points = sweep_suites(
+        config,
+        list(range(low, high + 1)),
+        replications=replications,
+        seed=2026,
+        engine="fast",
+        workers=1,
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / "sweep.png"
+        plot_sweep(
+            points,
+            target,
+            title=f"RTP facility, 700 patients a year: {replications} replications per suite count",
+        )
+        return target.read_bytes()
 
 
 def _back(case_id: str, **message: str) -> Response:

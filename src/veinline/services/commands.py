@@ -239,3 +239,27 @@ class ImportTrialOutcomes(Command):
     trial_id: str
     outcomes: list[dict[str, object]]
     reason: str = "outcomes imported"
+
+
+# ---------------------------------------------------------------- planning
+
+
+@dataclass(frozen=True)
+class SetTriageWeights(Command):
+    weights: dict[str, object]
+    reason: str
+
+
+@dataclass(frozen=True)
+class MakePlan(Command):
+    scenario: dict[str, object]
+    policy: str = "optimal"
+    time_limit_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class ApplyPlan(Command):
+    """Give every case the plan names its planned dates."""
+
+    plan_id: str
+    reason: str = "planned dates from the current plan"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from veinline.domain.user import User
-from veinline.services import commands, followup, handlers, journey, trials
+from veinline.services import commands, followup, handlers, journey, planning, trials
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
 Handler = Callable[..., Any]
@@ -22,6 +22,7 @@ HANDLERS: dict[type[commands.Command], Handler] = {
     **journey.HANDLERS,
     **followup.HANDLERS,
     **trials.HANDLERS,
+    **planning.HANDLERS,
 }
 
 

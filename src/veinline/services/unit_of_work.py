@@ -20,6 +20,7 @@ from veinline.domain.ledger import (
     Regulated,
     Signature,
 )
+from veinline.domain.planning_records import PlanRecord, TriageSettings
 from veinline.domain.shipment import Shipment
 from veinline.domain.trial_records import TrialPatient, TrialRecord
 from veinline.domain.user import User
@@ -93,6 +94,8 @@ class AbstractUnitOfWork(abc.ABC):
     assessments: Repository[Assessment]
     trials: Repository[TrialRecord]
     trial_patients: Repository[TrialPatient]
+    triage: Repository[TriageSettings]
+    plans: Repository[PlanRecord]
     sequences: SequenceAllocator
     ledger: Ledger
     tokens: TokenStore
