@@ -63,7 +63,9 @@ def priority_orders(problem: Problem) -> list[Sequence[int]]:
     slack = np.where(has_deadline, problem.latest_start - problem.earliest, 10_000).astype(float)
     ids = np.arange(n)
     orders: list[Sequence[int]] = [list(np.lexsort((ids, -weight, earliest)))]
-    for spread in (0.1, 0.25, 0.5):
+    # Each order costs a full pass of list scheduling; big networks try fewer.
+    spreads = (0.1, 0.25, 0.5) if n <= 3000 else (0.25,)
+    for spread in spreads:
         key = earliest - spread * weight - np.where(slack < 14, 14 - slack, 0)
         orders.append(list(np.lexsort((ids, -weight, key))))
     return [[int(j) for j in order] for order in orders]
@@ -88,20 +90,43 @@ def guided_schedule(
     suggested_start: npt.NDArray[np.int64],
     *,
     strict: bool = True,
+    slack: int = 0,
+    jitter: npt.NDArray[np.float64] | None = None,
 ) -> Schedule:
     """List-schedule patients in the order of the start days the prices suggest.
 
     A patient with no suggested day (the prices would leave it out) books last. With
-    `strict`, nobody books before its suggested day, which keeps room the prices
-    reserved for others; without, patients may fill earlier gaps.
+    `strict`, nobody books more than `slack` days before its suggested day, which keeps
+    room the prices reserved for others; without, patients may fill earlier gaps.
+    `jitter` (days, per patient) perturbs the booking order to sample other schedules.
     """
     n = problem.size
-    key = np.where(suggested_start >= 0, suggested_start, problem.horizon + problem.earliest)
+    key = np.where(
+        suggested_start >= 0, suggested_start, problem.horizon + problem.earliest
+    ).astype(np.float64)
+    if jitter is not None:
+        key = key + jitter
     order = np.lexsort((np.arange(n), -problem.weight, key))
     calendar = Calendar(problem)
     schedule: Schedule = {}
     for j in order:
         j = int(j)
-        not_before = int(suggested_start[j]) if strict and suggested_start[j] >= 0 else 0
-        schedule[j] = book_earliest(problem, calendar, j, not_before=not_before)
+        not_before = (
+            max(int(suggested_start[j]) - slack, 0) if strict and suggested_start[j] >= 0 else 0
+        )
+        booking = None
+        facility = int(suggested_facility[j])
+        option = problem.option(j, facility) if facility >= 0 else None
+        if option is not None and len(problem.options[j]) > 1:
+            # The prices chose this facility (to spread the load): try it first, but
+            # not at any price: within a week of the suggested day.
+            found = calendar.earliest(
+                j, option, not_before=not_before, not_after=int(suggested_start[j]) + 7
+            )
+            if found is not None:
+                calendar.book(found)
+                booking = found
+        if booking is None:
+            booking = book_earliest(problem, calendar, j, not_before=not_before)
+        schedule[j] = booking
     return schedule

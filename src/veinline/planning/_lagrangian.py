@@ -13,9 +13,9 @@ search stops. Prices are improved by a deflected subgradient method with a Polya
 step; the maximum is the linear-relaxation bound.
 
 Start days close to a patient's earliest day are priced one by one; later ones in
-blocks of `BLOCK` days, each block costed at its first day (costs only grow with
-the day) plus its cheapest prices, which keeps the bound valid while cutting the
-work for a 10,000-patient network by three quarters. Starts that no suite can take
+blocks of a week, then of four weeks, each block costed at its first day (costs only
+grow with the day) plus its cheapest prices, which keeps the bound valid while
+cutting the work for a 10,000-patient network by four fifths. Starts that no suite can take
 (a whole-facility shutdown) are left out.
 
 Suite closures count here as a smaller number of suites on the closed days; which
@@ -33,10 +33,14 @@ import numpy as np
 
 from veinline.planning._problem import NO_DEADLINE, BoolArray, FloatArray, IntArray, Problem
 
-#: Start days priced one by one after a patient's earliest start.
+#: Start days priced one by one after a patient's earliest start (a facility; networks
+#: use fewer, see `scheduler`).
 DAILY_DAYS = 42
-#: Width of the blocks that cover later start days.
+#: Width of the blocks that cover later start days, for MID_DAYS after the daily ones.
 BLOCK = 7
+MID_DAYS = 42
+#: Width of the blocks beyond MID_DAYS (a multiple of BLOCK).
+COARSE = 28
 
 
 @dataclass
@@ -106,9 +110,21 @@ class DualResult:
 
 
 class LagrangianDual:
-    """Prices on suite-days, QC intake and apheresis chairs for a group of patients."""
+    """Prices on suite-days, QC intake and apheresis chairs for a group of patients.
 
-    def __init__(self, problem: Problem, patients: Sequence[int], room: Capacity) -> None:
+    Candidates, per patient and facility, sorted by patient: each start day of the first
+    `DAILY_DAYS`, then blocks of `BLOCK` days until `MID_DAYS`, then blocks of
+    `COARSE` days to the horizon.
+    """
+
+    def __init__(
+        self,
+        problem: Problem,
+        patients: Sequence[int],
+        room: Capacity,
+        *,
+        daily_days: int = DAILY_DAYS,
+    ) -> None:
         self.problem = problem
         self.patients = np.asarray(patients, dtype=np.int64)
         self.n = int(self.patients.size)
@@ -121,65 +137,94 @@ class LagrangianDual:
         self.weight = problem.weight[idx].astype(np.float64)
         self.earliest = problem.earliest[idx]
         self.latest = problem.latest_start[idx]
-        self.unscheduled = np.array(
-            [problem.unscheduled_cost(int(j)) for j in idx], dtype=np.float64
-        )
-        daily: list[tuple[int, int, int, int]] = []  # (m, f, t, group)
-        blocks: list[tuple[int, int, int, int, int]] = []  # (m, f, block, first day, group)
+        self.duration = problem.duration[idx]
+        self.centre_of = problem.centre[idx]
+        self.unscheduled = (
+            self.weight * (horizon - self.earliest) + float(problem.miss_cost)
+        ).astype(np.float64)
+        self.transport_of = np.full((self.n, self.nf), -1, dtype=np.int64)
         groups: dict[tuple[int, int, int, int], int] = {}
+        pair_m, pair_g, pair_first = [], [], []
         for m, j in enumerate(idx):
             p = int(problem.duration[j])
             k = int(problem.centre[j])
-            last = horizon - p
-            for option in problem.options[int(j)]:
-                f = option.facility
-                key = (f, p, k, option.transport)
-                g = groups.setdefault(key, len(groups))
-                ok = room.startable[f][p]
-                daily_end = min(last, option.earliest + DAILY_DAYS)
-                first_block = -(-(daily_end + 1) // BLOCK)
-                daily_end = min(last, first_block * BLOCK - 1)
-                for t in range(option.earliest, daily_end + 1):
-                    if ok[t]:
-                        daily.append((m, f, t, g))
-                for b in range(first_block, last // BLOCK + 1):
-                    first = max(b * BLOCK, option.earliest)
-                    if first <= last and ok[first : min(last, b * BLOCK + BLOCK - 1) + 1].any():
-                        blocks.append((m, f, b, first, g))
-        self.groups = groups
-        self.transport_of = np.full((self.n, self.nf), -1, dtype=np.int64)
-        for m, j in enumerate(idx):
             for option in problem.options[int(j)]:
                 self.transport_of[m, option.facility] = option.transport
-        self.duration = problem.duration[idx]
-        self.centre_of = problem.centre[idx]
-        self.group_f = np.array([key[0] for key in groups], dtype=np.int64)
-        self.group_p = np.array([key[1] for key in groups], dtype=np.int64)
-        self.group_k = np.array([key[2] for key in groups], dtype=np.int64)
-        self.group_tr = np.array([key[3] for key in groups], dtype=np.int64)
-        day_rows = np.array(daily, dtype=np.int64).reshape(-1, 4)
-        block_rows = np.array(blocks, dtype=np.int64).reshape(-1, 5)
-        self.d_job, self.d_fac = day_rows[:, 0], day_rows[:, 1]
-        self.d_start, self.d_group = day_rows[:, 2], day_rows[:, 3]
-        self.b_job, self.b_fac = block_rows[:, 0], block_rows[:, 1]
-        self.b_block, self.b_first, self.b_group = (
-            block_rows[:, 2],
-            block_rows[:, 3],
-            block_rows[:, 4],
+                if option.earliest > horizon - p:
+                    continue
+                key = (option.facility, p, k, option.transport)
+                pair_m.append(m)
+                pair_g.append(groups.setdefault(key, len(groups)))
+                pair_first.append(option.earliest)
+        self.groups = groups
+        ng = len(groups)
+        self.group_f = np.array([key[0] for key in groups], dtype=np.int64).reshape(ng)
+        self.group_p = np.array([key[1] for key in groups], dtype=np.int64).reshape(ng)
+        self.group_k = np.array([key[2] for key in groups], dtype=np.int64).reshape(ng)
+        self.group_tr = np.array([key[3] for key in groups], dtype=np.int64).reshape(ng)
+        pm = np.asarray(pair_m, dtype=np.int64)
+        pg = np.asarray(pair_g, dtype=np.int64)
+        first = np.asarray(pair_first, dtype=np.int64)
+        last = horizon - self.group_p[pg]
+        # Region boundaries per pair.
+        fine_from = np.minimum(-(-(first + daily_days) // BLOCK) * BLOCK, last + 1)
+        coarse_from = np.maximum(-(-(first + daily_days + MID_DAYS) // COARSE) * COARSE, fine_from)
+        coarse_from = np.minimum(coarse_from, last + 1)
+        coarse_from = -(-coarse_from // COARSE) * COARSE
+        daily_count = np.maximum(fine_from - first, 0)
+        fine_count = np.maximum(
+            (np.minimum(coarse_from, last + 1) - fine_from + BLOCK - 1) // BLOCK, 0
         )
-        self.d_cost = self._cost(self.d_job, self.d_start)
-        self.b_cost = self._cost(self.b_job, self.b_first)
-        self.d_p = self.group_p[self.d_group]
-        self.d_apheresis = self.d_start - self.group_tr[self.d_group]
-        self.d_centre = self.group_k[self.d_group]
-        self.blocks_per_row = horizon // BLOCK + 1
-        # Days a group may start on (startable and inside the horizon), for block minima.
-        self.group_ok = np.zeros((len(groups), self.blocks_per_row * BLOCK), dtype=np.bool_)
+        coarse_count = np.maximum(last // COARSE - coarse_from // COARSE + 1, 0)
+        per_pair = daily_count + fine_count + coarse_count
+        # Expand pairs into candidates, in pair order (pairs are in patient order).
+        total = int(per_pair.sum())
+        pair_of = np.repeat(np.arange(pm.size), per_pair)
+        rank = np.arange(total) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
+        d_n = daily_count[pair_of]
+        f_n = fine_count[pair_of]
+        kind = np.where(rank < d_n, 0, np.where(rank < d_n + f_n, 1, 2))
+        start = np.where(
+            kind == 0,
+            first[pair_of] + rank,
+            np.where(
+                kind == 1,
+                fine_from[pair_of] + (rank - d_n) * BLOCK,
+                coarse_from[pair_of] + (rank - d_n - f_n) * COARSE,
+            ),
+        )
+        group = pg[pair_of]
+        job = pm[pair_of]
+        # Daily starts that no suite can take are dropped.
+        longest = max(len(t) for t in room.startable) if room.startable else 1
+        ok_table = np.zeros((self.nf, longest, horizon + 1), dtype=np.bool_)
+        for f, table in enumerate(room.startable):
+            ok_table[f, : table.shape[0], :horizon] = table
+        keep = (kind != 0) | ok_table[self.group_f[group], self.group_p[group], start]
+        self.c_job = job[keep]
+        self.c_kind = kind[keep]
+        self.c_start = start[keep]
+        self.c_group = group[keep]
+        self.c_fac = self.group_f[self.c_group]
+        self.c_cost = self._cost(self.c_job, self.c_start)
+        self.c_daily = np.flatnonzero(self.c_kind == 0)
+        self.c_fine = np.flatnonzero(self.c_kind == 1)
+        self.c_coarse = np.flatnonzero(self.c_kind == 2)
+        daily = self.c_daily
+        self.d_p = self.group_p[self.c_group[daily]]
+        self.d_apheresis = self.c_start[daily] - self.group_tr[self.c_group[daily]]
+        self.d_centre = self.group_k[self.c_group[daily]]
+        self.job_start = np.searchsorted(self.c_job, np.arange(self.n))
+        self.has_candidates = np.bincount(self.c_job, minlength=self.n) > 0
+        # Days a group may start on, padded to whole coarse blocks, for block minima.
+        self.padded = (horizon // COARSE + 1) * COARSE
+        self.group_ok = np.zeros((ng, self.padded), dtype=np.bool_)
         for key, g in groups.items():
             f, p, _, tr = key
             ok = room.startable[f][p][: horizon - p + 1].copy()
             ok[: max(tr, 0)] = False  # collection would fall before day 0
             self.group_ok[g, : ok.size] = ok
+        self.days = np.arange(self.padded)
 
     def _cost(self, job: IntArray, start: IntArray) -> FloatArray:
         late = (start > self.latest[job]) & (self.latest[job] < NO_DEADLINE)
@@ -197,70 +242,66 @@ class LagrangianDual:
         horizon = self.horizon
         prefix = np.zeros((self.nf, horizon + 1))
         np.cumsum(suite, axis=1, out=prefix[:, 1:])
-        # Daily candidates.
-        f, t, p = self.d_fac, self.d_start, self.d_p
-        d_val = (
-            self.d_cost
-            + prefix[f, t + p]
-            - prefix[f, t]
-            + qc[f, t + p]
-            + centre[self.d_centre, self.d_apheresis]
+        value = self.c_cost.copy()
+        chosen_day = self.c_start.copy()
+        # Daily candidates: exact prices.
+        daily = self.c_daily
+        f = self.c_fac[daily]
+        t = self.c_start[daily]
+        p = self.d_p
+        value[daily] += (
+            prefix[f, t + p] - prefix[f, t] + qc[f, t + p] + centre[self.d_centre, self.d_apheresis]
         )
-        # Block candidates: cheapest price within the block, per group.
-        days = np.arange(self.blocks_per_row * BLOCK)
-        gp = self.group_p
-        gf = self.group_f
-        end = np.minimum(days[None, :] + gp[:, None], horizon)
-        start_c = np.minimum(days, horizon)[None, :].repeat(len(gp), axis=0)
-        aph = days[None, :] - self.group_tr[:, None]
+        # Blocks: the cheapest price of any day in the block, per group.
+        gf, gp = self.group_f[:, None], self.group_p[:, None]
+        days = self.days[None, :]
+        end = np.minimum(days + gp, horizon)
+        begin = np.minimum(days, horizon)
+        collect = np.clip(days - self.group_tr[:, None], 0, horizon - 1)
         price = (
-            prefix[gf[:, None], end]
-            - prefix[gf[:, None], start_c]
-            + qc[gf[:, None], end]
-            + centre[self.group_k[:, None], np.clip(aph, 0, horizon - 1)]
+            prefix[gf, end]
+            - prefix[gf, begin]
+            + qc[gf, end]
+            + centre[self.group_k[:, None], collect]
         )
         price = np.where(self.group_ok, price, np.inf)
-        blocked = price.reshape(len(gp), self.blocks_per_row, BLOCK)
-        block_min = blocked.min(axis=2)
-        block_arg = blocked.argmin(axis=2)
-        # The first block of a patient may start after the block's first day.
-        b_price = block_min[self.b_group, self.b_block]
-        partial = self.b_first > self.b_block * BLOCK
-        if partial.any():
-            rows = np.flatnonzero(partial)
-            for r in rows:
-                g, blk, first = self.b_group[r], self.b_block[r], self.b_first[r]
-                seg = price[g, first : blk * BLOCK + BLOCK]
-                b_price[r] = seg.min()
-        b_val = self.b_cost + b_price
-        b_day = self.b_block * BLOCK + block_arg[self.b_group, self.b_block]
-        if partial.any():
-            for r in np.flatnonzero(partial):
-                g, blk, first = self.b_group[r], self.b_block[r], self.b_first[r]
-                seg = price[g, first : blk * BLOCK + BLOCK]
-                b_day[r] = first + int(seg.argmin())
-        # Per patient minimum over daily, block and unscheduled choices.
+        ng = price.shape[0]
+        fine = price.reshape(ng, -1, BLOCK)
+        fine_min = fine.min(axis=2)
+        fine_arg = fine.argmin(axis=2)
+        ratio = COARSE // BLOCK
+        coarse = fine_min.reshape(ng, -1, ratio)
+        coarse_min = coarse.min(axis=2)
+        coarse_arg = coarse.argmin(axis=2)
+        sel = self.c_fine
+        g, blk = self.c_group[sel], self.c_start[sel] // BLOCK
+        value[sel] += fine_min[g, blk]
+        chosen_day[sel] = blk * BLOCK + fine_arg[g, blk]
+        sel = self.c_coarse
+        g, blk = self.c_group[sel], self.c_start[sel] // COARSE
+        sub = blk * ratio + coarse_arg[g, blk]
+        value[sel] += coarse_min[g, blk]
+        chosen_day[sel] = sub * BLOCK + fine_arg[g, sub]
+        # Per patient: the cheapest candidate, or leaving the patient out.
         best = self.unscheduled.copy()
-        np.minimum.at(best, self.d_job, d_val)
-        np.minimum.at(best, self.b_job, b_val)
-        finite = np.isfinite(best)
-        value = float(best[finite].sum())
-        value -= float((suite * self.room.suite).sum())
-        value -= float((qc * self.room.qc).sum())
-        value -= float((centre * self.room.centre).sum())
+        if value.size:
+            segment_min = np.minimum.reduceat(value, self.job_start[self.has_candidates])
+            best[self.has_candidates] = np.minimum(best[self.has_candidates], segment_min)
+        total = float(best.sum())
+        total -= float((suite * self.room.suite).sum())
+        total -= float((qc * self.room.qc).sum())
+        total -= float((centre * self.room.centre).sum())
+        hits = np.flatnonzero(value <= best[self.c_job] + 1e-9)
+        hit_job = self.c_job[hits]
+        first_hit = hits[np.r_[True, hit_job[1:] != hit_job[:-1]]] if hits.size else hits
         chosen_start = np.full(self.n, -1, dtype=np.int64)
         chosen_fac = np.full(self.n, -1, dtype=np.int64)
-        # Blocks first, then daily, so a tie goes to the exactly priced day.
-        hit = np.flatnonzero(b_val <= best[self.b_job] + 1e-9)
-        chosen_start[self.b_job[hit]] = b_day[hit]
-        chosen_fac[self.b_job[hit]] = self.b_fac[hit]
-        hit = np.flatnonzero(d_val <= best[self.d_job] + 1e-9)[::-1]
-        chosen_start[self.d_job[hit]] = self.d_start[hit]
-        chosen_fac[self.d_job[hit]] = self.d_fac[hit]
-        unscheduled = self.unscheduled <= best + 1e-9
-        chosen_start[unscheduled] = -1
-        chosen_fac[unscheduled] = -1
-        return value, chosen_fac, chosen_start, self._subgradient(chosen_fac, chosen_start)
+        chosen_start[self.c_job[first_hit]] = chosen_day[first_hit]
+        chosen_fac[self.c_job[first_hit]] = self.c_fac[first_hit]
+        out = self.unscheduled <= best + 1e-9
+        chosen_start[out] = -1
+        chosen_fac[out] = -1
+        return total, chosen_fac, chosen_start, self._subgradient(chosen_fac, chosen_start)
 
     def _subgradient(
         self, fac: IntArray, start: IntArray
@@ -310,6 +351,7 @@ class LagrangianDual:
         stall = 0
         delta = 0.0
         done = 0
+        shown: IntArray | None = None
         for done in range(1, iterations + 1):
             value, fac, start, grads = self.evaluate(*prices)
             if done == 1 or value > best + 1e-6 * max(1.0, abs(best)):
@@ -317,7 +359,12 @@ class LagrangianDual:
             else:
                 stall += 1
             if on_snapshot is not None and done % snapshot_every == 0:
-                on_snapshot(fac, start)
+                # Alternate between the latest prices and the best ones so far.
+                if (done // snapshot_every) % 2 and shown is not best_start:
+                    on_snapshot(best_fac, best_start)
+                    shown = best_start
+                else:
+                    on_snapshot(fac, start)
             ub = upper_bound()
             if ub - best <= target_gap * max(abs(ub), 1.0) or time.perf_counter() > deadline:
                 break

@@ -28,6 +28,8 @@ from veinline.planning._problem import Problem
 WINDOW_DAYS = 28
 SLACK_DAYS = 10
 MAX_FREED = 28
+#: At most this many suites are re-solved at once (the model grows with suites x days).
+MAX_SUITES = 10
 DETERMINISTIC_LIMIT = 0.5
 
 
@@ -79,6 +81,14 @@ def improve(
     costs = np.array([cost_of(j, schedule.get(j)) for j in range(problem.size)], dtype=np.float64)
     total = int(costs.sum()) if extra_cost else schedule_cost(problem, schedule)
     rng = np.random.default_rng(seed)
+    if focus is None:
+        # Patients missing their latest date (or left out) first: each is worth a miss.
+        missing = [
+            j
+            for j in (movable if movable is not None else range(problem.size))
+            if costs[j] >= problem.miss_cost
+        ]
+        focus = sorted(missing, key=lambda j: (-costs[j], j))
     candidates = np.array(
         sorted(movable) if movable is not None else range(problem.size), dtype=np.int64
     )
@@ -174,9 +184,9 @@ def _choose_freed(
     if own is not None and own.suite in inside:
         suites.remove(own.suite)
         suites.insert(0, own.suite)
-    for suite in suites:
+    for count, suite in enumerate(suites):
         group = [j for j in inside[suite] if j != pick]
-        if len(freed) + len(group) > MAX_FREED and len(freed) > 1:
+        if count >= MAX_SUITES - 2 or (len(freed) + len(group) > MAX_FREED and len(freed) > 1):
             break
         freed.extend(group)
     # Patients left out of the plan who could use this facility in the window.

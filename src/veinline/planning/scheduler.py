@@ -27,14 +27,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from veinline.planning._assemble import assemble
 from veinline.planning._greedy import Schedule, guided_schedule, schedule_cost, warm_start
 from veinline.planning._lagrangian import LagrangianDual, capacity_for
 from veinline.planning._lns import improve
-from veinline.planning._problem import IntArray, Problem, compile_problem
+from veinline.planning._problem import FloatArray, IntArray, Problem, compile_problem
 from veinline.planning.plan_io import Plan, Stat
 from veinline.planning.scenario import Scenario
 from veinline.planning.weights import TriageWeights
+
+#: Sampled list schedules tried with the final prices (facility-sized problems).
+THOROUGH = 16
 
 
 @dataclass(frozen=True)
@@ -46,8 +51,10 @@ class SolverOptions:
     seed: int = 0
     target_gap: float = 0.005
     """Stop as soon as the plan is proven within this fraction of the bound."""
-    dual_share: float = 0.5
-    """Share of the time limit the pricing may use before the search takes over."""
+    dual_share: float | None = None
+    """Share of the time limit the pricing may use before the search takes over; by
+    default half for a facility, a third for bigger networks (where the neighbourhood
+    search finds more per second)."""
     max_dual_iterations: int = 1500
     max_windows: int = 2000
     """Work limit of the neighbourhood search (windows solved)."""
@@ -101,22 +108,45 @@ def optimise(problem: Problem, options: SolverOptions) -> Optimised:
     first_plan_s = time.perf_counter() - progress.started
     stats: dict[str, Stat] = {"first_plan_s": round(first_plan_s, 3)}
     bound = 0.0
+    rng = np.random.default_rng(options.seed)
     if problem.size:
-        dual = LagrangianDual(problem, list(range(problem.size)), capacity_for(problem))
+        dual = LagrangianDual(
+            problem,
+            list(range(problem.size)),
+            capacity_for(problem),
+            daily_days=42 if problem.size <= 3000 else 28,
+        )
 
-        def try_prices(facility: IntArray, start: IntArray) -> None:
+        def try_prices(facility: IntArray, start: IntArray, *, thorough: bool = False) -> None:
             nonlocal best, best_cost
-            for strict in (True, False):
-                candidate = guided_schedule(problem, facility, start, strict=strict)
+            variants: list[tuple[bool, int, FloatArray | None]] = [
+                (True, 0, None),
+                (False, 0, None),
+            ]
+            if thorough:
+                variants += [(True, 1, None), (True, 2, None)]
+                # Sampled booking orders: ties and near-ties broken at random (seeded).
+                variants += [
+                    (True, 0, rng.uniform(-1.5, 1.5, problem.size)) for _ in range(THOROUGH)
+                ]
+            for strict, slack, jitter in variants:
+                candidate = guided_schedule(
+                    problem, facility, start, strict=strict, slack=slack, jitter=jitter
+                )
                 cost = schedule_cost(problem, candidate)
                 if cost < best_cost:
                     best, best_cost = candidate, cost
                     progress.record(cost=cost)
 
-        every = 25 if problem.size <= 2000 else 60
+        # On big networks a list schedule costs seconds and the neighbourhood search
+        # gains more per second: price snapshots only once, at the end.
+        every = 25 if problem.size <= 3000 else options.max_dual_iterations + 1
+        share = options.dual_share
+        if share is None:
+            share = 0.5 if problem.size <= 3000 else 0.35
         result = dual.run(
             iterations=options.max_dual_iterations,
-            deadline=progress.started + options.dual_share * options.time_limit_s,
+            deadline=progress.started + share * options.time_limit_s,
             upper_bound=lambda: float(best_cost),
             on_snapshot=try_prices,
             snapshot_every=every,
@@ -124,7 +154,7 @@ def optimise(problem: Problem, options: SolverOptions) -> Optimised:
         )
         bound = max(result.bound, 0.0)
         progress.record(bound=bound)
-        try_prices(result.suggested_facility, result.suggested_start)
+        try_prices(result.suggested_facility, result.suggested_start, thorough=problem.size <= 3000)
         stats.update(
             {
                 "dual_iterations": result.iterations,
