@@ -302,3 +302,42 @@ def test_the_trial_report_is_served_as_json_pdf_csv_and_a_page(
     client.post("/login", data={"username": "physician", "password": "veinline-demo"})
     page = client.get("/trials/IMC001-IIT")
     assert page.status_code == 200 and "Clopper" in page.text and "data:image/png" in page.text
+
+
+def test_the_case_page_imports_a_logger_file_and_qa_disposes_of_the_excursion(
+    client: TestClient, demo_app: App
+) -> None:
+    from veinline.adapters.seed.cases import Driver
+    from veinline.domain.case import CaseState
+
+    driver = Driver(demo_app.bus, demo_app.user, demo_app.clock)
+    case = driver.advance(
+        driver.enrol(EQUE_CEL_HK, patient_name="Logged", wristband="WB-LG"),
+        EQUE_CEL_HK,
+        CaseState.COLLECTED,
+    )
+    shipment = f"{case.id}-S01"
+    client.post("/login", data={"username": "courier", "password": "veinline-demo"})
+    log = "timestamp,temperature_c\n2026-03-02T08:00Z,5.0\n2026-03-02T08:15Z,11.5\n"
+    uploaded = client.post(
+        f"/shipments/{shipment}/logger",
+        data={"case_id": case.id, "timezone": "UTC"},
+        files={"file": ("log.csv", log, "text/csv")},
+    )
+    assert "logger data imported" in uploaded.text
+    assert "receipt blocked" in uploaded.text and "11.5" in uploaded.text
+    refused = client.post(
+        f"/shipments/{shipment}/disposition",
+        data={"case_id": case.id, "decision": "accept", "reason": "ok"},
+    )
+    assert "only QA disposes" in refused.text
+    client.post("/login", data={"username": "qa", "password": "veinline-demo"})
+    accepted = client.post(
+        f"/shipments/{shipment}/disposition",
+        data={
+            "case_id": case.id,
+            "decision": "accept",
+            "reason": "15 minutes above 8 °C; stability data cover it",
+        },
+    )
+    assert "excursion disposed" in accepted.text and "receipt blocked" not in accepted.text

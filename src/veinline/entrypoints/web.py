@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from importlib import resources
 from typing import Annotated, Any
@@ -153,6 +154,16 @@ def router(application: App) -> APIRouter:
 
     # ------------------------------------------------------------ cases
 
+    def submit(
+        case_id: str, user: User, make: Callable[[], commands.Command], done: str
+    ) -> Response:
+        """Hand a form's command to the bus; back to the case page with what happened."""
+        try:
+            application.bus.handle(make(), actor=user)
+        except DomainError as exc:
+            return _back(case_id, error=exc.message)
+        return _back(case_id, done=done)
+
     def need_user(request: Request) -> User | Response:
         user = signed_in(request)
         return user if user is not None else login_first(request)
@@ -259,13 +270,13 @@ def router(application: App) -> APIRouter:
         user = need_user(request)
         if isinstance(user, Response):
             return user
-        form = {k: str(v) for k, v in (await request.form()).items()}
-        try:
-            cmd = case_actions.build(action, case_id, {k: v for k, v in form.items() if v != ""})
-            application.bus.handle(cmd, actor=user)
-        except DomainError as exc:
-            return _back(case_id, error=exc.message)
-        return _back(case_id, done=action.replace("_", " "))
+        form = {k: str(v) for k, v in (await request.form()).items() if v != ""}
+        return submit(
+            case_id,
+            user,
+            lambda: case_actions.build(action, case_id, form),
+            action.replace("_", " "),
+        )
 
     @pages.get("/trials", response_class=HTMLResponse)
     def trials_page(request: Request) -> Response:
@@ -505,16 +516,14 @@ def router(application: App) -> APIRouter:
         if isinstance(user, Response):
             return user
         form = {k: str(v) for k, v in (await request.form()).items()}
-        try:
-            application.bus.handle(
-                commands.ScanCustody(
-                    case_id=case_id, point=form.get("point", ""), data=form.get("data", "")
-                ),
-                actor=user,
-            )
-        except DomainError as exc:
-            return _back(case_id, error=exc.message)
-        return _back(case_id, done="scan recorded")
+        return submit(
+            case_id,
+            user,
+            lambda: commands.ScanCustody(
+                case_id=case_id, point=form.get("point", ""), data=form.get("data", "")
+            ),
+            "scan recorded",
+        )
 
     @pages.post("/shipments/{shipment_id}/logger")
     async def logger(request: Request, shipment_id: str) -> Response:
@@ -530,18 +539,15 @@ def router(application: App) -> APIRouter:
         if upload is None or isinstance(upload, str):
             return _back(case_id, error="choose the logger's CSV file")
         text = (await upload.read()).decode("utf-8", errors="replace")
-        try:
-            application.bus.handle(
-                commands.ImportLoggerData(
-                    shipment_id=shipment_id,
-                    csv_text=text,
-                    timezone=str(form.get("timezone") or "UTC"),
-                ),
-                actor=user,
-            )
-        except DomainError as exc:
-            return _back(case_id, error=exc.message)
-        return _back(case_id, done="logger data imported")
+        zone = str(form.get("timezone") or "UTC")
+        return submit(
+            case_id,
+            user,
+            lambda: commands.ImportLoggerData(
+                shipment_id=shipment_id, csv_text=text, timezone=zone
+            ),
+            "logger data imported",
+        )
 
     @pages.post("/shipments/{shipment_id}/disposition")
     async def disposition(request: Request, shipment_id: str) -> Response:
@@ -549,18 +555,16 @@ def router(application: App) -> APIRouter:
         if isinstance(user, Response):
             return user
         form = {k: str(v) for k, v in (await request.form()).items()}
-        try:
-            application.bus.handle(
-                commands.DisposeExcursion(
-                    shipment_id=shipment_id,
-                    decision=form.get("decision", ""),
-                    reason=form.get("reason", ""),
-                ),
-                actor=user,
-            )
-        except DomainError as exc:
-            return _back(form.get("case_id", ""), error=exc.message)
-        return _back(form.get("case_id", ""), done="excursion disposed")
+        return submit(
+            form.get("case_id", ""),
+            user,
+            lambda: commands.DisposeExcursion(
+                shipment_id=shipment_id,
+                decision=form.get("decision", ""),
+                reason=form.get("reason", ""),
+            ),
+            "excursion disposed",
+        )
 
     return pages
 
