@@ -218,3 +218,33 @@ def test_a_case_goes_from_enrolment_to_infusion_through_the_cli(
         json.loads(_ok(run("case", "show", case_id, "--json")).stdout)["case"]["state"] == "infused"
     )
     assert "ledger verified" in _ok(run("ledger", "verify")).stdout
+
+
+@pytest.mark.parametrize(
+    ("patient", "code"),
+    [
+        ({**EQUE_CEL_HK.facts}, 0),
+        ({**EQUE_CEL_HK.facts, "age_years": 17}, 1),
+        ({k: v for k, v in EQUE_CEL_HK.facts.items() if k != "prior_therapy_classes"}, 3),
+        ({**EQUE_CEL_HK.facts, "age_years": "old"}, 2),
+    ],
+)
+def test_eligibility_exit_codes_from_standard_input(
+    run: Run, patient: dict[str, object], code: int
+) -> None:
+    result = run(
+        "eligibility",
+        "check",
+        "--product",
+        "eque-cel",
+        "--jurisdiction",
+        "HK",
+        "--patient",
+        "-",
+        stdin=json.dumps(patient),
+    )
+    assert result.exit_code == code, result.stderr
+    if code != 2:
+        assert json.loads(result.stdout)["eligible"] == {0: True, 1: False, 3: None}[code]
+    else:
+        assert "age_years" in result.stderr
