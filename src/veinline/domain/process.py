@@ -1,0 +1,761 @@
+"""Manufacturing process templates: the ordered steps a batch of one product follows at one site.
+
+A template is a controlled document (EU GMP Chapter 4: documents are approved, signed and
+dated by authorised people; only the current version is in use). It is versioned per
+product and site; a draft is approved by QA, never by its author, and approving a new
+version supersedes the one in force, so exactly one approved version is in force for a
+(product, site). A technology transfer copies the version in force at one site to
+another as a new draft that QA at the receiving site must approve before a batch may use
+it (the first clinical batch at CARsgen's RTP site followed such a transfer; seed 002).
+
+This module also holds the pieces the batch record and the release specification share:
+an electronic signature kept as data on the record it signs, the life of a controlled
+document, and the role check.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from veinline.domain.catalog import Modality, check_code
+from veinline.domain.errors import InvalidInput, NotAllowed
+from veinline.domain.ledger import JsonObject, content_hash, snapshot_time
+from veinline.domain.signature import Meaning
+from veinline.domain.user import SYSTEM_USERNAME, Role, User
+
+# ------------------------------------------------------------------ shared pieces
+
+
+@dataclass(frozen=True)
+class SignatureRecord:
+    """One electronic signature kept on the record it signs (21 CFR 11.50, 11.70).
+
+    It shows the signer's printed name, the date and time and the meaning, and carries
+    the SHA-256 of the content signed, so the signature cannot be moved to other
+    content. The service layer checks the signer's password (11.200) before the domain
+    records it; the domain never sees a password.
+    """
+
+    username: str
+    printed_name: str
+    role: str
+    meaning: Meaning
+    at: datetime
+    content_hash: str
+
+    @classmethod
+    def of(cls, user: User, meaning: Meaning, at: datetime, content: object) -> SignatureRecord:
+        return cls(
+            username=user.username,
+            printed_name=user.printed_name,
+            role=user.role.value,
+            meaning=meaning,
+            at=aware(at),
+            content_hash=content_hash(content),
+        )
+
+    def covers(self, content: object) -> bool:
+        """Whether this signature was given to exactly this content."""
+        return self.content_hash == content_hash(content)
+
+    def to_dict(self) -> JsonObject:
+        return {
+            "username": self.username,
+            "printed_name": self.printed_name,
+            "role": self.role,
+            "meaning": self.meaning.value,
+            "at": snapshot_time(self.at),
+            "content_hash": self.content_hash,
+        }
+
+
+def aware(moment: datetime, what: str = "the time") -> datetime:
+    """A GMP record's times are unambiguous (Part 11 audit trail): they carry a zone."""
+    if moment.tzinfo is None:
+        raise InvalidInput(f"{what} needs a time zone")
+    return moment
+
+
+def require_role(user: User, roles: Iterable[Role], doing: str) -> None:
+    """11.10(g) authority check: only these roles may do this, and only active users."""
+    allowed = frozenset(roles)
+    if not user.active:
+        raise NotAllowed(f"{user.username} is deactivated and may not {doing}")
+    if user.role not in allowed:
+        who = " or ".join(sorted(r.a_label for r in allowed))
+        raise NotAllowed(f"{user.role.a_label} may not {doing}: only {who} may")
+
+
+def require_text(text: str, what: str) -> str:
+    cleaned = " ".join(text.split())
+    if not cleaned:
+        raise InvalidInput(f"{what} is required")
+    return cleaned
+
+
+class DocumentStatus(StrEnum):
+    """Where a controlled document (process template, specification) is in its life."""
+
+    DRAFT = "draft"
+    APPROVED = "approved"
+    SUPERSEDED = "superseded"
+    RETIRED = "retired"
+
+    @property
+    def label(self) -> str:
+        return DOCUMENT_STYLE[self][0]
+
+    @property
+    def colour(self) -> str:
+        return DOCUMENT_STYLE[self][1]
+
+
+DOCUMENT_STYLE: dict[DocumentStatus, tuple[str, str]] = {
+    DocumentStatus.DRAFT: ("Draft", "#6b7280"),
+    DocumentStatus.APPROVED: ("Approved, in force", "#16a34a"),
+    DocumentStatus.SUPERSEDED: ("Superseded", "#a16207"),
+    DocumentStatus.RETIRED: ("Retired", "#374151"),
+}
+
+
+def guard_approval(
+    *,
+    what: str,
+    status: DocumentStatus,
+    author: str,
+    by: User,
+    site: str | None = None,
+) -> None:
+    """The checks shared by approving a template and a specification.
+
+    EU GMP Chapter 4.3: documents are approved by appropriate authorised persons; the
+    four-eyes principle keeps the author from approving their own work.
+    """
+    require_role(by, {Role.QA_REVIEWER}, f"approve {what}")
+    if status is not DocumentStatus.DRAFT:
+        raise NotAllowed(f"{what} is {status.label.lower()}: only a draft can be approved")
+    if by.username == author:
+        raise NotAllowed(
+            f"{by.username} wrote {what} and cannot approve it: another QA reviewer must"
+        )
+    if site is not None and by.site_code not in (None, site):
+        raise NotAllowed(
+            f"{what} is for site {site}: a QA reviewer of {site} must approve it, "
+            f"not one of {by.site_code}"
+        )
+
+
+# ------------------------------------------------------------------ parameters and steps
+
+
+class ParameterKind(StrEnum):
+    """Whether a process parameter is a number with limits or a text (qualitative)."""
+
+    NUMBER = "number"
+    TEXT = "text"
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+def with_unit(value: float, unit: str) -> str:
+    """'70%', '5 EU/mL', '3.2': a number as an operator reads it."""
+    if not unit:
+        return _num(value)
+    return f"{_num(value)}{unit}" if unit in ("%", "°C") else f"{_num(value)} {unit}"
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """A value an operator records at a step, with its in-process limits.
+
+    Numeric limits are inclusive (low ≤ value ≤ high); a text parameter with an expected
+    value must match it (case and spacing ignored); a text parameter without one (a lot
+    number, an equipment reading) is recorded only.
+    """
+
+    name: str
+    kind: ParameterKind = ParameterKind.NUMBER
+    unit: str = ""
+    low: float | None = None
+    high: float | None = None
+    expected: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise InvalidInput("a process parameter needs a name")
+        if self.kind is ParameterKind.NUMBER and self.expected is not None:
+            raise InvalidInput(f"parameter {self.name!r} is a number: give limits, not a text")
+        if self.kind is ParameterKind.TEXT and (self.low is not None or self.high is not None):
+            raise InvalidInput(f"parameter {self.name!r} is a text: it cannot have number limits")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise InvalidInput(
+                f"parameter {self.name!r}: the low limit {_num(self.low)} is above "
+                f"the high limit {_num(self.high)}"
+            )
+
+    @property
+    def limit_text(self) -> str:
+        if self.kind is ParameterKind.TEXT:
+            return self.expected or "recorded"
+        if self.low is not None and self.high is not None:
+            return f"{with_unit(self.low, self.unit)} to {with_unit(self.high, self.unit)}"
+        if self.low is not None:
+            return f"≥ {with_unit(self.low, self.unit)}"
+        if self.high is not None:
+            return f"≤ {with_unit(self.high, self.unit)}"
+        return "recorded"
+
+    def parse(self, value: float | str) -> float | str:
+        """The value as it is stored: a float for a number, tidy text for a text."""
+        if self.kind is ParameterKind.NUMBER:
+            if isinstance(value, bool):
+                raise InvalidInput(f"{self.name} needs a number, not {value!r}")
+            if isinstance(value, int | float):
+                number = float(value)
+            else:
+                try:
+                    number = float(value.strip().replace(",", "."))
+                except ValueError:
+                    raise InvalidInput(f"{self.name} needs a number, not {value!r}") from None
+            if number != number or number in (float("inf"), float("-inf")):
+                raise InvalidInput(f"{self.name} needs a finite number")
+            return number
+        if not isinstance(value, str):
+            raise InvalidInput(f"{self.name} needs a text, not a number")
+        return require_text(value, f"a value for {self.name}")
+
+    def excursion(self, value: float | str) -> str | None:
+        """Why a parsed value is outside the in-process limits, or None when it is within."""
+        if isinstance(value, float):
+            shown = with_unit(value, self.unit)
+            if self.low is not None and value < self.low:
+                return f"{self.name} {shown} is below the in-process limit {self.limit_text}"
+            if self.high is not None and value > self.high:
+                return f"{self.name} {shown} is above the in-process limit {self.limit_text}"
+            return None
+        if self.expected is not None and _norm(value) != _norm(self.expected):
+            return f"{self.name} is {value!r}, expected {self.expected!r}"
+        return None
+
+    def to_dict(self) -> JsonObject:
+        return {
+            "name": self.name,
+            "kind": self.kind.value,
+            "unit": self.unit,
+            "low": self.low,
+            "high": self.high,
+            "expected": self.expected,
+            "limit": self.limit_text,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ParameterSpec:
+        try:
+            kind = ParameterKind(data.get("kind", "number"))
+        except ValueError:
+            raise InvalidInput(f"unknown parameter kind {data.get('kind')!r}") from None
+        return cls(
+            name=str(data.get("name", "")),
+            kind=kind,
+            unit=str(data.get("unit", "")),
+            low=None if data.get("low") is None else float(data["low"]),
+            high=None if data.get("high") is None else float(data["high"]),
+            expected=None if data.get("expected") is None else str(data["expected"]),
+        )
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().replace("-", " ").split())
+
+
+_STEP_CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One step of a process template: what is done, how long it takes, what is recorded."""
+
+    code: str
+    name: str
+    expected_hours: float
+    parameters: tuple[ParameterSpec, ...] = ()
+    # A critical step needs a second person's "verified" signature (EU GMP Annex 1 / Part
+    # IV for ATMPs: critical steps are checked by a second person or a validated system).
+    critical: bool = False
+
+    def __post_init__(self) -> None:
+        if not _STEP_CODE.match(self.code):
+            raise InvalidInput(
+                f"step code {self.code!r} is not allowed: use 2 to 40 lower-case letters, "
+                "digits or '_', starting with a letter"
+            )
+        if not self.name.strip():
+            raise InvalidInput(f"step {self.code} needs a name")
+        if not self.expected_hours > 0:
+            raise InvalidInput(f"step {self.code} needs an expected duration above 0 hours")
+        names = [p.name for p in self.parameters]
+        if len(set(names)) != len(names):
+            raise InvalidInput(f"step {self.code} names a parameter twice")
+
+    def parameter(self, name: str) -> ParameterSpec:
+        for parameter in self.parameters:
+            if parameter.name == name:
+                return parameter
+        known = ", ".join(p.name for p in self.parameters) or "none"
+        raise InvalidInput(f"step {self.code} records no parameter {name!r} (it records: {known})")
+
+    def to_dict(self) -> JsonObject:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "expected_hours": self.expected_hours,
+            "parameters": [p.to_dict() for p in self.parameters],
+            "critical": self.critical,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StepSpec:
+        return cls(
+            code=str(data.get("code", "")),
+            name=str(data.get("name", "")),
+            expected_hours=float(data.get("expected_hours", 0)),
+            parameters=tuple(ParameterSpec.from_dict(p) for p in data.get("parameters", [])),
+            critical=bool(data.get("critical", False)),
+        )
+
+
+def check_steps(steps: Sequence[StepSpec]) -> tuple[StepSpec, ...]:
+    if not steps:
+        raise InvalidInput("a process template needs at least one step")
+    codes = [s.code for s in steps]
+    twice = sorted({c for c in codes if codes.count(c) > 1})
+    if twice:
+        raise InvalidInput(f"a step code is used twice: {', '.join(twice)}")
+    return tuple(steps)
+
+
+# ------------------------------------------------------------------ the template
+
+
+def template_id(product_code: str, site: str, number: int) -> str:
+    return f"{product_code}/{site}/v{number}"
+
+
+@dataclass(eq=False)
+class ProcessTemplate:
+    """One version of a product's manufacturing process at one site."""
+
+    ENTITY_TYPE = "process_template"
+
+    product_code: str
+    site: str
+    number: int
+    steps: tuple[StepSpec, ...]
+    author: str
+    created_at: datetime
+    status: DocumentStatus = DocumentStatus.DRAFT
+    transferred_from: str | None = None
+    notes: str = ""
+    demo: bool = False
+    approval: SignatureRecord | None = None
+    superseded_at: datetime | None = None
+    superseded_by: str | None = None
+    retirement: JsonObject | None = None
+    version: int = 1
+
+    @property
+    def id(self) -> str:
+        return template_id(self.product_code, self.site, self.number)
+
+    @property
+    def entity_id(self) -> str:
+        return self.id
+
+    @property
+    def total_hours(self) -> float:
+        return sum(s.expected_hours for s in self.steps)
+
+    def step(self, code: str) -> StepSpec:
+        for step in self.steps:
+            if step.code == code:
+                return step
+        raise InvalidInput(f"process {self.id} has no step {code!r}")
+
+    def content(self) -> JsonObject:
+        """What an approval signs: the process itself, not its life cycle."""
+        return {
+            "id": self.id,
+            "product_code": self.product_code,
+            "site": self.site,
+            "number": self.number,
+            "steps": [s.to_dict() for s in self.steps],
+            "transferred_from": self.transferred_from,
+            "notes": self.notes,
+        }
+
+    def snapshot(self) -> JsonObject:
+        return {
+            **self.content(),
+            "author": self.author,
+            "created_at": snapshot_time(self.created_at),
+            "status": self.status.value,
+            "demo": self.demo,
+            "approval": self.approval.to_dict() if self.approval else None,
+            "superseded_at": snapshot_time(self.superseded_at),
+            "superseded_by": self.superseded_by,
+            "retirement": dict(self.retirement) if self.retirement else None,
+            "version": self.version,
+        }
+
+    # -------------------------------------------------------------- changing
+
+    def revise(self, steps: Sequence[StepSpec], *, by: User, notes: str | None = None) -> None:
+        """Change a draft's steps; an approved version is never edited (write a new one)."""
+        if self.status is not DocumentStatus.DRAFT:
+            raise NotAllowed(
+                f"process {self.id} is {self.status.label.lower()}: it cannot be edited; "
+                "draft a new version instead"
+            )
+        require_role(by, _AUTHORS, f"edit process {self.id}")
+        checked = check_steps(steps)
+        self.steps = checked
+        if notes is not None:
+            self.notes = notes.strip()
+        self.version += 1
+
+    def approve(
+        self, *, by: User, at: datetime, siblings: Iterable[ProcessTemplate] = ()
+    ) -> list[ProcessTemplate]:
+        """QA approves this draft; the version in force at the same site is superseded.
+
+        `siblings` are the other versions of this product at this site; the ones this
+        approval supersedes are returned so the caller can store (and ledger) them.
+        """
+        guard_approval(
+            what=f"process {self.id}",
+            status=self.status,
+            author=self.author,
+            by=by,
+            site=self.site,
+        )
+        aware(at)
+        superseded = [
+            t
+            for t in siblings
+            if t is not self
+            and t.product_code == self.product_code
+            and t.site == self.site
+            and t.status is DocumentStatus.APPROVED
+        ]
+        self.approval = SignatureRecord.of(by, Meaning.APPROVED, at, self.content())
+        self.status = DocumentStatus.APPROVED
+        self.version += 1
+        for old in superseded:
+            old.status = DocumentStatus.SUPERSEDED
+            old.superseded_at = at
+            old.superseded_by = self.id
+            old.version += 1
+        return superseded
+
+    def retire(self, *, by: User, at: datetime, reason: str) -> None:
+        """Take a draft or the version in force out of use; a batch can no longer start on it."""
+        require_role(by, {Role.QA_REVIEWER}, f"retire process {self.id}")
+        why = require_text(reason, "a reason to retire a process")
+        if self.status not in (DocumentStatus.DRAFT, DocumentStatus.APPROVED):
+            raise NotAllowed(f"process {self.id} is {self.status.label.lower()} already")
+        self.retirement = {"by": by.username, "at": snapshot_time(aware(at)), "reason": why}
+        self.status = DocumentStatus.RETIRED
+        self.version += 1
+
+    def guard_use(self) -> None:
+        """A batch may start only on an approved version in force."""
+        if self.status is DocumentStatus.APPROVED:
+            return
+        if self.status is DocumentStatus.DRAFT:
+            transferred = (
+                f" (transferred from {self.transferred_from})" if self.transferred_from else ""
+            )
+            raise NotAllowed(
+                f"process {self.id}{transferred} is a draft: QA at {self.site} must approve "
+                "it before a batch can use it"
+            )
+        raise NotAllowed(
+            f"process {self.id} is {self.status.label.lower()}: start the batch on the "
+            "version in force"
+        )
+
+
+_AUTHORS = {Role.QA_REVIEWER, Role.MANUFACTURING_OPERATOR, Role.ADMIN}
+
+
+def next_number(existing: Iterable[ProcessTemplate], product_code: str, site: str) -> int:
+    numbers = [t.number for t in existing if t.product_code == product_code and t.site == site]
+    return max(numbers, default=0) + 1
+
+
+def draft_template(
+    product_code: str,
+    site: str,
+    steps: Sequence[StepSpec],
+    *,
+    by: User,
+    at: datetime,
+    existing: Iterable[ProcessTemplate] = (),
+    notes: str = "",
+) -> ProcessTemplate:
+    """A new draft version of a product's process at a site, numbered after the others."""
+    require_role(by, _AUTHORS, "write a process template")
+    check_code(product_code)
+    check_code(site, "site code")
+    return ProcessTemplate(
+        product_code=product_code,
+        site=site,
+        number=next_number(existing, product_code, site),
+        steps=check_steps(steps),
+        author=by.username,
+        created_at=aware(at),
+        notes=notes.strip(),
+    )
+
+
+def transfer(
+    template: ProcessTemplate,
+    to_site: str,
+    by: User,
+    *,
+    at: datetime,
+    existing: Iterable[ProcessTemplate] = (),
+) -> ProcessTemplate:
+    """Technology transfer: the version in force at one site becomes a draft at another.
+
+    The receiving site owns the copy: its QA must approve it before a batch can start
+    on it there (the transfer does not carry the sending site's approval across).
+    """
+    require_role(by, _AUTHORS, f"transfer process {template.id}")
+    check_code(to_site, "site code")
+    if template.status is not DocumentStatus.APPROVED:
+        raise NotAllowed(
+            f"process {template.id} is {template.status.label.lower()}: only the approved "
+            "version in force can be transferred"
+        )
+    if to_site == template.site:
+        raise InvalidInput(f"process {template.id} is at {to_site} already: draft a new version")
+    return ProcessTemplate(
+        product_code=template.product_code,
+        site=to_site,
+        number=next_number(existing, template.product_code, to_site),
+        steps=template.steps,
+        author=by.username,
+        created_at=aware(at),
+        transferred_from=template.id,
+        notes=f"technology transfer from {template.site} ({template.id})",
+        demo=template.demo,
+    )
+
+
+def in_force(templates: Iterable[ProcessTemplate], product_code: str, site: str) -> ProcessTemplate:
+    """The one approved version of a product's process at a site, or a refusal saying why."""
+    versions = [t for t in templates if t.product_code == product_code and t.site == site]
+    approved = [t for t in versions if t.status is DocumentStatus.APPROVED]
+    if len(approved) == 1:
+        return approved[0]
+    if len(approved) > 1:
+        # approve() supersedes the older version, so this means the store was edited.
+        ids = ", ".join(t.id for t in approved)
+        raise NotAllowed(f"{product_code} at {site} has more than one approved process: {ids}")
+    drafts = [t.id for t in versions if t.status is DocumentStatus.DRAFT]
+    waiting = f" ({', '.join(drafts)} waits for QA approval)" if drafts else ""
+    raise NotAllowed(f"there is no approved process for {product_code} at {site}{waiting}")
+
+
+# ------------------------------------------------------------------ demo defaults
+
+# DEMO DEFAULTS, not a validated process: durations, parameters and limits are plausible
+# values from the published literature on lentiviral CAR-T and umbilical-cord MSC
+# manufacturing, for the demo and tests. A facility replaces them with its own
+# validated master batch record before any real use.
+
+_P = ParameterSpec
+_N = ParameterKind.NUMBER
+_T = ParameterKind.TEXT
+
+CAR_T_STEPS: tuple[StepSpec, ...] = (
+    StepSpec(
+        "receipt",
+        "Receipt of apheresis material",
+        2,
+        (
+            _P("Chain-of-identity label match", _T, expected="match"),
+            _P("Temperature on receipt", _N, "°C", low=2, high=8),
+            _P("Total nucleated cells", _N, "×10^9", low=1),
+        ),
+        critical=True,
+    ),
+    StepSpec(
+        "selection",
+        "T-cell selection",
+        4,
+        (
+            _P("CD3+ purity after selection", _N, "%", low=80),
+            _P("Cell recovery", _N, "%", low=50),
+        ),
+    ),
+    StepSpec(
+        "activation",
+        "Activation",
+        24,
+        (
+            _P("Activation reagent lot", _T),
+            _P("Seeding density", _N, "×10^6 cells/mL", low=0.5, high=2),
+        ),
+    ),
+    StepSpec(
+        "transduction",
+        "Lentiviral transduction",
+        24,
+        (
+            _P("Vector lot", _T),
+            _P("Multiplicity of infection (MOI)", _N, low=1, high=5),
+        ),
+        critical=True,
+    ),
+    StepSpec(
+        "expansion",
+        "Expansion",
+        168,
+        (
+            _P("Viability", _N, "%", low=70),
+            _P("Total viable cells", _N, "×10^9", low=0.5),
+            _P("Culture days", _N, "days", low=6, high=10),
+        ),
+    ),
+    StepSpec(
+        "harvest",
+        "Harvest and wash",
+        4,
+        (
+            _P("Viability", _N, "%", low=70),
+            _P("Total viable cells", _N, "×10^9", low=0.5),
+        ),
+    ),
+    StepSpec(
+        "formulation",
+        "Formulation",
+        2,
+        (
+            _P("Cell concentration", _N, "×10^6 cells/mL", low=10, high=100),
+            _P("DMSO final concentration", _N, "%", low=4.5, high=5.5),
+        ),
+        critical=True,
+    ),
+    StepSpec(
+        "fill",
+        "Fill into bags",
+        2,
+        (
+            _P("Bag count", _N, "bags", low=1, high=4),
+            _P("Fill volume per bag", _N, "mL", low=10, high=70),
+            _P("Bag labels match chain of identity", _T, expected="match"),
+        ),
+        critical=True,
+    ),
+    StepSpec(
+        "cryopreservation",
+        "Controlled-rate freezing",
+        4,
+        (
+            _P("Freezer program", _T, expected="completed"),
+            _P("End temperature", _N, "°C", high=-90),
+        ),
+    ),
+)
+
+MSC_STEPS: tuple[StepSpec, ...] = (
+    StepSpec(
+        "isolation",
+        "Isolation from umbilical-cord tissue",
+        336,
+        (
+            _P("Donor eligibility confirmed", _T, expected="yes"),
+            _P("Tissue weight", _N, "g", low=5),
+        ),
+        critical=True,
+    ),
+    StepSpec(
+        "expansion",
+        "Expansion",
+        240,
+        (
+            _P("Viability", _N, "%", low=80),
+            _P("Passage number", _N, low=1, high=5),
+            _P("Cumulative population doublings", _N, high=30),
+        ),
+    ),
+    StepSpec(
+        "harvest",
+        "Harvest and wash",
+        4,
+        (
+            _P("Viability", _N, "%", low=80),
+            _P("Total viable cells", _N, "×10^8", low=1),
+        ),
+    ),
+    StepSpec(
+        "fill",
+        "Fill into vials",
+        3,
+        (
+            _P("Vial count", _N, "vials", low=1),
+            _P("Fill volume per vial", _N, "mL", low=1, high=20),
+            _P("Vial labels match lot", _T, expected="match"),
+        ),
+        critical=True,
+    ),
+    StepSpec(
+        "cryopreservation",
+        "Controlled-rate freezing",
+        4,
+        (
+            _P("Freezer program", _T, expected="completed"),
+            _P("End temperature", _N, "°C", high=-90),
+        ),
+    ),
+)
+
+
+def default_steps(modality: Modality) -> tuple[StepSpec, ...]:
+    return CAR_T_STEPS if modality is Modality.AUTOLOGOUS_CAR_T else MSC_STEPS
+
+
+def default_template(
+    product_code: str,
+    modality: Modality,
+    site: str,
+    *,
+    at: datetime,
+    author: str = SYSTEM_USERNAME,
+    number: int = 1,
+) -> ProcessTemplate:
+    """A DEMO DEFAULT draft template for a product at a site (see the note above the steps).
+
+    It is a draft like any other: QA approves it before a batch can use it.
+    """
+    check_code(product_code)
+    check_code(site, "site code")
+    return ProcessTemplate(
+        product_code=product_code,
+        site=site,
+        number=number,
+        steps=default_steps(modality),
+        author=author,
+        created_at=aware(at),
+        notes=f"demo default {modality.label} process: not a validated master batch record",
+        demo=True,
+    )
