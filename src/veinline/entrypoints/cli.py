@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -540,27 +539,29 @@ def sign_command(
     )
 
 
-def _register_optional(module: str) -> None:
-    # Feature areas that register their own commands (planning, simulation, grading).
-    try:
-        mod = __import__(module, fromlist=["register"])
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return
-    register: Callable[[typer.Typer], None] = mod.register
-    register(app)
+def _register_feature_commands() -> None:
+    # Each feature area keeps its commands in its own module and adds them here.
+    from veinline.entrypoints import (
+        cli_grading,
+        cli_journey,
+        cli_planning,
+        cli_planning_records,
+        cli_simulation,
+        cli_trials,
+    )
+
+    for module in (
+        cli_journey,
+        cli_trials,
+        cli_planning_records,
+        cli_planning,
+        cli_simulation,
+        cli_grading,
+    ):
+        module.register(app)
 
 
-for _module in (
-    "veinline.entrypoints.cli_journey",
-    "veinline.entrypoints.cli_trials",
-    "veinline.entrypoints.cli_planning_records",
-    "veinline.entrypoints.cli_planning",
-    "veinline.entrypoints.cli_simulation",
-    "veinline.entrypoints.cli_grading",
-):
-    _register_optional(_module)
+_register_feature_commands()
 
 
 def main() -> None:
@@ -571,4 +572,4 @@ if __name__ == "__main__":
     main()
 
 
-__all__ = ["Path", "app", "main"]
+__all__ = ["app", "main"]

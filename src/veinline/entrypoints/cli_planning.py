@@ -8,19 +8,16 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from veinline.domain.errors import DomainError
-from veinline.planning.events import load_event
-from veinline.planning.fifo import fifo_plan
-from veinline.planning.plan_io import Plan, load_plan, plan_to_json
-from veinline.planning.replan import ReplanOptions, replan
-from veinline.planning.scenario import load_scenario
-from veinline.planning.scheduler import SolverOptions, plan
+
+if TYPE_CHECKING:
+    from veinline.planning.plan_io import Plan
 
 _out = Console(soft_wrap=True)
 _err = Console(stderr=True, soft_wrap=True)
@@ -97,6 +94,10 @@ def _plan_command(
     ] = 1,
 ) -> None:
     try:
+        from veinline.planning.fifo import fifo_plan
+        from veinline.planning.scenario import load_scenario
+        from veinline.planning.scheduler import SolverOptions, plan
+
         loaded = load_scenario(scenario)
         if policy is Policy.fifo:
             result = fifo_plan(loaded)
@@ -130,6 +131,11 @@ def _replan_command(
     seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed of the search.")] = 0,
 ) -> None:
     try:
+        from veinline.planning.events import load_event
+        from veinline.planning.plan_io import load_plan
+        from veinline.planning.replan import ReplanOptions, replan
+        from veinline.planning.scenario import load_scenario
+
         current = load_plan(plan_file)
         loaded = load_scenario(scenario)
         happened = load_event(event)
@@ -152,6 +158,8 @@ def _replan_command(
 
 
 def _write(path: Path, result: Plan) -> None:
+    from veinline.planning.plan_io import plan_to_json
+
     try:
         path.write_text(plan_to_json(result), encoding="utf-8")
     except OSError as error:
