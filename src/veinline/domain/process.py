@@ -81,14 +81,22 @@ def aware(moment: datetime, what: str = "the time") -> datetime:
     return moment
 
 
+def a_role(role: Role) -> str:
+    """The role in a sentence, keeping acronyms: 'a QC analyst', 'an apheresis nurse'."""
+    label = role.label
+    if not label[1:2].isupper():
+        label = label[0].lower() + label[1:]
+    return f"{'an' if label[0] in 'aeiouAEIOU' else 'a'} {label}"
+
+
 def require_role(user: User, roles: Iterable[Role], doing: str) -> None:
     """11.10(g) authority check: only these roles may do this, and only active users."""
     allowed = frozenset(roles)
     if not user.active:
         raise NotAllowed(f"{user.username} is deactivated and may not {doing}")
     if user.role not in allowed:
-        who = " or ".join(sorted(r.a_label for r in allowed))
-        raise NotAllowed(f"{user.role.a_label} may not {doing}: only {who} may")
+        who = " or ".join(sorted(a_role(r) for r in allowed))
+        raise NotAllowed(f"{a_role(user.role)} may not {doing}: only {who} may")
 
 
 def require_text(text: str, what: str) -> str:
