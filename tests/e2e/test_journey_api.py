@@ -341,3 +341,24 @@ def test_the_case_page_imports_a_logger_file_and_qa_disposes_of_the_excursion(
         },
     )
     assert "excursion disposed" in accepted.text and "receipt blocked" not in accepted.text
+
+
+def test_the_enrol_page_refuses_bad_patient_facts_and_keeps_the_form(client: TestClient) -> None:
+    client.post("/login", data={"username": "coordinator", "password": "veinline-demo"})
+    page = client.post(
+        "/cases/new",
+        data={
+            "product_code": "eque-cel",
+            "jurisdiction": "HK",
+            "treatment_site": "demo-hk-treatment",
+            "patient_name": "Kept Name",
+            "wristband_id": "WB-K",
+            "treating_physician": "physician",
+            "consent_given": "on",
+            "consent_date": "2026-03-01",
+            "patient_facts": "{not json",
+        },
+    )
+    assert page.status_code == 422
+    assert "patient facts must be a JSON object" in page.text
+    assert 'value="Kept Name"' in page.text

@@ -66,16 +66,19 @@ def _coerce(field: dataclasses.Field[Any], value: Any) -> Any:
         if kind.startswith("int"):
             return _number(field.name, value, int)
         if kind.startswith("dict"):
-            if value.strip() == "":
-                return None
-            try:
-                parsed = json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise InvalidInput(f"{field.name} must be a JSON object: {exc}") from None
-            if not isinstance(parsed, dict):
-                raise InvalidInput(f"{field.name} must be a JSON object")
-            return parsed
+            return json_object(value, field.name) if value.strip() else None
     return value
+
+
+def json_object(text: str, what: str) -> dict[str, Any]:
+    """A JSON object typed into a form; anything else is refused, naming the field."""
+    try:
+        parsed = json.loads(text or "{}")
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{what} must be a JSON object: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise InvalidInput(f"{what} must be a JSON object")
+    return parsed
 
 
 def _number(name: str, text: str, kind: type[float] | type[int]) -> float | int | None:

@@ -199,9 +199,7 @@ def router(application: App) -> APIRouter:
             return user
         form = {k: str(v) for k, v in (await request.form()).items()}
         try:
-            facts = json.loads(form.get("patient_facts") or "{}")
-            if not isinstance(facts, dict):
-                raise InvalidInput("patient facts must be a JSON object")
+            facts = case_actions.json_object(form.get("patient_facts", ""), "patient facts")
             case = application.bus.handle(
                 commands.EnrolPatient(
                     product_code=form.get("product_code", ""),
@@ -217,8 +215,6 @@ def router(application: App) -> APIRouter:
                 ),
                 actor=user,
             )
-        except json.JSONDecodeError as exc:
-            return _enrol_again(request, user, form, f"patient facts are not JSON: {exc}")
         except DomainError as exc:
             return _enrol_again(request, user, form, exc.message)
         return RedirectResponse(f"/cases/{case.id}?done=enrolled", status_code=303)
@@ -492,9 +488,7 @@ def router(application: App) -> APIRouter:
             return user
         form = {k: str(v) for k, v in (await request.form()).items()}
         try:
-            findings = json.loads(form.get("inputs") or "{}")
-            if not isinstance(findings, dict):
-                raise InvalidInput("the findings must be a JSON object")
+            findings = case_actions.json_object(form.get("inputs", ""), "the findings")
             record = application.bus.handle(
                 commands.RecordAssessment(
                     case_id=case_id,
@@ -504,8 +498,6 @@ def router(application: App) -> APIRouter:
                 ),
                 actor=user,
             )
-        except json.JSONDecodeError as exc:
-            return _back(case_id, error=f"the findings are not JSON: {exc}")
         except DomainError as exc:
             return _back(case_id, error=exc.message)
         return _back(case_id, done=f"{record.kind.label}: {record.summary}")
