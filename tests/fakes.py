@@ -19,7 +19,7 @@ class FakeRepository(Generic[T]):
         self.rows: dict[str, T] = {}
         self.pending: dict[str, T] = {}
 
-    def get(self, key: str) -> T | None:
+    def get(self, key: str, *, for_update: bool = False) -> T | None:
         return self.pending.get(key) or self.rows.get(key)
 
     def add(self, record: T) -> None:

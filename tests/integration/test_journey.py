@@ -618,3 +618,25 @@ def test_the_demo_cases_stand_in_every_state_once_and_load_only_once(
     assert load_demo_cases(driver) == 0
     assert _footprint(demo_app, "DEMO-01")["ledger_head"] == head
     _verified(demo_app)
+
+
+def test_two_scans_of_one_case_at_once_are_both_kept_in_order(demo_app: App) -> None:
+    driver = Driver(demo_app.bus, demo_app.user, demo_app.clock)
+    case = driver.advance(
+        driver.enrol(EQUE_CEL_HK, patient_name="Twice", wristband="WB-2"),
+        EQUE_CEL_HK,
+        CaseState.COLLECTED,
+    )
+    barrier = threading.Barrier(2)
+
+    def scan(_: int) -> str:
+        barrier.wait()
+        event = demo_app.bus.handle(
+            commands.ScanCustody(case.id, "collection", barcode(case)), actor=demo_app.user("nurse")
+        )
+        return str(event.id)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        ids = sorted(pool.map(scan, range(2)))
+    assert ids == [f"{case.id}-E001", f"{case.id}-E002"]
+    assert ledger.verify(demo_app.uow()).ok

@@ -44,8 +44,10 @@ class SqlRepository(Generic[T]):
         self.cls = cls
         self.order_by = order_by if isinstance(order_by, tuple) else (order_by,)
 
-    def get(self, key: str) -> T | None:
-        return self.session.get(self.cls, key)
+    def get(self, key: str, *, for_update: bool = False) -> T | None:
+        # for_update takes the row lock (PostgreSQL): two requests changing one record
+        # at once are serialised instead of one overwriting the other's change.
+        return self.session.get(self.cls, key, with_for_update=for_update or None)
 
     def add(self, record: T) -> None:
         self.session.add(record)

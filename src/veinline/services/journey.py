@@ -24,7 +24,8 @@ from veinline.services.unit_of_work import AbstractUnitOfWork
 
 
 def _case(uow: AbstractUnitOfWork, case_id: str) -> Case:
-    case = uow.cases.get(case_id)
+    # Every journey handler changes the case it loads: lock it for this transaction.
+    case = uow.cases.get(case_id, for_update=True)
     if case is None:
         raise NotFound(f"there is no case {case_id}")
     return case
