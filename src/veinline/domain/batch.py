@@ -934,10 +934,23 @@ class Batch:
         return deviation
 
     def record_content(self) -> JsonObject:
-        """The batch record as it is signed at release: everything but its version counter."""
+        """The batch record as QA signs it at release: all but what the decision changes
+        (its status and version counter), so the signed content can be rebuilt later."""
         snapshot = self.snapshot()
-        del snapshot["version"]
+        del snapshot["status"], snapshot["version"]
         return snapshot
+
+    def people(self) -> set[str]:
+        """Everyone who started, performed, verified, entered or corrected anything in the
+        record (closing a deviation is QA's review, not making the batch)."""
+        names = {self.started_by}
+        for step in self.steps:
+            names |= step.people()
+            names |= {e.entered_by for e in step.entries}
+            if step.verified:
+                names.add(step.verified.username)
+            names |= {e.verification.username for e in step.entries if e.verification}
+        return names
 
 
 def _performer(step: StepRecord) -> str | None:
