@@ -671,3 +671,9 @@ def test_signatures_lists_every_signature_in_time_order() -> None:
         ("step 2 (Lentiviral transduction)", "verified"),
         ("step 3 (Expansion)", "performed"),
     ]
+
+
+def test_deviation_class_is_parsed_from_what_a_user_types() -> None:
+    assert Severity.parse(" Critical ") is Severity.CRITICAL
+    with pytest.raises(InvalidInput, match="use one of: minor, major, critical"):
+        Severity.parse("severe")

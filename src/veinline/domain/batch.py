@@ -4,8 +4,8 @@ A batch binds the process version in force when it started and follows its steps
 order (21 CFR 11.10(f): operational checks enforce the permitted sequence). Each step
 records its suite, equipment and parameter values and is signed "performed" by the
 operator; a critical step is also signed "verified" by a second person, never the one
-who performed it (EU GMP Part IV, ATMPs, and Annex 11 §12: critical entries checked by
-a second person). A signed step is locked: a correction is a new entry that points to
+who performed it (EU GMP Annex 11 §6: critical data entered by hand get an additional
+check by a second operator). A signed step is locked: a correction is a new entry that points to
 the one it corrects, so the first value stays visible (Annex 11 §9, ALCOA+ "original"),
 and a correction made after signature waits for a second person's verification before
 the batch can be released.

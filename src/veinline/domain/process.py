@@ -294,8 +294,8 @@ class StepSpec:
     name: str
     expected_hours: float
     parameters: tuple[ParameterSpec, ...] = ()
-    # A critical step needs a second person's "verified" signature (EU GMP Annex 1 / Part
-    # IV for ATMPs: critical steps are checked by a second person or a validated system).
+    # A critical step needs a second person's "verified" signature (EU GMP Annex 11 §6:
+    # critical data entered by hand get an additional check by a second operator).
     critical: bool = False
 
     def __post_init__(self) -> None:
