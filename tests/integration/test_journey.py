@@ -486,7 +486,7 @@ def test_a_recollection_returns_to_eligible_and_the_second_bag_gets_a_new_din(
         commands.Recollect(case.id, "viability low"),
         "qa",
         NotAllowed,
-        "a qa reviewer may not recollect",
+        "a QA reviewer may not recollect",
     )
     back: Case = driver.do(commands.Recollect(case.id, "viability low"), "coordinator")
     assert back.state is S.ELIGIBLE

@@ -35,8 +35,10 @@ class Role(StrEnum):
     @property
     def a_label(self) -> str:
         """The role in a sentence, with its article: 'an apheresis nurse', 'a courier'."""
-        label = ROLE_LABELS[self].lower()
-        return f"{'an' if label[0] in 'aeiou' else 'a'} {label}"
+        # Lower-case the words but not acronyms: "a QC analyst", "a QA reviewer".
+        words = [w if w.isupper() else w.lower() for w in ROLE_LABELS[self].split()]
+        label = " ".join(words)
+        return f"{'an' if label[0].lower() in 'aeiou' else 'a'} {label}"
 
     @classmethod
     def parse(cls, text: str) -> Role:
