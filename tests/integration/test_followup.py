@@ -160,3 +160,16 @@ def test_the_case_shows_its_follow_up_schedule_with_overdue_visits(demo_app: App
     statuses = {v["status"] for v in detail["visits"]}
     assert "overdue" in statuses  # daily checks of the first fortnight were never recorded
     assert detail["visits"][0]["target"] >= case.infusion["infusion_started_at"][:10]
+
+
+def test_the_schedule_reads_on_a_leap_day(demo_app: App) -> None:
+    from datetime import date
+
+    from veinline.entrypoints import views
+
+    case = _case(demo_app, CaseState.FOLLOW_UP)
+    with demo_app.uow() as uow:
+        detail = views.case_detail(
+            uow, case.id, demo_app.user("physician"), today=date(2028, 2, 29)
+        )
+    assert any(v["status"] == "overdue" for v in detail["visits"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from veinline.domain.case import IDENTIFIERS_ONLY, Case, CaseState
@@ -223,5 +223,5 @@ def _visits(
             "done_on": v.done_on.isoformat() if v.done_on else None,
         }
         for v in visits
-        if v.status.value != "upcoming" or v.target <= today.replace(year=today.year + 1)
+        if v.status.value != "upcoming" or v.target <= today + timedelta(days=366)
     ][:40]
