@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import text
@@ -20,8 +20,11 @@ def _forget_app() -> None:
     cli._state.clear()
 
 
+Run = Callable[..., Result]
+
+
 @pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+def run(monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
     def invoke(*args: str, db: App | None = None, stdin: str | None = None) -> Result:
         _forget_app()
         if db is not None:
@@ -44,7 +47,7 @@ def run(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
         ("A999922012346", "*"),
     ],
 )
-def test_check_char_prints_the_mod_37_2_character(run, din: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+def test_check_char_prints_the_mod_37_2_character(run: Run, din: str, expected: str) -> None:
     result = run("isbt", "check-char", din)
     assert result.exit_code == 0
     assert result.stdout.strip() == expected
@@ -54,13 +57,13 @@ def test_check_char_prints_the_mod_37_2_character(run, din: str, expected: str) 
     ("din", "why"),
     [("A99992112345", "13"), ("a999921123456", "upper case"), ("A99992112345!", "!")],
 )
-def test_check_char_refuses_malformed_dins_saying_why(run, din: str, why: str) -> None:  # type: ignore[no-untyped-def]
+def test_check_char_refuses_malformed_dins_saying_why(run: Run, din: str, why: str) -> None:
     result = run("isbt", "check-char", din)
     assert result.exit_code == 2
     assert why in result.stderr
 
 
-def test_validate_exit_codes_tell_valid_wrong_and_malformed(run) -> None:  # type: ignore[no-untyped-def]
+def test_validate_exit_codes_tell_valid_wrong_and_malformed(run: Run) -> None:
     assert run("isbt", "validate", "A9999220123 46*".replace(" ", "")).exit_code == 0
     wrong = run("isbt", "validate", "A9999211234564")
     assert wrong.exit_code == 1
@@ -68,7 +71,7 @@ def test_validate_exit_codes_tell_valid_wrong_and_malformed(run) -> None:  # typ
     assert run("isbt", "validate", "A999921123456").exit_code == 2
 
 
-def test_parse_prints_one_object_per_data_structure(run) -> None:  # type: ignore[no-untyped-def]
+def test_parse_prints_one_object_per_data_structure(run: Run) -> None:
     result = run("isbt", "parse", "=A99992112345600&>0183652359")
     assert result.exit_code == 0
     parsed = json.loads(result.stdout)
@@ -77,13 +80,13 @@ def test_parse_prints_one_object_per_data_structure(run) -> None:  # type: ignor
     assert parsed[1]["fields"]["datetime"] == "2018-12-31T23:59"
 
 
-def test_parse_refuses_a_compound_message_whose_count_is_wrong(run) -> None:  # type: ignore[no-untyped-def]
+def test_parse_refuses_a_compound_message_whose_count_is_wrong(run: Run) -> None:
     result = run("isbt", "parse", "=+03000=A99992112345600&>0183652359")
     assert result.exit_code == 2
     assert "declares 3" in result.stderr
 
 
-def test_grade_prints_the_grade_with_reasons(run) -> None:  # type: ignore[no-untyped-def]
+def test_grade_prints_the_grade_with_reasons(run: Run) -> None:
     findings = {
         "temperature_c": 38.5,
         "fever_masked_by_treatment": False,
@@ -100,13 +103,13 @@ def test_grade_prints_the_grade_with_reasons(run) -> None:  # type: ignore[no-un
 # ------------------------------------------------------------ with a database
 
 
-def test_ledger_verify_counts_entries_when_all_is_well(run, demo_app: App) -> None:  # type: ignore[no-untyped-def]
+def test_ledger_verify_counts_entries_when_all_is_well(run: Run, demo_app: App) -> None:
     result = run("ledger", "verify", db=demo_app)
     assert result.exit_code == 0, result.stderr
     assert "46 entries checked" in result.stdout
 
 
-def test_ledger_verify_names_the_record_edited_behind_its_back(run, demo_app: App) -> None:  # type: ignore[no-untyped-def]
+def test_ledger_verify_names_the_record_edited_behind_its_back(run: Run, demo_app: App) -> None:
     with demo_app.engine.begin() as conn:
         conn.execute(text("UPDATE sites SET fin = 'A9998' WHERE code = 'demo-rtp-qc'"))
     result = run("ledger", "verify", db=demo_app)
@@ -114,7 +117,7 @@ def test_ledger_verify_names_the_record_edited_behind_its_back(run, demo_app: Ap
     assert "site demo-rtp-qc" in result.stderr and "fin" in result.stderr
 
 
-def test_catalog_commands_list_and_show_the_seed_products(run, demo_app: App) -> None:  # type: ignore[no-untyped-def]
+def test_catalog_commands_list_and_show_the_seed_products(run: Run, demo_app: App) -> None:
     listed = run("catalog", "list", "--json", db=demo_app)
     assert listed.exit_code == 0
     codes = {p["code"] for p in json.loads(listed.stdout)}
@@ -125,13 +128,13 @@ def test_catalog_commands_list_and_show_the_seed_products(run, demo_app: App) ->
     assert missing.exit_code == 2 and "no product" in missing.stderr
 
 
-def test_catalog_load_twice_creates_nothing_new(run, demo_app: App) -> None:  # type: ignore[no-untyped-def]
+def test_catalog_load_twice_creates_nothing_new(run: Run, demo_app: App) -> None:
     result = run("catalog", "load", db=demo_app)
     assert result.exit_code == 0
     assert "products: 0 created, 8 already present" in result.stdout
 
 
-def test_a_change_shows_in_the_history_with_old_and_new_values(run, demo_app: App) -> None:  # type: ignore[no-untyped-def]
+def test_a_change_shows_in_the_history_with_old_and_new_values(run: Run, demo_app: App) -> None:
     changed = run(
         "--as",
         "admin",
@@ -150,7 +153,7 @@ def test_a_change_shows_in_the_history_with_old_and_new_values(run, demo_app: Ap
     assert "Demo Administrator" in history.stdout
 
 
-def test_identifiers_are_issued_to_permitted_users_only(run, demo_app: App) -> None:  # type: ignore[no-untyped-def]
+def test_identifiers_are_issued_to_permitted_users_only(run: Run, demo_app: App) -> None:
     issued = run(
         "--as",
         "nurse",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pypdfium2
 import pytest
@@ -188,7 +189,9 @@ def test_labels_are_pdfs_whose_barcodes_read_back(client: TestClient, demo_app: 
     document.close()
 
 
-def test_the_label_command_writes_the_pdf(demo_app: App, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_label_command_writes_the_pdf(
+    demo_app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from veinline.adapters.seed.cases import Driver
 
     driver = Driver(demo_app.bus, demo_app.user, demo_app.clock)
