@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from veinline.domain.catalog import Modality, check_code
 from veinline.domain.errors import InvalidInput, NotAllowed
@@ -156,6 +156,53 @@ def guard_approval(
             f"{what} is for site {site}: a QA reviewer of {site} must approve it, "
             f"not one of {by.site_code}"
         )
+
+
+class ControlledDocument(Protocol):
+    """A versioned GMP document (process template, release specification)."""
+
+    @property
+    def id(self) -> str: ...
+
+    status: DocumentStatus
+    approval: SignatureRecord | None
+    superseded_at: datetime | None
+    superseded_by: str | None
+    retirement: JsonObject | None
+    version: int
+
+    def content(self) -> JsonObject: ...
+
+
+D = TypeVar("D", bound=ControlledDocument)
+
+
+def approve_version(document: D, *, by: User, at: datetime, superseded: Sequence[D]) -> list[D]:
+    """Sign the draft approved and supersede the version it replaces (one place for both
+    kinds of document, so their lifecycles cannot drift apart)."""
+    aware(at)
+    document.approval = SignatureRecord.of(by, Meaning.APPROVED, at, document.content())
+    document.status = DocumentStatus.APPROVED
+    document.version += 1
+    for old in superseded:
+        old.status = DocumentStatus.SUPERSEDED
+        old.superseded_at = at
+        old.superseded_by = document.id
+        old.version += 1
+    return list(superseded)
+
+
+def retire_version(
+    document: ControlledDocument, what: str, *, by: User, at: datetime, reason: str
+) -> None:
+    """Take a draft or the version in force out of use, with QA's reason."""
+    require_role(by, {Role.QA_REVIEWER}, f"retire {what}")
+    why = require_text(reason, f"a reason to retire a {what.split()[0]}")
+    if document.status not in (DocumentStatus.DRAFT, DocumentStatus.APPROVED):
+        raise NotAllowed(f"{what} is {document.status.label.lower()} already")
+    document.retirement = {"by": by.username, "at": snapshot_time(aware(at)), "reason": why}
+    document.status = DocumentStatus.RETIRED
+    document.version += 1
 
 
 # ------------------------------------------------------------------ parameters and steps
@@ -453,7 +500,6 @@ class ProcessTemplate:
             by=by,
             site=self.site,
         )
-        aware(at)
         superseded = [
             t
             for t in siblings
@@ -462,25 +508,11 @@ class ProcessTemplate:
             and t.site == self.site
             and t.status is DocumentStatus.APPROVED
         ]
-        self.approval = SignatureRecord.of(by, Meaning.APPROVED, at, self.content())
-        self.status = DocumentStatus.APPROVED
-        self.version += 1
-        for old in superseded:
-            old.status = DocumentStatus.SUPERSEDED
-            old.superseded_at = at
-            old.superseded_by = self.id
-            old.version += 1
-        return superseded
+        return approve_version(self, by=by, at=at, superseded=superseded)
 
     def retire(self, *, by: User, at: datetime, reason: str) -> None:
         """Take a draft or the version in force out of use; a batch can no longer start on it."""
-        require_role(by, {Role.QA_REVIEWER}, f"retire process {self.id}")
-        why = require_text(reason, "a reason to retire a process")
-        if self.status not in (DocumentStatus.DRAFT, DocumentStatus.APPROVED):
-            raise NotAllowed(f"process {self.id} is {self.status.label.lower()} already")
-        self.retirement = {"by": by.username, "at": snapshot_time(aware(at)), "reason": why}
-        self.status = DocumentStatus.RETIRED
-        self.version += 1
+        retire_version(self, f"process {self.id}", by=by, at=at, reason=reason)
 
     def guard_use(self) -> None:
         """A batch may start only on an approved version in force."""

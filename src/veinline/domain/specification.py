@@ -34,10 +34,12 @@ from veinline.domain.ledger import JsonObject, content_hash, snapshot_time
 from veinline.domain.process import (
     DocumentStatus,
     SignatureRecord,
+    approve_version,
     aware,
     guard_approval,
     require_role,
     require_text,
+    retire_version,
     with_unit,
 )
 from veinline.domain.signature import Meaning
@@ -348,7 +350,6 @@ class Specification:
         guard_approval(
             what=f"specification {self.id}", status=self.status, author=self.author, by=by
         )
-        aware(at)
         superseded = [
             s
             for s in siblings
@@ -357,24 +358,10 @@ class Specification:
             and s.market == self.market
             and s.status is DocumentStatus.APPROVED
         ]
-        self.approval = SignatureRecord.of(by, Meaning.APPROVED, at, self.content())
-        self.status = DocumentStatus.APPROVED
-        self.version += 1
-        for old in superseded:
-            old.status = DocumentStatus.SUPERSEDED
-            old.superseded_at = at
-            old.superseded_by = self.id
-            old.version += 1
-        return superseded
+        return approve_version(self, by=by, at=at, superseded=superseded)
 
     def retire(self, *, by: User, at: datetime, reason: str) -> None:
-        require_role(by, {Role.QA_REVIEWER}, f"retire specification {self.id}")
-        why = require_text(reason, "a reason to retire a specification")
-        if self.status not in (DocumentStatus.DRAFT, DocumentStatus.APPROVED):
-            raise NotAllowed(f"specification {self.id} is {self.status.label.lower()} already")
-        self.retirement = {"by": by.username, "at": snapshot_time(aware(at)), "reason": why}
-        self.status = DocumentStatus.RETIRED
-        self.version += 1
+        retire_version(self, f"specification {self.id}", by=by, at=at, reason=reason)
 
     def guard_use(self) -> None:
         if self.status is not DocumentStatus.APPROVED:
