@@ -17,14 +17,13 @@ from veinline.domain.process import (
     ParameterKind,
     ParameterSpec,
     ProcessTemplate,
-    SignatureRecord,
     StepSpec,
     default_template,
     draft_template,
     in_force,
     transfer,
 )
-from veinline.domain.signature import Meaning
+from veinline.domain.signature import Meaning, SignatureRecord
 from veinline.domain.user import Role, User
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

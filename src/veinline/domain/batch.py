@@ -26,19 +26,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from veinline.domain.errors import InvalidInput, NotAllowed
-from veinline.domain.ledger import JsonObject, content_hash, snapshot_time
-from veinline.domain.process import (
-    ProcessTemplate,
-    SignatureRecord,
-    StepSpec,
-    aware,
-    require_role,
-    require_text,
-    with_unit,
-)
-from veinline.domain.signature import Meaning
-from veinline.domain.user import Role, User
+from veinline.domain.errors import InvalidInput, NotAllowed, require_text
+from veinline.domain.ledger import JsonObject, aware, content_hash, snapshot_time
+from veinline.domain.process import ProcessTemplate, StepSpec, with_unit
+from veinline.domain.signature import Meaning, SignatureRecord
+from veinline.domain.user import Role, User, require_role
 
 _BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
 

@@ -45,3 +45,11 @@ class Conflict(DomainError):
     """The request clashes with a record that exists already."""
 
     code = "conflict"
+
+
+def require_text(text: str, what: str) -> str:
+    """The text with its whitespace tidied, or a refusal naming what is missing."""
+    cleaned = " ".join(text.split())
+    if not cleaned:
+        raise InvalidInput(f"{what} is required")
+    return cleaned

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from veinline.domain.errors import InvalidInput
+
 JsonObject = dict[str, Any]
 
 GENESIS_HASH = "0" * 64
@@ -38,6 +40,13 @@ def utc_text(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("ledger timestamps must be timezone-aware")
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def aware(moment: datetime, what: str = "the time") -> datetime:
+    """A GMP record's times are unambiguous (Part 11 audit trail): they carry a zone."""
+    if moment.tzinfo is None:
+        raise InvalidInput(f"{what} needs a time zone")
+    return moment
 
 
 def snapshot_time(moment: datetime | None) -> str | None:

@@ -23,87 +23,12 @@ from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 from veinline.domain.catalog import Modality, check_code
-from veinline.domain.errors import InvalidInput, NotAllowed
-from veinline.domain.ledger import JsonObject, content_hash, snapshot_time
-from veinline.domain.signature import Meaning
-from veinline.domain.user import SYSTEM_USERNAME, Role, User
+from veinline.domain.errors import InvalidInput, NotAllowed, require_text
+from veinline.domain.ledger import JsonObject, aware, snapshot_time
+from veinline.domain.signature import Meaning, SignatureRecord
+from veinline.domain.user import SYSTEM_USERNAME, Role, User, require_role
 
 # ------------------------------------------------------------------ shared pieces
-
-
-@dataclass(frozen=True)
-class SignatureRecord:
-    """One electronic signature kept on the record it signs (21 CFR 11.50, 11.70).
-
-    It shows the signer's printed name, the date and time and the meaning, and carries
-    the SHA-256 of the content signed, so the signature cannot be moved to other
-    content. The service layer checks the signer's password (11.200) before the domain
-    records it; the domain never sees a password.
-    """
-
-    username: str
-    printed_name: str
-    role: str
-    meaning: Meaning
-    at: datetime
-    content_hash: str
-
-    @classmethod
-    def of(cls, user: User, meaning: Meaning, at: datetime, content: object) -> SignatureRecord:
-        return cls(
-            username=user.username,
-            printed_name=user.printed_name,
-            role=user.role.value,
-            meaning=meaning,
-            at=aware(at),
-            content_hash=content_hash(content),
-        )
-
-    def covers(self, content: object) -> bool:
-        """Whether this signature was given to exactly this content."""
-        return self.content_hash == content_hash(content)
-
-    def to_dict(self) -> JsonObject:
-        return {
-            "username": self.username,
-            "printed_name": self.printed_name,
-            "role": self.role,
-            "meaning": self.meaning.value,
-            "at": snapshot_time(self.at),
-            "content_hash": self.content_hash,
-        }
-
-
-def aware(moment: datetime, what: str = "the time") -> datetime:
-    """A GMP record's times are unambiguous (Part 11 audit trail): they carry a zone."""
-    if moment.tzinfo is None:
-        raise InvalidInput(f"{what} needs a time zone")
-    return moment
-
-
-def a_role(role: Role) -> str:
-    """The role in a sentence, keeping acronyms: 'a QC analyst', 'an apheresis nurse'."""
-    label = role.label
-    if not label[1:2].isupper():
-        label = label[0].lower() + label[1:]
-    return f"{'an' if label[0] in 'aeiouAEIOU' else 'a'} {label}"
-
-
-def require_role(user: User, roles: Iterable[Role], doing: str) -> None:
-    """11.10(g) authority check: only these roles may do this, and only active users."""
-    allowed = frozenset(roles)
-    if not user.active:
-        raise NotAllowed(f"{user.username} is deactivated and may not {doing}")
-    if user.role not in allowed:
-        who = " or ".join(sorted(a_role(r) for r in allowed))
-        raise NotAllowed(f"{a_role(user.role)} may not {doing}: only {who} may")
-
-
-def require_text(text: str, what: str) -> str:
-    cleaned = " ".join(text.split())
-    if not cleaned:
-        raise InvalidInput(f"{what} is required")
-    return cleaned
 
 
 class DocumentStatus(StrEnum):

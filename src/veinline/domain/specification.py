@@ -29,21 +29,17 @@ from typing import Any
 from veinline.domain import isbt128
 from veinline.domain.batch import Batch, BatchStatus
 from veinline.domain.catalog import Modality, check_code
-from veinline.domain.errors import InvalidInput, NotAllowed
-from veinline.domain.ledger import JsonObject, content_hash, snapshot_time
+from veinline.domain.errors import InvalidInput, NotAllowed, require_text
+from veinline.domain.ledger import JsonObject, aware, content_hash, snapshot_time
 from veinline.domain.process import (
     DocumentStatus,
-    SignatureRecord,
     approve_version,
-    aware,
     guard_approval,
-    require_role,
-    require_text,
     retire_version,
     with_unit,
 )
-from veinline.domain.signature import Meaning
-from veinline.domain.user import SYSTEM_USERNAME, Role, User
+from veinline.domain.signature import Meaning, SignatureRecord
+from veinline.domain.user import SYSTEM_USERNAME, Role, User, require_role
 
 _MARKET = re.compile(r"^[A-Z]{2}[A-Z0-9-]{0,9}$")
 _TEST_CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")

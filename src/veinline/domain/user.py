@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from veinline.domain.errors import InvalidInput
+from veinline.domain.errors import InvalidInput, NotAllowed
 from veinline.domain.ledger import JsonObject, snapshot_time
 
 SYSTEM_USERNAME = "system"
@@ -126,3 +127,13 @@ def check_printed_name(name: str) -> str:
     if not cleaned:
         raise InvalidInput("a user needs a printed name: it is shown with every signature")
     return cleaned
+
+
+def require_role(user: User, roles: Iterable[Role], doing: str) -> None:
+    """11.10(g) authority check: only these roles may do this, and only active users."""
+    allowed = frozenset(roles)
+    if not user.active:
+        raise NotAllowed(f"{user.username} is deactivated and may not {doing}")
+    if user.role not in allowed:
+        who = " or ".join(sorted(r.a_label for r in allowed))
+        raise NotAllowed(f"{user.role.a_label} may not {doing}: only {who} may")
