@@ -17,8 +17,10 @@ from veinline.domain.batch import (
     STEP_STYLE,
     Batch,
     BatchStatus,
+    Deviation,
     DeviationState,
     Severity,
+    StepRecord,
     StepStatus,
     start_batch,
 )
@@ -677,3 +679,40 @@ def test_deviation_class_is_parsed_from_what_a_user_types() -> None:
     assert Severity.parse(" Critical ") is Severity.CRITICAL
     with pytest.raises(InvalidInput, match="use one of: minor, major, critical"):
         Severity.parse("severe")
+
+
+# ------------------------------------------------------------------ the stored form
+
+
+def test_a_batch_read_back_from_its_stored_form_has_the_same_snapshot_and_signatures() -> None:
+    batch = finished_batch()
+    batch.correct_value(1, 91.0, reason="transcription error", by=OP2, at=at(102))
+    batch.raise_deviation("door left ajar", Severity.MINOR, by=OP, at=at(103))
+    stored = json.loads(json.dumps([s.stored() for s in batch.steps]))
+    deviations = json.loads(json.dumps([d.to_dict() for d in batch.deviations]))
+    steps = [StepRecord.from_stored(s) for s in stored]
+    again = Batch(
+        **{
+            **{k: getattr(batch, k) for k in ("id", "product_code", "site", "template_id")},
+            "template_number": batch.template_number,
+            "template_hash": batch.template_hash,
+            "steps": steps,
+            "started_at": batch.started_at,
+            "started_by": batch.started_by,
+            "case_id": batch.case_id,
+            "coi": batch.coi,
+            "din": batch.din,
+            "status": batch.status,
+            "deviations": [Deviation.from_dict(d) for d in deviations],
+            "completed_at": batch.completed_at,
+            "entry_count": batch.entry_count,
+            "version": batch.version,
+        }
+    )
+    assert again.snapshot() == batch.snapshot()
+    assert content_hash(again.record_content()) == content_hash(batch.record_content())
+    step = again.step("transduction")
+    assert step.spec == batch.step("transduction").spec
+    assert step.performed is not None and step.performed.covers(step.content(batch.id))
+    assert step.verified is not None and step.verified.username == OP2.username
+    assert again.signatures() == batch.signatures()

@@ -21,6 +21,7 @@ from veinline.domain.specification import (
     RELEASE_TRANSITIONS,
     Comparator,
     Disposition,
+    QcResult,
     Qualitative,
     ReleaseAction,
     ReleaseRecord,
@@ -693,3 +694,23 @@ def test_coa_content_is_drawn_by_the_coa_renderer() -> None:
     )
     pdf = coa_pdf.render_coa(content)
     assert pdf.startswith(b"%PDF")
+
+
+def test_a_release_record_read_back_from_its_stored_form_keeps_its_results_and_hashes() -> None:
+    batch = finished_batch()
+    record = under_investigation(batch)
+    record.correct_result("viability", 64, reason="recount", by=QC, at=at(12))
+    stored = json.loads(json.dumps([r.to_dict() for r in record.results]))
+    tests = json.loads(json.dumps([t.to_dict() for t in record.tests]))
+    results = [QcResult.from_dict(r) for r in stored]
+    assert [r.to_dict() for r in results] == [r.to_dict() for r in record.results]
+    assert tuple(ReleaseTest.from_dict(t) for t in tests) == record.tests
+    assert results[0].first.value == 62.0 and results[0].changed_after_first_entry
+
+
+def test_whole_number_limits_hash_the_same_as_their_float_form() -> None:
+    typed = ReleaseTest("viability", "Viability", Comparator.AT_LEAST, 70, unit="%")
+    assert typed.limit == 70.0 and isinstance(typed.limit, float)
+    assert content_hash(typed.to_dict()) == content_hash(
+        ReleaseTest.from_dict(typed.to_dict()).to_dict()
+    )

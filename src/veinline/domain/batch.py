@@ -25,11 +25,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from veinline.domain.errors import InvalidInput, NotAllowed, require_text
 from veinline.domain.ledger import JsonObject, aware, content_hash, snapshot_time
 from veinline.domain.process import ProcessTemplate, StepSpec, with_unit
-from veinline.domain.signature import Meaning, SignatureRecord
+from veinline.domain.signature import Meaning, SignatureRecord, signature_from
 from veinline.domain.user import Role, User, require_role
 
 _BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
@@ -259,6 +260,25 @@ class ValueEntry:
             "verification": self.verification.to_dict() if self.verification else None,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ValueEntry:
+        return cls(
+            seq=data["seq"],
+            step_code=data["step_code"],
+            parameter=data["parameter"],
+            value=data["value"],
+            unit=data["unit"],
+            entered_by=data["entered_by"],
+            entered_by_name=data["entered_by_name"],
+            entered_at=datetime.fromisoformat(data["entered_at"]),
+            excursion=data.get("excursion"),
+            corrects=data.get("corrects"),
+            reason=data.get("reason", ""),
+            after_signature=data.get("after_signature", False),
+            signature=signature_from(data.get("signature")),
+            verification=signature_from(data.get("verification")),
+        )
+
 
 @dataclass(eq=False)
 class StepRecord:
@@ -342,6 +362,30 @@ class StepRecord:
             "completed_at": snapshot_time(self.completed_at),
         }
 
+    def stored(self) -> JsonObject:
+        """The step as stored: its snapshot and the full step specification it follows."""
+        return {**self.to_dict(), "spec": self.spec.to_dict()}
+
+    @classmethod
+    def from_stored(cls, data: dict[str, Any]) -> StepRecord:
+        return cls(
+            spec=StepSpec.from_dict(data["spec"]),
+            position=data["position"],
+            status=StepStatus(data["status"]),
+            suite=data.get("suite"),
+            equipment=list(data.get("equipment", [])),
+            started_at=_moment(data.get("started_at")),
+            started_by=data.get("started_by"),
+            entries=[ValueEntry.from_dict(e) for e in data.get("entries", [])],
+            performed=signature_from(data.get("performed")),
+            verified=signature_from(data.get("verified")),
+            completed_at=_moment(data.get("completed_at")),
+        )
+
+
+def _moment(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
 
 @dataclass(eq=False)
 class Deviation:
@@ -396,6 +440,26 @@ class Deviation:
             "closure": self.closure.to_dict() if self.closure else None,
             "reclassifications": [dict(r) for r in self.reclassifications],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Deviation:
+        return cls(
+            id=data["id"],
+            description=data["description"],
+            severity=Severity(data["severity"]),
+            raised_at=datetime.fromisoformat(data["raised_at"]),
+            raised_by=data["raised_by"],
+            step_code=data.get("step_code"),
+            entry_seq=data.get("entry_seq"),
+            automatic=data.get("automatic", False),
+            state=DeviationState(data["state"]),
+            investigation_started_at=_moment(data.get("investigation_started_at")),
+            investigation_started_by=data.get("investigation_started_by"),
+            root_cause=data.get("root_cause"),
+            capa=data.get("capa"),
+            closure=signature_from(data.get("closure")),
+            reclassifications=[dict(r) for r in data.get("reclassifications", [])],
+        )
 
 
 # ------------------------------------------------------------------ the batch

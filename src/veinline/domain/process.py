@@ -168,6 +168,10 @@ class ParameterSpec:
     expected: str | None = None
 
     def __post_init__(self) -> None:
+        for name in ("low", "high"):
+            value = getattr(self, name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, name, float(value))
         if not self.name.strip():
             raise InvalidInput("a process parameter needs a name")
         if self.kind is ParameterKind.NUMBER and self.expected is not None:

@@ -126,6 +126,12 @@ class ReleaseTest:
     method: str = ""
 
     def __post_init__(self) -> None:
+        # Limits are floats whatever was typed (70 or 70.0), so the specification hashes
+        # the same before and after it is stored.
+        for name in ("limit", "low", "high"):
+            value = getattr(self, name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, name, float(value))
         if not _TEST_CODE.match(self.code):
             raise InvalidInput(
                 f"test code {self.code!r} is not allowed: use 2 to 40 lower-case letters, "
@@ -563,6 +569,19 @@ class ResultEntry:
             "correction_reason": self.correction_reason,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ResultEntry:
+        return cls(
+            value=data["value"],
+            text=data["text"],
+            passes=data["passes"],
+            reason=data["reason"],
+            entered_by=data["entered_by"],
+            entered_by_name=data["entered_by_name"],
+            entered_at=datetime.fromisoformat(data["entered_at"]),
+            correction_reason=data.get("correction_reason"),
+        )
+
 
 @dataclass(eq=False)
 class QcResult:
@@ -599,6 +618,13 @@ class QcResult:
             "changed_after_first_entry": self.changed_after_first_entry,
             "entries": [e.to_dict() for e in self.entries],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QcResult:
+        return cls(
+            test_code=data["test_code"],
+            entries=[ResultEntry.from_dict(e) for e in data["entries"]],
+        )
 
 
 # ------------------------------------------------------------------ disposition
