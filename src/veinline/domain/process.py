@@ -275,6 +275,8 @@ class StepSpec:
     critical: bool = False
 
     def __post_init__(self) -> None:
+        if isinstance(self.expected_hours, int) and not isinstance(self.expected_hours, bool):
+            object.__setattr__(self, "expected_hours", float(self.expected_hours))
         if not _STEP_CODE.match(self.code):
             raise InvalidInput(
                 f"step code {self.code!r} is not allowed: use 2 to 40 lower-case letters, "
