@@ -111,6 +111,10 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self.trial_patients = FakeRepository(lambda p: p.id)  # type: ignore[assignment]
         self.triage = FakeRepository(lambda t: t.id)  # type: ignore[assignment]
         self.plans = FakeRepository(lambda p: p.id)  # type: ignore[assignment]
+        self.process_templates = FakeRepository(lambda t: t.id)  # type: ignore[assignment]
+        self.specifications = FakeRepository(lambda s: s.id)  # type: ignore[assignment]
+        self.batches = FakeRepository(lambda b: b.id)  # type: ignore[assignment]
+        self.release_records = FakeRepository(lambda r: r.batch_id)  # type: ignore[assignment]
         self.sequences = FakeSequences()
         self.ledger = FakeLedger(clock)
         self.tokens = FakeTokens()
@@ -132,6 +136,10 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         "trial_patients",
         "triage",
         "plans",
+        "process_templates",
+        "specifications",
+        "batches",
+        "release_records",
     )
 
     def _repos(self) -> list[FakeRepository[Any]]:

@@ -25,11 +25,14 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
 )
-from sqlalchemy.orm import registry
+from sqlalchemy.orm import Session, registry
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.types import TypeDecorator
 
 from veinline.domain.assessment import Assessment, AssessmentKind
+from veinline.domain.batch import Batch, BatchStatus, Deviation, StepRecord
 from veinline.domain.case import Case, CaseState
 from veinline.domain.catalog import (
     Authorisation,
@@ -43,7 +46,16 @@ from veinline.domain.coldchain import ShipperType
 from veinline.domain.custody import CustodyEvent, CustodyPoint, IdentityIncident
 from veinline.domain.identifiers import IdentifierKind, IssuedIdentifier
 from veinline.domain.planning_records import PlanRecord, TriageSettings
+from veinline.domain.process import DocumentStatus, ProcessTemplate, StepSpec
 from veinline.domain.shipment import Leg, Shipment, ShipmentStatus
+from veinline.domain.signature import SignatureRecord, signature_from
+from veinline.domain.specification import (
+    Disposition,
+    QcResult,
+    ReleaseRecord,
+    ReleaseTest,
+    Specification,
+)
 from veinline.domain.trial_records import OutcomeSource, TrialPatient, TrialRecord
 from veinline.domain.user import Role, User
 
@@ -79,6 +91,45 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class Stored(TypeDecorator[Any]):
+    """A JSON column holding domain objects: written with their stored form, read back
+    as the same objects (a batch's steps, a specification's tests, a signature)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self, dump: Any, load: Any) -> None:
+        super().__init__()
+        self.dump = dump
+        self.load = load
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else self.dump(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else self.load(value)
+
+
+def _stored_list(dump: Any, load: Any) -> Stored:
+    return Stored(lambda items: [dump(i) for i in items], lambda rows: [load(r) for r in rows])
+
+
+def _stored_tuple(dump: Any, load: Any) -> Stored:
+    return Stored(lambda items: [dump(i) for i in items], lambda rows: tuple(load(r) for r in rows))
+
+
+def _dump_signature(signature: SignatureRecord) -> Any:
+    return signature.to_dict()
+
+
+SIGNATURE = Stored(_dump_signature, signature_from)
+STEP_SPECS = _stored_tuple(StepSpec.to_dict, StepSpec.from_dict)
+STEP_RECORDS = _stored_list(StepRecord.stored, StepRecord.from_stored)
+DEVIATIONS = _stored_list(Deviation.to_dict, Deviation.from_dict)
+RELEASE_TESTS = _stored_tuple(ReleaseTest.to_dict, ReleaseTest.from_dict)
+QC_RESULTS = _stored_list(QcResult.to_dict, QcResult.from_dict)
 
 
 def _enum(enum_cls: Any, name: str) -> Enum:
@@ -354,6 +405,107 @@ plans = Table(
     Column("version", Integer, nullable=False),
 )
 
+process_templates = Table(
+    "process_templates",
+    metadata,
+    Column("product_code", String(40), ForeignKey("products.code"), primary_key=True),
+    Column("site", String(40), ForeignKey("sites.code"), primary_key=True),
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("steps", STEP_SPECS, nullable=False),
+    Column("author", String(64), ForeignKey("users.username"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("status", _enum(DocumentStatus, "document_status"), nullable=False),
+    Column("transferred_from", String(120), nullable=True),
+    Column("notes", Text, nullable=False),
+    Column("demo", Boolean, nullable=False),
+    Column("approval", SIGNATURE, nullable=True),
+    Column("superseded_at", UTCDateTime, nullable=True),
+    Column("superseded_by", String(120), nullable=True),
+    Column("retirement", JSON, nullable=True),
+    Column("version", Integer, nullable=False),
+)
+
+specifications = Table(
+    "specifications",
+    metadata,
+    Column("product_code", String(40), ForeignKey("products.code"), primary_key=True),
+    Column("market", String(12), primary_key=True),
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("tests", RELEASE_TESTS, nullable=False),
+    Column("author", String(64), ForeignKey("users.username"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("status", _enum(DocumentStatus, "document_status"), nullable=False),
+    Column("notes", Text, nullable=False),
+    Column("demo", Boolean, nullable=False),
+    Column("approval", SIGNATURE, nullable=True),
+    Column("superseded_at", UTCDateTime, nullable=True),
+    Column("superseded_by", String(120), nullable=True),
+    Column("retirement", JSON, nullable=True),
+    Column("version", Integer, nullable=False),
+)
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("product_code", String(40), ForeignKey("products.code"), nullable=False),
+    Column("site", String(40), ForeignKey("sites.code"), nullable=False),
+    Column("template_id", String(120), nullable=False),
+    Column("template_number", Integer, nullable=False),
+    Column("template_hash", String(64), nullable=False),
+    Column("steps", STEP_RECORDS, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("started_by", String(64), ForeignKey("users.username"), nullable=False),
+    Column("case_id", String(40), ForeignKey("cases.id"), nullable=True, index=True),
+    Column("lot_id", String(40), nullable=True, unique=True),
+    Column("coi", String(20), nullable=True),
+    Column("din", String(20), nullable=True),
+    Column("status", _enum(BatchStatus, "batch_status"), nullable=False, index=True),
+    Column("deviations", DEVIATIONS, nullable=False),
+    Column("completed_at", UTCDateTime, nullable=True),
+    Column("abort", JSON, nullable=True),
+    Column("entry_count", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+release_records = Table(
+    "release_records",
+    metadata,
+    Column("batch_id", String(40), ForeignKey("batches.id"), primary_key=True),
+    Column("product_code", String(40), ForeignKey("products.code"), nullable=False),
+    Column("market", String(12), nullable=False),
+    Column("specification_id", String(120), nullable=False),
+    Column("specification_number", Integer, nullable=False),
+    Column("specification_hash", String(64), nullable=False),
+    Column("tests", RELEASE_TESTS, nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("opened_by", String(64), ForeignKey("users.username"), nullable=False),
+    Column("results", QC_RESULTS, nullable=False),
+    Column("disposition", _enum(Disposition, "disposition"), nullable=False, index=True),
+    Column("investigation", JSON, nullable=True),
+    Column("acknowledgement", SIGNATURE, nullable=True),
+    Column("acknowledgement_statement", Text, nullable=False),
+    Column("justification", Text, nullable=True),
+    Column("decision", SIGNATURE, nullable=True),
+    Column("version", Integer, nullable=False),
+)
+
+# Columns that hold lists or records the domain changes in place: SQLAlchemy sees only
+# reassignments, so a changed record (its version moved) writes them all again.
+_IN_PLACE: dict[type[Any], tuple[str, ...]] = {
+    ProcessTemplate: ("retirement",),
+    Specification: ("retirement",),
+    Batch: ("steps", "deviations", "abort"),
+    ReleaseRecord: ("results", "investigation"),
+}
+
+
+def _flag_in_place_changes(session: Session, flush_context: Any, instances: Any) -> None:
+    for record in session.dirty:
+        for name in _IN_PLACE.get(type(record), ()):
+            flag_modified(record, name)
+
+
 # The regulated tables and the classes they hold: `ledger verify` compares every row
 # of these with its last ledger snapshot.
 REGULATED: list[type[Any]] = [
@@ -371,6 +523,10 @@ REGULATED: list[type[Any]] = [
     TrialPatient,
     TriageSettings,
     PlanRecord,
+    ProcessTemplate,
+    Specification,
+    Batch,
+    ReleaseRecord,
 ]
 
 _mapped = False
@@ -395,4 +551,9 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(TrialPatient, trial_patients)
     mapper_registry.map_imperatively(TriageSettings, triage_settings)
     mapper_registry.map_imperatively(PlanRecord, plans)
+    mapper_registry.map_imperatively(ProcessTemplate, process_templates)
+    mapper_registry.map_imperatively(Specification, specifications)
+    mapper_registry.map_imperatively(Batch, batches)
+    mapper_registry.map_imperatively(ReleaseRecord, release_records)
+    event.listen(Session, "before_flush", _flag_in_place_changes)
     _mapped = True

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from veinline.adapters import orm
 from veinline.adapters.database import LEDGER_LOCK_KEY
 from veinline.domain.assessment import Assessment
+from veinline.domain.batch import Batch
 from veinline.domain.case import Case
 from veinline.domain.catalog import Authorisation, Product, Site
 from veinline.domain.custody import CustodyEvent, IdentityIncident
@@ -28,7 +29,9 @@ from veinline.domain.ledger import (
     seal,
 )
 from veinline.domain.planning_records import PlanRecord, TriageSettings
+from veinline.domain.process import ProcessTemplate
 from veinline.domain.shipment import Shipment
+from veinline.domain.specification import ReleaseRecord, Specification
 from veinline.domain.trial_records import TrialPatient, TrialRecord
 from veinline.domain.user import User
 from veinline.services.unit_of_work import AbstractUnitOfWork
@@ -58,6 +61,17 @@ class SqlRepository(Generic[T]):
 
     def list(self) -> list[T]:
         return list(self.session.scalars(select(self.cls).order_by(*self.order_by)))
+
+
+class SqlVersionRepository(SqlRepository[T]):
+    """Versioned controlled documents, found by their id `owner/scope/vN`."""
+
+    def get(self, key: str, *, for_update: bool = False) -> T | None:
+        parts = key.split("/")
+        if len(parts) != 3 or not parts[2].startswith("v") or not parts[2][1:].isdigit():
+            return None
+        identity = (parts[0], parts[1], int(parts[2][1:]))
+        return self.session.get(self.cls, identity, with_for_update=for_update or None)
 
 
 class SqlSequenceAllocator:
@@ -236,6 +250,20 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.trial_patients = SqlRepository(self.session, TrialPatient, orm.trial_patients.c.id)
         self.triage = SqlRepository(self.session, TriageSettings, orm.triage_settings.c.id)
         self.plans = SqlRepository(self.session, PlanRecord, orm.plans.c.id)
+        templates = orm.process_templates.c
+        self.process_templates = SqlVersionRepository(
+            self.session,
+            ProcessTemplate,
+            (templates.product_code, templates.site, templates.number),
+        )
+        specs = orm.specifications.c
+        self.specifications = SqlVersionRepository(
+            self.session, Specification, (specs.product_code, specs.market, specs.number)
+        )
+        self.batches = SqlRepository(self.session, Batch, orm.batches.c.id)
+        self.release_records = SqlRepository(
+            self.session, ReleaseRecord, orm.release_records.c.batch_id
+        )
         self.sequences = SqlSequenceAllocator(self.session)
         self.ledger = SqlLedger(self.session, self.clock)
         self.tokens = SqlTokenStore(self.session)

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Generic, Protocol, TypeVar
 
 from veinline.domain.assessment import Assessment
+from veinline.domain.batch import Batch
 from veinline.domain.case import Case
 from veinline.domain.catalog import Authorisation, Product, Site
 from veinline.domain.custody import CustodyEvent, IdentityIncident
@@ -21,7 +22,9 @@ from veinline.domain.ledger import (
     Signature,
 )
 from veinline.domain.planning_records import PlanRecord, TriageSettings
+from veinline.domain.process import ProcessTemplate
 from veinline.domain.shipment import Shipment
+from veinline.domain.specification import ReleaseRecord, Specification
 from veinline.domain.trial_records import TrialPatient, TrialRecord
 from veinline.domain.user import User
 
@@ -96,6 +99,10 @@ class AbstractUnitOfWork(abc.ABC):
     trial_patients: Repository[TrialPatient]
     triage: Repository[TriageSettings]
     plans: Repository[PlanRecord]
+    process_templates: Repository[ProcessTemplate]
+    specifications: Repository[Specification]
+    batches: Repository[Batch]
+    release_records: Repository[ReleaseRecord]
     sequences: SequenceAllocator
     ledger: Ledger
     tokens: TokenStore
