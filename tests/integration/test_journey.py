@@ -28,6 +28,7 @@ from veinline.domain.errors import DomainError, InvalidInput, NotAllowed
 from veinline.domain.infusion import InfusionRefused
 from veinline.domain.ledger import content_hash
 from veinline.domain.shipment import Leg, Shipment, ShipmentStatus
+from veinline.domain.specification import release_content
 from veinline.services import commands, ledger
 
 S = CaseState
@@ -125,7 +126,6 @@ def test_a_case_goes_from_enrolment_to_follow_up_and_the_ledger_verifies(
         ("case.start_manufacturing", "operator", "Demo Manufacturing Operator"),
         ("case.complete_manufacturing", "operator", "Demo Manufacturing Operator"),
         ("case.release", "qa", "Demo QA Reviewer"),
-        ("signature.released", "qa", "Demo QA Reviewer"),
         ("case.ship", "courier", "Demo Courier"),
         ("case.receive_at_site", "coordinator", "Demo Coordinator"),
         ("case.infuse", "physician", "Demo Physician"),
@@ -423,45 +423,73 @@ def test_the_cryopreserved_product_ships_at_the_products_own_storage_limit(
 # ---------------------------------------------------------------- release and signatures
 
 
-def test_release_is_a_signature_meaning_released_over_the_case_as_released(
+def test_release_is_a_signature_meaning_released_over_the_batch_record_and_results(
     demo_app: App, driver: Driver
 ) -> None:
     case = _at(driver, S.RELEASED)
     stored = _case(demo_app, case.id)
-    entry = ledger.history(demo_app.uow(), f"case/{case.id}")[-1]
-    assert (entry.action, entry.signature_meaning, entry.actor) == (
-        "signature.released",
-        "released",
-        "qa",
-    )
-    assert entry.signed_hash == content_hash(stored.snapshot())
+    batch_id = stored.release["batch_id"]
+    entries = ledger.history(demo_app.uow(), f"release_record/{batch_id}")
+    signed = [e for e in entries if e.signature_meaning]
+    assert [(e.action, e.signature_meaning, e.actor) for e in signed] == [
+        ("release_record.released", "released", "qa")
+    ]
+    with demo_app.uow() as uow:
+        record = uow.release_records.get(batch_id)
+        batch = uow.batches.get(batch_id)
+    assert record is not None and batch is not None
+    assert signed[0].signed_hash == content_hash(record.snapshot())
+    assert record.decision is not None and record.decision.printed_name == "Demo QA Reviewer"
+    assert record.decision.covers(release_content(batch, record))
+    assert record.decision_is_intact(batch)
     assert stored.release["kind"] == "full" and stored.release["by"] == "qa"
+    assert ledger.history(demo_app.uow(), f"case/{case.id}")[-1].action == "case.release"
 
 
 # ---------------------------------------------------------------- out of specification
 
 
-def test_a_conditional_release_needs_a_justification_and_a_physician(
+def test_a_conditional_release_needs_an_investigation_the_physicians_signature_and_a_reason(
     demo_app: App, driver: Driver
 ) -> None:
     case = _at(driver, S.OUT_OF_SPECIFICATION)
+    batch_id = case.release["batch_id"]
+    assert case.release["kind"] == "out_of_specification"
+    assert "Viability 62" in case.release["reason"]
 
     def conditional(**overrides: str) -> commands.ConditionalRelease:
         fields = {
             "justification": "no alternative therapy; risk discussed",
-            "physician_acknowledgement": "physician",
             "username": "qa",
             "password": DEMO_PASSWORD,
         }
         return commands.ConditionalRelease(case.id, **{**fields, **overrides})
 
+    _refused(demo_app, case.id, conditional(), "qa", NotAllowed, "open an OOS investigation first")
+    driver.do(commands.OpenInvestigation(batch_id, "OOS-26-001", "viability low"), "qc")
+    _refused(demo_app, case.id, conditional(), "qa", NotAllowed, "physician must acknowledge")
+    _refused(
+        demo_app,
+        case.id,
+        commands.AcknowledgeResults(batch_id, "coordinator", DEMO_PASSWORD),
+        "coordinator",
+        NotAllowed,
+        "coordinator may not acknowledge",
+    )
+    _refused(
+        demo_app,
+        case.id,
+        commands.AcknowledgeResults(batch_id, "physician", "guess"),
+        "physician",
+        NotAllowed,
+        "password is wrong",
+    )
+    driver.do(
+        commands.AcknowledgeResults(batch_id, "physician", DEMO_PASSWORD, "risk accepted"),
+        "physician",
+    )
     for cmd, error, message in [
         (conditional(justification=" "), InvalidInput, "documented justification"),
-        (
-            conditional(physician_acknowledgement="coordinator"),
-            InvalidInput,
-            "physician.* must acknowledge",
-        ),
         (conditional(password="guess"), NotAllowed, "password is wrong"),
     ]:
         _refused(demo_app, case.id, cmd, "qa", error, message)
@@ -471,7 +499,12 @@ def test_a_conditional_release_needs_a_justification_and_a_physician(
     assert stored.release["kind"] == "conditional"
     assert stored.release["acknowledged_by"] == "physician"
     assert stored.release["justification"] == "no alternative therapy; risk discussed"
-    assert ledger.history(demo_app.uow(), case.id)[-1].signature_meaning == "released"
+    signed = [
+        e.signature_meaning
+        for e in ledger.history(demo_app.uow(), f"release_record/{batch_id}")
+        if e.signature_meaning
+    ]
+    assert signed == ["acknowledged", "released"]
     _verified(demo_app)
 
 
@@ -488,6 +521,17 @@ def test_a_recollection_returns_to_eligible_and_the_second_bag_gets_a_new_din(
         NotAllowed,
         "a QA reviewer may not recollect",
     )
+    batch_id = case.release["batch_id"]
+    _refused(
+        demo_app,
+        case.id,
+        commands.Recollect(case.id, "viability low"),
+        "coordinator",
+        NotAllowed,
+        f"batch {batch_id} is .*: QA rejects it before",
+    )
+    driver.do(commands.OpenInvestigation(batch_id, "OOS-26-002", "viability low"), "qc")
+    driver.do(commands.RejectBatch(batch_id, "viability low", "qa", DEMO_PASSWORD), "qa")
     back: Case = driver.do(commands.Recollect(case.id, "viability low"), "coordinator")
     assert back.state is S.ELIGIBLE
     again = driver.advance(back, EQUE_CEL_HK, S.COLLECTED)
@@ -500,6 +544,12 @@ def test_a_recollection_returns_to_eligible_and_the_second_bag_gets_a_new_din(
             "courier",
         )
     driver.advance(_case(demo_app, case.id), EQUE_CEL_HK, S.FOLLOW_UP)
+    with demo_app.uow() as uow:
+        batches = [(b.id, b.status.value, b.din) for b in uow.batches.find(case_id=case.id)]
+    assert batches == [
+        (batch_id, "rejected", first),
+        (f"{batch_id}-2", "released", again.current_din),
+    ]
     _verified(demo_app)
 
 

@@ -397,7 +397,6 @@ JOURNEY = [
     ("case.start_manufacturing", "operator"),
     ("case.complete_manufacturing", "operator"),
     ("case.release", "qa"),
-    ("signature.released", "qa"),
     ("case.ship", "courier"),
     ("case.receive_at_site", "coordinator"),
     ("case.infuse", "physician"),
@@ -502,12 +501,20 @@ REFUSALS: list[tuple[str, CaseState, Any, str, type[DomainError], str]] = [
         "apheresis nurse may not release",
     ),
     (
-        "operator-fails-specification",
+        "release-without-results",
         S.IN_QC,
-        lambda c, now: commands.FailSpecification(c.id, "viability 60%"),
-        "operator",
+        lambda c, now: commands.ReleaseProduct(c.id, "qa", DEMO_PASSWORD),
+        "qa",
         NotAllowed,
-        "a manufacturing operator may not fail specification",
+        "has no QC results yet",
+    ),
+    (
+        "qc-releases",
+        S.IN_QC,
+        lambda c, now: commands.ReleaseProduct(c.id, "qc", DEMO_PASSWORD),
+        "qc",
+        NotAllowed,
+        "a QC analyst may not release",
     ),
     (
         "planner-starts-manufacturing",
@@ -582,12 +589,14 @@ REFUSALS: list[tuple[str, CaseState, Any, str, type[DomainError], str]] = [
         "is in qc: it cannot be sent back for re-collection now",
     ),
     (
-        "out-of-spec-without-reason",
-        S.IN_QC,
-        lambda c, now: commands.FailSpecification(c.id, " "),
-        "qa",
-        InvalidInput,
-        "say which result is out of specification",
+        "complete-before-the-batch-record",
+        S.MANUFACTURING,
+        lambda c, now: commands.CompleteManufacturing(
+            c.id, 2, (now + timedelta(days=90)).isoformat()
+        ),
+        "operator",
+        NotAllowed,
+        r"is not finished: step 1 \(Receipt of apheresis material\) is not started",
     ),
     (
         "collection-in-the-future",
@@ -941,11 +950,18 @@ def test_the_product_travels_at_its_own_storage_limit(world: World) -> None:
 def test_release_is_signed_with_the_meaning_released(world: World) -> None:
     case = world.at(S.RELEASED)
     entries = ledger.history(world.uow, f"case/{case.id}")
-    release, signature = entries[-2], entries[-1]
-    assert (release.action, release.actor) == ("case.release", "qa")
-    assert (signature.action, signature.signature_meaning) == ("signature.released", "released")
-    assert signature.actor_name == "Demo QA Reviewer"
-    assert signature.signed_hash == content_hash(world.case(case.id).snapshot())
+    assert (entries[-1].action, entries[-1].actor) == ("case.release", "qa")
+    batch_id = world.case(case.id).release["batch_id"]
+    signed = [e for e in ledger.history(world.uow, batch_id) if e.signature_meaning]
+    assert [(e.entity_type, e.action, e.signature_meaning) for e in signed][-1] == (
+        "release_record",
+        "release_record.released",
+        "released",
+    )
+    assert signed[-1].actor_name == "Demo QA Reviewer"
+    record = world.uow.release_records.get(batch_id)
+    assert record is not None
+    assert signed[-1].signed_hash == content_hash(record.snapshot())
     assert world.case(case.id).release["kind"] == "full"
 
 
@@ -976,7 +992,6 @@ def test_release_without_the_qa_users_own_credentials_changes_nothing(
 def _conditional(case: Case, **overrides: str) -> commands.ConditionalRelease:
     fields = {
         "justification": "viability 62%; no alternative therapy; physician informed",
-        "physician_acknowledgement": "physician",
         "username": "qa",
         "password": DEMO_PASSWORD,
     }
@@ -984,56 +999,67 @@ def _conditional(case: Case, **overrides: str) -> commands.ConditionalRelease:
     return commands.ConditionalRelease(case.id, **fields)
 
 
+def _investigated(world: World, case: Case, *, acknowledged: bool = True) -> str:
+    batch_id = str(case.release["batch_id"])
+    world.do(commands.OpenInvestigation(batch_id, "OOS-26-001", "viability low"), "qc")
+    if acknowledged:
+        world.do(commands.AcknowledgeResults(batch_id, "physician", DEMO_PASSWORD), "physician")
+    return batch_id
+
+
 def test_a_conditional_release_records_the_justification_and_the_physician(
     world: World,
 ) -> None:
     case = world.at(S.OUT_OF_SPECIFICATION)
+    assert case.release["reason"] == "Viability 62% (specification ≥ 70%)"
+    _investigated(world, case)
     released: Case = world.do(_conditional(case), "qa")
     assert released.state is S.RELEASED
     assert released.release["kind"] == "conditional"
     assert released.release["acknowledged_by"] == "physician"
-    assert released.release["reason"] == "viability 62% (specification ≥ 70%)"
-    assert _history(world, case.id)[-3:] == [
-        ("case.fail_specification", "qa"),
+    assert _history(world, case.id)[-2:] == [
+        ("case.fail_specification", "qc"),
         ("case.conditional_release", "qa"),
-        ("signature.released", "qa"),
     ]
     assert world.shipment(case.id, Leg.PRODUCT).high_c == -150.0
     assert ledger.verify(world.uow).ok
 
 
 @pytest.mark.parametrize(
-    ("overrides", "error", "message"),
+    ("overrides", "acknowledged", "error", "message"),
     [
-        ({"justification": "  "}, InvalidInput, "needs a documented justification"),
-        ({"physician_acknowledgement": ""}, InvalidInput, "physician.* must acknowledge"),
-        (
-            {"physician_acknowledgement": "coordinator"},
-            InvalidInput,
-            "physician.* must acknowledge",
-        ),
-        ({"password": "guess"}, NotAllowed, "password is wrong"),
+        ({"justification": "  "}, True, InvalidInput, "a documented justification .* is required"),
+        ({}, False, NotAllowed, "physician must acknowledge"),
+        ({"password": "guess"}, True, NotAllowed, "password is wrong"),
     ],
-    ids=["no-justification", "no-acknowledgement", "not-a-physician", "wrong-password"],
+    ids=["no-justification", "no-acknowledgement", "wrong-password"],
 )
 def test_a_conditional_release_without_its_conditions_changes_nothing(
-    world: World, overrides: dict[str, str], error: type[DomainError], message: str
+    world: World,
+    overrides: dict[str, str],
+    acknowledged: bool,
+    error: type[DomainError],
+    message: str,
 ) -> None:
     case = world.at(S.OUT_OF_SPECIFICATION)
+    _investigated(world, case, acknowledged=acknowledged)
     before = world.footprint(case.id)
     with pytest.raises(error, match=message):
         world.do(_conditional(case, **overrides), "qa")
     assert world.footprint(case.id) == before
 
 
-def test_only_the_treating_physician_acknowledges_a_conditional_release(world: World) -> None:
+def test_only_the_treating_physician_acknowledges_out_of_specification_results(
+    world: World,
+) -> None:
     world.do(
         commands.CreateUser("dr-other", "Dr Other", Role.PHYSICIAN, password="long enough pw"),
         "admin",
     )
     case = world.at(S.OUT_OF_SPECIFICATION)
-    with pytest.raises(InvalidInput, match="treating physician"):
-        world.do(_conditional(case, physician_acknowledgement="dr-other"), "qa")
+    batch_id = _investigated(world, case, acknowledged=False)
+    with pytest.raises(NotAllowed, match="only the treating physician \\(physician\\)"):
+        world.do(commands.AcknowledgeResults(batch_id, "dr-other", "long enough pw"), "dr-other")
 
 
 def test_a_recollection_returns_the_case_to_eligible_and_the_next_bag_gets_a_new_din(
@@ -1041,6 +1067,8 @@ def test_a_recollection_returns_the_case_to_eligible_and_the_next_bag_gets_a_new
 ) -> None:
     case = world.at(S.OUT_OF_SPECIFICATION)
     first_din = case.current_din
+    batch_id = _investigated(world, case, acknowledged=False)
+    world.do(commands.RejectBatch(batch_id, "viability low", "qa", DEMO_PASSWORD), "qa")
     back: Case = world.do(
         commands.Recollect(case.id, "viability out of specification"), "physician"
     )

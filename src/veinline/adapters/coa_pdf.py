@@ -51,6 +51,7 @@ not silently dropped):
         meaning: str                         # a `veinline.domain.signature.Meaning` value
         signed_at: str                       # ISO 8601 date-time with its offset
         content_hash: str                    # hex digest, optionally 'sha256:'-prefixed
+        signed: NotRequired[str]             # what it signed: 'step 4 (Transduction)'
 
 Beyond the shape, the content must agree with itself, or the certificate would mislead: the
 DIN's check character and the CoI identifier are verified (ISBT 128 ST-001 §7.5); a batch
@@ -176,6 +177,7 @@ class Signature(TypedDict):
     meaning: str
     signed_at: str
     content_hash: str
+    signed: NotRequired[str]
 
 
 class CoaContent(TypedDict):
@@ -382,6 +384,7 @@ class _Signature:
     meaning: Meaning
     at: datetime
     content_hash: str
+    signed: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,7 +426,14 @@ _TEST: Final = (
     "corrected_at",
 )
 _CORRECTION_ONLY: Final = ("first_value", "correction_reason", "corrected_by", "corrected_at")
-_SIGNATURE: Final = ("printed_name", "username", "meaning", "signed_at", "content_hash")
+_SIGNATURE: Final = (
+    "printed_name",
+    "username",
+    "meaning",
+    "signed_at",
+    "content_hash",
+    "signed",
+)
 _HEX: Final = frozenset("0123456789abcdefABCDEF")
 
 
@@ -585,6 +595,7 @@ def _signature(fields: _Fields) -> _Signature:
         meaning=meaning,
         at=fields.moment("signed_at"),
         content_hash=content_hash,
+        signed=fields.optional_text("signed"),
     )
 
 
@@ -899,14 +910,17 @@ def _signatures(coa: _Coa, s: _Styles) -> list[Any]:
                     Paragraph(f"<b>{_x(sig.printed_name)}</b>", s.cell),
                     Paragraph(f"user {_x(sig.username)}", s.small),
                 ],
-                Paragraph(_x(sig.meaning.value.capitalize()), s.cell),
+                [
+                    Paragraph(_x(sig.meaning.value.capitalize()), s.cell),
+                    *([Paragraph(_x(sig.signed), s.small)] if sig.signed else []),
+                ],
                 Paragraph(_utc(sig.at), s.cell),
                 Paragraph(
                     f'<font name="Courier">{_x(_short_hash(sig.content_hash))}</font>', s.cell
                 ),
             ]
         )
-    widths = [0.32, 0.16, 0.26, 0.26]
+    widths = [0.28, 0.26, 0.24, 0.22]
     table = Table(rows, colWidths=[_FRAME * w for w in widths], repeatRows=1)
     table.setStyle(_table_style())
     note = (

@@ -1115,7 +1115,8 @@ def coa_content(
     Every test with its limit, result, verdict and whether it changed after first entry
     (with the first value and the reason), QA's decision, the physician's acknowledgement
     of a conditional release, and every signature with printed name, date-time and
-    meaning (11.50; Annex 11 §8.2).
+    meaning and what it signed: the batch record's steps, verifications, corrections and
+    deviation closures as well as the decision (11.50; Annex 11 §8.2).
     """
     if batch.id != record.batch_id:
         raise InvalidInput(f"release record {record.batch_id} is not for batch {batch.id}")
@@ -1151,7 +1152,10 @@ def coa_content(
     disposition: JsonObject = {"decision": record.disposition.value}
     if record.justification:
         disposition["justification"] = record.justification
-    signatures = [record.decision]
+    signatures: list[tuple[str, SignatureRecord]] = [
+        *batch.signatures(),
+        (f"QA decision on batch {batch.id}", record.decision),
+    ]
     if record.disposition is Disposition.CONDITIONALLY_RELEASED:
         ack = record.acknowledgement
         assert ack is not None
@@ -1162,7 +1166,7 @@ def coa_content(
         if record.acknowledgement_statement:
             acknowledgement["statement"] = record.acknowledgement_statement
         disposition["physician_acknowledgement"] = acknowledgement
-        signatures.insert(0, ack)
+        signatures.append(("acknowledgement of the out-of-specification results", ack))
     if isinstance(expiry, datetime):
         expiry_text = snapshot_time(aware(expiry, "the expiry"))
     elif isinstance(expiry, date):
@@ -1193,7 +1197,8 @@ def coa_content(
                 "meaning": s.meaning.value,
                 "signed_at": snapshot_time(s.at),
                 "content_hash": s.content_hash,
+                "signed": what,
             }
-            for s in sorted(signatures, key=lambda s: s.at)
+            for what, s in sorted(signatures, key=lambda pair: pair[1].at)
         ],
     }

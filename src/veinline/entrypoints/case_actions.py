@@ -17,7 +17,6 @@ COMMAND_FOR_ACTION: dict[str, type[commands.Command]] = {
     "start_manufacturing": commands.StartManufacturing,
     "complete_manufacturing": commands.CompleteManufacturing,
     "release": commands.ReleaseProduct,
-    "fail_specification": commands.FailSpecification,
     "conditional_release": commands.ConditionalRelease,
     "recollect": commands.Recollect,
     "infuse": commands.Infuse,

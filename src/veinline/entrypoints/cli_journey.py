@@ -178,7 +178,7 @@ def case_collect(
 def case_start(
     case_id: Annotated[str, typer.Argument()], batch: Annotated[str, typer.Option(help="Batch id.")]
 ) -> None:
-    """Start manufacturing the received material as a batch."""
+    """Start manufacturing the received material as a batch, on the process in force."""
     _done(_do(commands.StartManufacturing(case_id=case_id, batch_id=batch)), "manufacturing")
 
 
@@ -218,22 +218,15 @@ def case_release(
     )
 
 
-@case_app.command("fail-spec")
-def case_fail(
-    case_id: Annotated[str, typer.Argument()],
-    reason: Annotated[str, typer.Option(help="Which result failed.")],
-) -> None:
-    """QA records the product as out of specification."""
-    _done(_do(commands.FailSpecification(case_id=case_id, reason=reason)), "out of specification")
-
-
 @case_app.command("conditional-release")
 def case_conditional(
     case_id: Annotated[str, typer.Argument()],
     justification: Annotated[str, typer.Option(help="The documented justification.")],
-    physician: Annotated[str, typer.Option(help="Physician who acknowledged it.")],
 ) -> None:
-    """QA releases an out-of-specification product conditionally, by signature."""
+    """QA releases an out-of-specification product conditionally, by signature.
+
+    The treating physician must have acknowledged the results first
+    (`veinline batch acknowledge`)."""
     username, password = _credentials()
     _cli()._state["acting_user"] = username.strip().lower()
     _done(
@@ -241,7 +234,6 @@ def case_conditional(
             commands.ConditionalRelease(
                 case_id=case_id,
                 justification=justification,
-                physician_acknowledgement=physician,
                 username=username,
                 password=password,
             )

@@ -141,8 +141,10 @@ class DisposeExcursion(Command):
 
 @dataclass(frozen=True)
 class StartManufacturing(Command):
+    """Open the case's batch record; a blank batch id is named after the case."""
+
     case_id: str
-    batch_id: str
+    batch_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -162,16 +164,11 @@ class ReleaseProduct(Command):
 
 
 @dataclass(frozen=True)
-class FailSpecification(Command):
-    case_id: str
-    reason: str
-
-
-@dataclass(frozen=True)
 class ConditionalRelease(Command):
+    """QA releases an out-of-specification product the treating physician acknowledged."""
+
     case_id: str
     justification: str
-    physician_acknowledgement: str
     username: str
     password: str
 
@@ -263,3 +260,217 @@ class ApplyPlan(Command):
 
     plan_id: str
     reason: str = "planned dates from the current plan"
+
+
+# ---------------------------------------------------------------- manufacturing and release
+# Every command that signs carries the signer's user name and password, re-entered
+# (21 CFR 11.200); the handler checks them before the domain records the signature.
+
+
+@dataclass(frozen=True)
+class DraftProcess(Command):
+    """A new draft version of a product's process at a site (no steps: the demo default)."""
+
+    product_code: str
+    site: str
+    steps: list[dict[str, object]] | None = None
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class ApproveProcess(Command):
+    template_id: str
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class TransferProcess(Command):
+    """Technology transfer: the version in force becomes a draft at another site."""
+
+    template_id: str
+    to_site: str
+
+
+@dataclass(frozen=True)
+class RetireProcess(Command):
+    template_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DraftSpecification(Command):
+    """A new draft release specification for a market (no tests: the demo default panel)."""
+
+    product_code: str
+    market: str
+    tests: list[dict[str, object]] | None = None
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class ApproveSpecification(Command):
+    specification_id: str
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class RetireSpecification(Command):
+    specification_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StartStep(Command):
+    batch_id: str
+    step: str
+    suite: str
+    equipment: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RecordValue(Command):
+    batch_id: str
+    step: str
+    parameter: str
+    value: float | str
+
+
+@dataclass(frozen=True)
+class CorrectValue(Command):
+    """A correction is a new entry; after the step was signed it is signed too."""
+
+    batch_id: str
+    seq: int
+    value: float | str
+    reason: str
+    username: str = ""
+    password: str = ""
+
+
+@dataclass(frozen=True)
+class CompleteStep(Command):
+    """The operator signs the step "performed"."""
+
+    batch_id: str
+    step: str
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class VerifyStep(Command):
+    """A second person signs a critical step "verified"."""
+
+    batch_id: str
+    step: str
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class VerifyCorrection(Command):
+    batch_id: str
+    seq: int
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class RaiseDeviation(Command):
+    batch_id: str
+    description: str
+    severity: str
+    step: str | None = None
+
+
+@dataclass(frozen=True)
+class InvestigateDeviation(Command):
+    batch_id: str
+    deviation_id: str
+
+
+@dataclass(frozen=True)
+class ClassifyDeviation(Command):
+    batch_id: str
+    deviation_id: str
+    severity: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CloseDeviation(Command):
+    """QA closes an investigated deviation with root cause and CAPA, and signs."""
+
+    batch_id: str
+    deviation_id: str
+    root_cause: str
+    capa: str
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class AbortBatch(Command):
+    batch_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class EnterResult(Command):
+    """A QC result; the first one opens the batch's QC record on the specification in force."""
+
+    batch_id: str
+    test: str
+    value: float | str
+
+
+@dataclass(frozen=True)
+class CorrectResult(Command):
+    batch_id: str
+    test: str
+    value: float | str
+    reason: str
+
+
+@dataclass(frozen=True)
+class OpenInvestigation(Command):
+    """Open the out-of-specification investigation."""
+
+    batch_id: str
+    reference: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class AcknowledgeResults(Command):
+    """The treating physician acknowledges the out-of-specification results, and signs."""
+
+    batch_id: str
+    username: str
+    password: str
+    statement: str = ""
+
+
+@dataclass(frozen=True)
+class ReleaseBatch(Command):
+    batch_id: str
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class ReleaseBatchConditionally(Command):
+    batch_id: str
+    justification: str
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class RejectBatch(Command):
+    batch_id: str
+    reason: str
+    username: str
+    password: str

@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from veinline.domain import coldchain, custody, eligibility, infusion
+from veinline.domain.batch import BatchStatus
 from veinline.domain.case import Action, Case, CaseState, check_case_id, parse_date, parse_moment
 from veinline.domain.catalog import Product, Site, SiteKind
 from veinline.domain.coldchain import ShipperType
@@ -15,15 +16,13 @@ from veinline.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from veinline.domain.identifiers import IdentifierKind
 from veinline.domain.ledger import JsonObject
 from veinline.domain.shipment import Leg, Shipment
-from veinline.domain.signature import Meaning
 from veinline.domain.user import Role, User
-from veinline.services import commands, signatures
+from veinline.services import commands
 from veinline.services.handlers import Clock, allocate_identifier
-from veinline.services.passwords import PasswordHasher
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
 
-def _case(uow: AbstractUnitOfWork, case_id: str) -> Case:
+def case_for_update(uow: AbstractUnitOfWork, case_id: str) -> Case:
     # Every journey handler changes the case it loads: lock it for this transaction.
     case = uow.cases.get(case_id, for_update=True)
     if case is None:
@@ -61,7 +60,7 @@ def _evaluate(
     return eligibility.evaluate(case_product, auths, jurisdiction, parsed).to_dict()
 
 
-def _transition(
+def transition(
     uow: AbstractUnitOfWork,
     case: Case,
     action: Action,
@@ -157,11 +156,11 @@ def confirm_eligibility(
     cmd: commands.ConfirmEligibility, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
 ) -> Case:
     with uow:
-        case = _case(uow, cmd.case_id)
+        case = case_for_update(uow, cmd.case_id)
         facts = dict(cmd.patient_facts) if cmd.patient_facts is not None else case.patient_facts
         answer = _evaluate(uow, _product(uow, case.product_code), case.jurisdiction, facts, clock())
         guard_confirm_eligibility(case, answer)
-        _transition(
+        transition(
             uow,
             case,
             Action.CONFIRM_ELIGIBILITY,
@@ -187,10 +186,10 @@ def guard_confirm_eligibility(case: Case, answer: JsonObject) -> None:
 def book_apheresis(cmd: commands.BookApheresis, uow: AbstractUnitOfWork, *, actor: User) -> Case:
     day = parse_date(cmd.apheresis_date, "apheresis_date")
     with uow:
-        case = _case(uow, cmd.case_id)
+        case = case_for_update(uow, cmd.case_id)
         _site(uow, cmd.apheresis_site, SiteKind.APHERESIS_CENTRE)
         _site(uow, cmd.manufacturing_site, SiteKind.MANUFACTURING_FACILITY)
-        _transition(
+        transition(
             uow,
             case,
             Action.BOOK_APHERESIS,
@@ -228,7 +227,7 @@ def set_planned_dates(
         if key != "suite":
             parse_date(value, key)
     with uow:
-        case = _case(uow, cmd.case_id)
+        case = case_for_update(uow, cmd.case_id)
         if case.state in (CaseState.INFUSED, CaseState.FOLLOW_UP, CaseState.CANCELLED):
             raise NotAllowed(f"case {case.id} is {case.state.label.lower()}: nothing to plan")
         before = case.snapshot()
@@ -244,7 +243,7 @@ def collect(cmd: commands.Collect, uow: AbstractUnitOfWork, *, actor: User, cloc
     if collected_at > clock():
         raise InvalidInput("the collection time is in the future")
     with uow:
-        case = _case(uow, cmd.case_id)
+        case = case_for_update(uow, cmd.case_id)
         if case.apheresis_site is None or case.manufacturing_site is None:
             raise NotAllowed(f"case {case.id} has no apheresis booking")
         site = _site(uow, case.apheresis_site)
@@ -267,7 +266,7 @@ def collect(cmd: commands.Collect, uow: AbstractUnitOfWork, *, actor: User, cloc
             "volume_ml": cmd.volume_ml,
             "by": actor.username,
         }
-        _transition(
+        transition(
             uow,
             case,
             Action.COLLECT,
@@ -344,7 +343,7 @@ def scan_custody(
     now = clock()
     try:
         with uow:
-            case = _case(uow, cmd.case_id)
+            case = case_for_update(uow, cmd.case_id)
             rule = custody.guard_scan(case, point, actor)
             result = custody.check_scan(case, cmd.data)
             expiry = _expiry(case)
@@ -388,7 +387,7 @@ def scan_custody(
                 event, actor=actor, action=f"custody.{point.value}", before=None, reason=point.label
             )
             if rule.advances is not None:
-                _transition(uow, case, rule.advances, actor, point.label)
+                transition(uow, case, rule.advances, actor, point.label)
             uow.commit()
             return event
     except custody.IdentityMismatch as exc:
@@ -480,110 +479,7 @@ def dispose_excursion(
         return shipment
 
 
-def start_manufacturing(
-    cmd: commands.StartManufacturing, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
-) -> Case:
-    if not cmd.batch_id.strip():
-        raise InvalidInput("a batch id is required")
-    with uow:
-        case = _case(uow, cmd.case_id)
-        if any(
-            c.manufacturing.get("batch_id") == cmd.batch_id.strip()
-            for c in uow.cases.list()
-            if c.id != case.id
-        ):
-            raise Conflict(f"batch {cmd.batch_id} belongs to another case")
-        _transition(
-            uow,
-            case,
-            Action.START_MANUFACTURING,
-            actor,
-            f"batch {cmd.batch_id}",
-            manufacturing={
-                "batch_id": cmd.batch_id.strip(),
-                "started_at": clock().isoformat(),
-                "started_by": actor.username,
-            },
-        )
-        uow.commit()
-        return case
-
-
-def complete_manufacturing(
-    cmd: commands.CompleteManufacturing, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
-) -> Case:
-    if not 1 <= cmd.bag_count <= 4:
-        # ISBT 128 flags 01-04 mark the containers of a set.
-        raise InvalidInput("a product is filled into 1 to 4 bags")
-    expires = parse_moment(cmd.expires_at, "expires_at")
-    now = clock()
-    if expires <= now:
-        raise InvalidInput("the expiry must be in the future")
-    with uow:
-        case = _case(uow, cmd.case_id)
-        done = {
-            **case.manufacturing,
-            "completed_at": now.isoformat(),
-            "completed_by": actor.username,
-            "bag_count": cmd.bag_count,
-            "expires_at": expires.isoformat(),
-            "total_cells": cmd.total_cells,
-        }
-        _transition(
-            uow, case, Action.COMPLETE_MANUFACTURING, actor, "filled and frozen", manufacturing=done
-        )
-        uow.commit()
-        return case
-
-
-def release_product(
-    cmd: commands.ReleaseProduct,
-    uow: AbstractUnitOfWork,
-    *,
-    actor: User,
-    clock: Clock,
-    hasher: PasswordHasher,
-) -> Case:
-    with uow:
-        case = _case(uow, cmd.case_id)
-        now = clock()
-        _transition(
-            uow,
-            case,
-            Action.RELEASE,
-            actor,
-            cmd.reason,
-            release={"kind": "full", "at": now.isoformat(), "by": actor.username},
-        )
-        _sign_release(uow, case, actor, cmd.username, cmd.password, hasher, cmd.reason)
-        _ship_product(uow, case, actor, now)
-        uow.commit()
-        return case
-
-
-def _sign_release(
-    uow: AbstractUnitOfWork,
-    case: Case,
-    actor: User,
-    username: str,
-    password: str,
-    hasher: PasswordHasher,
-    reason: str,
-) -> None:
-    signer = uow.users.get(actor.username) or actor
-    signatures.sign(
-        uow,
-        case,
-        actor=signer,
-        meaning=Meaning.RELEASED,
-        username=username,
-        password=password,
-        hasher=hasher,
-        reason=reason,
-    )
-
-
-def _ship_product(uow: AbstractUnitOfWork, case: Case, actor: User, now: datetime) -> None:
+def ship_product(uow: AbstractUnitOfWork, case: Case, actor: User, now: datetime) -> None:
     assert case.manufacturing_site is not None
     _new_shipment(
         uow,
@@ -597,76 +493,22 @@ def _ship_product(uow: AbstractUnitOfWork, case: Case, actor: User, now: datetim
     )
 
 
-def fail_specification(
-    cmd: commands.FailSpecification, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
-) -> Case:
-    if not cmd.reason.strip():
-        raise InvalidInput("say which result is out of specification")
-    with uow:
-        case = _case(uow, cmd.case_id)
-        _transition(
-            uow,
-            case,
-            Action.FAIL_SPECIFICATION,
-            actor,
-            cmd.reason,
-            release={
-                "kind": "out_of_specification",
-                "reason": cmd.reason.strip(),
-                "at": clock().isoformat(),
-                "by": actor.username,
-            },
-        )
-        uow.commit()
-        return case
-
-
-def conditional_release(
-    cmd: commands.ConditionalRelease,
-    uow: AbstractUnitOfWork,
-    *,
-    actor: User,
-    clock: Clock,
-    hasher: PasswordHasher,
-) -> Case:
-    if not cmd.justification.strip():
-        raise InvalidInput("a conditional release needs a documented justification")
-    with uow:
-        case = _case(uow, cmd.case_id)
-        physician = uow.users.get(cmd.physician_acknowledgement)
-        if physician is None or physician.username != case.treating_physician:
-            raise InvalidInput(
-                f"the treating physician ({case.treating_physician}) must acknowledge a "
-                "conditional release"
-            )
-        now = clock()
-        _transition(
-            uow,
-            case,
-            Action.CONDITIONAL_RELEASE,
-            actor,
-            cmd.justification,
-            release={
-                **case.release,
-                "kind": "conditional",
-                "justification": cmd.justification.strip(),
-                "acknowledged_by": physician.username,
-                "at": now.isoformat(),
-                "by": actor.username,
-            },
-        )
-        _sign_release(uow, case, actor, cmd.username, cmd.password, hasher, cmd.justification)
-        _ship_product(uow, case, actor, now)
-        uow.commit()
-        return case
-
-
 def recollect(cmd: commands.Recollect, uow: AbstractUnitOfWork, *, actor: User) -> Case:
     if not cmd.reason.strip():
         raise InvalidInput("a re-collection needs a reason")
     with uow:
-        case = _case(uow, cmd.case_id)
-        _transition(uow, case, Action.RECOLLECT, actor, cmd.reason, manufacturing={}, release={})
+        case = case_for_update(uow, cmd.case_id)
+        batch_id = case.manufacturing.get("batch_id")
+        transition(uow, case, Action.RECOLLECT, actor, cmd.reason, manufacturing={}, release={})
+        batch = uow.batches.get(str(batch_id)) if batch_id else None
+        if batch is not None and not (
+            batch.status is BatchStatus.REJECTED or batch.status is BatchStatus.ABORTED
+        ):
+            raise NotAllowed(
+                f"batch {batch.id} is {batch.status.label.lower()}: QA rejects it before the "
+                "patient is collected again"
+            )
+
         uow.commit()
         return case
 
@@ -701,7 +543,7 @@ def _infuse(
     started: datetime,
 ) -> Case:
     with uow:
-        case = _case(uow, cmd.case_id)
+        case = case_for_update(uow, cmd.case_id)
         custody.guard_scan(case, custody.CustodyPoint.BEDSIDE, actor)
         # Two identifiers before thaw: the wristband and the bag (DIN and CoI).
         if cmd.wristband_id.strip() != case.wristband_id:
@@ -761,7 +603,7 @@ def _infuse(
             before=None,
             reason="two-identifier check before thaw",
         )
-        _transition(
+        transition(
             uow,
             case,
             Action.INFUSE,
@@ -781,8 +623,8 @@ def _expiry(case: Case) -> datetime | None:
 
 def start_follow_up(cmd: commands.StartFollowUp, uow: AbstractUnitOfWork, *, actor: User) -> Case:
     with uow:
-        case = _case(uow, cmd.case_id)
-        _transition(uow, case, Action.START_FOLLOW_UP, actor, "follow-up starts")
+        case = case_for_update(uow, cmd.case_id)
+        transition(uow, case, Action.START_FOLLOW_UP, actor, "follow-up starts")
         uow.commit()
         return case
 
@@ -793,8 +635,8 @@ def cancel_case(
     if not cmd.reason.strip():
         raise InvalidInput("a cancellation needs a reason")
     with uow:
-        case = _case(uow, cmd.case_id)
-        _transition(
+        case = case_for_update(uow, cmd.case_id)
+        transition(
             uow,
             case,
             Action.CANCEL,
@@ -820,11 +662,6 @@ HANDLERS: dict[type[commands.Command], Callable[..., Any]] = {
     commands.ScanCustody: scan_custody,
     commands.ImportLoggerData: import_logger_data,
     commands.DisposeExcursion: dispose_excursion,
-    commands.StartManufacturing: start_manufacturing,
-    commands.CompleteManufacturing: complete_manufacturing,
-    commands.ReleaseProduct: release_product,
-    commands.FailSpecification: fail_specification,
-    commands.ConditionalRelease: conditional_release,
     commands.Recollect: recollect,
     commands.Infuse: infuse,
     commands.StartFollowUp: start_follow_up,

@@ -7,7 +7,15 @@ from collections.abc import Callable
 from typing import Any
 
 from veinline.domain.user import User
-from veinline.services import commands, followup, handlers, journey, planning, trials
+from veinline.services import (
+    commands,
+    followup,
+    handlers,
+    journey,
+    manufacturing,
+    planning,
+    trials,
+)
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
 Handler = Callable[..., Any]
@@ -20,6 +28,7 @@ HANDLERS: dict[type[commands.Command], Handler] = {
     commands.IssueIdentifier: handlers.issue_identifier,
     commands.SignRecord: handlers.sign_record,
     **journey.HANDLERS,
+    **manufacturing.HANDLERS,
     **followup.HANDLERS,
     **trials.HANDLERS,
     **planning.HANDLERS,

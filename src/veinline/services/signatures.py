@@ -29,12 +29,7 @@ def sign(
     11.70: the entry carries the SHA-256 of the record's snapshot, so the signature
     cannot be moved to other content.
     """
-    if username.strip().lower() != actor.username:
-        raise NotAllowed("a signature needs the signer's own user name, re-entered")
-    if actor.password_hash is None or not hasher.verify(actor.password_hash, password):
-        raise NotAllowed("the password is wrong: nothing was signed")
-    if actor.is_service_account:
-        raise NotAllowed("the system account cannot sign records")
+    check_signer(actor, username=username, password=password, hasher=hasher)
     snapshot = record.snapshot()
     if not snapshot:
         raise InvalidInput("there is nothing to sign")
@@ -46,3 +41,13 @@ def sign(
         reason=reason,
         signature=Signature(meaning=meaning.value, signed_hash=content_hash(snapshot)),
     )
+
+
+def check_signer(actor: User, *, username: str, password: str, hasher: PasswordHasher) -> None:
+    """11.200(a): the signer re-enters both components, and they are their own (11.100)."""
+    if username.strip().lower() != actor.username:
+        raise NotAllowed("a signature needs the signer's own user name, re-entered")
+    if actor.password_hash is None or not hasher.verify(actor.password_hash, password):
+        raise NotAllowed("the password is wrong: nothing was signed")
+    if actor.is_service_account:
+        raise NotAllowed("the system account cannot sign records")

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from veinline.domain.batch import Batch, StepStatus
 from veinline.domain.case import Case, CaseState
+from veinline.domain.process import DocumentStatus, ParameterKind, ParameterSpec, ProcessTemplate
+from veinline.domain.specification import Comparator, ReleaseTest, Specification
 from veinline.domain.user import User
 from veinline.services import commands
 from veinline.services.messagebus import MessageBus
@@ -120,10 +123,8 @@ class Driver:
         """Take the case along the happy path until it reaches `target`."""
         if target is CaseState.OUT_OF_SPECIFICATION:
             case = self.advance(case, route, CaseState.IN_QC)
-            failed: Case = self.do(
-                commands.FailSpecification(case.id, "viability 62% (specification ≥ 70%)"), "qa"
-            )
-            return failed
+            self.test_batch(case, viability=62)
+            return self._reload(case)
         if target is CaseState.CANCELLED:
             cancelled: Case = self.do(
                 commands.CancelCase(case.id, "patient withdrew consent before apheresis"),
@@ -153,18 +154,9 @@ class Driver:
             CaseState.COLLECTED: lambda: self._ship_and_receive(
                 case, "apheresis_pickup", "manufacturing_receipt", "operator"
             ),
-            CaseState.AT_MANUFACTURING: lambda: self.do(
-                commands.StartManufacturing(case.id, f"B-{case.id}"), "operator"
-            ),
-            CaseState.MANUFACTURING: lambda: self.do(
-                commands.CompleteManufacturing(
-                    case.id, 2, (now + timedelta(days=180)).isoformat(), 68e6
-                ),
-                "operator",
-            ),
-            CaseState.IN_QC: lambda: self.do(
-                commands.ReleaseProduct(case.id, "qa", DEMO_PASSWORD), "qa"
-            ),
+            CaseState.AT_MANUFACTURING: lambda: self.start_batch(case, route),
+            CaseState.MANUFACTURING: lambda: self.finish_batch(case, now),
+            CaseState.IN_QC: lambda: self.release_batch(case),
             CaseState.RELEASED: lambda: self.do(
                 commands.ScanCustody(case.id, "product_pickup", barcode(case)), "courier"
             ),
@@ -191,11 +183,97 @@ class Driver:
         result = step[case.state]()
         if isinstance(result, Case):
             return result
+        return self._reload(case)
+
+    def _reload(self, case: Case) -> Case:
         refreshed = self.bus.uow_factory()
         with refreshed:
             found = refreshed.cases.get(case.id)
         assert found is not None
         return found
+
+    # -------------------------------------------------------------- manufacturing
+
+    def prepare_manufacturing(self, route: Route) -> None:
+        """The demo default process and release panel, approved by QA, if none is in force."""
+        uow = self.bus.uow_factory()
+        with uow:
+            templates = uow.process_templates.find(
+                product_code=route.product, site=route.manufacturing_site
+            )
+            specs = uow.specifications.find(product_code=route.product, market=route.jurisdiction)
+        if not any(t.status is DocumentStatus.APPROVED for t in templates):
+            template: ProcessTemplate = self.do(
+                commands.DraftProcess(route.product, route.manufacturing_site), "admin"
+            )
+            approver = "qa" if route.manufacturing_site == "carsgen-rtp" else "qa2"
+            self.do(commands.ApproveProcess(template.id, approver, DEMO_PASSWORD), approver)
+        if not any(s.status is DocumentStatus.APPROVED for s in specs):
+            spec: Specification = self.do(
+                commands.DraftSpecification(route.product, route.jurisdiction), "admin"
+            )
+            self.do(commands.ApproveSpecification(spec.id, "qa", DEMO_PASSWORD), "qa")
+
+    def start_batch(self, case: Case, route: Route) -> Case:
+        self.prepare_manufacturing(route)
+        started: Case = self.do(commands.StartManufacturing(case.id), "operator")
+        return started
+
+    def batch(self, case: Case) -> Batch:
+        uow = self.bus.uow_factory()
+        with uow:
+            found = uow.batches.get(str(case.manufacturing["batch_id"]))
+        assert found is not None
+        return found
+
+    def run_steps(self, case: Case, *, count: int | None = None) -> Batch:
+        """Perform the batch's pending steps in order (each signed, critical ones verified
+        by a second operator), with values inside their limits."""
+        batch = self.batch(case)
+        pending = [s for s in batch.steps if s.status is StepStatus.PENDING]
+        for step in pending[:count]:
+            code = step.code
+            self.do(
+                commands.StartStep(batch.id, code, "Suite 1", [f"EQ-{step.position:02d}"]),
+                "operator",
+            )
+            for parameter in step.spec.parameters:
+                value = in_limits(parameter, batch.id)
+                self.do(commands.RecordValue(batch.id, code, parameter.name, value), "operator")
+            self.do(commands.CompleteStep(batch.id, code, "operator", DEMO_PASSWORD), "operator")
+            if step.spec.critical:
+                self.do(
+                    commands.VerifyStep(batch.id, code, "operator2", DEMO_PASSWORD), "operator2"
+                )
+        return self.batch(case)
+
+    def finish_batch(self, case: Case, now: datetime) -> Case:
+        self.run_steps(case)
+        done: Case = self.do(
+            commands.CompleteManufacturing(
+                case.id, 2, (now + timedelta(days=180)).isoformat(), 68e6
+            ),
+            "operator",
+        )
+        return done
+
+    def test_batch(self, case: Case, **overrides: float | str) -> None:
+        """QC enters every release test, passing unless given another value."""
+        batch_id = str(case.manufacturing["batch_id"])
+        uow = self.bus.uow_factory()
+        with uow:
+            specs = uow.specifications.find(
+                product_code=case.product_code, market=case.jurisdiction
+            )
+        spec = next(s for s in specs if s.status is DocumentStatus.APPROVED)
+        for test in spec.tests:
+            value = overrides.get(test.code, passing(test))
+            self.do(commands.EnterResult(batch_id, test.code, value), "qc")
+
+    def release_batch(self, case: Case) -> Case:
+        self.test_batch(case)
+        released: Case = self.do(commands.ReleaseProduct(case.id, "qa", DEMO_PASSWORD), "qa")
+        return released
 
     def follow_up(self, case: Case) -> None:
         """The first day's toxicity checks after infusion (as the demo shows them)."""
@@ -224,6 +302,32 @@ class Driver:
         return self.do(commands.ScanCustody(case.id, receipt, barcode(case)), receiver)
 
 
+def in_limits(parameter: ParameterSpec, batch_id: str) -> float | str:
+    """A value inside a process parameter's limits (for the demo and tests)."""
+    if parameter.kind is ParameterKind.TEXT:
+        return parameter.expected or f"LOT-{batch_id}"
+    low, high = parameter.low, parameter.high
+    if low is not None and high is not None:
+        return round((low + high) / 2, 3)
+    if low is not None:
+        return round(low * 1.5 if low > 0 else low + 1, 3)
+    if high is not None:
+        return round(high - abs(high) * 0.2 if high else -1, 3)
+    return 1.0
+
+
+def passing(test: ReleaseTest) -> float | str:
+    """A result that meets a release test (for the demo and tests)."""
+    if test.expected is not None:
+        return test.expected.value
+    if test.low is not None and test.high is not None:
+        return round((test.low + test.high) / 2, 3)
+    assert test.limit is not None
+    if test.comparator in (Comparator.AT_LEAST, Comparator.MORE_THAN):
+        return round(min(test.limit * 1.2, 99.0) if test.unit == "%" else test.limit * 1.2, 3)
+    return round(test.limit / 2, 3)
+
+
 DEMO_STATES = [*HAPPY_PATH, CaseState.OUT_OF_SPECIFICATION, CaseState.CANCELLED]
 
 
@@ -244,7 +348,12 @@ def load_demo_cases(driver: Driver) -> int:
             wristband=f"WB-{number:04d}",
             case_id=case_id,
         )
-        case = driver.advance(case, route, state)
+        if state is CaseState.MANUFACTURING:
+            # Half-way through its batch record, so the demo shows a batch on the floor.
+            case = driver.advance(case, route, state)
+            driver.run_steps(case, count=4)
+        else:
+            case = driver.advance(case, route, state)
         if state in (CaseState.INFUSED, CaseState.FOLLOW_UP):
             driver.follow_up(case)
         created += 1
