@@ -19,9 +19,9 @@ from veinline.domain import custody
 from veinline.domain.assessment import AssessmentKind
 from veinline.domain.errors import DomainError, InvalidInput, NotFound
 from veinline.domain.user import Role, User
-from veinline.entrypoints import case_actions, views
+from veinline.entrypoints import batch_actions, case_actions, manufacturing_views, views
 from veinline.entrypoints.api import SESSION_COOKIE, status_for
-from veinline.services import auth, commands, ledger
+from veinline.services import auth, commands, ledger, manufacturing
 from veinline.services.permissions import Permission, allowed
 
 DEMO_HINT = "Demo users: admin, coordinator, nurse, qa, ... — password veinline-demo"
@@ -304,6 +304,81 @@ def router(application: App) -> APIRouter:
             trial=data.trial,
             # render_html escapes every value it writes (html.escape); the rest is its markup.
             report_html=Markup(render_html(report)),  # noqa: S704
+        )
+
+    # ------------------------------------------------------------ manufacturing, QC, release
+
+    @pages.get("/manufacturing", response_class=HTMLResponse)
+    def manufacturing_page(request: Request) -> Response:
+        user = need_user(request)
+        if isinstance(user, Response):
+            return user
+        with application.uow() as uow:
+            queue = manufacturing_views.manufacturing_queue(uow)
+        return render(request, "manufacturing.html", user=user, **queue)
+
+    @pages.get("/qc", response_class=HTMLResponse)
+    def qc_page(request: Request) -> Response:
+        user = need_user(request)
+        if isinstance(user, Response):
+            return user
+        with application.uow() as uow:
+            rows = manufacturing_views.qc_worklist(uow)
+        return render(request, "qc.html", user=user, rows=rows)
+
+    @pages.get("/release", response_class=HTMLResponse)
+    def release_page(request: Request) -> Response:
+        user = need_user(request)
+        if isinstance(user, Response):
+            return user
+        with application.uow() as uow:
+            queue = manufacturing_views.release_queue(uow)
+        return render(request, "release.html", user=user, queue=queue)
+
+    @pages.get("/batches/{batch_id}", response_class=HTMLResponse)
+    def batch_page(request: Request, batch_id: str, done: str = "", error: str = "") -> Response:
+        user = need_user(request)
+        if isinstance(user, Response):
+            return user
+        try:
+            with application.uow() as uow:
+                detail = manufacturing_views.batch_detail(uow, batch_id, user)
+        except DomainError as exc:
+            return refused(request, exc)
+        return render(request, "batch.html", user=user, done=done, error=error, **detail)
+
+    @pages.post("/batches/{batch_id}/actions/{action}")
+    async def batch_action(request: Request, batch_id: str, action: str) -> Response:
+        user = need_user(request)
+        if isinstance(user, Response):
+            return user
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        back = f"/batches/{quote(batch_id)}"
+        try:
+            command = batch_actions.build(action, batch_id, form)
+            application.bus.handle(command, actor=user)
+        except DomainError as exc:
+            return RedirectResponse(f"{back}?{urlencode({'error': exc.message})}", 303)
+        done = batch_actions.DONE.get(action, action.replace("_", " "))
+        return RedirectResponse(f"{back}?{urlencode({'done': done})}", 303)
+
+    @pages.get("/batches/{batch_id}/coa.pdf")
+    def batch_certificate(request: Request, batch_id: str) -> Response:
+        from veinline.adapters.coa_pdf import render_coa
+
+        user = need_user(request)
+        if isinstance(user, Response):
+            return user
+        try:
+            content = manufacturing.certificate(application.uow(), batch_id)
+        except DomainError as exc:
+            return refused(request, exc)
+        # The stored batch id (letters, digits and '-'), not the path as typed.
+        filename = f"CoA-{content['identifiers']['batch_id']}.pdf"
+        return Response(
+            render_coa(content),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
 
     # ------------------------------------------------------------ planning
