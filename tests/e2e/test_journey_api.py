@@ -11,8 +11,9 @@ import zxingcpp
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from veinline.adapters.seed.cases import EQUE_CEL_HK
+from veinline.adapters.seed.cases import EQUE_CEL_HK, Driver
 from veinline.bootstrap import App
+from veinline.domain.case import Case
 from veinline.entrypoints import cli
 from veinline.entrypoints.api import create_app
 from veinline.services import ledger
@@ -50,6 +51,13 @@ def _enrol(client: TestClient) -> dict[str, object]:
     assert response.status_code == 201, response.text
     body: dict[str, object] = response.json()
     return body
+
+
+def _case(app: App, case_id: str) -> Case:
+    with app.uow() as uow:
+        case = uow.cases.get(case_id)
+    assert case is not None
+    return case
 
 
 def _act(
@@ -93,7 +101,12 @@ def test_a_case_goes_from_enrolment_to_infusion_through_the_api(
     assert wrong == 409
     assert _scan(client, "courier", cid, "apheresis_pickup", label) == 201
     assert _scan(client, "operator", cid, "manufacturing_receipt", label) == 201
-    _act(client, "operator", cid, "start_manufacturing", batch_id="B-API-1")
+    # The batch record itself is tested through the API in test_manufacturing_e2e.py.
+    driver = Driver(demo_app.bus, demo_app.user, demo_app.clock)
+    driver.prepare_manufacturing(EQUE_CEL_HK)
+    started = _act(client, "operator", cid, "start_manufacturing", batch_id="B-API-1")
+    driver.run_steps(_case(demo_app, str(cid)))
+    assert started["state"] == "manufacturing"
     _act(
         client,
         "operator",
@@ -102,6 +115,7 @@ def test_a_case_goes_from_enrolment_to_infusion_through_the_api(
         bag_count=1,
         expires_at="2026-09-01T00:00:00Z",
     )
+    driver.test_batch(_case(demo_app, str(cid)))
     released = _act(client, "qa", cid, "release", username="qa", password="veinline-demo")
     assert released["state"] == "released"
     assert _scan(client, "courier", cid, "product_pickup", label) == 201

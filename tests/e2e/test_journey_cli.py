@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from veinline.adapters.seed.cases import EQUE_CEL_HK
+from veinline.adapters.seed.cases import EQUE_CEL_HK, Driver
 from veinline.bootstrap import App
+from veinline.domain.case import Case
 from veinline.entrypoints import cli
 
 Run = Callable[..., Result]
@@ -31,6 +32,13 @@ def run(demo_app: App, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
     built = cli._state.pop("app", None)
     if built is not None:
         built.engine.dispose()
+
+
+def _case(app: App, case_id: str) -> Case:
+    with app.uow() as uow:
+        case = uow.cases.get(case_id)
+    assert case is not None
+    return case
 
 
 def _ok(result: Result) -> Result:
@@ -113,7 +121,11 @@ def test_a_case_goes_from_enrolment_to_infusion_through_the_cli(
     assert wrong.exit_code == 2 and "does not belong" in wrong.stderr
     for user, point in (("courier", "apheresis_pickup"), ("operator", "manufacturing_receipt")):
         _ok(run("--as", user, "custody", "scan", "--case", case_id, "--at", point, "--data", label))
+    # The batch record itself is tested through the CLI in test_manufacturing_e2e.py.
+    driver = Driver(demo_app.bus, demo_app.user, demo_app.clock)
+    driver.prepare_manufacturing(EQUE_CEL_HK)
     _ok(run("--as", "operator", "case", "start-manufacturing", case_id, "--batch", "B-CLI"))
+    driver.run_steps(_case(demo_app, case_id))
     _ok(
         run(
             "--as",
@@ -127,6 +139,7 @@ def test_a_case_goes_from_enrolment_to_infusion_through_the_cli(
             "2099-09-01T00:00Z",
         )
     )
+    driver.test_batch(_case(demo_app, case_id))
     refused = run("--as", "qa", "case", "release", case_id, stdin="qa\nwrong password\n")
     assert refused.exit_code == 2 and "password is wrong" in refused.stderr
     _ok(run("--as", "qa", "case", "release", case_id, stdin="qa\nveinline-demo\n"))

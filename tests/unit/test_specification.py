@@ -654,9 +654,10 @@ def test_coa_shows_every_test_with_spec_result_verdict_and_first_value() -> None
             "statement": "informed",
         },
     }
-    assert [(s["printed_name"], s["meaning"]) for s in coa["signatures"]] == [
-        ("Dr.Lam Printed", "acknowledged"),
-        ("Qa.Smith Printed", "released"),
+    assert [(s["printed_name"], s["meaning"], s["signed"]) for s in coa["signatures"]] == [
+        ("Op.Li Printed", "performed", "step 1 (Fill)"),
+        ("Dr.Lam Printed", "acknowledged", "acknowledgement of the out-of-specification results"),
+        ("Qa.Smith Printed", "released", "QA decision on batch B-26-0001"),
     ]
     assert json.loads(json.dumps(coa)) == coa
 
@@ -667,7 +668,8 @@ def test_coa_of_a_released_batch_carries_the_release_signature() -> None:
     record.release(batch, by=QA2, at=at(12))
     coa = coa_content(batch, record, product_name="eque-cel", expiry="2026-09-02")
     assert coa["disposition"] == {"decision": "released"}
-    (signature,) = coa["signatures"]
+    performed, signature = coa["signatures"]
+    assert (performed["meaning"], performed["signed"]) == ("performed", "step 1 (Fill)")
     assert signature["meaning"] == "released"
     assert signature["signed_at"] == "2026-03-02T21:30:00.000000Z"
     assert record.decision is not None

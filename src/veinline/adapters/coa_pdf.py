@@ -920,7 +920,7 @@ def _signatures(coa: _Coa, s: _Styles) -> list[Any]:
                 ),
             ]
         )
-    widths = [0.28, 0.26, 0.24, 0.22]
+    widths = [0.26, 0.24, 0.24, 0.26]
     table = Table(rows, colWidths=[_FRAME * w for w in widths], repeatRows=1)
     table.setStyle(_table_style())
     note = (

@@ -351,6 +351,7 @@ class StepRecord:
             "name": self.spec.name,
             "critical": self.spec.critical,
             "expected_hours": self.spec.expected_hours,
+            "parameters": [p.to_dict() for p in self.spec.parameters],
             "status": self.status.value,
             "suite": self.suite,
             "equipment": list(self.equipment),

@@ -27,6 +27,7 @@ from veinline.domain.infusion import InfusionRefused
 from veinline.domain.signature import Meaning
 from veinline.domain.user import Role, User
 from veinline.entrypoints import case_actions, views
+from veinline.entrypoints.api_manufacturing import manufacturing_router
 from veinline.services import auth, commands, ledger
 from veinline.services.permissions import Permission, require
 
@@ -456,4 +457,5 @@ def _api_router(application: App) -> APIRouter:
         )
         return dict(user.snapshot())
 
+    router.include_router(manufacturing_router(application, current_user))
     return router

@@ -1,4 +1,5 @@
-"""Case actions as the API and the pages receive them: a name and a JSON object of fields."""
+"""Case and batch actions as the API and the pages receive them: a name and a JSON object
+of fields, turned into the command that does it (fields checked and named when wrong)."""
 
 from __future__ import annotations
 
@@ -25,26 +26,63 @@ COMMAND_FOR_ACTION: dict[str, type[commands.Command]] = {
 }
 
 
-def field_names(action: str) -> list[str]:
-    cls = COMMAND_FOR_ACTION[action]
-    return [f.name for f in dataclasses.fields(cls) if f.name != "case_id"]  # type: ignore[arg-type]
+# What can be done to one batch record, by name (the batch id comes from the address).
+BATCH_COMMANDS: dict[str, type[commands.Command]] = {
+    "start_step": commands.StartStep,
+    "record_value": commands.RecordValue,
+    "correct_value": commands.CorrectValue,
+    "complete_step": commands.CompleteStep,
+    "verify_step": commands.VerifyStep,
+    "verify_correction": commands.VerifyCorrection,
+    "raise_deviation": commands.RaiseDeviation,
+    "investigate_deviation": commands.InvestigateDeviation,
+    "classify_deviation": commands.ClassifyDeviation,
+    "close_deviation": commands.CloseDeviation,
+    "abort": commands.AbortBatch,
+    "enter_result": commands.EnterResult,
+    "correct_result": commands.CorrectResult,
+    "open_investigation": commands.OpenInvestigation,
+    "acknowledge": commands.AcknowledgeResults,
+    "release": commands.ReleaseBatch,
+    "release_conditionally": commands.ReleaseBatchConditionally,
+    "reject": commands.RejectBatch,
+}
+
+
+def field_names(action: str, table: dict[str, type[commands.Command]] | None = None) -> list[str]:
+    cls = (table or COMMAND_FOR_ACTION)[action]
+    key = "case_id" if table is None else "batch_id"
+    return [f.name for f in dataclasses.fields(cls) if f.name != key]  # type: ignore[arg-type]
 
 
 def build(action: str, case_id: str, body: dict[str, Any]) -> commands.Command:
-    """The command for an action, with fields checked and named when wrong."""
-    cls = COMMAND_FOR_ACTION.get(action)
+    """The command for a case action, with fields checked and named when wrong."""
+    return _build(COMMAND_FOR_ACTION, "case_id", action, case_id, body)
+
+
+def build_batch(action: str, batch_id: str, body: dict[str, Any]) -> commands.Command:
+    """The command for a batch action, with fields checked and named when wrong."""
+    return _build(BATCH_COMMANDS, "batch_id", action, batch_id, body)
+
+
+def _build(
+    table: dict[str, type[commands.Command]],
+    key_field: str,
+    action: str,
+    key: str,
+    body: dict[str, Any],
+) -> commands.Command:
+    cls = table.get(action)
     if cls is None:
-        raise InvalidInput(
-            f"unknown action {action!r}; use one of: {', '.join(COMMAND_FOR_ACTION)}"
-        )
+        raise InvalidInput(f"unknown action {action!r}; use one of: {', '.join(table)}")
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(body) - set(fields) - {"case_id"})
+    unknown = sorted(set(body) - set(fields) - {key_field})
     if unknown:
         raise InvalidInput(f"{action} does not take {', '.join(unknown)}")
     required = [
         name
         for name, f in fields.items()
-        if name != "case_id"
+        if name != key_field
         and f.default is dataclasses.MISSING
         and f.default_factory is dataclasses.MISSING
         and name not in body
@@ -52,7 +90,7 @@ def build(action: str, case_id: str, body: dict[str, Any]) -> commands.Command:
     if required:
         raise InvalidInput(f"{action} needs {', '.join(required)}")
     values = {k: _coerce(fields[k], v) for k, v in body.items()}
-    values["case_id"] = case_id
+    values[key_field] = key
     return cls(**values)
 
 
@@ -60,6 +98,12 @@ def _coerce(field: dataclasses.Field[Any], value: Any) -> Any:
     # Web forms send text; the API may too. Numbers are parsed here, named when wrong.
     kind = str(field.type)
     if isinstance(value, str):
+        if kind == "float | str":
+            # A measured value stays as typed: the domain reads the number and keeps the
+            # text, so "81.20" is shown with its significant figures.
+            return value
+        if kind.startswith("list"):
+            return [item.strip() for item in value.split(",") if item.strip()]
         if kind.startswith("float"):
             return _number(field.name, value, float)
         if kind.startswith("int"):

@@ -544,6 +544,7 @@ def _register_feature_commands() -> None:
     from veinline.entrypoints import (
         cli_grading,
         cli_journey,
+        cli_manufacturing,
         cli_planning,
         cli_planning_records,
         cli_simulation,
@@ -552,6 +553,7 @@ def _register_feature_commands() -> None:
 
     for module in (
         cli_journey,
+        cli_manufacturing,
         cli_trials,
         cli_planning_records,
         cli_planning,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import closing
 
-from veinline.domain.ledger import ChainVerifier, LedgerEntry, VerificationReport
+from veinline.domain.ledger import Break, ChainVerifier, LedgerEntry, VerificationReport
 from veinline.domain.user import User
 from veinline.services.permissions import Permission, require
 from veinline.services.unit_of_work import AbstractUnitOfWork
@@ -16,8 +16,31 @@ def verify(uow: AbstractUnitOfWork) -> VerificationReport:
     with uow, closing(uow.ledger.entries()) as entries:
         if verifier.walk(entries):
             with closing(uow.regulated_snapshots()) as records:
-                verifier.compare_records(records)
+                if verifier.compare_records(records):
+                    _check_release_decisions(uow, verifier.report)
     return verifier.report
+
+
+def _check_release_decisions(uow: AbstractUnitOfWork, report: VerificationReport) -> None:
+    """QA's release signature must still cover the batch record and results as stored
+    (11.70): a decision whose signed content no longer matches is a break."""
+    for record in uow.release_records.list():
+        if record.decision is None:
+            continue
+        batch = uow.batches.get(record.batch_id)
+        if batch is None or not record.decision_is_intact(batch):
+            report.breaks.append(
+                Break(
+                    seq=None,
+                    entity=f"release_record {record.batch_id}",
+                    message=(
+                        f"release_record {record.batch_id}: QA's {record.decision.meaning.value} "
+                        f"signature by {record.decision.printed_name} no longer covers the batch "
+                        "record and results as stored"
+                    ),
+                )
+            )
+            return
 
 
 def history(
