@@ -1,0 +1,224 @@
+"""A batch from receipt to QA release through the JSON API, and another through OOS to a
+conditional release through the CLI, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner, Result
+
+from tests.conftest import FixedClock
+from veinline.adapters.seed.cases import (
+    DEMO_PASSWORD,
+    EQUE_CEL_HK,
+    Driver,
+    in_limits,
+    passing,
+)
+from veinline.bootstrap import App
+from veinline.domain.case import CaseState
+from veinline.domain.process import ParameterSpec
+from veinline.domain.specification import ReleaseTest
+from veinline.entrypoints import cli
+from veinline.entrypoints.api import create_app
+from veinline.services import ledger
+
+
+@pytest.fixture
+def client(demo_app: App) -> Iterator[TestClient]:
+    with TestClient(create_app(demo_app)) as test_client:
+        yield test_client
+
+
+def _as(client: TestClient, username: str) -> dict[str, str]:
+    token = client.post(
+        "/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD}
+    )
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def _post(
+    client: TestClient, user: str, path: str, body: dict[str, object], status: int = 200
+) -> dict[str, object]:
+    response = client.post(f"/api/v1{path}", headers=_as(client, user), json=body)
+    assert response.status_code == status, response.text
+    result: dict[str, object] = response.json()
+    return result
+
+
+def _sign(user: str) -> dict[str, object]:
+    return {"username": user, "password": DEMO_PASSWORD}
+
+
+def test_a_batch_goes_from_receipt_to_qa_release_through_the_api(
+    client: TestClient, demo_app: App, clock: FixedClock
+) -> None:
+    process = _post(
+        client,
+        "operator",
+        "/processes",
+        {"product_code": "eque-cel", "site": "demo-suzhou-manufacturing"},
+        201,
+    )
+    refused = client.post(
+        f"/api/v1/processes/{process['id']}/approve",
+        headers=_as(client, "qa2"),
+        json={"username": "qa2", "password": "wrong"},
+    )
+    assert refused.status_code == 403 and "password is wrong" in refused.json()["message"]
+    approved = _post(client, "qa2", f"/processes/{process['id']}/approve", _sign("qa2"))
+    assert approved["status"] == "approved" and approved["approval"]["meaning"] == "approved"
+    spec = _post(client, "qa", "/specifications", {"product_code": "eque-cel", "market": "HK"}, 201)
+    _post(client, "qa2", f"/specifications/{spec['id']}/approve", _sign("qa2"))
+
+    driver = Driver(demo_app.bus, demo_app.user, clock)
+    case = driver.advance(
+        driver.enrol(EQUE_CEL_HK, patient_name="Api Batch", wristband="WB-API-9"),
+        EQUE_CEL_HK,
+        CaseState.MANUFACTURING,
+    )
+    batch_id = case.manufacturing["batch_id"]
+    batch = client.get(f"/api/v1/batches/{batch_id}", headers=_as(client, "operator")).json()
+    assert batch["template_id"] == process["id"] and batch["coi"] == case.coi
+
+    def act(user: str, action: str, **body: object) -> dict[str, object]:
+        return _post(client, user, f"/batches/{batch_id}/actions/{action}", body)
+
+    for step in batch["steps"]:
+        act("operator", "start_step", step=step["code"], suite="Suite 2", equipment=["BSC-2"])
+        for parameter in step["parameters"]:
+            value = in_limits(ParameterSpec.from_dict(parameter), batch_id)
+            act(
+                "operator",
+                "record_value",
+                step=step["code"],
+                parameter=parameter["name"],
+                value=str(value),
+            )
+        act("operator", "complete_step", step=step["code"], **_sign("operator"))
+        if step["critical"]:
+            same = client.post(
+                f"/api/v1/batches/{batch_id}/actions/verify_step",
+                headers=_as(client, "operator"),
+                json={"step": step["code"], **_sign("operator")},
+            )
+            assert same.status_code == 403 and "a second person must" in same.json()["message"]
+            act("operator2", "verify_step", step=step["code"], **_sign("operator2"))
+    driver.finish_batch(case, clock())
+    for test in spec["tests"]:
+        act(
+            "qc", "enter_result", test=test["code"], value=str(passing(ReleaseTest.from_dict(test)))
+        )
+    released = act("qa", "release", **_sign("qa"))
+    assert released["disposition"] == "released" and released["decision_intact"] is True
+    meanings = [s["meaning"] for s in released["signatures"]]
+    assert meanings.count("performed") == 9 and meanings[-1] == "released"
+    detail = client.get(f"/api/v1/cases/{case.id}", headers=_as(client, "qa")).json()
+    assert detail["case"]["state"] == "released"
+    coa = client.get(f"/api/v1/batches/{batch_id}/coa.pdf", headers=_as(client, "qa"))
+    assert coa.status_code == 200 and coa.content.startswith(b"%PDF")
+    assert ledger.verify(demo_app.uow()).ok
+
+
+@pytest.fixture
+def run(demo_app: App, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    monkeypatch.setenv("VEINLINE_DATABASE_URL", demo_app.settings.database_url)
+
+    def invoke(*args: str, stdin: str | None = None) -> Result:
+        built = cli._state.pop("app", None)
+        if built is not None:
+            built.engine.dispose()
+        cli._state.clear()
+        return CliRunner().invoke(cli.app, list(args), input=stdin)
+
+    yield invoke
+    built = cli._state.pop("app", None)
+    if built is not None:
+        built.engine.dispose()
+
+
+def test_a_batch_goes_through_oos_to_a_conditional_release_through_the_cli(
+    run: object, demo_app: App, clock: FixedClock, tmp_path: Path
+) -> None:
+    invoke = run  # type: ignore[assignment]
+    driver = Driver(demo_app.bus, demo_app.user, clock)
+    case = driver.advance(
+        driver.enrol(EQUE_CEL_HK, patient_name="Cli Batch", wristband="WB-CLI-9"),
+        EQUE_CEL_HK,
+        CaseState.IN_QC,
+    )
+    batch_id = case.manufacturing["batch_id"]
+
+    def ok(*args: str, stdin: str | None = None) -> Result:
+        result: Result = invoke(*args, stdin=stdin)  # type: ignore[operator]
+        assert result.exit_code == 0, result.stdout + result.stderr
+        return result
+
+    low = ok("--as", "qc", "batch", "result", batch_id, "viability", "61.5")
+    assert "out of specification" in low.stdout.lower()
+    for test in ("cd3", "car_expression", "vcn", "endotoxin", "potency"):
+        ok(
+            "--as",
+            "qc",
+            "batch",
+            "result",
+            batch_id,
+            test,
+            "{}".format(
+                {"cd3": 90, "car_expression": 30, "vcn": 2, "endotoxin": 1, "potency": 900}[test]
+            ),
+        )
+    for test, value in (
+        ("sterility", "no growth"),
+        ("mycoplasma", "not detected"),
+        ("rcl", "not detected"),
+        ("identity", "positive"),
+    ):
+        ok("--as", "qc", "batch", "result", batch_id, test, value)
+    early = invoke(
+        "--as",
+        "qa",
+        "batch",
+        "release-conditionally",
+        batch_id,
+        "--justification",
+        "x",
+        stdin="qa\nveinline-demo\n",
+    )  # type: ignore[operator]
+    assert early.exit_code == 2 and "open an OOS investigation first" in early.stderr
+    ok(
+        "--as",
+        "qc",
+        "batch",
+        "investigate-oos",
+        batch_id,
+        "--reference",
+        "OOS-9",
+        "--summary",
+        "low",
+    )
+    wrong = invoke("--as", "physician", "batch", "acknowledge", batch_id, stdin="physician\nnope\n")  # type: ignore[operator]
+    assert wrong.exit_code == 2 and "password is wrong" in wrong.stderr
+    ok("--as", "physician", "batch", "acknowledge", batch_id, stdin="physician\nveinline-demo\n")
+    ok(
+        "--as",
+        "qa",
+        "batch",
+        "release-conditionally",
+        batch_id,
+        "--justification",
+        "no alternative therapy",
+        stdin="qa\nveinline-demo\n",
+    )
+    out = tmp_path / "coa.pdf"
+    written = ok("coa", batch_id, "--out", str(out))
+    assert "certificate of analysis" in written.stdout and out.read_bytes().startswith(b"%PDF")
+    undecided = invoke("coa", "NO-SUCH-BATCH", "--out", str(tmp_path / "x.pdf"))  # type: ignore[operator]
+    assert undecided.exit_code == 2 and "there is no batch" in undecided.stderr
+    with demo_app.uow() as uow:
+        stored = uow.cases.get(case.id)
+    assert stored is not None and stored.state is CaseState.RELEASED
+    assert ledger.verify(demo_app.uow()).ok
