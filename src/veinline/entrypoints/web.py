@@ -19,7 +19,7 @@ from veinline.domain import custody
 from veinline.domain.assessment import AssessmentKind
 from veinline.domain.errors import DomainError, InvalidInput, NotFound
 from veinline.domain.user import Role, User
-from veinline.entrypoints import batch_actions, case_actions, manufacturing_views, views
+from veinline.entrypoints import case_actions, manufacturing_views, views
 from veinline.entrypoints.api import SESSION_COOKIE, status_for
 from veinline.services import auth, commands, ledger, manufacturing
 from veinline.services.permissions import Permission, allowed
@@ -355,11 +355,11 @@ def router(application: App) -> APIRouter:
         form = {k: str(v) for k, v in (await request.form()).items()}
         back = f"/batches/{quote(batch_id)}"
         try:
-            command = batch_actions.build(action, batch_id, form)
+            command = case_actions.build_batch(action, batch_id, form)
             application.bus.handle(command, actor=user)
         except DomainError as exc:
             return RedirectResponse(f"{back}?{urlencode({'error': exc.message})}", 303)
-        done = batch_actions.DONE.get(action, action.replace("_", " "))
+        done = BATCH_DONE.get(action, action.replace("_", " "))
         return RedirectResponse(f"{back}?{urlencode({'done': done})}", 303)
 
     @pages.get("/batches/{batch_id}/coa.pdf")
@@ -692,6 +692,28 @@ def _scan_points(state: str, user: User) -> list[dict[str, str]]:
 
 
 HIDDEN_DEFAULTS = {"reason": ""}
+
+# What the batch page says was done, once a form's command went through.
+BATCH_DONE: dict[str, str] = {
+    "start_step": "step started",
+    "record_value": "value recorded",
+    "correct_value": "correction entered",
+    "complete_step": "step signed as performed",
+    "verify_step": "step signed as verified",
+    "verify_correction": "correction signed as verified",
+    "raise_deviation": "deviation raised",
+    "investigate_deviation": "investigation started",
+    "classify_deviation": "deviation reclassified",
+    "close_deviation": "deviation closed and signed",
+    "abort": "batch aborted",
+    "enter_result": "result entered",
+    "correct_result": "result corrected",
+    "open_investigation": "OOS investigation opened",
+    "acknowledge": "results acknowledged and signed",
+    "release": "batch released and signed",
+    "release_conditionally": "batch released conditionally and signed",
+    "reject": "batch rejected and signed",
+}
 
 
 def _action_form(
