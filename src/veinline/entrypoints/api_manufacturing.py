@@ -1,7 +1,6 @@
 """The manufacturing and release part of the JSON API: process templates, specifications,
 batch records, QC results, QA's decision and the certificate of analysis."""
 
-
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
