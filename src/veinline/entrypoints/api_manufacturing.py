@@ -184,11 +184,12 @@ def manufacturing_router(application: App, actor_dependency: Any) -> APIRouter:
         """The certificate of analysis of a decided batch, as PDF."""
         from veinline.adapters.coa_pdf import render_coa
 
-        pdf = render_coa(manufacturing.certificate(application.uow(), batch_id))
+        content = manufacturing.certificate(application.uow(), batch_id)
+        stored_id = content["identifiers"]["batch_id"]  # the stored id, never the typed one
         return Response(
-            pdf,
+            render_coa(content),
             media_type="application/pdf",
-            headers={"Content-Disposition": f'attachment; filename="CoA-{batch_id}.pdf"'},
+            headers={"Content-Disposition": f'attachment; filename="CoA-{stored_id}.pdf"'},
         )
 
     return router

@@ -307,10 +307,13 @@ def in_limits(parameter: ParameterSpec, batch_id: str) -> float | str:
     if parameter.kind is ParameterKind.TEXT:
         return parameter.expected or f"LOT-{batch_id}"
     low, high = parameter.low, parameter.high
+    if parameter.unit in ("bags", "vials"):
+        return float(int(low if low is not None else 1) + (1 if high and high > 1 else 0))
     if low is not None and high is not None:
         return round((low + high) / 2, 3)
     if low is not None:
-        return round(low * 1.5 if low > 0 else low + 1, 3)
+        value = low * 1.5 if low > 0 else low + 1
+        return round(min(value, 99.0) if parameter.unit == "%" else value, 3)
     if high is not None:
         return round(high - abs(high) * 0.2 if high else -1, 3)
     return 1.0
