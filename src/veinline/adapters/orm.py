@@ -405,6 +405,23 @@ plans = Table(
     Column("version", Integer, nullable=False),
 )
 
+
+def _controlled_document_columns() -> list[Column[Any]]:
+    """Authorship and life cycle, the same for every controlled document."""
+    return [
+        Column("author", String(64), ForeignKey("users.username"), nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("status", _enum(DocumentStatus, "document_status"), nullable=False),
+        Column("notes", Text, nullable=False),
+        Column("demo", Boolean, nullable=False),
+        Column("approval", SIGNATURE, nullable=True),
+        Column("superseded_at", UTCDateTime, nullable=True),
+        Column("superseded_by", String(120), nullable=True),
+        Column("retirement", JSON, nullable=True),
+        Column("version", Integer, nullable=False),
+    ]
+
+
 process_templates = Table(
     "process_templates",
     metadata,
@@ -412,17 +429,8 @@ process_templates = Table(
     Column("site", String(40), ForeignKey("sites.code"), primary_key=True),
     Column("number", Integer, primary_key=True, autoincrement=False),
     Column("steps", STEP_SPECS, nullable=False),
-    Column("author", String(64), ForeignKey("users.username"), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("status", _enum(DocumentStatus, "document_status"), nullable=False),
     Column("transferred_from", String(120), nullable=True),
-    Column("notes", Text, nullable=False),
-    Column("demo", Boolean, nullable=False),
-    Column("approval", SIGNATURE, nullable=True),
-    Column("superseded_at", UTCDateTime, nullable=True),
-    Column("superseded_by", String(120), nullable=True),
-    Column("retirement", JSON, nullable=True),
-    Column("version", Integer, nullable=False),
+    *_controlled_document_columns(),
 )
 
 specifications = Table(
@@ -432,16 +440,7 @@ specifications = Table(
     Column("market", String(12), primary_key=True),
     Column("number", Integer, primary_key=True, autoincrement=False),
     Column("tests", RELEASE_TESTS, nullable=False),
-    Column("author", String(64), ForeignKey("users.username"), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("status", _enum(DocumentStatus, "document_status"), nullable=False),
-    Column("notes", Text, nullable=False),
-    Column("demo", Boolean, nullable=False),
-    Column("approval", SIGNATURE, nullable=True),
-    Column("superseded_at", UTCDateTime, nullable=True),
-    Column("superseded_by", String(120), nullable=True),
-    Column("retirement", JSON, nullable=True),
-    Column("version", Integer, nullable=False),
+    *_controlled_document_columns(),
 )
 
 batches = Table(

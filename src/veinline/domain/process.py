@@ -102,6 +102,21 @@ class ControlledDocument(Protocol):
 D = TypeVar("D", bound=ControlledDocument)
 
 
+def lifecycle_snapshot(document: Any) -> JsonObject:
+    """Who wrote a controlled document and where it is in its life, for its snapshot."""
+    return {
+        "author": document.author,
+        "created_at": snapshot_time(document.created_at),
+        "status": document.status.value,
+        "demo": document.demo,
+        "approval": document.approval.to_dict() if document.approval else None,
+        "superseded_at": snapshot_time(document.superseded_at),
+        "superseded_by": document.superseded_by,
+        "retirement": dict(document.retirement) if document.retirement else None,
+        "version": document.version,
+    }
+
+
 def approve_version(document: D, *, by: User, at: datetime, superseded: Sequence[D]) -> list[D]:
     """Sign the draft approved and supersede the version it replaces (one place for both
     kinds of document, so their lifecycles cannot drift apart)."""
@@ -387,18 +402,7 @@ class ProcessTemplate:
         }
 
     def snapshot(self) -> JsonObject:
-        return {
-            **self.content(),
-            "author": self.author,
-            "created_at": snapshot_time(self.created_at),
-            "status": self.status.value,
-            "demo": self.demo,
-            "approval": self.approval.to_dict() if self.approval else None,
-            "superseded_at": snapshot_time(self.superseded_at),
-            "superseded_by": self.superseded_by,
-            "retirement": dict(self.retirement) if self.retirement else None,
-            "version": self.version,
-        }
+        return {**self.content(), **lifecycle_snapshot(self)}
 
     # -------------------------------------------------------------- changing
 

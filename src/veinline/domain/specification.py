@@ -35,6 +35,7 @@ from veinline.domain.process import (
     DocumentStatus,
     approve_version,
     guard_approval,
+    lifecycle_snapshot,
     retire_version,
     with_unit,
 )
@@ -332,18 +333,7 @@ class Specification:
         }
 
     def snapshot(self) -> JsonObject:
-        return {
-            **self.content(),
-            "author": self.author,
-            "created_at": snapshot_time(self.created_at),
-            "status": self.status.value,
-            "demo": self.demo,
-            "approval": self.approval.to_dict() if self.approval else None,
-            "superseded_at": snapshot_time(self.superseded_at),
-            "superseded_by": self.superseded_by,
-            "retirement": dict(self.retirement) if self.retirement else None,
-            "version": self.version,
-        }
+        return {**self.content(), **lifecycle_snapshot(self)}
 
     def approve(
         self, *, by: User, at: datetime, siblings: Iterable[Specification] = ()

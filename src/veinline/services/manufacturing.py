@@ -15,6 +15,7 @@ case's release (or its rejection).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from veinline.domain.batch import Batch, BatchStatus, Severity, start_batch
@@ -320,38 +321,97 @@ def open_case_batch(
     return batch
 
 
-def start_step(
-    cmd: commands.StartStep, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
-) -> Batch:
-    with uow:
-        batch = _change_batch(
-            uow,
-            cmd.batch_id,
-            actor,
-            "step_started",
-            lambda b: b.start_step(
-                cmd.step, by=actor, at=clock(), suite=cmd.suite, equipment=cmd.equipment
-            ),
-            reason=f"{cmd.step} in {cmd.suite}",
-        )
-        uow.commit()
-        return batch
+def _batch_handler(
+    action: str,
+    change: Callable[[Batch, Any, User, datetime], object],
+    reason: Callable[[Any], str],
+    meaning: Meaning | None = None,
+) -> Callable[..., Batch]:
+    """The handler of one change to a batch record, with its ledger entry; a change with a
+    meaning is a signature, so the signer's user name and password are checked first."""
+
+    def handle(
+        cmd: Any, uow: AbstractUnitOfWork, *, actor: User, clock: Clock, hasher: PasswordHasher
+    ) -> Batch:
+        with uow:
+            by = actor
+            if meaning is not None:
+                by = _signer(uow, actor, cmd.username, cmd.password, hasher)
+            batch = _change_batch(
+                uow,
+                cmd.batch_id,
+                by,
+                action,
+                lambda b: change(b, cmd, by, clock()),
+                reason=reason(cmd),
+                meaning=meaning,
+            )
+            uow.commit()
+            return batch
+
+    return handle
 
 
-def record_value(
-    cmd: commands.RecordValue, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
-) -> Batch:
-    with uow:
-        batch = _change_batch(
-            uow,
-            cmd.batch_id,
-            actor,
-            "value_recorded",
-            lambda b: b.record_value(cmd.step, cmd.parameter, cmd.value, by=actor, at=clock()),
-            reason=f"{cmd.step}: {cmd.parameter}",
-        )
-        uow.commit()
-        return batch
+start_step = _batch_handler(
+    "step_started",
+    lambda b, c, by, at: b.start_step(c.step, by=by, at=at, suite=c.suite, equipment=c.equipment),
+    lambda c: f"{c.step} in {c.suite}",
+)
+record_value = _batch_handler(
+    "value_recorded",
+    lambda b, c, by, at: b.record_value(c.step, c.parameter, c.value, by=by, at=at),
+    lambda c: f"{c.step}: {c.parameter}",
+)
+complete_step = _batch_handler(
+    "step_performed",
+    lambda b, c, by, at: b.complete_step(c.step, by=by, at=at),
+    lambda c: str(c.step),
+    Meaning.PERFORMED,
+)
+verify_step = _batch_handler(
+    "step_verified",
+    lambda b, c, by, at: b.verify_step(c.step, by=by, at=at),
+    lambda c: str(c.step),
+    Meaning.VERIFIED,
+)
+verify_correction = _batch_handler(
+    "correction_verified",
+    lambda b, c, by, at: b.verify_correction(c.seq, by=by, at=at),
+    lambda c: f"entry #{c.seq}",
+    Meaning.VERIFIED,
+)
+raise_deviation = _batch_handler(
+    "deviation_raised",
+    lambda b, c, by, at: b.raise_deviation(
+        c.description, Severity.parse(c.severity), by=by, at=at, step_code=c.step or None
+    ),
+    lambda c: str(c.description),
+)
+investigate_deviation = _batch_handler(
+    "deviation_investigated",
+    lambda b, c, by, at: b.investigate_deviation(c.deviation_id, by=by, at=at),
+    lambda c: str(c.deviation_id),
+)
+classify_deviation = _batch_handler(
+    "deviation_classified",
+    lambda b, c, by, at: b.classify_deviation(
+        c.deviation_id, Severity.parse(c.severity), reason=c.reason, by=by, at=at
+    ),
+    lambda c: str(c.reason),
+)
+close_deviation = _batch_handler(
+    "deviation_closed",
+    lambda b, c, by, at: b.close_deviation(
+        c.deviation_id, root_cause=c.root_cause, capa=c.capa, by=by, at=at
+    ),
+    lambda c: str(c.deviation_id),
+    Meaning.APPROVED,
+)
+abort_batch = _batch_handler(
+    "aborted",
+    lambda b, c, by, at: b.abort_batch(reason=c.reason, by=by, at=at),
+    lambda c: str(c.reason),
+)
 
 
 def correct_value(
@@ -381,173 +441,6 @@ def correct_value(
         )
         uow.commit()
         return batch
-
-
-def complete_step(
-    cmd: commands.CompleteStep,
-    uow: AbstractUnitOfWork,
-    *,
-    actor: User,
-    clock: Clock,
-    hasher: PasswordHasher,
-) -> Batch:
-    with uow:
-        signer = _signer(uow, actor, cmd.username, cmd.password, hasher)
-        batch = _change_batch(
-            uow,
-            cmd.batch_id,
-            signer,
-            "step_performed",
-            lambda b: b.complete_step(cmd.step, by=signer, at=clock()),
-            reason=cmd.step,
-            meaning=Meaning.PERFORMED,
-        )
-        uow.commit()
-        return batch
-
-
-def verify_step(
-    cmd: commands.VerifyStep,
-    uow: AbstractUnitOfWork,
-    *,
-    actor: User,
-    clock: Clock,
-    hasher: PasswordHasher,
-) -> Batch:
-    with uow:
-        signer = _signer(uow, actor, cmd.username, cmd.password, hasher)
-        batch = _change_batch(
-            uow,
-            cmd.batch_id,
-            signer,
-            "step_verified",
-            lambda b: b.verify_step(cmd.step, by=signer, at=clock()),
-            reason=cmd.step,
-            meaning=Meaning.VERIFIED,
-        )
-        uow.commit()
-        return batch
-
-
-def verify_correction(
-    cmd: commands.VerifyCorrection,
-    uow: AbstractUnitOfWork,
-    *,
-    actor: User,
-    clock: Clock,
-    hasher: PasswordHasher,
-) -> Batch:
-    with uow:
-        signer = _signer(uow, actor, cmd.username, cmd.password, hasher)
-        batch = _change_batch(
-            uow,
-            cmd.batch_id,
-            signer,
-            "correction_verified",
-            lambda b: b.verify_correction(cmd.seq, by=signer, at=clock()),
-            reason=f"entry #{cmd.seq}",
-            meaning=Meaning.VERIFIED,
-        )
-        uow.commit()
-        return batch
-
-
-def raise_deviation(
-    cmd: commands.RaiseDeviation, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
-) -> Batch:
-    severity = Severity.parse(cmd.severity)
-    with uow:
-        batch = _change_batch(
-            uow,
-            cmd.batch_id,
-            actor,
-            "deviation_raised",
-            lambda b: b.raise_deviation(
-                cmd.description, severity, by=actor, at=clock(), step_code=cmd.step or None
-            ),
-            reason=cmd.description,
-        )
-        uow.commit()
-        return batch
-
-
-def investigate_deviation(
-    cmd: commands.InvestigateDeviation, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
-) -> Batch:
-    with uow:
-        batch = _change_batch(
-            uow,
-            cmd.batch_id,
-            actor,
-            "deviation_investigated",
-            lambda b: b.investigate_deviation(cmd.deviation_id, by=actor, at=clock()),
-            reason=cmd.deviation_id,
-        )
-        uow.commit()
-        return batch
-
-
-def classify_deviation(
-    cmd: commands.ClassifyDeviation, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
-) -> Batch:
-    severity = Severity.parse(cmd.severity)
-    with uow:
-        batch = _change_batch(
-            uow,
-            cmd.batch_id,
-            actor,
-            "deviation_classified",
-            lambda b: b.classify_deviation(
-                cmd.deviation_id, severity, reason=cmd.reason, by=actor, at=clock()
-            ),
-            reason=cmd.reason,
-        )
-        uow.commit()
-        return batch
-
-
-def close_deviation(
-    cmd: commands.CloseDeviation,
-    uow: AbstractUnitOfWork,
-    *,
-    actor: User,
-    clock: Clock,
-    hasher: PasswordHasher,
-) -> Batch:
-    with uow:
-        signer = _signer(uow, actor, cmd.username, cmd.password, hasher)
-        batch = _change_batch(
-            uow,
-            cmd.batch_id,
-            signer,
-            "deviation_closed",
-            lambda b: b.close_deviation(
-                cmd.deviation_id, root_cause=cmd.root_cause, capa=cmd.capa, by=signer, at=clock()
-            ),
-            reason=cmd.deviation_id,
-            meaning=Meaning.APPROVED,
-        )
-        uow.commit()
-        return batch
-
-
-def abort_batch(
-    cmd: commands.AbortBatch, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
-) -> Batch:
-    with uow:
-        batch = _change_batch(
-            uow,
-            cmd.batch_id,
-            actor,
-            "aborted",
-            lambda b: b.abort_batch(reason=cmd.reason, by=actor, at=clock()),
-            reason=cmd.reason,
-        )
-        uow.commit()
-        return batch
-
-
-# ------------------------------------------------------------------ QC results
 
 
 def _case_of(uow: AbstractUnitOfWork, batch: Batch) -> Case | None:
