@@ -41,10 +41,15 @@ def run(name: str, scenario: Scenario, time_limit: float, target: float, seed: i
     print(f"   wall time                    {result.stats['wall_time_s']} s ({stopped})")
     print(f"   objective / bound            {result.objective:,} / {result.bound:,}")
     print(f"   final gap                    {100 * (result.gap or 0):.2f} %")
+    stats = result.stats
+    bound_by = (
+        f"LP {stats['lp_s']} s ({stats['lp_fractional']} split values)"
+        if "lp_s" in stats
+        else f"{stats.get('dual_iterations')} pricing rounds"
+    )
     print(
-        f"   search                       {result.stats.get('dual_iterations')} pricing rounds, "
-        f"{result.stats.get('lns_windows', 0)} CP-SAT windows "
-        f"({result.stats.get('lns_improvements', 0)} improved)"
+        f"   search                       {bound_by}, {stats.get('lns_windows', 0)} CP-SAT "
+        f"windows ({stats.get('lns_improvements', 0)} improved)"
     )
     _compare(baseline, result, fifo_s)
     for label, checked in (("plan", result), ("fifo", baseline)):

@@ -47,6 +47,8 @@ PLAN_HELP = (
     "\n\n"
     "--policy optimal keeps as many latest infusion dates as possible, then minimises "
     "waiting weighted by triage score, and reports a proven lower bound and the gap to it. "
+    "It stops at --time-limit, or sooner once the plan is proven within --target-gap "
+    "percent of the bound. "
     "--policy fifo books first come, first served by waiting-list date, for comparison."
     "\n\n"
     "Example: veinline plan --scenario docs/planning/rtp-example.json --out plan.json"
@@ -92,6 +94,16 @@ def _plan_command(
     workers: Annotated[
         int, typer.Option("--workers", min=1, max=64, help="CP-SAT worker threads.")
     ] = 1,
+    target_gap: Annotated[
+        float,
+        typer.Option(
+            "--target-gap",
+            min=0.0,
+            max=100.0,
+            help="Stop once the plan is proven within this many percent of the bound "
+            "(0: search until the time limit).",
+        ),
+    ] = 0.5,
 ) -> None:
     try:
         from veinline.planning.fifo import fifo_plan
@@ -104,7 +116,12 @@ def _plan_command(
         else:
             result = plan(
                 loaded,
-                options=SolverOptions(time_limit_s=time_limit, workers=workers, seed=seed),
+                options=SolverOptions(
+                    time_limit_s=time_limit,
+                    workers=workers,
+                    seed=seed,
+                    target_gap=target_gap / 100,
+                ),
             )
         _write(out, result)
     except DomainError as error:

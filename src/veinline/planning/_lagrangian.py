@@ -113,8 +113,8 @@ class LagrangianDual:
     """Prices on suite-days, QC intake and apheresis chairs for a group of patients.
 
     Candidates, per patient and facility, sorted by patient: each start day of the first
-    `DAILY_DAYS`, then blocks of `BLOCK` days until `MID_DAYS`, then blocks of
-    `COARSE` days to the horizon.
+    `daily_days` (one number, or one per patient), then blocks of `BLOCK` days until
+    `MID_DAYS`, then blocks of `COARSE` days to the horizon.
     """
 
     def __init__(
@@ -123,7 +123,7 @@ class LagrangianDual:
         patients: Sequence[int],
         room: Capacity,
         *,
-        daily_days: int = DAILY_DAYS,
+        daily_days: int | IntArray = DAILY_DAYS,
     ) -> None:
         self.problem = problem
         self.patients = np.asarray(patients, dtype=np.int64)
@@ -167,8 +167,9 @@ class LagrangianDual:
         first = np.asarray(pair_first, dtype=np.int64)
         last = horizon - self.group_p[pg]
         # Region boundaries per pair.
-        fine_from = np.minimum(-(-(first + daily_days) // BLOCK) * BLOCK, last + 1)
-        coarse_from = np.maximum(-(-(first + daily_days + MID_DAYS) // COARSE) * COARSE, fine_from)
+        daily = np.broadcast_to(np.asarray(daily_days, dtype=np.int64), (self.n,))[pm]
+        fine_from = np.minimum(-(-(first + daily) // BLOCK) * BLOCK, last + 1)
+        coarse_from = np.maximum(-(-(first + daily + MID_DAYS) // COARSE) * COARSE, fine_from)
         coarse_from = np.minimum(coarse_from, last + 1)
         coarse_from = -(-coarse_from // COARSE) * COARSE
         daily_count = np.maximum(fine_from - first, 0)

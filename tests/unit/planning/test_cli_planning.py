@@ -41,6 +41,22 @@ def test_plan_writes_the_plan_and_prints_a_summary(
     assert "gap" in result.output
 
 
+@pytest.mark.parametrize(("percent", "fraction"), [("0", 0.0), ("5", 0.05)])
+def test_plan_stops_at_the_target_gap_given_in_percent(
+    app: typer.Typer, scenario_file: Path, tmp_path: Path, percent: str, fraction: float
+) -> None:
+    out = tmp_path / "plan.json"
+    args = ["plan", "--scenario", str(scenario_file), "--out", str(out), "--time-limit", "0.5"]
+    result = CliRunner().invoke(app, [*args, "--target-gap", percent])
+    assert result.exit_code == 0, result.output
+    written = json.loads(out.read_text())
+    stats = written["stats"]
+    assert stats["target_gap"] == fraction
+    if stats["stopped_by"] == "gap":
+        gap = (written["objective"] - written["bound"]) / written["objective"]
+        assert gap <= fraction + 1e-9
+
+
 def test_plan_with_the_fifo_policy(app: typer.Typer, scenario_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "plan.json"
     result = CliRunner().invoke(
