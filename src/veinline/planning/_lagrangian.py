@@ -267,11 +267,11 @@ class LagrangianDual:
         )
         price = np.where(self.group_ok, price, np.inf)
         ng = price.shape[0]
-        fine = price.reshape(ng, -1, BLOCK)
+        fine = price.reshape(ng, self.padded // BLOCK, BLOCK)  # ng may be 0
         fine_min = fine.min(axis=2)
         fine_arg = fine.argmin(axis=2)
         ratio = COARSE // BLOCK
-        coarse = fine_min.reshape(ng, -1, ratio)
+        coarse = fine_min.reshape(ng, self.padded // COARSE, ratio)
         coarse_min = coarse.min(axis=2)
         coarse_arg = coarse.argmin(axis=2)
         sel = self.c_fine

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import pytest
 
@@ -123,3 +125,13 @@ def test_the_rounded_suggestion_is_whole_and_keeps_every_aggregate_capacity(
     assert (qc <= room.qc).all()
     assert (centre <= room.centre).all()
     assert relaxation.bound <= relaxation.value <= cost
+
+
+@pytest.mark.parametrize("method", ["lp", "subgradient"])
+def test_a_scenario_where_nobody_fits_is_bounded_exactly(
+    method: Literal["lp", "subgradient"],
+) -> None:
+    scenario = tiny(horizon=20, patients=[patient("P1", ready=18), patient("P2", ready=19)])
+    result = plan(scenario, options=SolverOptions(time_limit_s=2, relaxation=method))
+    assert [u.patient for u in result.unscheduled] == ["P1", "P2"]
+    assert result.bound == result.objective > 0
