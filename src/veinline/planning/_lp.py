@@ -32,7 +32,7 @@ from veinline.planning._problem import FloatArray, IntArray, Problem
 
 #: Capacities at or above this are unlimited (no row in the LP).
 UNLIMITED = 1e8
-#: Time the rounding MIP may take.
+#: Time the rounding MIP may take at most (less if the LP's own limit is nearer).
 ROUNDING_TIME_S = 2.0
 
 
@@ -154,7 +154,10 @@ def solve_relaxation(dual: LagrangianDual, *, time_limit_s: float) -> Relaxation
     if result.status != 0 or result.ineqlin is None:
         return None
     x = np.asarray(result.x, dtype=np.float64)
-    whole = _round(x, cost, a_ub, capacity[keep], n, np.concatenate([job, np.arange(n)]))
+    rounding_s = min(ROUNDING_TIME_S, max(0.1, time_limit_s - (time.perf_counter() - started)))
+    whole = _round(
+        x, cost, a_ub, capacity[keep], n, np.concatenate([job, np.arange(n)]), rounding_s
+    )
     prices = np.zeros(nrows)
     prices[keep] = np.maximum(-np.asarray(result.ineqlin.marginals, dtype=np.float64), 0.0)
     suite = prices[:qc_row0].reshape(nf, horizon)
@@ -199,6 +202,7 @@ def _round(
     b_ub: FloatArray,
     n: int,
     owner: IntArray,
+    time_limit_s: float,
 ) -> FloatArray | None:
     """A whole (0/1) solution of the LP's rows near `x`: patients whose LP choice is
     already whole keep it, the few split between start days are placed by a small MIP
@@ -227,7 +231,7 @@ def _round(
         ],
         integrality=np.ones(members.size),
         bounds=Bounds(0, 1),
-        options={"time_limit": ROUNDING_TIME_S},
+        options={"time_limit": time_limit_s},
     )
     if result.x is None:
         return None

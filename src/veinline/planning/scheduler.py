@@ -158,15 +158,14 @@ def optimise(problem: Problem, options: SolverOptions) -> Optimised:
                     progress.record(cost=cost)
 
         suggested: IntArray | None = None
-        method = "lp"
         if options.relaxation == "lp":
             window = options.lp_window or (LP_WINDOW if facility_sized else LP_WINDOW_NETWORK)
-            share = options.dual_share if options.dual_share is not None else LP_SHARE
+            lp_share = options.dual_share if options.dual_share is not None else LP_SHARE
             relaxation = relax(
                 problem,
                 capacity_for(problem),
                 window=window,
-                time_limit_s=share * options.time_limit_s,
+                time_limit_s=lp_share * options.time_limit_s,
             )
             if relaxation is not None:
                 bound = max(relaxation.bound, 0.0)
@@ -182,8 +181,17 @@ def optimise(problem: Problem, options: SolverOptions) -> Optimised:
                     }
                 )
         if suggested is None:
+            # Alone, the ascent has its share of the time; after an LP that ran out of
+            # time, half of what is left.
+            share = options.dual_share
+            if share is None:
+                share = 0.5 if facility_sized else 0.35
+            until = progress.started + share * options.time_limit_s
+            if method == "lp":
+                now = time.perf_counter()
+                until = now + (deadline - now) / 2
             method = "subgradient"
-            bound = _subgradient(problem, options, progress, try_prices, stats)
+            bound = _subgradient(problem, options, progress, try_prices, stats, until)
         if _gap(best_cost, bound) > options.target_gap:
             lns = improve(
                 problem,
@@ -248,9 +256,10 @@ def _subgradient(
     progress: Progress,
     try_prices: Callable[..., None],
     stats: dict[str, Stat],
+    until: float,
 ) -> float:
-    """The bound by subgradient ascent on the prices (when the LP is not asked for, or
-    did not finish in its share of the time)."""
+    """The bound by subgradient ascent on the prices, until `until` (perf_counter), when
+    the LP is not asked for or did not finish in its share of the time."""
     facility_sized = problem.size <= 3000
     dual = LagrangianDual(
         problem,
@@ -261,12 +270,9 @@ def _subgradient(
     # On big networks a list schedule costs seconds and the neighbourhood search
     # gains more per second: price snapshots only once, at the end.
     every = 25 if facility_sized else options.max_dual_iterations + 1
-    share = options.dual_share
-    if share is None:
-        share = 0.5 if facility_sized else 0.35
     result = dual.run(
         iterations=options.max_dual_iterations,
-        deadline=progress.started + share * options.time_limit_s,
+        deadline=until,
         upper_bound=lambda: float(progress.best_cost),
         on_snapshot=try_prices,
         snapshot_every=every,
