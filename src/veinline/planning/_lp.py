@@ -206,7 +206,7 @@ def _round(
 ) -> FloatArray | None:
     """A whole (0/1) solution of the LP's rows near `x`: patients whose LP choice is
     already whole keep it, the few split between start days are placed by a small MIP
-    on the room they leave (HiGHS branch and bound, a fraction of a second). None if
+    on the room they leave (HiGHS branch and bound, under a second on the benchmarks). None if
     that MIP fails within its time."""
     split = np.zeros(n, dtype=np.bool_)
     split[owner[(x > 1e-6) & (x < 1 - 1e-6)]] = True
