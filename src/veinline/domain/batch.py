@@ -31,6 +31,7 @@ from veinline.domain.errors import InvalidInput, NotAllowed, require_text
 from veinline.domain.ledger import JsonObject, aware, content_hash, snapshot_time
 from veinline.domain.process import ProcessTemplate, StepSpec, with_unit
 from veinline.domain.signature import Meaning, SignatureRecord, signature_from
+from veinline.domain.style import Styled, styled
 from veinline.domain.user import Role, User, require_role
 
 _BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
@@ -42,11 +43,7 @@ REPORTERS = frozenset({Role.MANUFACTURING_OPERATOR, Role.QC_ANALYST, Role.QA_REV
 QA = frozenset({Role.QA_REVIEWER})
 
 
-def _style(label: str, colour: str) -> tuple[str, str]:
-    return (label, colour)
-
-
-class BatchStatus(StrEnum):
+class BatchStatus(Styled):
     """Where a batch is, from the first step to QA's decision."""
 
     IN_PROGRESS = "in_progress"
@@ -55,14 +52,6 @@ class BatchStatus(StrEnum):
     CONDITIONALLY_RELEASED = "conditionally_released"
     REJECTED = "rejected"
     ABORTED = "aborted"
-
-    @property
-    def label(self) -> str:
-        return BATCH_STYLE[self][0]
-
-    @property
-    def colour(self) -> str:
-        return BATCH_STYLE[self][1]
 
     @property
     def disposed(self) -> bool:
@@ -74,17 +63,20 @@ class BatchStatus(StrEnum):
         )
 
 
-BATCH_STYLE: dict[BatchStatus, tuple[str, str]] = {
-    BatchStatus.IN_PROGRESS: _style("In manufacturing", "#9333ea"),
-    BatchStatus.COMPLETED: _style("Manufactured, awaiting release", "#c026d3"),
-    BatchStatus.RELEASED: _style("Released", "#16a34a"),
-    BatchStatus.CONDITIONALLY_RELEASED: _style("Released conditionally", "#ca8a04"),
-    BatchStatus.REJECTED: _style("Rejected", "#374151"),
-    BatchStatus.ABORTED: _style("Aborted", "#6b7280"),
-}
+BATCH_STYLE = styled(
+    BatchStatus,
+    {
+        BatchStatus.IN_PROGRESS: ("In manufacturing", "#9333ea"),
+        BatchStatus.COMPLETED: ("Manufactured, awaiting release", "#c026d3"),
+        BatchStatus.RELEASED: ("Released", "#16a34a"),
+        BatchStatus.CONDITIONALLY_RELEASED: ("Released conditionally", "#ca8a04"),
+        BatchStatus.REJECTED: ("Rejected", "#374151"),
+        BatchStatus.ABORTED: ("Aborted", "#6b7280"),
+    },
+)
 
 
-class StepStatus(StrEnum):
+class StepStatus(Styled):
     """Where one step of a batch is."""
 
     PENDING = "pending"
@@ -92,37 +84,24 @@ class StepStatus(StrEnum):
     AWAITING_VERIFICATION = "awaiting_verification"
     COMPLETED = "completed"
 
-    @property
-    def label(self) -> str:
-        return STEP_STYLE[self][0]
 
-    @property
-    def colour(self) -> str:
-        return STEP_STYLE[self][1]
-
-
-STEP_STYLE: dict[StepStatus, tuple[str, str]] = {
-    StepStatus.PENDING: _style("Not started", "#9ca3af"),
-    StepStatus.IN_PROGRESS: _style("In progress", "#2563eb"),
-    StepStatus.AWAITING_VERIFICATION: _style("Awaiting second-person verification", "#ea580c"),
-    StepStatus.COMPLETED: _style("Completed", "#16a34a"),
-}
+STEP_STYLE = styled(
+    StepStatus,
+    {
+        StepStatus.PENDING: ("Not started", "#9ca3af"),
+        StepStatus.IN_PROGRESS: ("In progress", "#2563eb"),
+        StepStatus.AWAITING_VERIFICATION: ("Awaiting second-person verification", "#ea580c"),
+        StepStatus.COMPLETED: ("Completed", "#16a34a"),
+    },
+)
 
 
-class Severity(StrEnum):
+class Severity(Styled):
     """How much a deviation may affect the product (classified by QA)."""
 
     MINOR = "minor"
     MAJOR = "major"
     CRITICAL = "critical"
-
-    @property
-    def label(self) -> str:
-        return SEVERITY_STYLE[self][0]
-
-    @property
-    def colour(self) -> str:
-        return SEVERITY_STYLE[self][1]
 
     @property
     def rank(self) -> int:
@@ -139,34 +118,32 @@ class Severity(StrEnum):
             ) from None
 
 
-SEVERITY_STYLE: dict[Severity, tuple[str, str]] = {
-    Severity.MINOR: _style("Minor", "#ca8a04"),
-    Severity.MAJOR: _style("Major", "#ea580c"),
-    Severity.CRITICAL: _style("Critical", "#dc2626"),
-}
+SEVERITY_STYLE = styled(
+    Severity,
+    {
+        Severity.MINOR: ("Minor", "#ca8a04"),
+        Severity.MAJOR: ("Major", "#ea580c"),
+        Severity.CRITICAL: ("Critical", "#dc2626"),
+    },
+)
 
 
-class DeviationState(StrEnum):
+class DeviationState(Styled):
     """Where a deviation is in its handling."""
 
     OPEN = "open"
     UNDER_INVESTIGATION = "under_investigation"
     CLOSED = "closed"
 
-    @property
-    def label(self) -> str:
-        return DEVIATION_STYLE[self][0]
 
-    @property
-    def colour(self) -> str:
-        return DEVIATION_STYLE[self][1]
-
-
-DEVIATION_STYLE: dict[DeviationState, tuple[str, str]] = {
-    DeviationState.OPEN: _style("Open", "#dc2626"),
-    DeviationState.UNDER_INVESTIGATION: _style("Under investigation", "#ea580c"),
-    DeviationState.CLOSED: _style("Closed", "#16a34a"),
-}
+DEVIATION_STYLE = styled(
+    DeviationState,
+    {
+        DeviationState.OPEN: ("Open", "#dc2626"),
+        DeviationState.UNDER_INVESTIGATION: ("Under investigation", "#ea580c"),
+        DeviationState.CLOSED: ("Closed", "#16a34a"),
+    },
+)
 
 
 class DeviationAction(StrEnum):

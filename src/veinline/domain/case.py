@@ -15,10 +15,11 @@ from typing import Any
 
 from veinline.domain.errors import InvalidInput, NotAllowed
 from veinline.domain.ledger import JsonObject, snapshot_time
+from veinline.domain.style import Styled, styled
 from veinline.domain.user import Role, User
 
 
-class CaseState(StrEnum):
+class CaseState(Styled):
     """Where a patient's cells are in the journey."""
 
     ENROLLED = "enrolled"
@@ -36,32 +37,27 @@ class CaseState(StrEnum):
     FOLLOW_UP = "follow_up"
     CANCELLED = "cancelled"
 
-    @property
-    def label(self) -> str:
-        return STATE_STYLE[self][0]
-
-    @property
-    def colour(self) -> str:
-        return STATE_STYLE[self][1]
-
 
 # Each state's label and colour, declared once (shown on the case board and timeline).
-STATE_STYLE: dict[CaseState, tuple[str, str]] = {
-    CaseState.ENROLLED: ("Enrolled", "#6b7280"),
-    CaseState.ELIGIBLE: ("Eligible", "#2563eb"),
-    CaseState.APHERESIS_BOOKED: ("Apheresis booked", "#0891b2"),
-    CaseState.COLLECTED: ("Collected", "#0d9488"),
-    CaseState.AT_MANUFACTURING: ("At manufacturing", "#7c3aed"),
-    CaseState.MANUFACTURING: ("Manufacturing", "#9333ea"),
-    CaseState.IN_QC: ("In QC", "#c026d3"),
-    CaseState.RELEASED: ("Released", "#16a34a"),
-    CaseState.OUT_OF_SPECIFICATION: ("Out of specification", "#dc2626"),
-    CaseState.SHIPPED: ("Shipped", "#ea580c"),
-    CaseState.RECEIVED_AT_SITE: ("Received at site", "#ca8a04"),
-    CaseState.INFUSED: ("Infused", "#15803d"),
-    CaseState.FOLLOW_UP: ("Follow-up", "#166534"),
-    CaseState.CANCELLED: ("Cancelled", "#374151"),
-}
+STATE_STYLE = styled(
+    CaseState,
+    {
+        CaseState.ENROLLED: ("Enrolled", "#6b7280"),
+        CaseState.ELIGIBLE: ("Eligible", "#2563eb"),
+        CaseState.APHERESIS_BOOKED: ("Apheresis booked", "#0891b2"),
+        CaseState.COLLECTED: ("Collected", "#0d9488"),
+        CaseState.AT_MANUFACTURING: ("At manufacturing", "#7c3aed"),
+        CaseState.MANUFACTURING: ("Manufacturing", "#9333ea"),
+        CaseState.IN_QC: ("In QC", "#c026d3"),
+        CaseState.RELEASED: ("Released", "#16a34a"),
+        CaseState.OUT_OF_SPECIFICATION: ("Out of specification", "#dc2626"),
+        CaseState.SHIPPED: ("Shipped", "#ea580c"),
+        CaseState.RECEIVED_AT_SITE: ("Received at site", "#ca8a04"),
+        CaseState.INFUSED: ("Infused", "#15803d"),
+        CaseState.FOLLOW_UP: ("Follow-up", "#166534"),
+        CaseState.CANCELLED: ("Cancelled", "#374151"),
+    },
+)
 
 BEFORE_INFUSION = frozenset(CaseState) - {
     CaseState.INFUSED,

@@ -26,12 +26,13 @@ from veinline.domain.catalog import Modality, check_code
 from veinline.domain.errors import InvalidInput, NotAllowed, require_text
 from veinline.domain.ledger import JsonObject, aware, snapshot_time
 from veinline.domain.signature import Meaning, SignatureRecord
+from veinline.domain.style import Styled, styled
 from veinline.domain.user import SYSTEM_USERNAME, Role, User, require_role
 
 # ------------------------------------------------------------------ shared pieces
 
 
-class DocumentStatus(StrEnum):
+class DocumentStatus(Styled):
     """Where a controlled document (process template, specification) is in its life."""
 
     DRAFT = "draft"
@@ -39,21 +40,16 @@ class DocumentStatus(StrEnum):
     SUPERSEDED = "superseded"
     RETIRED = "retired"
 
-    @property
-    def label(self) -> str:
-        return DOCUMENT_STYLE[self][0]
 
-    @property
-    def colour(self) -> str:
-        return DOCUMENT_STYLE[self][1]
-
-
-DOCUMENT_STYLE: dict[DocumentStatus, tuple[str, str]] = {
-    DocumentStatus.DRAFT: ("Draft", "#6b7280"),
-    DocumentStatus.APPROVED: ("Approved, in force", "#16a34a"),
-    DocumentStatus.SUPERSEDED: ("Superseded", "#a16207"),
-    DocumentStatus.RETIRED: ("Retired", "#374151"),
-}
+DOCUMENT_STYLE = styled(
+    DocumentStatus,
+    {
+        DocumentStatus.DRAFT: ("Draft", "#6b7280"),
+        DocumentStatus.APPROVED: ("Approved, in force", "#16a34a"),
+        DocumentStatus.SUPERSEDED: ("Superseded", "#a16207"),
+        DocumentStatus.RETIRED: ("Retired", "#374151"),
+    },
+)
 
 
 def guard_approval(

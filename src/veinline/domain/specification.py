@@ -40,6 +40,7 @@ from veinline.domain.process import (
     with_unit,
 )
 from veinline.domain.signature import Meaning, SignatureRecord
+from veinline.domain.style import Styled, styled
 from veinline.domain.user import SYSTEM_USERNAME, Role, User, require_role
 
 _MARKET = re.compile(r"^[A-Z]{2}[A-Z0-9-]{0,9}$")
@@ -620,7 +621,7 @@ class QcResult:
 # ------------------------------------------------------------------ disposition
 
 
-class Disposition(StrEnum):
+class Disposition(Styled):
     """Where a batch stands between its QC results and QA's decision."""
 
     AWAITING_RESULTS = "awaiting_results"
@@ -632,27 +633,22 @@ class Disposition(StrEnum):
     REJECTED = "rejected"
 
     @property
-    def label(self) -> str:
-        return DISPOSITION_STYLE[self][0]
-
-    @property
-    def colour(self) -> str:
-        return DISPOSITION_STYLE[self][1]
-
-    @property
     def final(self) -> bool:
         return self in FINAL_DISPOSITIONS
 
 
-DISPOSITION_STYLE: dict[Disposition, tuple[str, str]] = {
-    Disposition.AWAITING_RESULTS: ("Awaiting QC results", "#6b7280"),
-    Disposition.READY_FOR_RELEASE: ("Ready for QA release", "#2563eb"),
-    Disposition.OUT_OF_SPECIFICATION: ("Out of specification", "#dc2626"),
-    Disposition.UNDER_INVESTIGATION: ("OOS under investigation", "#ea580c"),
-    Disposition.RELEASED: ("Released", "#16a34a"),
-    Disposition.CONDITIONALLY_RELEASED: ("Released conditionally", "#ca8a04"),
-    Disposition.REJECTED: ("Rejected", "#374151"),
-}
+DISPOSITION_STYLE = styled(
+    Disposition,
+    {
+        Disposition.AWAITING_RESULTS: ("Awaiting QC results", "#6b7280"),
+        Disposition.READY_FOR_RELEASE: ("Ready for QA release", "#2563eb"),
+        Disposition.OUT_OF_SPECIFICATION: ("Out of specification", "#dc2626"),
+        Disposition.UNDER_INVESTIGATION: ("OOS under investigation", "#ea580c"),
+        Disposition.RELEASED: ("Released", "#16a34a"),
+        Disposition.CONDITIONALLY_RELEASED: ("Released conditionally", "#ca8a04"),
+        Disposition.REJECTED: ("Rejected", "#374151"),
+    },
+)
 
 FINAL_DISPOSITIONS = frozenset(
     {Disposition.RELEASED, Disposition.CONDITIONALLY_RELEASED, Disposition.REJECTED}
