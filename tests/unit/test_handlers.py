@@ -14,6 +14,7 @@ from veinline.domain.ledger import content_hash
 from veinline.domain.signature import Meaning
 from veinline.domain.user import Role, User
 from veinline.services import commands, handlers, ledger
+from veinline.services.messagebus import MessageBus
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -65,16 +66,18 @@ def test_the_ledger_snapshot_never_holds_the_password_hash(uow: FakeUnitOfWork) 
     assert all("password" not in str(e.after) for e in uow.ledger.committed)
 
 
+def _bus(uow: FakeUnitOfWork) -> MessageBus:
+    """The bus the entrypoints use, on the fake unit of work: authority is checked there."""
+    return MessageBus(lambda: uow, {"hasher": PlainHasher(), "clock": clock})
+
+
 def test_a_coordinator_may_not_create_users(uow: FakeUnitOfWork) -> None:
     coordinator = _user(uow, Role.COORDINATOR)
     before = len(uow.ledger.committed)
     with pytest.raises(NotAllowed, match="coordinator may not manage users"):
-        handlers.create_user(
+        _bus(uow).handle(
             commands.CreateUser(username="someone", printed_name="S", role=Role.ADMIN),
-            uow,
             actor=coordinator,
-            hasher=PlainHasher(),
-            clock=clock,
         )
     assert len(uow.ledger.committed) == before
     assert uow.users.get("someone") is None
@@ -225,12 +228,10 @@ def test_an_identifier_for_an_unknown_facility_is_refused(uow: FakeUnitOfWork) -
 
 def test_a_courier_may_not_issue_identifiers(uow: FakeUnitOfWork) -> None:
     courier = _user(uow, Role.COURIER)
-    with pytest.raises(NotAllowed):
-        handlers.issue_identifier(
+    with pytest.raises(NotAllowed, match="a courier may not issue identifiers"):
+        _bus(uow).handle(
             commands.IssueIdentifier(IdentifierKind.DIN, "A9995", "x"),
-            uow,
             actor=courier,
-            clock=clock,
         )
 
 
@@ -302,12 +303,10 @@ def test_a_coordinator_may_not_sign_catalogue_records(uow: FakeUnitOfWork) -> No
         catalogue_command(), uow, actor=_system(uow), hasher=PlainHasher(), clock=clock
     )
     coordinator = _user(uow, Role.COORDINATOR)
-    with pytest.raises(NotAllowed):
-        handlers.sign_record(
+    with pytest.raises(NotAllowed, match="coordinator may not sign catalogue records"):
+        _bus(uow).handle(
             commands.SignRecord(
                 "product", "eque-cel", Meaning.APPROVED, coordinator.username, "long enough pw"
             ),
-            uow,
             actor=coordinator,
-            hasher=PlainHasher(),
         )

@@ -306,16 +306,6 @@ def test_results_are_evaluated_as_they_are_entered() -> None:
     assert result.current.entered_by_name == "Qc.Chen Printed"
 
 
-def test_only_a_qc_analyst_enters_results() -> None:
-    record = opened()
-    refused(
-        record,
-        NotAllowed,
-        "a manufacturing operator may not enter a QC result",
-        lambda: record.enter_result("viability", 80, by=OP, at=at(6)),
-    )
-
-
 def test_entering_a_second_result_for_a_test_is_refused() -> None:
     record = opened()
     record.enter_result("viability", 80, by=QC, at=at(6))
@@ -357,7 +347,7 @@ def test_a_correction_needs_a_reason() -> None:
 def test_every_disposition_has_a_label_and_colour() -> None:
     assert set(DISPOSITION_STYLE) == set(Disposition)
     assert Disposition.READY_FOR_RELEASE.label == "Ready for QA release"
-    assert all(t.target in Disposition for t in RELEASE_TRANSITIONS.values())
+    assert all(t.lands(s) in Disposition for t in RELEASE_TRANSITIONS.values() for s in t.sources)
 
 
 def test_all_passing_results_make_the_batch_ready_for_qa_release() -> None:
@@ -367,7 +357,7 @@ def test_all_passing_results_make_the_batch_ready_for_qa_release() -> None:
         assert record.disposition is Disposition.AWAITING_RESULTS
     record.enter_result("potency", PASSING["potency"], by=QC, at=at(10))
     assert record.disposition is Disposition.READY_FOR_RELEASE
-    assert record.allowed_actions(QA) == [ReleaseAction.RELEASE, ReleaseAction.REJECT]
+    assert record.available_actions() == [ReleaseAction.RELEASE, ReleaseAction.REJECT]
 
 
 def test_one_result_out_of_specification_makes_the_batch_oos() -> None:
@@ -448,12 +438,6 @@ def test_only_the_treating_physician_may_acknowledge() -> None:
         NotAllowed,
         r"only the treating physician \(dr.lam\)",
         lambda: record.acknowledge(OTHER_DOCTOR, treating_physician="dr.lam", at=at(12)),
-    )
-    refused(
-        record,
-        NotAllowed,
-        "a QA reviewer may not acknowledge",
-        lambda: record.acknowledge(QA, treating_physician="dr.lam", at=at(12)),
     )
 
 
@@ -561,17 +545,6 @@ def test_whoever_made_the_batch_cannot_release_it() -> None:
         NotAllowed,
         "qa.smith performed, verified or tested",
         lambda: record.release(batch, by=QA2, at=at(12)),
-    )
-
-
-def test_only_qa_releases() -> None:
-    batch = finished_batch()
-    record = with_results(opened(batch))
-    refused(
-        record,
-        NotAllowed,
-        "a QC analyst may not release",
-        lambda: record.release(batch, by=QC2, at=at(12)),
     )
 
 

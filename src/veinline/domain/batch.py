@@ -31,16 +31,11 @@ from veinline.domain.errors import InvalidInput, NotAllowed, require_text
 from veinline.domain.ledger import JsonObject, aware, content_hash, snapshot_time
 from veinline.domain.process import ProcessTemplate, StepSpec, with_unit
 from veinline.domain.signature import Meaning, SignatureRecord, signature_from
+from veinline.domain.state_table import StateTable, arrow
 from veinline.domain.style import Styled, styled
-from veinline.domain.user import Role, User, require_role
+from veinline.domain.user import User
 
 _BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
-
-OPERATORS = frozenset({Role.MANUFACTURING_OPERATOR})
-# A second person who verifies a critical step: another operator, or QA on the floor.
-VERIFIERS = frozenset({Role.MANUFACTURING_OPERATOR, Role.QA_REVIEWER})
-REPORTERS = frozenset({Role.MANUFACTURING_OPERATOR, Role.QC_ANALYST, Role.QA_REVIEWER})
-QA = frozenset({Role.QA_REVIEWER})
 
 
 class BatchStatus(Styled):
@@ -153,21 +148,17 @@ class DeviationAction(StrEnum):
     CLOSE = "close"
 
 
-# The deviation's state table: from which states, to which, who may fire it.
-DEVIATION_TRANSITIONS: dict[
-    DeviationAction, tuple[frozenset[DeviationState], DeviationState, frozenset[Role]]
-] = {
-    DeviationAction.INVESTIGATE: (
-        frozenset({DeviationState.OPEN}),
-        DeviationState.UNDER_INVESTIGATION,
-        QA,
-    ),
-    DeviationAction.CLOSE: (
-        frozenset({DeviationState.UNDER_INVESTIGATION}),
-        DeviationState.CLOSED,
-        QA,
-    ),
-}
+# The deviation's state table (who may fire each action is the authority table's).
+DEVIATION_TRANSITIONS: StateTable[DeviationAction, DeviationState] = StateTable(
+    "deviation",
+    DeviationAction,
+    {
+        DeviationAction.INVESTIGATE: arrow(
+            {DeviationState.OPEN}, DeviationState.UNDER_INVESTIGATION
+        ),
+        DeviationAction.CLOSE: arrow({DeviationState.UNDER_INVESTIGATION}, DeviationState.CLOSED),
+    },
+)
 
 
 # ------------------------------------------------------------------ records inside a batch
@@ -599,7 +590,6 @@ class Batch:
         equipment: Iterable[str] = (),
     ) -> StepRecord:
         """Start the next step in template order, in a suite, with its equipment."""
-        require_role(by, OPERATORS, "start a manufacturing step")
         self._guard_running()
         step = self.step(code)
         if step.status is not StepStatus.PENDING:
@@ -627,7 +617,6 @@ class Batch:
 
     def add_equipment(self, code: str, equipment_id: str, *, by: User) -> None:
         """Record another piece of equipment used in a step that is not signed yet."""
-        require_role(by, OPERATORS, "record equipment")
         self._guard_running()
         step = self.step(code)
         self._guard_unsigned(step)
@@ -657,7 +646,6 @@ class Batch:
         at: datetime,
     ) -> ValueEntry:
         """Record a parameter's value at a running step; outside its limit, a deviation opens."""
-        require_role(by, OPERATORS, "record a process value")
         self._guard_running()
         step = self.step(code)
         self._guard_unsigned(step)
@@ -685,7 +673,6 @@ class Batch:
         After the step was signed, the correction carries its corrector's own signature
         and waits for a second person's verification.
         """
-        require_role(by, VERIFIERS, "correct a batch record")
         if self.status is not BatchStatus.IN_PROGRESS and self.status is not BatchStatus.COMPLETED:
             raise NotAllowed(
                 f"batch {self.id} is {self.status.label.lower()}: its record is closed"
@@ -765,7 +752,6 @@ class Batch:
 
     def complete_step(self, code: str, *, by: User, at: datetime) -> StepRecord:
         """The operator signs the step "performed"; a critical step then waits for verification."""
-        require_role(by, OPERATORS, "sign a manufacturing step")
         self._guard_running()
         step = self.step(code)
         self._guard_unsigned(step)
@@ -785,7 +771,6 @@ class Batch:
 
     def verify_step(self, code: str, *, by: User, at: datetime) -> StepRecord:
         """A second person signs a critical step "verified"; never someone who performed it."""
-        require_role(by, VERIFIERS, "verify a manufacturing step")
         self._guard_running()
         step = self.step(code)
         if not step.spec.critical:
@@ -811,7 +796,6 @@ class Batch:
 
     def verify_correction(self, seq: int, *, by: User, at: datetime) -> ValueEntry:
         """A second person verifies a correction made after signature."""
-        require_role(by, VERIFIERS, "verify a correction")
         if self.status.disposed or self.status is BatchStatus.ABORTED:
             raise NotAllowed(
                 f"batch {self.id} is {self.status.label.lower()}: its record is closed"
@@ -843,7 +827,6 @@ class Batch:
 
     def abort_batch(self, *, reason: str, by: User, at: datetime) -> None:
         """QA stops a batch that cannot go on (its deviations still need closing)."""
-        require_role(by, QA, "abort a batch")
         if self.status is not BatchStatus.IN_PROGRESS and self.status is not BatchStatus.COMPLETED:
             raise NotAllowed(
                 f"batch {self.id} is {self.status.label.lower()}: it cannot be aborted"
@@ -872,7 +855,6 @@ class Batch:
         step_code: str | None = None,
     ) -> Deviation:
         """Report a deviation by hand (an excursion raises its own automatically)."""
-        require_role(by, REPORTERS, "report a deviation")
         what = require_text(description, "a description of the deviation")
         if step_code is not None:
             self.step(step_code)
@@ -908,22 +890,23 @@ class Batch:
         self.deviations.append(deviation)
         return deviation
 
-    def _guard_deviation(self, action: DeviationAction, deviation: Deviation, by: User) -> None:
-        sources, _, roles = DEVIATION_TRANSITIONS[action]
-        require_role(by, roles, f"{action.value} deviation {deviation.id}")
-        if deviation.state not in sources:
-            done = "investigated" if action is DeviationAction.INVESTIGATE else "closed"
-            raise NotAllowed(
+    def _guard_deviation(self, action: DeviationAction, deviation: Deviation) -> DeviationState:
+        done = "investigated" if action is DeviationAction.INVESTIGATE else "closed"
+        return DEVIATION_TRANSITIONS.fire(
+            action,
+            deviation.state,
+            lambda: (
                 f"deviation {deviation.id} is {deviation.state.label.lower()}: "
                 f"it cannot be {done} now"
-            )
+            ),
+        )
 
     def investigate_deviation(self, deviation_id: str, *, by: User, at: datetime) -> Deviation:
         deviation = self.deviation(deviation_id)
-        self._guard_deviation(DeviationAction.INVESTIGATE, deviation, by)
+        target = self._guard_deviation(DeviationAction.INVESTIGATE, deviation)
         deviation.investigation_started_at = aware(at)
         deviation.investigation_started_by = by.username
-        deviation.state = DEVIATION_TRANSITIONS[DeviationAction.INVESTIGATE][1]
+        deviation.state = target
         self.version += 1
         return deviation
 
@@ -931,7 +914,6 @@ class Batch:
         self, deviation_id: str, severity: Severity, *, reason: str, by: User, at: datetime
     ) -> Deviation:
         """QA changes a deviation's class while it is open; the earlier class stays on file."""
-        require_role(by, QA, "classify a deviation")
         deviation = self.deviation(deviation_id)
         if not deviation.is_open:
             raise NotAllowed(f"deviation {deviation.id} is closed: its class is final")
@@ -956,14 +938,14 @@ class Batch:
     ) -> Deviation:
         """QA closes an investigated deviation with its root cause and CAPA, and signs."""
         deviation = self.deviation(deviation_id)
-        self._guard_deviation(DeviationAction.CLOSE, deviation, by)
+        target = self._guard_deviation(DeviationAction.CLOSE, deviation)
         cause = require_text(root_cause, "a root cause")
         action = require_text(capa, "a corrective and preventive action (CAPA)")
         aware(at)
         deviation.root_cause = cause
         deviation.capa = action
         deviation.closure = SignatureRecord.of(by, Meaning.APPROVED, at, deviation.content(self.id))
-        deviation.state = DEVIATION_TRANSITIONS[DeviationAction.CLOSE][1]
+        deviation.state = target
         self.version += 1
         return deviation
 
@@ -1024,7 +1006,6 @@ def start_batch(
     A batch belongs to exactly one case (autologous) or one lot (allogeneic); an
     autologous batch carries its patient's chain-of-identity id and donation number.
     """
-    require_role(by, OPERATORS, "start a batch")
     check_batch_id(batch_id)
     template.guard_use()
     if (case_id is None) == (lot_id is None):

@@ -1,9 +1,10 @@
 """The case: one autologous patient's journey, vein to vein, as a state table.
 
-Every arrow of DESIGN.md's journey is a row of TRANSITIONS with the roles that may fire
-it; the guards (`guard_<action>`) say what else must be true. A refused transition
-raises before anything changes (21 CFR 11.10(f): operational checks enforce the
-permitted sequence of steps; 11.10(g): authority checks enforce who may do it).
+Every arrow of the journey (docs/architecture.md, "The case") is a row of TRANSITIONS;
+the guards (`guard_<action>`) say what else must be true, and the authority table
+(`veinline.services.authority`) who may fire it. A refused transition raises before
+anything changes (21 CFR 11.10(f): operational checks enforce the permitted sequence of
+steps).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from veinline.domain.errors import InvalidInput, NotAllowed
+from veinline.domain.errors import InvalidInput
 from veinline.domain.ledger import JsonObject, snapshot_time
+from veinline.domain.state_table import StateTable, arrow
 from veinline.domain.style import Styled, styled
-from veinline.domain.user import Role, User
 
 
 class CaseState(Styled):
@@ -90,45 +91,30 @@ class Action(StrEnum):
         return self.value.replace("_", " ").capitalize()
 
 
-@dataclass(frozen=True)
-class Transition:
-    """One arrow of the journey: from which states, to which, and who may fire it."""
-
-    sources: frozenset[CaseState]
-    target: CaseState
-    roles: frozenset[Role]
-
-
-def _t(
-    sources: set[CaseState] | frozenset[CaseState], target: CaseState, *roles: Role
-) -> Transition:
-    return Transition(frozenset(sources), target, frozenset(roles) | {Role.ADMIN})
-
-
 S = CaseState
-R = Role
-TRANSITIONS: dict[Action, Transition] = {
-    Action.CONFIRM_ELIGIBILITY: _t({S.ENROLLED}, S.ELIGIBLE, R.PHYSICIAN),
-    Action.BOOK_APHERESIS: _t({S.ELIGIBLE}, S.APHERESIS_BOOKED, R.COORDINATOR),
-    Action.COLLECT: _t({S.APHERESIS_BOOKED}, S.COLLECTED, R.APHERESIS_NURSE),
-    Action.RECEIVE_AT_MANUFACTURING: _t(
-        {S.COLLECTED}, S.AT_MANUFACTURING, R.MANUFACTURING_OPERATOR
-    ),
-    Action.START_MANUFACTURING: _t({S.AT_MANUFACTURING}, S.MANUFACTURING, R.MANUFACTURING_OPERATOR),
-    Action.COMPLETE_MANUFACTURING: _t({S.MANUFACTURING}, S.IN_QC, R.MANUFACTURING_OPERATOR),
-    Action.RELEASE: _t({S.IN_QC}, S.RELEASED, R.QA_REVIEWER),
-    Action.FAIL_SPECIFICATION: _t({S.IN_QC}, S.OUT_OF_SPECIFICATION, R.QA_REVIEWER, R.QC_ANALYST),
-    Action.CONDITIONAL_RELEASE: _t({S.OUT_OF_SPECIFICATION}, S.RELEASED, R.QA_REVIEWER),
-    Action.RECOLLECT: _t({S.OUT_OF_SPECIFICATION}, S.ELIGIBLE, R.COORDINATOR, R.PHYSICIAN),
-    Action.SHIP: _t({S.RELEASED}, S.SHIPPED, R.COURIER),
-    Action.RECEIVE_AT_SITE: _t({S.SHIPPED}, S.RECEIVED_AT_SITE, R.COORDINATOR, R.APHERESIS_NURSE),
-    Action.INFUSE: _t({S.RECEIVED_AT_SITE}, S.INFUSED, R.PHYSICIAN, R.APHERESIS_NURSE),
-    Action.START_FOLLOW_UP: _t({S.INFUSED}, S.FOLLOW_UP, R.PHYSICIAN),
-    Action.CANCEL: _t(BEFORE_INFUSION, S.CANCELLED, R.COORDINATOR, R.PHYSICIAN),
-}
-
-# Roles that see a patient's identifiers only, never their name (DESIGN.md, Identity).
-IDENTIFIERS_ONLY = frozenset({R.MANUFACTURING_OPERATOR, R.QC_ANALYST, R.COURIER})
+# Each arrow of the journey (docs/architecture.md, "The case"); who may fire it is the
+# authority table's business, what else must be true is the handler's guard.
+TRANSITIONS: StateTable[Action, CaseState] = StateTable(
+    "case",
+    Action,
+    {
+        Action.CONFIRM_ELIGIBILITY: arrow({S.ENROLLED}, S.ELIGIBLE),
+        Action.BOOK_APHERESIS: arrow({S.ELIGIBLE}, S.APHERESIS_BOOKED),
+        Action.COLLECT: arrow({S.APHERESIS_BOOKED}, S.COLLECTED),
+        Action.RECEIVE_AT_MANUFACTURING: arrow({S.COLLECTED}, S.AT_MANUFACTURING),
+        Action.START_MANUFACTURING: arrow({S.AT_MANUFACTURING}, S.MANUFACTURING),
+        Action.COMPLETE_MANUFACTURING: arrow({S.MANUFACTURING}, S.IN_QC),
+        Action.RELEASE: arrow({S.IN_QC}, S.RELEASED),
+        Action.FAIL_SPECIFICATION: arrow({S.IN_QC}, S.OUT_OF_SPECIFICATION),
+        Action.CONDITIONAL_RELEASE: arrow({S.OUT_OF_SPECIFICATION}, S.RELEASED),
+        Action.RECOLLECT: arrow({S.OUT_OF_SPECIFICATION}, S.ELIGIBLE),
+        Action.SHIP: arrow({S.RELEASED}, S.SHIPPED),
+        Action.RECEIVE_AT_SITE: arrow({S.SHIPPED}, S.RECEIVED_AT_SITE),
+        Action.INFUSE: arrow({S.RECEIVED_AT_SITE}, S.INFUSED),
+        Action.START_FOLLOW_UP: arrow({S.INFUSED}, S.FOLLOW_UP),
+        Action.CANCEL: arrow(BEFORE_INFUSION, S.CANCELLED),
+    },
+)
 
 
 @dataclass(eq=False)
@@ -207,38 +193,32 @@ class Case:
         collection = self.current_collection
         return str(collection["din"]) if collection else None
 
-    def allowed_actions(self, user: User) -> list[Action]:
-        """The actions this user may take now: what the pages offer, nothing more."""
-        return [
-            action
-            for action, t in TRANSITIONS.items()
-            if self.state in t.sources and user.role in t.roles and user.active
-        ]
+    def available_actions(self) -> list[Action]:
+        """The actions the state table allows now (whoever may take them)."""
+        return TRANSITIONS.available(self.state)
 
-    def patient_label(self, viewer: User) -> str:
-        """The patient as this viewer may see them: identifiers only for manufacturing/QC."""
-        if viewer.role in IDENTIFIERS_ONLY:
+    def patient_label(self, *, full_data: bool) -> str:
+        """The patient as a viewer may see them: the name only with full patient data."""
+        if not full_data:
             return self.coi
         return f"{self.patient_name} ({self.wristband_id})"
 
     # ------------------------------------------------------------ changing
 
-    def fire(self, action: Action, actor: User, **changes: Any) -> None:
-        """Check role and state, then move to the action's target state."""
-        transition = TRANSITIONS[action]
-        if actor.role not in transition.roles:
-            raise NotAllowed(
-                f"{actor.role.a_label} may not {action.label.lower()} (case {self.id})"
-            )
-        if self.state not in transition.sources:
-            raise NotAllowed(
+    def fire(self, action: Action, **changes: Any) -> None:
+        """Check the state, then move to the action's target state with these changes."""
+        target = TRANSITIONS.fire(
+            action,
+            self.state,
+            lambda: (
                 f"case {self.id} is {self.state.label.lower()}: it cannot be {_past(action)} now"
-            )
+            ),
+        )
         for name, value in changes.items():
             if not hasattr(self, name):
                 raise AttributeError(name)
             setattr(self, name, value)
-        self.state = transition.target
+        self.state = target
         self.version += 1
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from veinline.domain.errors import InvalidInput, NotAllowed
+from veinline.domain.errors import InvalidInput
 from veinline.domain.ledger import JsonObject, snapshot_time
 
 SYSTEM_USERNAME = "system"
@@ -17,7 +16,7 @@ _USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
 
 
 class Role(StrEnum):
-    """What a user does in the vein-to-vein journey; permissions hang off the role."""
+    """What a user does in the vein-to-vein journey (services.authority says what each may)."""
 
     COORDINATOR = "coordinator"
     APHERESIS_NURSE = "apheresis_nurse"
@@ -127,13 +126,3 @@ def check_printed_name(name: str) -> str:
     if not cleaned:
         raise InvalidInput("a user needs a printed name: it is shown with every signature")
     return cleaned
-
-
-def require_role(user: User, roles: Iterable[Role], doing: str) -> None:
-    """11.10(g) authority check: only these roles may do this, and only active users."""
-    allowed = frozenset(roles)
-    if not user.active:
-        raise NotAllowed(f"{user.username} is deactivated and may not {doing}")
-    if user.role not in allowed:
-        who = " or ".join(sorted(r.a_label for r in allowed))
-        raise NotAllowed(f"{user.role.a_label} may not {doing}: only {who} may")

@@ -28,8 +28,7 @@ from veinline.domain.signature import Meaning
 from veinline.domain.user import Role, User
 from veinline.entrypoints import case_actions, views
 from veinline.entrypoints.api_manufacturing import manufacturing_router
-from veinline.services import auth, commands, ledger
-from veinline.services.permissions import Permission, require
+from veinline.services import auth, authority, commands, ledger
 
 SESSION_COOKIE = "veinline_session"
 
@@ -259,7 +258,7 @@ def _api_router(application: App) -> APIRouter:
 
     @router.get("/ledger/verify", tags=["ledger"])
     def verify(actor: Actor) -> dict[str, Any]:
-        require(actor, Permission.READ_LEDGER)
+        authority.require_read(actor, authority.Read.LEDGER)
         report = ledger.verify(application.uow())
         return {
             "ok": report.ok,
@@ -370,7 +369,7 @@ def _api_router(application: App) -> APIRouter:
     @router.get("/cases/{case_id}/fhir", tags=["follow-up"])
     def fhir_export(case_id: str, actor: Actor) -> dict[str, Any]:
         """The case as a pseudonymous FHIR R4 Bundle (no name, no wristband)."""
-        require(actor, Permission.READ_LEDGER)
+        authority.require_read(actor, authority.Read.LEDGER)
         with application.uow() as uow:
             return views.fhir_bundle(uow, case_id, exported_at=application.clock().isoformat())
 

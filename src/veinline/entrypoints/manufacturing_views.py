@@ -2,8 +2,8 @@
 
 The batch page shows identifiers only (CoI, DIN, batch), never the patient's name:
 manufacturing, QC and QA work from identifiers (the same rule as the case page).
-What a viewer is offered follows the domain's own role and state rules; the handlers
-check them again, so a form shown by mistake is still refused.
+What a viewer is offered follows the authority table and the records' state tables;
+the bus checks them again, so a form shown by mistake is still refused.
 """
 
 from __future__ import annotations
@@ -12,10 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from veinline.domain.batch import (
-    OPERATORS,
-    QA,
-    REPORTERS,
-    VERIFIERS,
     Batch,
     BatchStatus,
     Deviation,
@@ -39,6 +35,7 @@ from veinline.domain.specification import (
     specification_in_force,
 )
 from veinline.domain.user import Role, User
+from veinline.services import authority, commands
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
 # ------------------------------------------------------------------ small pieces
@@ -355,7 +352,7 @@ def _decision_forms(
     """The disposition actions this viewer may take now, and what stands in their way."""
     if record is None:
         return {"actions": [], "blockers": [], "notes": []}
-    actions = record.allowed_actions(viewer)
+    actions = authority.release_actions(viewer, record)
     notes: list[str] = []
     if ReleaseAction.ACKNOWLEDGE in actions and (
         case is None or case.treating_physician != viewer.username
@@ -393,13 +390,14 @@ def _forms(
     viewer: User,
 ) -> dict[str, Any]:
     """What this viewer is offered on the batch page, by role and by the record's state."""
-    role = viewer.role
+    operates = authority.may(viewer, commands.StartStep)
+    verifies = authority.may(viewer, commands.VerifyStep)
     running = batch.status is BatchStatus.IN_PROGRESS
     record_open = batch.status in (BatchStatus.IN_PROGRESS, BatchStatus.COMPLETED)
     forms: dict[str, Any] = {"notes": []}
 
     start = None
-    if role in OPERATORS and running:
+    if operates and running:
         pending = next((s for s in batch.steps if s.status is StepStatus.PENDING), None)
         before_done = pending is not None and all(
             s.status is StepStatus.COMPLETED for s in batch.steps if s.position < pending.position
@@ -413,11 +411,11 @@ def _forms(
             for s in batch.steps
             if s.status is StepStatus.IN_PROGRESS
         ]
-        if role in OPERATORS and running
+        if operates and running
         else []
     )
     verify, took_part = [], []
-    if role in VERIFIERS and running:
+    if verifies and running:
         for s in batch.steps:
             if s.status is StepStatus.AWAITING_VERIFICATION:
                 if viewer.username in s.people():
@@ -440,7 +438,7 @@ def _forms(
             for e in s.entries
             if s.current(e.parameter) is e
         ]
-        if role in VERIFIERS and record_open
+        if authority.may(viewer, commands.CorrectValue) and record_open
         else []
     )
     forms["verify_corrections"] = (
@@ -449,17 +447,19 @@ def _forms(
             for e in batch.unverified_corrections()
             if e.entered_by != viewer.username
         ]
-        if role in VERIFIERS and record_open
+        if authority.may(viewer, commands.VerifyCorrection) and record_open
         else []
     )
-    forms["raise_deviation"] = role in REPORTERS and not batch.status.disposed
+    forms["raise_deviation"] = (
+        authority.may(viewer, commands.RaiseDeviation) and not batch.status.disposed
+    )
     forms["steps"] = [{"code": s.code, "title": s.title} for s in batch.steps]
     forms["severities"] = [(s.value, s.label) for s in Severity]
-    forms["deviation_qa"] = role in QA
-    forms["abort"] = role in QA and record_open
+    forms["deviation_qa"] = authority.may(viewer, commands.InvestigateDeviation)
+    forms["abort"] = authority.may(viewer, commands.AbortBatch) and record_open
 
     entering = False
-    if role is Role.QC_ANALYST:
+    if authority.may(viewer, commands.EnterResult):
         if record is not None:
             entering = not record.disposition.final
         elif batch.status is BatchStatus.COMPLETED and case and case.state is CaseState.IN_QC:

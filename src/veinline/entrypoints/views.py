@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from veinline.domain.case import IDENTIFIERS_ONLY, Case, CaseState
+from veinline.domain.case import Case, CaseState
 from veinline.domain.catalog import Authorisation, Product, Site
 from veinline.domain.errors import NotFound
 from veinline.domain.ledger import LedgerEntry
 from veinline.domain.user import User
-from veinline.services.permissions import Permission, allowed
+from veinline.services import authority
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
 
@@ -95,10 +95,11 @@ def case_view(case: Case, viewer: User) -> dict[str, Any]:
     data = case.snapshot()
     data["state_label"] = case.state.label
     data["state_colour"] = case.state.colour
-    data["patient"] = case.patient_label(viewer)
+    full_data = authority.sees(viewer) is authority.DataClass.FULL
+    data["patient"] = case.patient_label(full_data=full_data)
     data["din"] = case.current_din
-    data["actions"] = [a.value for a in case.allowed_actions(viewer)]
-    if viewer.role in IDENTIFIERS_ONLY:
+    data["actions"] = [a.value for a in authority.case_actions(viewer, case)]
+    if not full_data:
         data["patient_name"] = REDACTED
         data["wristband_id"] = REDACTED
         data["patient_facts"] = {}
@@ -130,7 +131,7 @@ def case_detail(
     incidents = uow.incidents.find(case_id=case.id)
     assessments = uow.assessments.find(case_id=case.id)
     entries: list[dict[str, Any]] = []
-    if allowed(viewer, Permission.READ_LEDGER):
+    if authority.may(viewer, authority.Read.LEDGER):
         related = [case.id, case.coi, *(c["din"] for c in case.collections)]
         related += [e.id for e in events] + [s.id for s in shipments]
         related += [i.id for i in incidents] + [a.id for a in assessments]
@@ -149,7 +150,7 @@ def case_detail(
         "assessments": [
             {**a.snapshot(), "kind_label": a.kind.label, "summary": a.summary} for a in assessments
         ]
-        if viewer.role not in IDENTIFIERS_ONLY
+        if authority.sees(viewer) is authority.DataClass.FULL
         else [],
         "ledger": entries,
     }

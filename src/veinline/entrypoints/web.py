@@ -15,14 +15,13 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from veinline.bootstrap import App
-from veinline.domain import custody
 from veinline.domain.assessment import AssessmentKind
+from veinline.domain.case import CaseState
 from veinline.domain.errors import DomainError, InvalidInput, NotFound
 from veinline.domain.user import Role, User
 from veinline.entrypoints import case_actions, manufacturing_views, views
 from veinline.entrypoints.api import SESSION_COOKIE, status_for
-from veinline.services import auth, commands, ledger, manufacturing
-from veinline.services.permissions import Permission, allowed
+from veinline.services import auth, authority, commands, ledger, manufacturing
 
 DEMO_HINT = "Demo users: admin, coordinator, nurse, qa, ... — password veinline-demo"
 
@@ -122,12 +121,12 @@ def router(application: App) -> APIRouter:
         user = signed_in(request)
         if user is None:
             return login_first(request)
-        if not allowed(user, Permission.READ_LEDGER):
+        if not authority.may(user, authority.Read.LEDGER):
             return render(
                 request,
                 "error.html",
                 status=403,
-                message=f"{user.role.a_label} may not read the ledger",
+                message=authority.rule_for(authority.Read.LEDGER).refuse(user).message,
             )
         report = ledger.verify(application.uow())
         with application.uow() as uow:
@@ -180,7 +179,7 @@ def router(application: App) -> APIRouter:
             "cases.html",
             user=user,
             board=board,
-            can_enrol=user.role in (Role.COORDINATOR, Role.PHYSICIAN, Role.ADMIN),
+            can_enrol=authority.may(user, commands.EnrolPatient),
         )
 
     @pages.get("/cases/new", response_class=HTMLResponse)
@@ -242,16 +241,13 @@ def router(application: App) -> APIRouter:
             for a in detail["case"]["actions"]
             if a in case_actions.COMMAND_FOR_ACTION
         ]
-        can_assess = detail["case"]["state"] in ("infused", "follow_up") and user.role in (
-            Role.PHYSICIAN,
-            Role.APHERESIS_NURSE,
-            Role.ADMIN,
-        )
+        kinds = [k for k in AssessmentKind if authority.may(user, k)]
+        can_assess = detail["case"]["state"] in ("infused", "follow_up") and bool(kinds)
         return render(
             request,
             "case.html",
             can_assess=can_assess,
-            assessment_kinds=[(k.value, k.label) for k in AssessmentKind],
+            assessment_kinds=[(k.value, k.label) for k in kinds],
             today=application.clock().date().isoformat(),
             user=user,
             done=done,
@@ -387,12 +383,12 @@ def router(application: App) -> APIRouter:
         user = need_user(request)
         if isinstance(user, Response):
             return user
-        if user.role not in (Role.PLANNER, Role.COORDINATOR, Role.ADMIN):
+        if not authority.may(user, authority.Read.PLAN):
             return render(
                 request,
                 "error.html",
                 status=403,
-                message=f"{user.role.a_label} does not plan manufacturing slots",
+                message=authority.rule_for(authority.Read.PLAN).refuse(user).message,
             )
         return user
 
@@ -410,6 +406,8 @@ def router(application: App) -> APIRouter:
             request,
             "planning.html",
             user=user,
+            can_plan=authority.may(user, commands.MakePlan),
+            can_weigh=authority.may(user, commands.SetTriageWeights),
             weights=weights,
             plans=plans,
             done=done,
@@ -681,14 +679,9 @@ def _enrol_context(uow: Any) -> dict[str, Any]:
 
 
 def _scan_points(state: str, user: User) -> list[dict[str, str]]:
-    """The hand-offs this user may scan for a case in this state."""
-    return [
-        {"value": point.value, "label": rule.label}
-        for point, rule in custody.POINTS.items()
-        if rule.state.value == state
-        and point is not custody.CustodyPoint.BEDSIDE
-        and (user.role in rule.roles or user.role is Role.ADMIN)
-    ]
+    """The hand-offs this user may scan for a case in this state (the authority table's)."""
+    points = authority.scan_points(user, CaseState(state))
+    return [{"value": p.value, "label": p.label} for p in points]
 
 
 HIDDEN_DEFAULTS = {"reason": ""}

@@ -6,7 +6,7 @@ from contextlib import closing
 
 from veinline.domain.ledger import Break, ChainVerifier, LedgerEntry, VerificationReport
 from veinline.domain.user import User
-from veinline.services.permissions import Permission, require
+from veinline.services import authority
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
 
@@ -48,7 +48,7 @@ def history(
 ) -> list[LedgerEntry]:
     """Every entry about one record, oldest first. `type/id` narrows to one kind."""
     if actor is not None:
-        require(actor, Permission.READ_LEDGER)
+        authority.require_read(actor, authority.Read.LEDGER)
     entity_type: str | None = None
     if "/" in entity_id:
         entity_type, _, entity_id = entity_id.partition("/")

@@ -8,6 +8,7 @@ from typing import Any
 
 from veinline.domain.user import User
 from veinline.services import (
+    authority,
     commands,
     followup,
     handlers,
@@ -47,11 +48,16 @@ class MessageBus:
         self.uow_factory = uow_factory
         self.dependencies = dependencies
         self._handlers = dict(handlers_by_command or HANDLERS)
+        unruled = authority.uncovered_commands(self._handlers)
+        if unruled:
+            raise LookupError(f"the authority table has no rule for {', '.join(unruled)}")
 
     def handle(self, cmd: commands.Command, *, actor: User) -> Any:
         handler = self._handlers.get(type(cmd))
         if handler is None:
             raise LookupError(f"no handler for {type(cmd).__name__}")
+        # Authority is decided here, once, before any handler runs (services.authority).
+        authority.check(actor, cmd)
         wanted = inspect.signature(handler).parameters
         deps = {name: dep for name, dep in self.dependencies.items() if name in wanted}
         return handler(cmd, self.uow_factory(), actor=actor, **deps)
