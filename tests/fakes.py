@@ -152,7 +152,7 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self._saved["sequences"] = dict(self.sequences.values)
         return self
 
-    def commit(self) -> None:
+    def _commit(self) -> None:
         for repo in self._repos():
             repo.rows.update(repo.pending)
             repo.pending.clear()
@@ -163,6 +163,7 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self.commits += 1
 
     def rollback(self) -> None:
+        self._pending().clear()
         for repo in self._repos():
             repo.pending.clear()
             if str(id(repo)) in self._saved:

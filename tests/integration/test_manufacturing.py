@@ -22,7 +22,7 @@ from veinline.domain.errors import DomainError, InvalidInput, NotAllowed
 from veinline.domain.ledger import content_hash
 from veinline.domain.process import DocumentStatus
 from veinline.domain.specification import Disposition
-from veinline.services import commands, ledger, manufacturing
+from veinline.services import commands, ledger, release
 
 S = CaseState
 
@@ -330,7 +330,7 @@ def test_a_batch_goes_through_oos_to_a_conditional_release_and_the_coa_marks_it(
     assert stored is not None and stored.state is S.RELEASED
     assert stored.release["kind"] == "conditional"
 
-    content = manufacturing.certificate(demo_app.uow(), batch_id)
+    content = release.certificate(demo_app.uow(), batch_id)
     pdf = render_coa(content)
     document = pypdfium2.PdfDocument(pdf)
     try:
@@ -371,3 +371,70 @@ def test_an_edited_batch_after_release_breaks_the_ledger(demo_app: App, driver: 
     report = ledger.verify(demo_app.uow())
     assert not report.ok
     assert f"batch {batch_id}" in report.breaks[0].message
+
+
+# ------------------------------------------------------------------ release is one decision
+
+
+def _standing(app: App, case_id: str, batch_id: str) -> tuple[object, ...]:
+    with app.uow() as uow:
+        batch = uow.batches.get(batch_id)
+        record = uow.release_records.get(batch_id)
+        case = uow.cases.get(case_id)
+        shipments = [s.leg.value for s in uow.shipments.find(case_id=case_id)]
+        tip = uow.ledger.last()
+    assert batch is not None and record is not None and case is not None and tip is not None
+    return batch.status, record.disposition, case.state, shipments, tip.seq
+
+
+def test_a_qa_release_moves_the_batch_the_case_and_the_shipment_in_one_transaction(
+    demo_app: App, driver: Driver
+) -> None:
+    case = _at(driver, S.IN_QC)
+    driver.test_batch(case)
+    batch_id = str(case.manufacturing["batch_id"])
+    status, disposition, state, legs, tip = _standing(demo_app, case.id, batch_id)
+    assert (state, disposition, legs) == (S.IN_QC, Disposition.READY_FOR_RELEASE, ["apheresis"])
+
+    demo_app.bus.handle(
+        commands.ReleaseBatch(batch_id, "qa", DEMO_PASSWORD), actor=demo_app.user("qa")
+    )
+
+    status, disposition, state, legs, new_tip = _standing(demo_app, case.id, batch_id)
+    assert (status, disposition, state) == (
+        BatchStatus.RELEASED,
+        Disposition.RELEASED,
+        S.RELEASED,
+    )
+    assert legs == ["apheresis", "product"]
+    with demo_app.uow() as uow:
+        actions = [e.action for e in uow.ledger.entries() if e.seq > tip]
+    # One decision, written in one go: the record, the batch, then what follows from it.
+    assert actions == [
+        "release_record.released",
+        "batch.released",
+        "case.release",
+        "shipment.created",
+    ]
+    assert new_tip == tip + 4
+
+
+def test_when_the_case_cannot_follow_the_release_nothing_is_released(
+    demo_app: App, driver: Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from veinline.services import journey
+
+    case = _at(driver, S.IN_QC)
+    driver.test_batch(case)
+    batch_id = str(case.manufacturing["batch_id"])
+    before = _standing(demo_app, case.id, batch_id)
+
+    def no_shipper(*args: object, **kwargs: object) -> None:
+        raise NotAllowed("no shipper is free")
+
+    monkeypatch.setattr(journey, "ship_product", no_shipper)
+    with pytest.raises(NotAllowed, match="no shipper is free"):
+        demo_app.bus.handle(
+            commands.ReleaseProduct(case.id, "qa", DEMO_PASSWORD), actor=demo_app.user("qa")
+        )
+    assert _standing(demo_app, case.id, batch_id) == before

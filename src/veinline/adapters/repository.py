@@ -273,12 +273,15 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
     def __exit__(self, *args: Any) -> None:
         # close() ends the transaction (a rollback unless a handler committed) and
         # detaches the records with their values loaded, so callers can still read them.
+        # Events of a transaction that did not commit are forgotten with it.
+        self._pending().clear()
         self.session.close()
 
-    def commit(self) -> None:
+    def _commit(self) -> None:
         self.session.commit()
 
     def rollback(self) -> None:
+        self._pending().clear()
         self.session.rollback()
 
     def regulated_snapshots(self) -> Generator[tuple[str, str, JsonObject], None, None]:

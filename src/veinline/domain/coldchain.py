@@ -1,8 +1,8 @@
 """The cold chain: shipper types, temperature limits, data-logger files, excursions and gaps.
 
 Limits come from what travels: fresh apheresis material at 2–8 °C, a cryopreserved
-product at or below its own storage limit (stored per product, never assumed here:
-shared/domain/products.md). Times are kept in UTC; a logger's local times are read in
+product at or below its own storage limit (stored per product in the catalogue, never
+assumed here). Times are kept in UTC; a logger's local times are read in
 the zone it was set to.
 """
 

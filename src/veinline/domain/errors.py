@@ -1,7 +1,7 @@
 """Errors a user can cause, with messages a coordinator understands.
 
 Entrypoints turn them into 4xx answers (API) or exit code 2 (CLI); see
-shared/CONVENTIONS.md habit 9.
+docs/architecture.md, "How a request flows".
 """
 
 from __future__ import annotations

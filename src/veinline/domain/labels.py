@@ -14,8 +14,8 @@ Identity rules kept here:
 - ISBT 128 date-times carry no time zone: they are the labelling facility's local time.
   The text names that zone and repeats the instant in UTC, because a bag crosses zones.
 - Labels carry identifiers, never who the patient is: `LabelFacts` has no field for a
-  name, a date of birth or a medical record number (DESIGN.md, Identity: manufacturing
-  and QC see the identifier only).
+  name, a date of birth or a medical record number (docs/architecture.md, "Authority":
+  manufacturing and QC see the identifier only).
 """
 
 from __future__ import annotations

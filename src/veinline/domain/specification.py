@@ -13,7 +13,7 @@ release when every test has a passing result; any out-of-specification (OOS) res
 it to OOS, where an investigation must be opened (FDA, Investigating OOS Test Results for
 Pharmaceutical Production, 2006); QA may then release conditionally with a documented
 justification and the treating physician's acknowledgement, or reject. Commercial
-autologous manufacturing fails specification in about 5–10% of batches (products.md), so
+autologous manufacturing fails specification in about 5–10% of batches (unconfirmed), so
 the conditional path is a normal, documented one, not an override.
 """
 
@@ -407,7 +407,7 @@ def specification_in_force(
     return approved[0]
 
 
-# DEMO DEFAULTS, not a registered specification: the panel of products.md (an example to
+# DEMO DEFAULTS, not a registered specification: a typical CAR-T panel (an example to
 # configure per product and market). The CAR+ and potency floors are product-specific and
 # not in any seed; these are placeholders an administrator must replace.
 DEMO_CAR_FLOOR_PERCENT = 20.0
@@ -527,7 +527,7 @@ def default_specification(
         tests=default_tests(modality, car_floor=car_floor, potency_floor=potency_floor),
         author=author,
         created_at=aware(at),
-        notes="demo default release panel (products.md): not a registered specification",
+        notes="demo default release panel: not a registered specification",
         demo=True,
     )
 

@@ -11,7 +11,7 @@ from veinline.bootstrap import App
 from veinline.domain.errors import NotFound
 from veinline.domain.user import User
 from veinline.entrypoints import case_actions
-from veinline.services import commands, manufacturing
+from veinline.services import commands, release
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
 
@@ -184,7 +184,7 @@ def manufacturing_router(application: App, actor_dependency: Any) -> APIRouter:
         """The certificate of analysis of a decided batch, as PDF."""
         from veinline.adapters.coa_pdf import render_coa
 
-        content = manufacturing.certificate(application.uow(), batch_id)
+        content = release.certificate(application.uow(), batch_id)
         stored_id = content["identifiers"]["batch_id"]  # the stored id, never the typed one
         return Response(
             render_coa(content),

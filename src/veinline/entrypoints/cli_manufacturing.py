@@ -403,11 +403,11 @@ def coa_command(
     batch, every test with its specification, result and verdict (values changed after
     first entry marked), and every signature with printed name, time and meaning."""
     from veinline.adapters.coa_pdf import render_coa
-    from veinline.services import manufacturing
+    from veinline.services import release
 
     cli = _cli()
     with cli.friendly_errors():
-        pdf = render_coa(manufacturing.certificate(cli._app().uow(), batch_id))
+        pdf = render_coa(release.certificate(cli._app().uow(), batch_id))
     try:
         out.write_bytes(pdf)
     except OSError as exc:

@@ -21,7 +21,7 @@ from veinline.domain.errors import DomainError, InvalidInput, NotFound
 from veinline.domain.user import Role, User
 from veinline.entrypoints import case_actions, manufacturing_views, views
 from veinline.entrypoints.api import SESSION_COOKIE, status_for
-from veinline.services import auth, authority, commands, ledger, manufacturing
+from veinline.services import auth, authority, commands, ledger, release
 
 DEMO_HINT = "Demo users: admin, coordinator, nurse, qa, ... — password veinline-demo"
 
@@ -366,7 +366,7 @@ def router(application: App) -> APIRouter:
         if isinstance(user, Response):
             return user
         try:
-            content = manufacturing.certificate(application.uow(), batch_id)
+            content = release.certificate(application.uow(), batch_id)
         except DomainError as exc:
             return refused(request, exc)
         # The stored batch id (letters, digits and '-'), not the path as typed.

@@ -1,5 +1,5 @@
 """Handlers: one per mutation. Each loads, asks the domain, records the ledger entry in
-the same transaction, and commits (shared/CONVENTIONS.md habit 4)."""
+the same transaction, and commits (docs/architecture.md, "How a request flows")."""
 
 from __future__ import annotations
 

@@ -13,11 +13,13 @@ from veinline.domain.case import Action, Case, CaseState, check_case_id, parse_d
 from veinline.domain.catalog import Product, Site, SiteKind
 from veinline.domain.coldchain import ShipperType
 from veinline.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from veinline.domain.events import BatchDisposed, Event, ResultsOutOfSpecification
 from veinline.domain.identifiers import IdentifierKind
 from veinline.domain.ledger import JsonObject
 from veinline.domain.shipment import Leg, Shipment
+from veinline.domain.specification import Disposition
 from veinline.domain.user import Role, User
-from veinline.services import authority, commands
+from veinline.services import authority, batch_record, commands, release
 from veinline.services.handlers import Clock, allocate_identifier
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
@@ -642,6 +644,138 @@ def cancel_case(
         return case
 
 
+# ------------------------------------------------------------------ manufacturing, from the case
+
+
+def start_manufacturing(
+    cmd: commands.StartManufacturing, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
+) -> Case:
+    """The received material goes into manufacturing as a batch on the process in force."""
+    with uow:
+        case = case_for_update(uow, cmd.case_id)
+        earlier = uow.batches.find(case_id=case.id)
+        batch_id = cmd.batch_id.strip() or (
+            f"B-{case.id}-{len(earlier) + 1}" if earlier else f"B-{case.id}"
+        )
+        transition(
+            uow,
+            case,
+            Action.START_MANUFACTURING,
+            actor,
+            f"batch {batch_id}",
+            manufacturing={
+                "batch_id": batch_id,
+                "started_at": clock().isoformat(),
+                "started_by": actor.username,
+            },
+        )
+        batch_record.open_case_batch(uow, case, batch_id, actor, clock)
+        uow.commit()
+        return case
+
+
+def complete_manufacturing(
+    cmd: commands.CompleteManufacturing, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
+) -> Case:
+    """Filled and frozen: the bags and expiry are recorded and the product goes to QC,
+    once every step of its batch record is signed."""
+    if not 1 <= cmd.bag_count <= 4:
+        # ISBT 128 flags 01-04 mark the containers of a set.
+        raise InvalidInput("a product is filled into 1 to 4 bags")
+    expires = parse_moment(cmd.expires_at, "expires_at")
+    now = clock()
+    if expires <= now:
+        raise InvalidInput("the expiry must be in the future")
+    with uow:
+        case = case_for_update(uow, cmd.case_id)
+        batch = batch_record.get_batch(uow, release.case_batch_id(case))
+        if batch.status is not BatchStatus.COMPLETED:
+            open_steps = [s for s in batch.steps if s.status.value != "completed"]
+            where = (
+                f"{open_steps[0].title} is {open_steps[0].status.label.lower()}"
+                if open_steps
+                else batch.status.label.lower()
+            )
+            raise NotAllowed(f"batch {batch.id} is not finished: {where}")
+        done = {
+            **case.manufacturing,
+            "completed_at": now.isoformat(),
+            "completed_by": actor.username,
+            "bag_count": cmd.bag_count,
+            "expires_at": expires.isoformat(),
+            "total_cells": cmd.total_cells,
+        }
+        transition(
+            uow, case, Action.COMPLETE_MANUFACTURING, actor, "filled and frozen", manufacturing=done
+        )
+        uow.commit()
+        return case
+
+
+# ------------------------------------------------------------------ following other records
+
+
+def on_results_out_of_specification(
+    event: ResultsOutOfSpecification, uow: AbstractUnitOfWork, *, actor: User
+) -> None:
+    """Results out of specification take the batch's case out of specification at once."""
+    if event.case_id is None:
+        return
+    case = case_for_update(uow, event.case_id)
+    if case.state is not CaseState.IN_QC:
+        return
+    transition(
+        uow,
+        case,
+        Action.FAIL_SPECIFICATION,
+        actor,
+        event.failed,
+        release={
+            "kind": "out_of_specification",
+            "batch_id": event.batch_id,
+            "reason": event.failed,
+        },
+    )
+
+
+def on_batch_disposed(event: BatchDisposed, uow: AbstractUnitOfWork, *, actor: User) -> None:
+    """The case follows QA's decision on its batch: released (and its product shipment
+    opened), or out of specification when the batch is rejected while in QC."""
+    if event.case_id is None:
+        return
+    case = case_for_update(uow, event.case_id)
+    if event.disposition is Disposition.REJECTED:
+        if case.state is CaseState.IN_QC:
+            transition(
+                uow,
+                case,
+                Action.FAIL_SPECIFICATION,
+                actor,
+                f"batch {event.batch_id} rejected: {event.reason}",
+                release={"kind": "rejected", "batch_id": event.batch_id, "reason": event.reason},
+            )
+        return
+    conditional = event.disposition is Disposition.CONDITIONALLY_RELEASED
+    release: dict[str, object] = {
+        "kind": "conditional" if conditional else "full",
+        "batch_id": event.batch_id,
+        "at": event.at.isoformat(),
+        "by": actor.username,
+    }
+    if conditional:
+        release["justification"] = event.reason
+        release["acknowledged_by"] = event.acknowledged_by
+    transition(
+        uow,
+        case,
+        Action.CONDITIONAL_RELEASE if conditional else Action.RELEASE,
+        actor,
+        f"batch {event.batch_id} {event.disposition.label.lower()}",
+        release=release,
+    )
+    ship_product(uow, case, actor, event.at)
+
+
 HANDLERS: dict[type[commands.Command], Callable[..., Any]] = {
     commands.EnrolPatient: enrol_patient,
     commands.ConfirmEligibility: confirm_eligibility,
@@ -655,4 +789,11 @@ HANDLERS: dict[type[commands.Command], Callable[..., Any]] = {
     commands.Infuse: infuse,
     commands.StartFollowUp: start_follow_up,
     commands.CancelCase: cancel_case,
+    commands.StartManufacturing: start_manufacturing,
+    commands.CompleteManufacturing: complete_manufacturing,
+}
+
+EVENT_HANDLERS: dict[type[Event], list[Callable[..., None]]] = {
+    ResultsOutOfSpecification: [on_results_out_of_specification],
+    BatchDisposed: [on_batch_disposed],
 }

@@ -6,15 +6,19 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from veinline.domain.events import Event
 from veinline.domain.user import User
 from veinline.services import (
     authority,
+    batch_record,
     commands,
     followup,
     handlers,
     journey,
-    manufacturing,
     planning,
+    processes,
+    release,
+    specifications,
     trials,
 )
 from veinline.services.unit_of_work import AbstractUnitOfWork
@@ -29,11 +33,18 @@ HANDLERS: dict[type[commands.Command], Handler] = {
     commands.IssueIdentifier: handlers.issue_identifier,
     commands.SignRecord: handlers.sign_record,
     **journey.HANDLERS,
-    **manufacturing.HANDLERS,
+    **processes.HANDLERS,
+    **specifications.HANDLERS,
+    **batch_record.HANDLERS,
+    **release.HANDLERS,
     **followup.HANDLERS,
     **trials.HANDLERS,
     **planning.HANDLERS,
 }
+
+
+# What follows from an event, handled in the unit of work that emitted it, before commit.
+EVENT_HANDLERS: dict[type[Event], list[Handler]] = dict(journey.EVENT_HANDLERS)
 
 
 class MessageBus:
@@ -58,6 +69,17 @@ class MessageBus:
             raise LookupError(f"no handler for {type(cmd).__name__}")
         # Authority is decided here, once, before any handler runs (services.authority).
         authority.check(actor, cmd)
+        uow = self.uow_factory()
+        uow.publish = lambda event, in_uow: self._publish(event, in_uow, actor)
+        return handler(cmd, uow, actor=actor, **self._deps(handler))
+
+    def _publish(self, event: Event, uow: AbstractUnitOfWork, actor: User) -> None:
+        handlers_of_event = EVENT_HANDLERS.get(type(event))
+        if not handlers_of_event:
+            raise LookupError(f"nothing handles {type(event).__name__}")
+        for handler in handlers_of_event:
+            handler(event, uow, actor=actor, **self._deps(handler))
+
+    def _deps(self, handler: Handler) -> dict[str, Any]:
         wanted = inspect.signature(handler).parameters
-        deps = {name: dep for name, dep in self.dependencies.items() if name in wanted}
-        return handler(cmd, self.uow_factory(), actor=actor, **deps)
+        return {name: dep for name, dep in self.dependencies.items() if name in wanted}

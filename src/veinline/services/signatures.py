@@ -4,7 +4,7 @@ signature to a hash of exactly what was signed."""
 from __future__ import annotations
 
 from veinline.domain.errors import InvalidInput, NotAllowed
-from veinline.domain.ledger import LedgerEntry, Regulated, Signature, content_hash
+from veinline.domain.ledger import JsonObject, LedgerEntry, Regulated, Signature, content_hash
 from veinline.domain.signature import Meaning
 from veinline.domain.user import User
 from veinline.services.passwords import PasswordHasher
@@ -51,3 +51,32 @@ def check_signer(actor: User, *, username: str, password: str, hasher: PasswordH
         raise NotAllowed("the password is wrong: nothing was signed")
     if actor.is_service_account:
         raise NotAllowed("the system account cannot sign records")
+
+
+def signer(
+    uow: AbstractUnitOfWork, actor: User, username: str, password: str, hasher: PasswordHasher
+) -> User:
+    """The signer as stored now (their current password and state), once their re-entered
+    user name and password check out."""
+    stored = uow.users.get(actor.username) or actor
+    check_signer(stored, username=username, password=password, hasher=hasher)
+    return stored
+
+
+def record_change(
+    uow: AbstractUnitOfWork,
+    record: Regulated,
+    actor: User,
+    action: str,
+    before: JsonObject | None,
+    reason: str = "",
+    meaning: Meaning | None = None,
+) -> None:
+    """The ledger entry of a change; a change with a meaning is a signature, and its entry
+    carries the hash of the record as signed (11.70)."""
+    signature = None
+    if meaning is not None:
+        signature = Signature(meaning=meaning.value, signed_hash=content_hash(record.snapshot()))
+    uow.record(
+        record, actor=actor, action=action, before=before, reason=reason, signature=signature
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from datetime import datetime
 from types import TracebackType
 from typing import Generic, Protocol, TypeVar
@@ -13,6 +13,7 @@ from veinline.domain.batch import Batch
 from veinline.domain.case import Case
 from veinline.domain.catalog import Authorisation, Product, Site
 from veinline.domain.custody import CustodyEvent, IdentityIncident
+from veinline.domain.events import Event
 from veinline.domain.identifiers import IssuedIdentifier
 from veinline.domain.ledger import (
     JsonObject,
@@ -106,6 +107,8 @@ class AbstractUnitOfWork(abc.ABC):
     sequences: SequenceAllocator
     ledger: Ledger
     tokens: TokenStore
+    # Set by the message bus: hands an event to the handlers of the records that follow.
+    publish: Callable[[Event, AbstractUnitOfWork], None] | None = None
 
     def __enter__(self) -> AbstractUnitOfWork:
         return self
@@ -119,8 +122,27 @@ class AbstractUnitOfWork(abc.ABC):
         # Nothing is kept unless a handler commits: bad input changes nothing.
         self.rollback()
 
+    def emit(self, event: Event) -> None:
+        """Note an event for the records that follow this change (handled before commit)."""
+        self._pending().append(event)
+
+    def commit(self) -> None:
+        """Hand every event of this transaction to its handlers, in order (they may emit
+        more), then commit it all at once: a change and what follows from it land together."""
+        pending = self._pending()
+        while pending:
+            event = pending.pop(0)
+            if self.publish is None:
+                raise LookupError(f"nothing handles {type(event).__name__} in this unit of work")
+            self.publish(event, self)
+        self._commit()
+
+    def _pending(self) -> list[Event]:
+        events: list[Event] = self.__dict__.setdefault("_events", [])
+        return events
+
     @abc.abstractmethod
-    def commit(self) -> None: ...
+    def _commit(self) -> None: ...
 
     @abc.abstractmethod
     def rollback(self) -> None: ...
