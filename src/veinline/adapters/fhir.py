@@ -14,12 +14,14 @@ Identifier systems and code systems:
 - DIN: `https://www.isbt128.org/uri/DonationIdentificationNumber`, the URI the FHIR
   specification's own ISBT 128 example uses (SupplyDelivery/ISBT128). The check
   character K (ISO/IEC 7064 MOD 37-2) rides on the identifier as an extension.
-- CoI identifier (ISBT 128 ST-001 §2.4.40, ST-028): ST-027 names its data element
-  ChainOfIdentityIdentifier, but its URI is not public, so the system is veinline's own,
-  `{BASE}/sid/isbt128-coi`; the value is the 15-character data content string 'CH…'
-  without the '&/' data identifier, which the system makes redundant (ST-001 §6.4). On
-  the product it carries its check character K like the DIN (ST-001 Table 30: required).
-  How IG-050 transmits the CoI electronically is not public: unconfirmed.
+- CoI identifier (ISBT 128 ST-001 §2.4.40, ST-028): its data element is named
+  ChainOfIdentityIdentifier, but no ICCBBA URI for it is confirmed, so the system is
+  veinline's own, `{BASE}/sid/isbt128-coi`; the value is the 15-character data content
+  string 'CH…' without the '&/' data identifier, which the system makes redundant
+  (ST-001 §6.4). On the product it carries its check character K like the DIN (ST-001
+  Table 30: required).
+  How IG-050 transmits the CoI electronically (with or without K, with or without 'CH')
+  is unconfirmed.
 - Batch, site, product, procedure, toxicity and response codes are veinline's own systems
   under `BASE`, a placeholder namespace (`.example`, RFC 2606) until a deployment owns a
   real one.

@@ -4,6 +4,10 @@ Implements the public, structural parts of the ISBT 128 Standard Technical Speci
 (ICCBBA ST-001 v6.2.2) and of the Chain of Identity Identifier (ICCBBA ST-028): the
 Donation Identification Number (DIN) and its ISO/IEC 7064 MOD 37-2 check character, the
 CoI identifier, and a reader for barcode data (single, concatenated and compound).
+The full texts of ST-028 and of its implementation guide IG-050 were not at hand: what is
+checked for the CoI comes from ST-001 (§2.4.40 data structure 040, §7.5 its check
+character) and ICCBBA's public summaries of ST-028 and IG-050, and anything beyond is
+marked unconfirmed.
 
 ISBT 128 is not in the public domain. Production use needs registration with ICCBBA and
 its annual licence (ST-001 copyright notice and §12.2); the product, facility and
@@ -470,8 +474,9 @@ class Coi:
     ST-028 (as ICCBBA describes it publicly) and IG-050: an issuing organisation allocates
     it at or before the first collection for a therapy event, and it is the same on every
     donation collected for that event. It links their DINs and never replaces them: each
-    donation keeps its own DIN. ST-028 itself is published to licensees only; what is
-    checked here is the data structure of ST-001 §2.4.40 and the check character of §7.5.
+    donation keeps its own DIN. What is checked here is the data structure of ST-001
+    §2.4.40 and the check character of §7.5; ST-028's further assignment rules (e.g. who
+    may issue) are the issuing organisation's business and unconfirmed here.
     """
 
     fin: str
@@ -519,9 +524,9 @@ class Coi:
         """Eye-readable text grouped as veinline's labels print it: 'CH A9999 26 000001'.
 
         The grouping is unconfirmed: ST-001 §7.4 fixes no grouping for DS040 text, and
-        ST-028 and IG-050 (on CoI text on non-ISBT 128 labels) are not public. The
-        characters are the data content string either way. With `with_check`, K follows
-        in brackets standing for the box ST-001 §7.5.1.1 draws around it.
+        what ST-028 and IG-050 say of CoI text (IG-050 covers non-ISBT 128 labels) was
+        not at hand. The characters are the data content string either way. With
+        `with_check`, K follows in brackets standing for the box ST-001 §7.5.1.1 draws.
         """
         text = f"CH {self.fin} {self.year} {self.sequence}"
         return f"{text} [{self.check}]" if with_check else text
