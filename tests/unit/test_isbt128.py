@@ -344,6 +344,13 @@ def test_coi_parses_typed_keyed_and_scanned_forms(typed: str) -> None:
     assert isbt128.Coi.parse(typed) == isbt128.Coi(fin="A9999", year="26", sequence="ABCDEF")
 
 
+def test_coi_with_its_check_character_is_valid_and_a_wrong_one_is_not() -> None:
+    assert isbt128.validate_coi_with_check("CHA999926000001*") is True
+    assert isbt128.validate_coi_with_check("CHA9999260000018") is False  # K without 'CH'
+    with pytest.raises(InvalidInput, match="16 characters"):
+        isbt128.validate_coi_with_check("CHA999926000001")
+
+
 def test_coi_keyed_with_a_wrong_check_character_is_a_failed_check() -> None:
     with pytest.raises(
         isbt128.CheckCharacterMismatch,
@@ -771,6 +778,7 @@ READERS: list[Callable[[str], object]] = [
     isbt128.Coi.parse,
     isbt128.check_character,
     isbt128.validate_with_check,
+    isbt128.validate_coi_with_check,
     isbt128.coi_check_character,
     isbt128.nominal_year,
     isbt128.value_of,

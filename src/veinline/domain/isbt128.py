@@ -52,6 +52,7 @@ __all__ = [
     "mod37_2_is_valid",
     "nominal_year",
     "parse",
+    "validate_coi_with_check",
     "validate_with_check",
     "value_of",
 ]
@@ -548,22 +549,12 @@ class Coi:
         else:
             coi = raw.replace(" ", "")
             if len(coi) == _COI_LENGTH + 1:
-                _validate_coi(coi[:_COI_LENGTH])
-                k = coi[_COI_LENGTH]
-                if k in _LOWER:
-                    raise InvalidInput(
-                        f"the check character must be upper case: {k!r} at position 16"
-                    )
-                if k not in MOD37_2_CHARACTERS:
-                    raise InvalidInput(
-                        f"bad check character {k!r} at position 16: it is 0–9, A–Z or *"
+                if not validate_coi_with_check(coi):
+                    raise CheckCharacterMismatch(
+                        f"check character {coi[-1]!r} does not match CoI identifier "
+                        f"{coi[:-1]}: re-key the CoI identifier from the label"
                     )
                 coi = coi[:_COI_LENGTH]
-                if k != mod37_2_check_character(coi):
-                    raise CheckCharacterMismatch(
-                        f"check character {k!r} does not match CoI identifier {coi}: "
-                        f"re-key the CoI identifier from the label"
-                    )
             else:
                 _validate_coi(coi)
         return cls(fin=coi[2:7], year=coi[7:9], sequence=coi[9:15])
@@ -581,6 +572,26 @@ def format_coi(fin: str, year: int | str, sequence: int | str) -> str:
 def coi_barcode_data(fin: str, year: int | str, sequence: int | str) -> str:
     """Barcode data of a CoI identifier: '&/' + DS040 content."""
     return "&/" + format_coi(fin, year, sequence)
+
+
+def validate_coi_with_check(text: str) -> bool:
+    """Whether a 16-character CoI identifier + check character (as keyed) is consistent.
+
+    Malformed input raises InvalidInput; a well-formed CoI identifier with the wrong K
+    returns False, as `validate_with_check` does for a DIN.
+    """
+    if len(text) != _COI_LENGTH + 1:
+        raise InvalidInput(
+            f"a CoI identifier with its check character has 16 characters, {_quote(text)} "
+            f"has {len(text)}"
+        )
+    _validate_coi(text[:_COI_LENGTH])
+    k = text[_COI_LENGTH]
+    if k in _LOWER:
+        raise InvalidInput(f"the check character must be upper case: {k!r} at position 16")
+    if k not in MOD37_2_CHARACTERS:
+        raise InvalidInput(f"bad check character {k!r} at position 16: it is 0–9, A–Z or *")
+    return mod37_2_is_valid(text)
 
 
 def coi_check_character(coi: str) -> str:
