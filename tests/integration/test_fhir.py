@@ -11,12 +11,15 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from veinline.adapters.fhir import (
+    BASE,
+    CHECK_CHARACTER_URL,
     COI_SYSTEM,
     CTCAE_GRADE_URL,
     DIN_SYSTEM,
     EXPIRATION_URL,
     INFUSED_PRODUCT_URL,
     SOURCE_SPECIMEN_URL,
+    THERAPY_IDENTIFIER_URL,
     CaseExport,
     case_bundle,
     validate_bundle,
@@ -409,3 +412,98 @@ def test_r5_only_element_is_refused_by_the_r4_models() -> None:
 
     with pytest.raises(InvalidInput, match="expirationDate"):
         validate_bundle(data)
+
+
+# ---------------------------------------------------------------- the CoI identifier
+
+
+def _recollected() -> dict[str, Any]:
+    second_din = "A999926000002"
+    case = snapshot()
+    case["collections"].append(
+        {
+            "din": second_din,
+            "check_character": isbt128.check_character(second_din),
+            "collected_at": "2026-03-20T09:30:00+08:00",
+            "site": "hk-apheresis",
+        }
+    )
+    return case
+
+
+def _therapy_identifiers(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        x["valueIdentifier"]
+        for x in resource.get("extension", [])
+        if x["url"] == THERAPY_IDENTIFIER_URL
+    ]
+
+
+def test_product_carries_the_coi_as_an_isbt_128_coi_identifier_with_its_check_character() -> None:
+    product = only(case_bundle(export()), "BiologicallyDerivedProduct")
+
+    (coi,) = [i for i in product["identifier"] if i["system"] == COI_SYSTEM]
+
+    assert "isbt128-coi" in COI_SYSTEM
+    assert coi["value"] == COI  # the DS040 data content string, without '&/'
+    assert coi["extension"] == [
+        {"url": CHECK_CHARACTER_URL, "valueString": isbt128.coi_check_character(COI)}
+    ]
+
+
+def test_product_has_one_therapy_identifier_and_it_is_the_coi() -> None:
+    product = only(case_bundle(export()), "BiologicallyDerivedProduct")
+
+    assert _therapy_identifiers(product) == [{"system": COI_SYSTEM, "value": COI}]
+    # R6 is not published: the extension is veinline's own, not an hl7.org one.
+    assert THERAPY_IDENTIFIER_URL.startswith(BASE)
+    assert "therapy-identifier" in THERAPY_IDENTIFIER_URL
+
+
+def test_the_coi_links_every_din_collected_for_the_therapy_event() -> None:
+    data = case_bundle(export(_recollected()))
+
+    linked = {
+        i["value"]: _therapy_identifiers(r)
+        for r in [*resources(data, "Specimen"), only(data, "BiologicallyDerivedProduct")]
+        for i in r["identifier"]
+        if i["system"] == DIN_SYSTEM
+    }
+
+    assert set(linked) == {DIN, "A999926000002"}
+    assert all(t == [{"system": COI_SYSTEM, "value": COI}] for t in linked.values())
+    validate_bundle(data)
+
+
+def test_the_coi_never_stands_in_for_a_din() -> None:
+    data = case_bundle(export(_recollected()))
+
+    identifiers = [
+        i
+        for kind in ("Specimen", "BiologicallyDerivedProduct")
+        for r in resources(data, kind)
+        for i in r["identifier"]
+    ]
+
+    dins = [i["value"] for i in identifiers if i["system"] == DIN_SYSTEM]
+    assert sorted(dins) == [DIN, "A999926000002", "A999926000002"]  # specimens + product
+    assert COI not in dins
+    assert {i["value"] for i in identifiers if i["system"] == COI_SYSTEM} == {COI}
+    for specimen in resources(data, "Specimen"):
+        assert [i["system"] for i in specimen["identifier"]] == [DIN_SYSTEM]
+
+
+@pytest.mark.parametrize(
+    ("coi", "message"),
+    [
+        ("HCA999926000001", "position 1 .* must be 'C'"),
+        ("CHA99992600001", "15 characters"),
+        ("CHO999926000001", "first FIN character"),
+        ("CHA999926000001Z", "check character 'Z' does not match"),
+    ],
+)
+def test_a_case_whose_coi_has_a_wrong_layout_or_check_character_is_refused(
+    coi: str, message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        case_bundle(export(snapshot(coi=coi)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -284,6 +285,132 @@ def test_coi_check_character_covers_the_whole_content() -> None:
     )
 
 
+cois = st.builds(
+    lambda *parts: "CH" + "".join(parts),
+    _chars(FIN_FIRST, 1),
+    _chars(FIN_MIDDLE, 2),
+    _chars(DIGITS, 2),
+    _chars(DIGITS, 2),
+    _chars(DATA_CHARACTERS, 6),
+)
+
+
+@given(cois)
+def test_coi_check_character_is_mod37_2_over_all_15_characters_ch_included(coi: str) -> None:
+    # ST-001 §7.5: K is computed on the data content string; only DS001 leaves some out.
+    k = isbt128.coi_check_character(coi)
+    weights = sum(isbt128.value_of(c) * 2 ** (15 - i) for i, c in enumerate(coi))
+    assert (weights + isbt128.value_of(k)) % 37 == 1
+
+
+def test_coi_check_character_is_not_that_of_the_content_without_ch() -> None:
+    assert isbt128.coi_check_character("CHA999926000001") == "*"
+    assert isbt128.mod37_2_check_character("A999926000001") == "8"
+
+
+@given(cois, st.integers(min_value=0, max_value=15), st.data())
+def test_every_single_substitution_in_a_coi_is_detected(
+    coi: str, position: int, data: st.DataObject
+) -> None:
+    text = coi + isbt128.coi_check_character(coi)
+    alphabet = DATA_CHARACTERS + "*" if position == 15 else DATA_CHARACTERS
+    replacement = data.draw(st.sampled_from([c for c in alphabet if c != text[position]]))
+    altered = text[:position] + replacement + text[position + 1 :]
+    assert not isbt128.mod37_2_is_valid(altered)
+
+
+def test_coi_builds_its_text_check_barcode_data_and_eye_readable_text() -> None:
+    coi = isbt128.Coi(fin="A9999", year="26", sequence="000001")
+    assert coi.text == "CHA999926000001"
+    assert coi.check == "*"
+    assert coi.barcode_data == "&/CHA999926000001"
+    assert coi.nominal_year == 2026
+    assert coi.is_validation
+    assert coi.eye_readable() == "CH A9999 26 000001"
+    assert coi.eye_readable(with_check=True) == "CH A9999 26 000001 [*]"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "CHA999926ABCDEF",
+        "CHA999926ABCDEFX",
+        "CH A9999 26 ABCDEF X",
+        "  CH A9999 26 ABCDEF  ",
+        "&/CHA999926ABCDEF",
+    ],
+)
+def test_coi_parses_typed_keyed_and_scanned_forms(typed: str) -> None:
+    assert isbt128.Coi.parse(typed) == isbt128.Coi(fin="A9999", year="26", sequence="ABCDEF")
+
+
+def test_coi_with_its_check_character_is_valid_and_a_wrong_one_is_not() -> None:
+    assert isbt128.validate_coi_with_check("CHA999926000001*") is True
+    assert isbt128.validate_coi_with_check("CHA9999260000018") is False  # K without 'CH'
+    with pytest.raises(InvalidInput, match="16 characters"):
+        isbt128.validate_coi_with_check("CHA999926000001")
+
+
+def test_coi_keyed_with_a_wrong_check_character_is_a_failed_check() -> None:
+    with pytest.raises(
+        isbt128.CheckCharacterMismatch,
+        match="check character 'Y' does not match CoI identifier CHA999926ABCDEF",
+    ):
+        isbt128.Coi.parse("CH A9999 26 ABCDEF Y")
+
+
+@pytest.mark.parametrize(
+    ("typed", "why"),
+    [
+        ("CHA999926ABCDEFx", "must be upper case: 'x' at position 16"),
+        ("CHA999926ABCDEF#", "bad check character '#' at position 16"),
+        ("A999926ABCDEF", "has 13; it starts with 'CH'"),
+        ("CHA999926ABCDE", "15 characters .* has 14"),
+        ("HCA999926ABCDEF", "position 1 .* must be 'C'"),
+        ("CCA999926ABCDEF", "position 2 .* must be 'H'"),
+        ("chA999926ABCDEF", "upper case: 'c' at position 1"),
+        ("CH0999926ABCDEF", "position 3 .* first FIN character"),
+        ("CHA99AB26ABCDEF", "position 6 .* FIN positions 4–5"),
+        ("CHA9999X6ABCDEF", "position 8 .* the year"),
+        ("CHA999926ABCdEF", "upper case: 'd' at position 13"),
+        ("CHA999926ABC-EF", "bad character '-' at position 13"),
+        ("&/CHA999926ABCDEF=A99992600012300", "not the barcode data of one CoI"),
+        ("=A99992600012300", "a CoI identifier has only letters and digits"),
+    ],
+)
+def test_coi_with_a_wrong_layout_is_refused_saying_where(typed: str, why: str) -> None:
+    with pytest.raises(InvalidInput, match=why):
+        isbt128.Coi.parse(typed)
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        ("&/HCA999926000001", "position 3 of the Chain of Identity Identifier"),
+        ("&/CCA999926000001", "position 4 of the Chain of Identity Identifier"),
+        ("&/chA999926000001", "lower case 'c' at position 3"),
+        ("&/CHO999926000001", "position 5 .* first FIN character"),
+        ("&/CHA9999260000", "needs 15 characters after '&/' but only 13 remain"),
+    ],
+)
+def test_coi_barcode_data_with_a_wrong_layout_is_refused(data: str, why: str) -> None:
+    with pytest.raises(InvalidInput, match=why):
+        isbt128.parse(data)
+
+
+def test_coi_check_character_refuses_a_wrong_literal() -> None:
+    with pytest.raises(InvalidInput, match="must be 'C'"):
+        isbt128.coi_check_character("HCA999926000001")
+
+
+def test_coi_and_din_scanned_together_are_two_identifiers() -> None:
+    # ST-028: the CoI links the DINs of one therapy event; it does not replace the DIN.
+    din, coi = isbt128.parse("=A99992600012300&/CHA999926000001")
+    assert (din.number, din.fields["din"]) == ("001", "A999926000123")
+    assert (coi.number, coi.fields["coi"]) == ("040", "CHA999926000001")
+    assert "din" not in coi.fields
+
+
 # --- parse: single and concatenated data structures ------------------------------------
 
 
@@ -327,10 +454,60 @@ def test_type_3_flag_reports_the_check_character_it_carries() -> None:
     assert ds.fields["flag_check_matches"] is True
 
 
-def test_type_3_flag_that_does_not_match_is_reported_not_refused() -> None:
-    [ds] = isbt128.parse("=G12341765432171")
-    assert ds.fields["flag_check_character"] == "B"
-    assert ds.fields["flag_check_matches"] is False
+def test_type_3_flag_that_does_not_match_the_din_is_a_failed_check() -> None:
+    # ST-001 Table 3 [RT004]: 71 would carry 'B', but G123417654321 has K = 'A' (flag 70).
+    with pytest.raises(isbt128.CheckCharacterMismatch, match="flags 71 carry check character 'B'"):
+        isbt128.parse("=G12341765432171")
+
+
+def test_a_failed_flag_check_is_invalid_input_for_every_caller() -> None:
+    with pytest.raises(
+        InvalidInput, match=r"DIN G123417654321 has check character 'A' \(flags 70\)"
+    ):
+        isbt128.parse("=G12341765432171")
+
+
+@given(dins, st.integers(min_value=60, max_value=96))
+def test_only_the_flag_60_plus_the_check_value_passes(din: str, flags: int) -> None:
+    right = 60 + isbt128.mod37_2_check_value(din)
+    data = f"={din}{flags:02d}"
+    if flags == right:
+        [ds] = isbt128.parse(data)
+        assert ds.fields["flag_check_character"] == isbt128.check_character(din)
+    else:
+        with pytest.raises(isbt128.CheckCharacterMismatch):
+            isbt128.parse(data)
+
+
+def test_wrong_type_3_flag_is_refused_inside_a_concatenated_scan() -> None:
+    with pytest.raises(isbt128.CheckCharacterMismatch, match="position 1"):
+        isbt128.parse("=G12341765432171&/CHA999926000001")
+
+
+def test_wrong_type_3_flag_is_refused_inside_a_compound_message() -> None:
+    with pytest.raises(isbt128.CheckCharacterMismatch):
+        isbt128.parse("=+02000=%6200=G12341765432171")
+
+
+def test_din_read_from_barcode_data_checks_its_type_3_flag() -> None:
+    assert isbt128.Din.parse("=G12341765432170").text == "G123417654321"
+    with pytest.raises(isbt128.CheckCharacterMismatch):
+        isbt128.Din.parse("=G12341765432171")
+
+
+def test_din_keyed_with_a_wrong_check_character_is_a_failed_check() -> None:
+    with pytest.raises(isbt128.CheckCharacterMismatch):
+        isbt128.Din.parse("A9998 18 123456 M")
+
+
+@pytest.mark.parametrize(
+    ("flags", "flag_type"), [("59", 2), ("97", None), ("98", None), ("99", None)]
+)
+def test_flags_outside_60_to_96_carry_no_check_character(flags: str, flag_type: int | None) -> None:
+    # ST-001 Table 3: 20–59 are local, 97–99 reserved; neither is checked against the DIN.
+    [ds] = isbt128.parse(f"=G123417654321{flags}")
+    assert ds.fields["flag_type"] == flag_type
+    assert ds.fields["flag_check_character"] is None
 
 
 def test_din_and_blood_groups_read_as_one_concatenated_scan() -> None:
@@ -581,3 +758,71 @@ def test_variable_length_structure_reads_its_declared_length() -> None:
 def test_variable_length_structure_shorter_than_declared_is_refused() -> None:
     with pytest.raises(InvalidInput, match="declares 30 characters"):
         isbt128.parse("&$02" + "01000100450000")
+
+
+# --- hostile input: messages quote a short, escaped prefix ------------------------------
+
+LONG = "A" * 10_000
+CONTROL = "\x00\x1b[2J\r\n\u202e" * 20
+
+
+def _refusal(read: Callable[[str], object], text: str) -> str:
+    with pytest.raises(InvalidInput) as refused:
+        read(text)
+    return refused.value.message
+
+
+READERS: list[Callable[[str], object]] = [
+    isbt128.parse,
+    isbt128.Din.parse,
+    isbt128.Coi.parse,
+    isbt128.check_character,
+    isbt128.validate_with_check,
+    isbt128.validate_coi_with_check,
+    isbt128.coi_check_character,
+    isbt128.nominal_year,
+    isbt128.value_of,
+    lambda text: isbt128.format_coi(text, 2026, 1),
+    lambda text: isbt128.format_coi("A9999", text, 1),
+    lambda text: isbt128.format_coi("A9999", 2026, text),
+    lambda text: isbt128.Din(fin="A9999", year="26", sequence=1).barcode_data(text),
+]
+
+
+@pytest.mark.parametrize("read", READERS)
+@pytest.mark.parametrize(
+    "text",
+    [
+        LONG,
+        "=A99992600012300" + LONG,
+        "&/CHA999926000001" + LONG,
+        "=" + LONG,
+        "CH A9999 26 " + LONG,
+    ],
+)
+def test_a_very_long_input_is_quoted_by_a_short_prefix_only(
+    read: Callable[[str], object], text: str
+) -> None:
+    message = _refusal(read, text)
+    assert "A" * 41 not in message
+    assert len(message) < 200
+
+
+@pytest.mark.parametrize("read", READERS)
+@pytest.mark.parametrize(
+    "text", [CONTROL, "=A99992600012300" + CONTROL, "CHA9999\x0026000001", "A9999\x1b21123456"]
+)
+def test_control_characters_are_escaped_never_written(
+    read: Callable[[str], object], text: str
+) -> None:
+    message = _refusal(read, text)
+    assert message.isprintable()
+    assert len(message) < 200
+
+
+def test_a_quoted_prefix_ends_with_an_ellipsis() -> None:
+    message = _refusal(isbt128.parse, "=A99992600012300" + "x" * 100)
+    assert f"'{'x' * 40}'…" in message
+    escaped = _refusal(isbt128.parse, "=A99992600012300" + "\x1b" * 100)
+    assert "\\x1b" in escaped
+    assert escaped.count("\\x1b") <= 10

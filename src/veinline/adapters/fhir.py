@@ -14,10 +14,17 @@ Identifier systems and code systems:
 - DIN: `https://www.isbt128.org/uri/DonationIdentificationNumber`, the URI the FHIR
   specification's own ISBT 128 example uses (SupplyDelivery/ISBT128). The check
   character K (ISO/IEC 7064 MOD 37-2) rides on the identifier as an extension.
-- CoI identifier: no ICCBBA URI for data structure 040 is confirmed, so veinline uses
-  its own, `{BASE}/sid/isbt128-coi`. Likewise batch, site, product, procedure,
-  toxicity and response codes are veinline's own systems under `BASE`, a placeholder
-  namespace (`.example`, RFC 2606) until a deployment owns a real one.
+- CoI identifier (ISBT 128 ST-001 §2.4.40, ST-028): its data element is named
+  ChainOfIdentityIdentifier, but no ICCBBA URI for it is confirmed, so the system is
+  veinline's own, `{BASE}/sid/isbt128-coi`; the value is the 15-character data content
+  string 'CH…' without the '&/' data identifier, which the system makes redundant
+  (ST-001 §6.4). On the product it carries its check character K like the DIN (ST-001
+  Table 30: required).
+  How IG-050 transmits the CoI electronically (with or without K, with or without 'CH')
+  is unconfirmed.
+- Batch, site, product, procedure, toxicity and response codes are veinline's own systems
+  under `BASE`, a placeholder namespace (`.example`, RFC 2606) until a deployment owns a
+  real one.
 - HL7 terminology where it exists: adverse-event seriousness, severity and outcome
   (terminology.hl7.org), PSEUDED (v3-ObservationValue), UCUM for mL.
 
@@ -25,7 +32,15 @@ Where R4 has no element for a link veinline needs, an extension carries it: the 
 cross-version extensions for elements R5 added (BiologicallyDerivedProduct
 expirationDate and biologicalSourceEvent, Specimen.collection.procedure), and
 veinline's own for the rest (the product's source specimen, the product an infusion
-used, the CTCAE grade of an adverse event).
+used, the CTCAE grade of an adverse event, the therapy identifier).
+
+The therapy identifier stands for R6's BiologicallyDerivedProduct.therapyIdentifier, a
+grouping identifier for products arising from the same therapy (R6 ballot, FHIR-54999).
+R6 is not published, so no cross-version extension URL exists yet and veinline uses its
+own, `{BASE}/StructureDefinition/therapy-identifier`, with an Identifier value (the
+ballot's datatype; unconfirmed until R6 is final). It holds the CoI identifier and sits
+on the product and on the Specimen of every collection, so every DIN collected for the
+therapy event is linked by the one CoI while each keeps its own DIN identifier.
 
 Resources: Patient; per collection a Procedure (apheresis) and a Specimen; once
 manufacturing has started, the BiologicallyDerivedProduct; once infused, a Procedure
@@ -53,6 +68,7 @@ __all__ = [
     "COI_SYSTEM",
     "DIN_SYSTEM",
     "FHIR_VERSION",
+    "THERAPY_IDENTIFIER_URL",
     "CaseExport",
     "case_bundle",
     "validate_bundle",
@@ -76,6 +92,7 @@ CHECK_CHARACTER_URL: Final = f"{BASE}/StructureDefinition/isbt128-check-characte
 SOURCE_SPECIMEN_URL: Final = f"{BASE}/StructureDefinition/source-specimen"
 INFUSED_PRODUCT_URL: Final = f"{BASE}/StructureDefinition/infused-product"
 CTCAE_GRADE_URL: Final = f"{BASE}/StructureDefinition/ctcae-grade"
+THERAPY_IDENTIFIER_URL: Final = f"{BASE}/StructureDefinition/therapy-identifier"
 _R5: Final = "http://hl7.org/fhir/5.0/StructureDefinition/extension-"
 EXPIRATION_URL: Final = _R5 + "BiologicallyDerivedProduct.expirationDate"
 SOURCE_EVENT_URL: Final = _R5 + "BiologicallyDerivedProduct.biologicalSourceEvent"
@@ -212,6 +229,8 @@ class _Builder:
         self.export = export
         self.case = export.case
         self.case_id = _text(self.case, "id", "case")
+        # Refuses a CoI identifier with a wrong layout before any resource is built.
+        self.coi = isbt128.Coi.parse(_text(self.case, "coi", f"case {self.case_id}"))
         self.entries: list[tuple[str, JsonDict]] = []
         self.organizations: dict[str, str] = {}
         self._check_consistent()
@@ -269,8 +288,6 @@ class _Builder:
     # ------------------------------------------------------------ resources
 
     def _patient(self) -> str:
-        coi = _text(self.case, "coi", f"case {self.case_id}")
-        isbt128.coi_check_character(coi)  # refuses a malformed CoI identifier
         # Pseudonymous by construction: only the CoI identifier, never name, wristband
         # id, birth date, sex or address (DESIGN.md, Identity).
         return self.add(
@@ -278,9 +295,15 @@ class _Builder:
             {
                 "resourceType": "Patient",
                 "meta": {"security": [dict(_PSEUDONYMIZED)]},
-                "identifier": [{"system": COI_SYSTEM, "value": coi}],
+                "identifier": [{"system": COI_SYSTEM, "value": self.coi.text}],
             },
         )
+
+    def _therapy(self) -> JsonDict:
+        return {
+            "url": THERAPY_IDENTIFIER_URL,
+            "valueIdentifier": {"system": COI_SYSTEM, "value": self.coi.text},
+        }
 
     def _organization(self, code: str) -> str:
         if code in self.organizations:
@@ -333,6 +356,7 @@ class _Builder:
             ("specimen", str(index)),
             {
                 "resourceType": "Specimen",
+                "extension": [self._therapy()],
                 "identifier": [_din_identifier(din, collection.get("check_character"), where)],
                 "type": _concept(SPECIMEN_TYPE_SYSTEM, "apheresis", "Apheresis collection"),
                 "subject": _ref(patient, "Patient"),
@@ -358,6 +382,7 @@ class _Builder:
                 "url": SOURCE_EVENT_URL,
                 "valueIdentifier": {"system": DIN_SYSTEM, "value": din["value"]},
             },
+            self._therapy(),
         ]
         if manufacturing.get("expires_at"):
             expires = _moment(manufacturing["expires_at"], f"{where}: expires_at")
@@ -371,7 +396,11 @@ class _Builder:
             "extension": extensions,
             "identifier": [
                 din,
-                {"system": COI_SYSTEM, "value": _text(self.case, "coi", where)},
+                {
+                    "extension": [{"url": CHECK_CHARACTER_URL, "valueString": self.coi.check}],
+                    "system": COI_SYSTEM,
+                    "value": self.coi.text,
+                },
                 {"system": BATCH_SYSTEM, "value": _text(manufacturing, "batch_id", where)},
             ],
             "productCategory": "cells",

@@ -2,6 +2,12 @@
 
 The database allocates the sequence numbers (see the adapters) so two concurrent
 requests never get the same one; this module builds and describes the identifiers.
+
+A DIN identifies one donation (ISBT 128 ST-001 §2.4.1). A CoI identifier (ST-001 §2.4.40,
+ST-028, IG-050) identifies one therapy event: veinline issues one per case at enrolment,
+before the first collection, and every DIN collected for the case is linked by it. It
+never stands in for a DIN. Both are kept with their keyboard entry check character K,
+which ST-001 §7.5 and Table 30 require wherever either is printed as text.
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ from veinline.domain import isbt128
 from veinline.domain.errors import InvalidInput
 from veinline.domain.ledger import JsonObject, snapshot_time
 
-# ST-001: the DIN sequence is six digits within a nominal year; ST-028: so is the CoI's.
+# ST-001 §2.4.1: the DIN sequence is six digits within a nominal year. ST-001 §2.4.40 allows
+# A–Z as well in the CoI's six characters; veinline issues digits only, so both kinds map
+# one to one onto the database's numeric sequence.
 MAX_SEQUENCE = 999_999
 
 
@@ -55,7 +63,25 @@ class IssuedIdentifier:
     def barcode_data(self) -> str:
         if self.kind is IdentifierKind.DIN:
             return isbt128.Din.parse(self.value).barcode_data()
-        return isbt128.coi_barcode_data(self.fin, self.year, self.sequence)
+        return isbt128.Coi.parse(self.value).barcode_data
+
+    @property
+    def check(self) -> str:
+        """The keyboard entry check character K, recomputed from the value.
+
+        CoI identifiers issued before veinline kept their K have none stored; a stored K
+        that contradicts the value is refused rather than printed.
+        """
+        if self.kind is IdentifierKind.DIN:
+            computed = isbt128.check_character(self.value)
+        else:
+            computed = isbt128.Coi.parse(self.value).check
+        if self.check_character is not None and self.check_character != computed:
+            raise isbt128.CheckCharacterMismatch(
+                f"{self.kind.label} {self.value} is stored with check character "
+                f"{self.check_character!r}, but its check character is {computed!r}"
+            )
+        return computed
 
     def snapshot(self) -> JsonObject:
         return {
@@ -89,10 +115,12 @@ def build(
     yy = f"{issued_at.year % 100:02d}"
     if kind is IdentifierKind.DIN:
         text = f"{fin}{yy}{sequence:06d}"
-        check: str | None = isbt128.check_character(text)
+        check = isbt128.check_character(text)
     else:
-        text = isbt128.format_coi(fin, yy, sequence)
-        check = None
+        # ST-028 via ST-001 §2.4.40: the FIN is the issuing organisation's and yy the
+        # nominal year of issue, here the year the case is enrolled.
+        coi = isbt128.Coi(fin=fin, year=yy, sequence=f"{sequence:06d}")
+        text, check = coi.text, coi.check
     return IssuedIdentifier(
         value=text,
         kind=kind,

@@ -4,6 +4,10 @@ Implements the public, structural parts of the ISBT 128 Standard Technical Speci
 (ICCBBA ST-001 v6.2.2) and of the Chain of Identity Identifier (ICCBBA ST-028): the
 Donation Identification Number (DIN) and its ISO/IEC 7064 MOD 37-2 check character, the
 CoI identifier, and a reader for barcode data (single, concatenated and compound).
+The full texts of ST-028 and of its implementation guide IG-050 were not at hand: what is
+checked for the CoI comes from ST-001 (§2.4.40 data structure 040, §7.5 its check
+character) and ICCBBA's public summaries of ST-028 and IG-050, and anything beyond is
+marked unconfirmed.
 
 ISBT 128 is not in the public domain. Production use needs registration with ICCBBA and
 its annual licence (ST-001 copyright notice and §12.2); the product, facility and
@@ -12,6 +16,10 @@ Fixtures and demo data use the FINs ICCBBA reserves for validation, A9990–A999
 
 Standard library only (plus veinline's own domain errors), so it can run anywhere.
 Positions in error messages count from 1, as a person counts characters on a label.
+A message quotes at most the first 40 characters of what was typed or scanned, escaped,
+so a hostile or garbled scan can neither flood a log nor write control characters to a
+terminal. A check character that contradicts its data raises CheckCharacterMismatch, an
+InvalidInput a caller can tell apart from malformed data.
 """
 
 from __future__ import annotations
@@ -30,6 +38,8 @@ __all__ = [
     "MOD37_2_CHARACTERS",
     "SPECIFIED_ORDERS",
     "VALIDATION_FINS",
+    "CheckCharacterMismatch",
+    "Coi",
     "DataStructure",
     "Din",
     "character_of",
@@ -42,6 +52,7 @@ __all__ = [
     "mod37_2_is_valid",
     "nominal_year",
     "parse",
+    "validate_coi_with_check",
     "validate_with_check",
     "value_of",
 ]
@@ -71,7 +82,30 @@ _FLAG_CHARACTERS: Final = _DIGITS | frozenset("ABCDEFGHJKLMNPRSTUVWXY")
 # two-digit nominal year of 94–99 can only be the 1990s. Revisit before 2094.
 _FIRST_ISBT128_YEAR: Final = 94
 
+# How much of what was typed or scanned an error message may quote.
+_QUOTE_LIMIT: Final = 40
+
 _Fields = dict[str, object]
+
+
+class CheckCharacterMismatch(InvalidInput):
+    """A check character (K, or a type 3 DIN flag) that contradicts the data it protects.
+
+    The data is well formed but was misread or mistyped: a failed check, not malformed
+    input. Still an InvalidInput, so every caller that refuses malformed data refuses it.
+    """
+
+
+def _quote(text: str) -> str:
+    """`text` as an error message may show it: escaped, at most 40 characters, then '…'.
+
+    The limit holds for the escaped form too: control characters, each shown as four
+    ('\\x00'), must not stretch a message past what a person reads at a glance.
+    """
+    shown = min(len(text), _QUOTE_LIMIT)
+    while len(repr(text[:shown])) > _QUOTE_LIMIT + 2:  # + 2: the quotes repr adds
+        shown -= 1
+    return repr(text[:shown]) + ("" if shown == len(text) else "…")
 
 
 # ---------------------------------------------------------------------------
@@ -94,7 +128,7 @@ def character_of(value: int) -> str:
 def _value_at(ch: str, position: int | None) -> int:
     where = f" at position {position}" if position is not None else ""
     if len(ch) != 1:
-        raise InvalidInput(f"expected one character, got {len(ch)}: {ch!r}")
+        raise InvalidInput(f"expected one character, got {len(ch)}: {_quote(ch)}")
     if ch in _LOWER:
         # ST-001 §7.5.1: MOD 37-2 has no values for lower case letters.
         raise InvalidInput(f"lower case {ch!r}{where} has no check value: use upper case")
@@ -198,7 +232,7 @@ def _refuse_lower_case(text: str, *, offset: int, subject: str) -> None:
 
 def _validate_fin(fin: str, *, offset: int = 0, subject: str = "FIN") -> None:
     if len(fin) != 5:
-        raise InvalidInput(f"a FIN has 5 characters, {fin!r} has {len(fin)}")
+        raise InvalidInput(f"a FIN has 5 characters, {_quote(fin)} has {len(fin)}")
     _refuse_lower_case(fin, offset=offset, subject=subject)
     if fin[0] in "O0":
         raise InvalidInput(
@@ -218,7 +252,7 @@ def _validate_din(din: str) -> None:
     if len(din) != 13:
         hint = {15: "; leave out the 2 flag characters", 14: "; leave out the check character"}
         raise InvalidInput(
-            f"a DIN has 13 characters (FIN 5, year 2, sequence 6), {din!r} has {len(din)}"
+            f"a DIN has 13 characters (FIN 5, year 2, sequence 6), {_quote(din)} has {len(din)}"
             f"{hint.get(len(din), '')}"
         )
     if din[0] in "O0":
@@ -231,7 +265,7 @@ def _validate_din(din: str) -> None:
 def nominal_year(yy: str) -> int:
     """The four-digit nominal year of a two-digit ISBT 128 year (DIN, CoI)."""
     if len(yy) != 2 or not set(yy) <= _DIGITS:
-        raise InvalidInput(f"a nominal year has 2 digits, not {yy!r}")
+        raise InvalidInput(f"a nominal year has 2 digits, not {_quote(yy)}")
     value = int(yy)
     return 1900 + value if value >= _FIRST_ISBT128_YEAR else 2000 + value
 
@@ -259,7 +293,7 @@ def validate_with_check(text: str) -> bool:
     """
     if len(text) != 14:
         raise InvalidInput(
-            f"a DIN with its check character has 14 characters, {text!r} has {len(text)}"
+            f"a DIN with its check character has 14 characters, {_quote(text)} has {len(text)}"
         )
     _validate_din(text[:13])
     k = text[13]
@@ -277,7 +311,7 @@ def _type3_flag(din: str) -> str:
 
 def _validate_flags(flags: str, din: str) -> None:
     if len(flags) != 2:
-        raise InvalidInput(f"DIN flags are 2 characters, {flags!r} has {len(flags)}")
+        raise InvalidInput(f"DIN flags are 2 characters, {_quote(flags)} has {len(flags)}")
     for index, ch in enumerate(flags):
         if ch not in _FLAG_CHARACTERS:
             raise InvalidInput(
@@ -303,7 +337,7 @@ class Din:
     def __post_init__(self) -> None:
         _validate_fin(self.fin)
         if len(self.year) != 2 or not set(self.year) <= _DIGITS:
-            raise InvalidInput(f"the DIN year is 2 digits, not {self.year!r}")
+            raise InvalidInput(f"the DIN year is 2 digits, not {_quote(self.year)}")
         if not 0 <= self.sequence <= 999_999:
             raise InvalidInput(f"the DIN sequence is 0–999999, not {self.sequence}")
         _validate_din(self.text)
@@ -359,13 +393,13 @@ class Din:
         if raw.startswith("="):
             structures = _read_all(raw)
             if len(structures) != 1 or structures[0].number != "001":
-                raise InvalidInput(f"{raw!r} is not the barcode data of one DIN")
+                raise InvalidInput(f"{_quote(raw)} is not the barcode data of one DIN")
             din = structures[0].data[:13]
         else:
             din = raw.replace(" ", "")
             if len(din) == 14:
                 if not validate_with_check(din):
-                    raise InvalidInput(
+                    raise CheckCharacterMismatch(
                         f"check character {din[13]!r} does not match DIN {din[:13]}: "
                         f"re-key the DIN from the label"
                     )
@@ -389,7 +423,7 @@ def _two_digit_year(year: int | str) -> str:
         raise InvalidInput(f"the nominal year is 0–99 or a four-digit year, not {year}")
     if len(year) in (2, 4) and set(year) <= _DIGITS:
         return year[-2:]
-    raise InvalidInput(f"the nominal year is 2 or 4 digits, not {year!r}")
+    raise InvalidInput(f"the nominal year is 2 or 4 digits, not {_quote(year)}")
 
 
 def _coi_sequence(sequence: int | str) -> str:
@@ -399,18 +433,140 @@ def _coi_sequence(sequence: int | str) -> str:
         return f"{sequence:06d}"
     # ST-001 §2.4.40: the CoI sequence is six alphanumeric characters {A–Z, 0–9}.
     if len(sequence) != 6 or not set(sequence) <= _UPPER_DIGITS:
-        raise InvalidInput(f"the CoI sequence is 6 characters A–Z or 0–9, not {sequence!r}")
+        raise InvalidInput(f"the CoI sequence is 6 characters A–Z or 0–9, not {_quote(sequence)}")
     return sequence
+
+
+# ST-001 §2.4.40: the literal "CH", the FIN of the issuing organisation, the two-digit
+# nominal year of issue and a six-character sequence {A–Z, 0–9} the issuing organisation
+# assigns. Each literal character is its own part, so "HC" or "CC" is refused by position.
+_COI_PARTS: Final = (
+    _Part("literal 'CH' (position 1)", 1, frozenset("C"), "'C'"),
+    _Part("literal 'CH' (position 2)", 1, frozenset("H"), "'H'"),
+    *_FIN_PARTS,
+    _Part("year", 2, _DIGITS, "digits"),
+    _Part("sequence", 6, _UPPER_DIGITS, "A–Z or 0–9"),
+)
+_COI_LENGTH: Final = 15
+
+
+def _validate_coi(coi: str) -> None:
+    """Refuse anything that is not a 15-character CoI identifier (ST-001 §2.4.40)."""
+    for index, ch in enumerate(coi):
+        if ch not in _ANY_CASE_ALNUM:
+            raise InvalidInput(
+                f"bad character {ch!r} at position {index + 1}: a CoI identifier has only "
+                f"letters and digits"
+            )
+    if len(coi) != _COI_LENGTH:
+        hint = {16: "; leave out the check character", 13: "; it starts with 'CH'"}
+        raise InvalidInput(
+            f"a CoI identifier has 15 characters ('CH', FIN 5, year 2, sequence 6), "
+            f"{_quote(coi)} has {len(coi)}{hint.get(len(coi), '')}"
+        )
+    _refuse_lower_case(coi, offset=0, subject="CoI identifier")
+    _check_parts(coi, _COI_PARTS, offset=0, subject="CoI identifier")
+
+
+@dataclass(frozen=True, slots=True)
+class Coi:
+    """A Chain of Identity identifier: one therapy event, linking its DINs (ST-028).
+
+    ST-028 (as ICCBBA describes it publicly) and IG-050: an issuing organisation allocates
+    it at or before the first collection for a therapy event, and it is the same on every
+    donation collected for that event. It links their DINs and never replaces them: each
+    donation keeps its own DIN. What is checked here is the data structure of ST-001
+    §2.4.40 and the check character of §7.5; ST-028's further assignment rules (e.g. who
+    may issue) are the issuing organisation's business and unconfirmed here.
+    """
+
+    fin: str
+    year: str
+    sequence: str
+
+    def __post_init__(self) -> None:
+        _validate_fin(self.fin, subject="FIN of the CoI identifier")
+        if len(self.year) != 2 or not set(self.year) <= _DIGITS:
+            raise InvalidInput(f"the CoI year is 2 digits, not {_quote(self.year)}")
+        _coi_sequence(self.sequence)
+        _validate_coi(self.text)
+
+    @property
+    def text(self) -> str:
+        """The 15-character DS040 data content string 'CH' + αpppp + yy + nnnnnn."""
+        return f"CH{self.fin}{self.year}{self.sequence}"
+
+    @property
+    def check(self) -> str:
+        """The keyboard entry check character K, printed boxed after the text.
+
+        ST-001 §7.5 and Table 30 [RT002]: K is required wherever DS040 is printed as text,
+        and is computed with MOD 37-2 on the data content string, so over all 15
+        characters, 'CH' included (only DS001 leaves characters, its flags, out).
+        """
+        return mod37_2_check_character(self.text)
+
+    @property
+    def nominal_year(self) -> int:
+        """The four-digit nominal year of issue."""
+        return nominal_year(self.year)
+
+    @property
+    def is_validation(self) -> bool:
+        """Whether the issuing FIN is one reserved for validation (A9990–A9999)."""
+        return self.fin in VALIDATION_FINS
+
+    @property
+    def barcode_data(self) -> str:
+        """Code 128 / Data Matrix data: '&/' + the data content string (ST-001 §2.4.40)."""
+        return "&/" + self.text
+
+    def eye_readable(self, *, with_check: bool = False) -> str:
+        """Eye-readable text grouped as veinline's labels print it: 'CH A9999 26 000001'.
+
+        The grouping is unconfirmed: ST-001 §7.4 fixes no grouping for DS040 text, and
+        what ST-028 and IG-050 say of CoI text (IG-050 covers non-ISBT 128 labels) was
+        not at hand. The characters are the data content string either way. With
+        `with_check`, K follows in brackets standing for the box ST-001 §7.5.1.1 draws.
+        """
+        text = f"CH {self.fin} {self.year} {self.sequence}"
+        return f"{text} [{self.check}]" if with_check else text
+
+    @classmethod
+    def parse(cls, text: str) -> Coi:
+        """Read a CoI identifier as typed or scanned, checking its layout and its K.
+
+        Accepts the 15-character data content string, the same followed by its check
+        character K (verified), either with the label's spaces ('CH A9999 26 000001 K'),
+        or DS040 barcode data ('&/' + content, which carries no K).
+        """
+        raw = text.strip()
+        if raw.startswith("&"):
+            structures = _read_all(raw)
+            if len(structures) != 1 or structures[0].number != "040":
+                raise InvalidInput(f"{_quote(raw)} is not the barcode data of one CoI identifier")
+            coi = structures[0].data
+        else:
+            coi = raw.replace(" ", "")
+            if len(coi) == _COI_LENGTH + 1:
+                if not validate_coi_with_check(coi):
+                    raise CheckCharacterMismatch(
+                        f"check character {coi[-1]!r} does not match CoI identifier "
+                        f"{coi[:-1]}: re-key the CoI identifier from the label"
+                    )
+                coi = coi[:_COI_LENGTH]
+            else:
+                _validate_coi(coi)
+        return cls(fin=coi[2:7], year=coi[7:9], sequence=coi[9:15])
 
 
 def format_coi(fin: str, year: int | str, sequence: int | str) -> str:
     """The DS040 data content 'CH' + FIN + yy + six-character sequence (ST-001 §2.4.40).
 
-    ST-028: allocated at or before the first collection for one therapy event, the CoI
-    identifier links every DIN collected for it; it does not replace the DIN.
+    `fin` is the issuing organisation's, `year` the nominal year of issue (two or four
+    digits), `sequence` a number (zero-padded) or six characters A–Z, 0–9.
     """
-    _validate_fin(fin)
-    return f"CH{fin}{_two_digit_year(year)}{_coi_sequence(sequence)}"
+    return Coi(fin=fin, year=_two_digit_year(year), sequence=_coi_sequence(sequence)).text
 
 
 def coi_barcode_data(fin: str, year: int | str, sequence: int | str) -> str:
@@ -418,12 +574,24 @@ def coi_barcode_data(fin: str, year: int | str, sequence: int | str) -> str:
     return "&/" + format_coi(fin, year, sequence)
 
 
-_COI_PARTS: Final = (
-    _Part("literal", 2, frozenset("CH"), "'CH'"),
-    *_FIN_PARTS,
-    _Part("year", 2, _DIGITS, "digits"),
-    _Part("sequence", 6, _UPPER_DIGITS, "A–Z or 0–9"),
-)
+def validate_coi_with_check(text: str) -> bool:
+    """Whether a 16-character CoI identifier + check character (as keyed) is consistent.
+
+    Malformed input raises InvalidInput; a well-formed CoI identifier with the wrong K
+    returns False, as `validate_with_check` does for a DIN.
+    """
+    if len(text) != _COI_LENGTH + 1:
+        raise InvalidInput(
+            f"a CoI identifier with its check character has 16 characters, {_quote(text)} "
+            f"has {len(text)}"
+        )
+    _validate_coi(text[:_COI_LENGTH])
+    k = text[_COI_LENGTH]
+    if k in _LOWER:
+        raise InvalidInput(f"the check character must be upper case: {k!r} at position 16")
+    if k not in MOD37_2_CHARACTERS:
+        raise InvalidInput(f"bad check character {k!r} at position 16: it is 0–9, A–Z or *")
+    return mod37_2_is_valid(text)
 
 
 def coi_check_character(coi: str) -> str:
@@ -432,12 +600,7 @@ def coi_check_character(coi: str) -> str:
     ST-001 §7.5 requires K wherever DS040 is printed as text, computed with MOD 37-2 on the
     data content string.
     """
-    if len(coi) != 15:
-        raise InvalidInput(f"a CoI identifier has 15 characters, {coi!r} has {len(coi)}")
-    if coi[:2] != "CH":
-        raise InvalidInput(f"a CoI identifier starts with 'CH', not {coi[:2]!r}")
-    _refuse_lower_case(coi, offset=0, subject="CoI identifier")
-    _check_parts(coi, _COI_PARTS, offset=0, subject="CoI identifier")
+    _validate_coi(coi)
     return mod37_2_check_character(coi)
 
 
@@ -602,11 +765,20 @@ def _decode_din(content: str, where: str) -> _Fields:
         fields["flag_type"] = 2
         fields["flag_meaning"] = "defined locally by the facility; not to be read elsewhere"
     elif flags.isdigit() and 60 <= int(flags) <= 96:
+        # ST-001 §2.4.1 and Table 3 [RT004]: flags 60–96 are 60 + the MOD 37-2 check value of
+        # the 13 DIN characters. A scanner reads them, so a mismatch means the DIN or its
+        # flags were misprinted or misread: refuse the scan rather than report it.
         encoded = character_of(int(flags) - 60)
+        if encoded != check:
+            raise CheckCharacterMismatch(
+                f"{where}: type 3 flags {flags} carry check character {encoded!r}, but DIN "
+                f"{din} has check character {check!r} (flags {_type3_flag(din)}): "
+                f"the DIN or its flags were misread; scan the label again"
+            )
         fields["flag_type"] = 3
         fields["flag_meaning"] = "MOD 37-2 check character of the DIN"
         fields["flag_check_character"] = encoded
-        fields["flag_check_matches"] = encoded == check
+        fields["flag_check_matches"] = True
     return fields
 
 
@@ -957,11 +1129,11 @@ def _read_one(data: str, start: int) -> tuple[DataStructure, int]:
         rest = data[start:]
         if start == 0:
             raise InvalidInput(
-                f"{rest!r} is not ISBT 128 barcode data: every data structure starts "
+                f"{_quote(rest)} is not ISBT 128 barcode data: every data structure starts "
                 f"with '=' or '&'"
             )
         raise InvalidInput(
-            f"trailing characters {rest!r} at position {position} are not an ISBT 128 "
+            f"trailing characters {_quote(rest)} at position {position} are not an ISBT 128 "
             f"data structure"
         )
     if start + 1 >= len(data):
