@@ -11,20 +11,69 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from veinline.domain.errors import InvalidInput
-from veinline.domain.grading._input import Fields, change_percent, fmt, json_number, percent
+from veinline.domain.grading._input import (
+    Field,
+    Fields,
+    change_percent,
+    fmt,
+    json_number,
+    percent,
+    run,
+)
 
-FIELDS = ("baseline", "assessments")
-BASELINE_FIELDS = ("serum_m_g_dl", "urine_m_mg_24h")
+TITLE = "Multiple myeloma response, IMWG 2016 (Kumar et al., Lancet Oncol 2016;17:e328)"
+
+BASELINE_FIELDS: tuple[Field, ...] = (
+    Field("serum_m_g_dl", "number", "Serum M-protein by electrophoresis.", unit="g/dL", minimum=0),
+    Field(
+        "urine_m_mg_24h", "number", "Urine M-protein by electrophoresis.", unit="mg/24 h", minimum=0
+    ),
+)
 # `new_lesions` is optional: the IMWG PD definition counts new lesions, but not every
 # assessment reports imaging. When it is absent the reasons say PD was judged without it.
-ASSESSMENT_FIELDS = (
-    "serum_m_g_dl",
-    "urine_m_mg_24h",
-    "immunofixation",
-    "marrow_plasma_cells_percent",
-    "flc_ratio_normal",
-    "new_lesions",
+ASSESSMENT_FIELDS: tuple[Field, ...] = (
+    *BASELINE_FIELDS,
+    Field(
+        "immunofixation",
+        "choice",
+        "Serum and urine immunofixation: negative only when both are negative.",
+        required=False,
+        required_when="when serum and urine M-protein are 0 by electrophoresis",
+        choices=("positive", "negative"),
+    ),
+    Field(
+        "marrow_plasma_cells_percent",
+        "number",
+        "Marrow plasma cells (CR needs < 5%).",
+        unit="%",
+        required=False,
+        required_when="when immunofixation is negative",
+        minimum=0,
+        maximum=100,
+    ),
+    Field(
+        "flc_ratio_normal",
+        "boolean",
+        "Whether the serum κ/λ free light chain ratio is normal.",
+        required=False,
+        required_when="when the assessment meets CR (sCR needs it)",
+    ),
+    Field(
+        "new_lesions",
+        "boolean",
+        "New bone lesions or soft-tissue plasmacytomas, or growth of existing ones.",
+        required=False,
+    ),
+)
+FIELDS: tuple[Field, ...] = (
+    Field("baseline", "object", "The disease before treatment.", fields=BASELINE_FIELDS),
+    Field(
+        "assessments",
+        "objects",
+        "Every assessment after baseline, in order.",
+        min_items=1,
+        fields=ASSESSMENT_FIELDS,
+    ),
 )
 
 # Best first; a category is confirmed by a next assessment at least as good.
@@ -41,29 +90,33 @@ CR_MARROW_BELOW_PERCENT = Decimal(5)
 
 def grade(data: Mapping[str, object]) -> dict[str, object]:
     """IMWG response of each assessment, and whether the next assessment confirms it."""
-    fields = Fields(data, path="", allowed=FIELDS)
-    baseline_fields = fields.record("baseline", BASELINE_FIELDS)
+    return run(data, FIELDS, _grade)
+
+
+def _grade(fields: Fields) -> dict[str, object]:
+    baseline_fields = fields.record("baseline")
     baseline = _MProtein(
-        serum=baseline_fields.number("serum_m_g_dl", minimum=0),
-        urine=baseline_fields.number("urine_m_mg_24h", minimum=0),
+        serum=baseline_fields.number("serum_m_g_dl"),
+        urine=baseline_fields.number("urine_m_mg_24h"),
     )
     if baseline.serum == 0 and baseline.urine == 0:
-        raise InvalidInput(
+        raise baseline_fields.refuse(
+            "serum_m_g_dl",
             "baseline needs measurable M-protein: baseline.serum_m_g_dl or "
-            "baseline.urine_m_mg_24h above 0"
+            "baseline.urine_m_mg_24h above 0",
         )
-    items = fields.records("assessments", ASSESSMENT_FIELDS, at_least=1)
+    items = fields.records("assessments")
 
     lowest = baseline
     lowest_marrow: Decimal | None = None
     graded: list[tuple[str, list[str], dict[str, object]]] = []
     for item in items:
         current = _MProtein(
-            serum=item.number("serum_m_g_dl", minimum=0),
-            urine=item.number("urine_m_mg_24h", minimum=0),
+            serum=item.number("serum_m_g_dl"),
+            urine=item.number("urine_m_mg_24h"),
         )
         marrow = (
-            item.number("marrow_plasma_cells_percent", minimum=0, maximum=100)
+            item.number("marrow_plasma_cells_percent")
             if item.present("marrow_plasma_cells_percent")
             else None
         )
@@ -157,15 +210,15 @@ def _response(item: Fields, current: _MProtein, baseline: _MProtein) -> tuple[st
     if electrophoresis_negative:
         immunofixation = item.choice(
             "immunofixation",
-            ("positive", "negative"),
             when="when serum and urine M-protein are 0 (it separates CR from VGPR)",
         )
     elif item.present("immunofixation"):
-        immunofixation = item.choice("immunofixation", ("positive", "negative"))
+        immunofixation = item.choice("immunofixation")
         if immunofixation == "negative":
-            raise InvalidInput(
+            raise item.refuse(
+                "immunofixation",
                 f"{item.name('immunofixation')} cannot be negative while M-protein is still "
-                "measured by electrophoresis (serum_m_g_dl or urine_m_mg_24h above 0)"
+                "measured by electrophoresis (serum_m_g_dl or urine_m_mg_24h above 0)",
             )
     else:
         immunofixation = "positive"
@@ -173,8 +226,6 @@ def _response(item: Fields, current: _MProtein, baseline: _MProtein) -> tuple[st
     if immunofixation == "negative":
         marrow = item.number(
             "marrow_plasma_cells_percent",
-            minimum=0,
-            maximum=100,
             when="when immunofixation is negative (CR needs < 5% marrow plasma cells)",
         )
         if marrow < CR_MARROW_BELOW_PERCENT:

@@ -10,16 +10,59 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from veinline.domain.grading._input import (
+    Field,
     Fields,
     change_percent,
     fmt,
     json_number,
     json_percent,
     percent,
+    run,
 )
 
-FIELDS = ("assessments",)
-ASSESSMENT_FIELDS = ("sum_mm", "new_lesions", "all_targets_gone", "nodes_all_below_10mm")
+TITLE = "Solid tumour response, RECIST 1.1 (Eisenhauer et al., Eur J Cancer 2009;45:228)"
+
+ASSESSMENT_FIELDS: tuple[Field, ...] = (
+    Field(
+        "sum_mm",
+        "number",
+        "Sum of target lesion diameters: longest for non-nodal lesions, short axis for "
+        "nodes (nodes under 10 mm still counted).",
+        unit="mm",
+        minimum=0,
+    ),
+    Field(
+        "new_lesions",
+        "boolean",
+        "Any unequivocal new lesion since baseline.",
+        required=False,
+        required_when="at each follow-up unless the sum already shows PD",
+    ),
+    Field(
+        "all_targets_gone",
+        "boolean",
+        "Every non-nodal target lesion has disappeared.",
+        required=False,
+        required_when="at each follow-up unless PD is already shown",
+    ),
+    Field(
+        "nodes_all_below_10mm",
+        "boolean",
+        "Every target lymph node is under 10 mm short axis (true when there are none).",
+        required=False,
+        required_when="when all_targets_gone is true",
+    ),
+)
+
+FIELDS: tuple[Field, ...] = (
+    Field(
+        "assessments",
+        "objects",
+        "Every assessment in order, the first being the baseline (its sum_mm only is read).",
+        min_items=1,
+        fields=ASSESSMENT_FIELDS,
+    ),
+)
 
 # RECIST 1.1: PD is a rise of ≥ 20% over the nadir and ≥ 5 mm absolute.
 PD_RISE = Decimal("1.2")
@@ -30,11 +73,18 @@ PR_FRACTION_LEFT = Decimal("0.7")
 
 def grade(data: Mapping[str, object]) -> dict[str, object]:
     """RECIST 1.1 response of each assessment; the first assessment is the baseline."""
-    fields = Fields(data, path="", allowed=FIELDS)
-    items = fields.records("assessments", ASSESSMENT_FIELDS, at_least=1)
-    baseline = items[0].number(
-        "sum_mm", above=0, hint="RECIST 1.1 needs measurable target lesions at baseline"
-    )
+    return run(data, FIELDS, _grade)
+
+
+def _grade(fields: Fields) -> dict[str, object]:
+    items = fields.records("assessments")
+    baseline = items[0].number("sum_mm")
+    if baseline <= 0:
+        raise items[0].refuse(
+            "sum_mm",
+            f"{items[0].name('sum_mm')} must be greater than 0, not {fmt(baseline)} "
+            "(RECIST 1.1 needs measurable target lesions at baseline)",
+        )
     results: list[dict[str, object]] = [
         {
             "index": 0,
@@ -49,7 +99,7 @@ def grade(data: Mapping[str, object]) -> dict[str, object]:
     flat = [f"assessments[0]: {reason}" for reason in _baseline_reasons(baseline)]
     nadir = baseline
     for index, item in enumerate(items[1:], start=1):
-        total = item.number("sum_mm", minimum=0)
+        total = item.number("sum_mm")
         response, reasons = _response(item, total=total, baseline=baseline, nadir=nadir)
         results.append(
             {
