@@ -156,9 +156,14 @@ def _grade(fields: Fields) -> dict[str, object]:
         return {"grade": 1, "reasons": reasons}
     # ASTCT 2019: the grade is the more severe of hypotension and hypoxia.
     worst = max(hypotension_grade, hypoxia_grade)
+    basis = (
+        f"fever masked by {MASKING}, so hypotension and hypoxia drive the grade: the"
+        if fever.masked
+        else "the grade is the"
+    )
     reasons.append(
-        f"ASTCT 2019: the grade is the more severe of hypotension "
-        f"(grade {hypotension_grade}) and hypoxia (grade {hypoxia_grade}) → grade {worst}"
+        f"ASTCT 2019: {basis} more severe of hypotension (grade {hypotension_grade}) and "
+        f"hypoxia (grade {hypoxia_grade}) → grade {worst}"
     )
     return {"grade": worst, "reasons": reasons}
 
