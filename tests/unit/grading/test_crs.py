@@ -1,4 +1,4 @@
-"""CRS grading, ASTCT 2019: worked examples from shared/domain/clinical-scales.md."""
+"""CRS grading, ASTCT 2019 (Lee et al., BBMT 2019;25:625): worked examples."""
 
 from __future__ import annotations
 
@@ -270,7 +270,7 @@ def test_ill_typed_fields_are_refused_by_name(fields: dict[str, object], message
 def test_a_grade_reached_with_masked_fever_says_the_fever_was_masked(
     fields: dict[str, object], expected: int, final: str
 ) -> None:
-    """Lee et al., BBMT 2019;25:625, Table 3 footnote: once antipyretics or anticytokine
+    """Lee et al., BBMT 2019;25:625, CRS grading footnote: once antipyretics or anticytokine
     therapy (tocilizumab, steroids) are given, fever is no longer required and hypotension
     and hypoxia drive the grade; the grade's reason must say the fever was masked."""
     result = crs(temperature_c=37.2, fever_masked_by_treatment=True, **fields)
@@ -283,7 +283,7 @@ def test_a_grade_reached_with_masked_fever_says_the_fever_was_masked(
 
 
 def test_masked_fever_without_a_temperature_reading_says_so_too() -> None:
-    """Lee et al., BBMT 2019;25:625, Table 3 footnote: no temperature is needed once fever
+    """Lee et al., BBMT 2019;25:625, CRS grading footnote: no temperature is needed once fever
     is masked by treatment."""
     result = crs(temperature_c=None, fever_masked_by_treatment=True, hypotension=True)
     assert result["reasons"][0].startswith("ASTCT 2019: fever masked by treatment: ")
@@ -292,7 +292,7 @@ def test_masked_fever_without_a_temperature_reading_says_so_too() -> None:
 
 @pytest.mark.parametrize("masked", [True, False])
 def test_a_measured_fever_is_not_reported_as_masked(masked: bool) -> None:
-    """Lee et al., BBMT 2019;25:625, Table 3: a temperature ≥ 38.0 °C is fever, whatever
+    """Lee et al., BBMT 2019;25:625, CRS grading: a temperature ≥ 38.0 °C is fever, whatever
     treatment was given, so the reason cites the measured fever."""
     result = crs(temperature_c=38.6, fever_masked_by_treatment=masked, hypotension=True)
     assert result["grade"] == 2

@@ -207,20 +207,6 @@ def _lower_gi_by_output(fields: Fields, weight: Decimal) -> tuple[int, list[str]
         else f"MAGIC, adult criteria ({fmt(weight)} kg > 50 kg)"
     )
     staged: list[tuple[int, str]] = []
-    if child:
-        volume = fields.number(
-            "stool_ml_per_day",
-            when="for a patient ≤ 50 kg (MAGIC stages children by stool mL/kg/day)",
-        )
-        per_kg = volume / weight
-        stage, band = _band(per_kg, CHILD_ML_PER_KG, "mL/kg/day", ("10–19.9", "20–30"))
-        reasons = [
-            f"{criteria}: stool {fmt(volume)} mL/day = "
-            f"{fmt(per_kg.quantize(Decimal('0.1')))} mL/kg/day ({band}) → lower GI stage {stage}"
-        ]
-        if fields.present("stool_episodes_per_day"):
-            reasons.append("MAGIC: stool episodes are not used to stage patients ≤ 50 kg")
-        return stage, reasons
     if fields.present("stool_ml_per_day"):
         volume = fields.number("stool_ml_per_day")
         if child:

@@ -1,4 +1,4 @@
-"""Cytokine release syndrome grade, ASTCT consensus (Lee et al., BBMT 2019;25:625, Table 3).
+"""Cytokine release syndrome grade, ASTCT consensus (Lee et al., BBMT 2019;25:625).
 
 The input describes findings already judged attributable to CRS: ASTCT grades hypotension
 and hypoxia "not attributable to another cause", and organ toxicities are graded with

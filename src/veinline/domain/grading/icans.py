@@ -1,5 +1,5 @@
 """Immune effector cell-associated neurotoxicity grade, ASTCT consensus (Lee et al., BBMT
-2019;25:625, Table 5).
+2019;25:625).
 
 For adults and children aged 12 or more (younger children use CAPD, not ICE). Findings are
 those not attributable to another cause; sedation-caused drowsiness, tremor and myoclonus
