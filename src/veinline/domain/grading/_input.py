@@ -88,7 +88,7 @@ class Field:
         return f"{low}, ≤ {high}" if low else f"≤ {high}"
 
     def requirement(self) -> str:
-        """ "required", or "optional" with the condition that makes it needed."""
+        """Whether the field is required, or when an optional one is needed, in words."""
         if self.required:
             return "required"
         return f"optional; needed {self.required_when}" if self.required_when else "optional"
@@ -228,6 +228,7 @@ class Problems:
         self._found: list[Problem] = []
 
     def add(self, field: str, message: str) -> None:
+        """Record a problem; one reached twice (two criteria need the field) is named once."""
         if not any(problem.message == message for problem in self._found):
             self._found.append(Problem(field, message))
 
