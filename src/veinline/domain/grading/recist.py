@@ -205,6 +205,10 @@ def _response(item: Fields, visit: _Visit) -> tuple[str, list[str]]:
             f"{fmt(nadir)} mm, under the 5 mm needed for PD"
         )
     after_cr = visit.after_cr
+    # RECIST 1.1 (Eisenhauer 2009, with the RECIST Working Group's published clarifications
+    # on new lesions and on lymph nodes): once CR is assigned, the reappearance of any
+    # lesion is PD, however small; before a CR a reappearing lesion counts only through
+    # the sum or as a new lesion.
     since = f"RECIST 1.1: after the complete response at assessments[{after_cr}],"
 
     # Each finding is asked for only while no PD is shown, since PD needs nothing more; a
@@ -222,7 +226,8 @@ def _response(item: Fields, visit: _Visit) -> tuple[str, list[str]]:
         lambda: _flag(item, "nodes_all_below_10mm", needed=nodes_needed, when=nodes_when)
     )
     if after_cr is not None and nodes is False:
-        # A node has reappeared once its short axis is ≥ 10 mm again.
+        # Nodes under 10 mm short axis are non-pathological, so a node has reappeared only
+        # once it is ≥ 10 mm again.
         progression.append(f"{since} a lymph node is back to ≥ 10 mm short axis → PD")
 
     target_cr = gone is True and nodes is True
