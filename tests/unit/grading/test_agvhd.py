@@ -1,4 +1,4 @@
-"""Acute GVHD staging and grading, MAGIC: worked examples from clinical-scales.md."""
+"""Acute GVHD staging and grading, MAGIC (Harris et al., BBMT 2016;22:4, Table 1)."""
 
 from __future__ import annotations
 
@@ -122,16 +122,105 @@ def test_a_light_patient_is_staged_per_kg_not_by_adult_volumes() -> None:
 
 
 def test_50_kg_is_a_child_and_over_50_kg_an_adult() -> None:
-    # Adult episode counts apply only over 50 kg (MAGIC: children are ≤ 50 kg).
+    """Harris et al., BBMT 2016;22:4, Table 1: adult stool criteria apply over 50 kg; at
+    50 kg and under the paediatric ones do, for episodes as for volume."""
+    # 6 episodes/day: adult stage 2 (5–7), paediatric stage 1 (4–6).
     assert stage("lower_gi", weight_kg=50.5, stool_ml_per_day=None, stool_episodes_per_day=6) == 2
-    with pytest.raises(InvalidInput, match="stool_ml_per_day is required for a patient ≤ 50 kg"):
-        agvhd(weight_kg=50, stool_ml_per_day=None, stool_episodes_per_day=6)
+    assert stage("lower_gi", weight_kg=50, stool_ml_per_day=None, stool_episodes_per_day=6) == 1
 
 
-def test_child_episodes_are_not_staged_when_volume_is_given() -> None:
-    result = agvhd(weight_kg=20, stool_ml_per_day=150, stool_episodes_per_day=9)
-    assert result["stages"] == {"skin": 0, "liver": 0, "upper_gi": 0, "lower_gi": 0}
-    assert "MAGIC: stool episodes are not used to stage patients ≤ 50 kg" in result["reasons"]
+@pytest.mark.parametrize(
+    ("episodes", "expected"),
+    [(0, 0), (3, 0), (4, 1), (5, 1), (6, 1), (7, 2), (8, 2), (10, 2), (11, 3), (15, 3)],
+)
+def test_child_lower_gi_stage_by_episodes_alone(episodes: int, expected: int) -> None:
+    """Harris et al., BBMT 2016;22:4, Table 1, children: < 4, 4–6, 7–10 and > 10 stool
+    episodes/day are stages 0–3; episodes alone stage a child whose volume is not measured."""
+    assert (
+        stage("lower_gi", weight_kg=20, stool_ml_per_day=None, stool_episodes_per_day=episodes)
+        == expected
+    )
+
+
+@pytest.mark.parametrize(
+    ("volume", "episodes", "expected"),
+    [
+        (150, 9, 2),  # 7.5 mL/kg/day is stage 0, 9 episodes stage 2
+        (150, 11, 3),  # 11 episodes is stage 3
+        (700, 2, 3),  # 35 mL/kg/day is stage 3, 2 episodes stage 0
+        (300, 5, 1),  # 15 mL/kg/day and 5 episodes are both stage 1
+        (150, 3, 0),
+    ],
+)
+def test_child_takes_the_worse_of_volume_and_episodes(
+    volume: int, episodes: int, expected: int
+) -> None:
+    """Harris et al., BBMT 2016;22:4, Table 1, children: each stage is a volume per kg or
+    an episode count, so either meets it and the worse stage is taken (as for adults)."""
+    result = agvhd(weight_kg=20, stool_ml_per_day=volume, stool_episodes_per_day=episodes)
+    assert result["stages"]["lower_gi"] == expected
+    assert result["reasons"][-2] == (
+        f"MAGIC: stool volume or episodes, whichever is worse → lower GI stage {expected}"
+    )
+
+
+def test_child_reasons_give_the_volume_per_kg_and_the_paediatric_bands() -> None:
+    """Harris et al., BBMT 2016;22:4, Table 1: children are staged in mL/kg/day."""
+    result = agvhd(weight_kg=30, stool_ml_per_day=700, stool_episodes_per_day=5)
+    assert result["stages"]["lower_gi"] == 2
+    assert result["reasons"][3:6] == [
+        "MAGIC, paediatric criteria (30 kg ≤ 50 kg): stool 700 mL/day = 23.3 mL/kg/day "
+        "(20–30 mL/kg/day) → lower GI stage 2",
+        "MAGIC, paediatric criteria (30 kg ≤ 50 kg): 5 stool episodes/day (4–6 episodes/day) "
+        "→ lower GI stage 1",
+        "MAGIC: stool volume or episodes, whichever is worse → lower GI stage 2",
+    ]
+
+
+@pytest.mark.parametrize("field", ["severe_pain_or_ileus", "bloody_stool"])
+def test_child_stage_4_criteria_apply_whatever_the_stool_output(field: str) -> None:
+    """Harris et al., BBMT 2016;22:4, Table 1: lower GI stage 4 (severe abdominal pain with
+    or without ileus, or grossly bloody stool regardless of volume) applies to children."""
+    result = agvhd(weight_kg=15, stool_ml_per_day=None, stool_episodes_per_day=1, **{field: True})
+    assert result["stages"]["lower_gi"] == 4
+    assert result["grade_label"] == "IV"
+
+
+def test_a_child_needs_a_volume_or_an_episode_count() -> None:
+    """Harris et al., BBMT 2016;22:4, Table 1: stages 0–3 are read from stool output."""
+    with pytest.raises(
+        InvalidInput,
+        match="stool_ml_per_day or stool_episodes_per_day is required to stage lower GI",
+    ):
+        agvhd(weight_kg=20, stool_ml_per_day=None)
+
+
+def test_child_episode_stages_drive_the_overall_grade() -> None:
+    """Harris et al., BBMT 2016;22:4: lower GI stage 1 alone is grade II, stage 2–3 is
+    grade III, for children as for adults."""
+    assert grade_of(weight_kg=25, stool_ml_per_day=None, stool_episodes_per_day=4) == (2, "II")
+    assert grade_of(weight_kg=25, stool_ml_per_day=None, stool_episodes_per_day=7) == (3, "III")
+
+
+@pytest.mark.parametrize(
+    ("volume", "expected"), [(199, 0), (200, 1), (399, 1), (400, 2), (600, 2), (601, 3)]
+)
+def test_child_volume_bands_are_per_kg_at_their_boundaries(volume: int, expected: int) -> None:
+    """Harris et al., BBMT 2016;22:4, Table 1, children: < 10, 10–19.9, 20–30 and > 30
+    mL/kg/day; at 20 kg 399 mL is 19.95 mL/kg/day, still stage 1."""
+    assert stage("lower_gi", weight_kg=20, stool_ml_per_day=volume) == expected
+
+
+@pytest.mark.parametrize(
+    ("volume", "episodes", "expected"),
+    [(None, 3, 1), (1200, None, 2), (400, 8, 3), (1600, 2, 3), (499, 2, 0)],
+)
+def test_adults_are_staged_by_volume_or_episodes_the_worse_of_the_two(
+    volume: int | None, episodes: int | None, expected: int
+) -> None:
+    """Harris et al., BBMT 2016;22:4, Table 1, adults: < 500 mL or < 3 episodes, 500–999
+    or 3–4, 1000–1500 or 5–7, > 1500 or > 7; either meets a stage."""
+    assert stage("lower_gi", stool_ml_per_day=volume, stool_episodes_per_day=episodes) == expected
 
 
 def test_skin_stage_1_or_2_alone_is_grade_i() -> None:

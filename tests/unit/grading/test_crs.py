@@ -1,4 +1,4 @@
-"""CRS grading, ASTCT 2019: worked examples from shared/domain/clinical-scales.md."""
+"""CRS grading, ASTCT 2019 (Lee et al., BBMT 2019;25:625): worked examples."""
 
 from __future__ import annotations
 
@@ -233,3 +233,68 @@ def test_missing_fields_the_grade_depends_on_are_named(
 def test_ill_typed_fields_are_refused_by_name(fields: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         crs(**fields)
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected", "final"),
+    [
+        (
+            {"hypotension": True},
+            2,
+            "ASTCT 2019: fever masked by antipyretics, tocilizumab or steroids, so hypotension "
+            "and hypoxia drive the grade: the more severe of hypotension (grade 2) and hypoxia "
+            "(grade 0) → grade 2",
+        ),
+        (
+            {"oxygen": {"device": "facemask"}},
+            3,
+            "ASTCT 2019: fever masked by antipyretics, tocilizumab or steroids, so hypotension "
+            "and hypoxia drive the grade: the more severe of hypotension (grade 0) and hypoxia "
+            "(grade 3) → grade 3",
+        ),
+        (
+            {"hypotension": True, "vasopressors": ["norepinephrine", "phenylephrine"]},
+            4,
+            "ASTCT 2019: fever masked by antipyretics, tocilizumab or steroids, so hypotension "
+            "and hypoxia drive the grade: the more severe of hypotension (grade 4) and hypoxia "
+            "(grade 0) → grade 4",
+        ),
+        (
+            {},
+            1,
+            "ASTCT 2019: fever masked by antipyretics, tocilizumab or steroids, without "
+            "hypotension or hypoxia → grade 1",
+        ),
+    ],
+)
+def test_a_grade_reached_with_masked_fever_says_the_fever_was_masked(
+    fields: dict[str, object], expected: int, final: str
+) -> None:
+    """Lee et al., BBMT 2019;25:625, CRS grading footnote: once antipyretics or anticytokine
+    therapy (tocilizumab, steroids) are given, fever is no longer required and hypotension
+    and hypoxia drive the grade; the grade's reason must say the fever was masked."""
+    result = crs(temperature_c=37.2, fever_masked_by_treatment=True, **fields)
+    assert result["grade"] == expected
+    assert result["reasons"][0] == (
+        "ASTCT 2019: fever masked by treatment (temperature 37.2 °C): fever not required "
+        "after antipyretics, tocilizumab or steroids; hypotension and hypoxia drive the grade"
+    )
+    assert result["reasons"][-1] == final
+
+
+def test_masked_fever_without_a_temperature_reading_says_so_too() -> None:
+    """Lee et al., BBMT 2019;25:625, CRS grading footnote: no temperature is needed once fever
+    is masked by treatment."""
+    result = crs(temperature_c=None, fever_masked_by_treatment=True, hypotension=True)
+    assert result["reasons"][0].startswith("ASTCT 2019: fever masked by treatment: ")
+    assert "fever masked by antipyretics, tocilizumab or steroids" in result["reasons"][-1]
+
+
+@pytest.mark.parametrize("masked", [True, False])
+def test_a_measured_fever_is_not_reported_as_masked(masked: bool) -> None:
+    """Lee et al., BBMT 2019;25:625, CRS grading: a temperature ≥ 38.0 °C is fever, whatever
+    treatment was given, so the reason cites the measured fever."""
+    result = crs(temperature_c=38.6, fever_masked_by_treatment=masked, hypotension=True)
+    assert result["grade"] == 2
+    assert result["reasons"][0] == "ASTCT 2019: fever 38.6 °C (≥ 38.0 °C)"
+    assert not any("masked" in reason for reason in result["reasons"])

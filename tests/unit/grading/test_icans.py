@@ -1,4 +1,4 @@
-"""ICANS grading, ASTCT 2019: worked examples from shared/domain/clinical-scales.md."""
+"""ICANS grading, ASTCT 2019 (Lee et al., BBMT 2019;25:625): worked examples."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""RECIST 1.1 target-lesion response: worked examples from clinical-scales.md."""
+"""RECIST 1.1 response (Eisenhauer et al., Eur J Cancer 2009;45:228): worked examples."""
 
 from __future__ import annotations
 
@@ -61,7 +61,11 @@ def test_pr_is_exact_for_decimal_sums() -> None:
 
 
 def test_all_targets_gone_with_nodes_below_10_mm_is_cr() -> None:
-    [_, second] = recist(60, visit(8, all_targets_gone=True, nodes_all_below_10mm=True))
+    """Eisenhauer 2009, Table 1: CR is every target and non-target lesion gone, nodes
+    < 10 mm short axis, and no new lesion."""
+    [_, second] = recist(
+        60, visit(8, all_targets_gone=True, nodes_all_below_10mm=True, non_target="absent")
+    )
     assert second["response"] == "CR"
     assert second["reasons"] == [
         "RECIST 1.1: all target lesions gone and all nodes < 10 mm short axis → CR"
@@ -109,11 +113,14 @@ def test_a_rise_of_20_percent_under_5_mm_is_not_pd() -> None:
 
 
 def test_after_a_zero_nadir_only_the_5_mm_floor_decides_pd() -> None:
-    gone = visit(0, all_targets_gone=True, nodes_all_below_10mm=True)
-    [_, _, small] = recist(40, gone, visit(4))
-    assert small["response"] == "PR"
+    """Eisenhauer 2009, section 4.3.1: PD also needs an absolute rise of ≥ 5 mm. Here the
+    zero nadir is a PR (non-target lesions remain), so a target lesion coming back is not
+    PD by itself (it would be after a CR)."""
+    gone = visit(0, all_targets_gone=True, nodes_all_below_10mm=True, non_target="present")
+    [_, first, small] = recist(40, gone, visit(4))
+    assert (first["response"], small["response"]) == ("PR", "PR")
     assert small["change_from_nadir_percent"] is None
-    assert responses(40, gone, visit(5)) == ["baseline", "CR", "PD"]
+    assert responses(40, gone, visit(5)) == ["baseline", "PR", "PD"]
 
 
 def test_any_new_lesion_is_pd_even_while_targets_shrink() -> None:
@@ -130,6 +137,8 @@ def test_top_level_reasons_name_each_assessment() -> None:
     result = grade("recist", {"assessments": [{"sum_mm": 100}, visit(90)]})
     assert result["reasons"] == [
         "assessments[0]: RECIST 1.1: baseline sum of diameters 100 mm",
+        "assessments[1]: RECIST 1.1: non-target lesions not reported; response judged on "
+        "target and new lesions",
         "assessments[1]: RECIST 1.1: sum 90 mm is down 10% from baseline 100 mm, "
         "neither PR (≥ 30% down) nor PD → SD",
     ]
@@ -165,3 +174,130 @@ def test_missing_or_ill_typed_fields_are_named(
 def test_assessments_must_be_a_list() -> None:
     with pytest.raises(InvalidInput, match="assessments must be a list, not an object"):
         grade("recist", {"assessments": {"sum_mm": 50}})
+
+
+def cr(sum_mm: float = 0) -> dict[str, object]:
+    """A follow-up meeting CR: every lesion gone, nodes < 10 mm."""
+    return visit(sum_mm, all_targets_gone=True, nodes_all_below_10mm=True, non_target="absent")
+
+
+def after_cr(*later: dict[str, object]) -> list[dict[str, Any]]:
+    """Baseline 50 mm, a CR at assessments[1] with an 8 mm node, then `later`."""
+    return recist(50, cr(8), *later)
+
+
+def test_a_target_lesion_reappearing_after_cr_is_pd_even_under_the_5_mm_floor() -> None:
+    """RECIST 1.1 (Eisenhauer 2009; RECIST Working Group clarification "Does a new lesion
+    always result in PD?"): once CR is assigned, the reappearance of any lesion is PD,
+    however small the sum's rise."""
+    [_, first, second] = after_cr(visit(12, nodes_all_below_10mm=True, non_target="absent"))
+    assert (first["response"], second["response"]) == ("CR", "PD")
+    assert second["reasons"] == [
+        "RECIST 1.1: after the complete response at assessments[1], a target lesion has "
+        "reappeared → PD"
+    ]
+
+
+def test_a_node_back_to_10_mm_after_cr_is_pd() -> None:
+    """RECIST 1.1 (RECIST Working Group clarification "Abnormal lymph node"): a node has
+    reappeared once its short axis is ≥ 10 mm again; after CR that is PD."""
+    [_, _, second] = after_cr(cr(10) | {"nodes_all_below_10mm": False})
+    assert second["response"] == "PD"
+    assert second["reasons"] == [
+        "RECIST 1.1: after the complete response at assessments[1], a lymph node is back to "
+        "≥ 10 mm short axis → PD"
+    ]
+
+
+def test_a_node_still_under_10_mm_after_cr_keeps_the_cr() -> None:
+    """RECIST 1.1: nodes < 10 mm short axis are non-pathological, so a node growing from
+    8 to 9 mm is no reappearance."""
+    assert [item["response"] for item in after_cr(cr(9), cr(9))] == ["baseline", "CR", "CR", "CR"]
+
+
+@pytest.mark.parametrize("non_target", ["present", "unequivocal_progression"])
+def test_a_non_target_lesion_reappearing_after_cr_is_pd(non_target: str) -> None:
+    """RECIST 1.1 (Eisenhauer 2009, Table 1 and the RECIST Working Group clarification):
+    after CR, a non-target lesion seen again is PD."""
+    [_, _, second] = after_cr(cr(8) | {"non_target": non_target})
+    assert second["response"] == "PD"
+    assert (
+        "RECIST 1.1: after the complete response at assessments[1], a non-target lesion has "
+        "reappeared → PD"
+    ) in second["reasons"]
+
+
+def test_a_new_lesion_after_cr_is_pd() -> None:
+    """Eisenhauer 2009, Table 1: a new lesion is PD whatever the other lesions do."""
+    [_, _, second] = after_cr(cr(8) | {"new_lesions": True})
+    assert second["reasons"] == ["RECIST 1.1: new lesion → PD"]
+
+
+def test_the_reappearance_rule_follows_the_response_just_before() -> None:
+    """RECIST 1.1: the rule applies when the previous assessment was CR, however many CRs
+    came before; the reason names that assessment."""
+    items = recist(50, cr(), cr(), visit(3, nodes_all_below_10mm=True, non_target="absent"))
+    assert [item["response"] for item in items] == ["baseline", "CR", "CR", "PD"]
+    assert items[3]["reasons"] == [
+        "RECIST 1.1: after the complete response at assessments[2], a target lesion has "
+        "reappeared → PD"
+    ]
+
+
+def test_after_cr_the_next_assessment_must_report_nodes_and_non_target_lesions() -> None:
+    """RECIST 1.1: after CR, any reappearance is PD, so the assessment after a CR must say
+    whether nodes and non-target lesions came back; both are named at once."""
+    with pytest.raises(InvalidInput) as raised:
+        grade(
+            "recist",
+            {"assessments": [{"sum_mm": 50}, cr(), {**visit(0), "all_targets_gone": True}]},
+        )
+    assert raised.value.message == (
+        "2 problems with the input: assessments[2].nodes_all_below_10mm is required after a "
+        "complete response (RECIST 1.1: any lesion reappearing after CR is PD); "
+        "assessments[2].non_target is required after a complete response (RECIST 1.1: any "
+        "lesion reappearing after CR is PD)"
+    )
+
+
+def test_a_cr_needs_the_non_target_lesions_to_be_known() -> None:
+    """Eisenhauer 2009, Table 1: CR needs every non-target lesion gone too, so with all
+    target lesions gone the non-target state is asked for rather than assumed."""
+    with pytest.raises(InvalidInput, match=r"assessments\[1\].non_target is required when all"):
+        recist(60, visit(0, all_targets_gone=True, nodes_all_below_10mm=True))
+
+
+def test_target_cr_with_non_target_lesions_persisting_is_pr() -> None:
+    """Eisenhauer 2009, Table 1: target CR with non-target lesions non-CR/non-PD is PR."""
+    [_, second] = recist(
+        60, visit(0, all_targets_gone=True, nodes_all_below_10mm=True, non_target="present")
+    )
+    assert second["response"] == "PR"
+    assert second["reasons"] == [
+        "RECIST 1.1: all target lesions gone and all nodes < 10 mm short axis, but non-target "
+        "lesions persist (Table 1: non-CR/non-PD) → PR"
+    ]
+
+
+def test_a_reappearance_after_pr_is_judged_on_the_sum_alone() -> None:
+    """RECIST Working Group clarification: lesions that disappear and reappear are PD only
+    after a CR, or when another PD criterion is met."""
+    partial = visit(0, all_targets_gone=True, nodes_all_below_10mm=True, non_target="present")
+    assert responses(50, partial, visit(4, non_target="present")) == ["baseline", "PR", "PR"]
+
+
+def test_unequivocal_non_target_progression_is_pd_while_targets_shrink() -> None:
+    """Eisenhauer 2009, section 4.3.3 and Table 1: unequivocal progression of non-target
+    lesions is PD whatever the target lesions do."""
+    [_, second] = recist(100, visit(40, non_target="unequivocal_progression"))
+    assert second["response"] == "PD"
+    assert second["reasons"] == ["RECIST 1.1: unequivocal progression of non-target lesions → PD"]
+
+
+def test_persisting_non_target_lesions_leave_pr_and_sd_unchanged() -> None:
+    """Eisenhauer 2009, Table 1: target PR or SD with non-target lesions non-PD stays PR
+    or SD, and no note about unreported non-target lesions is added."""
+    [_, pr, sd] = recist(100, visit(60, non_target="present"), visit(65, non_target="absent"))
+    assert (pr["response"], sd["response"]) == ("PR", "PR")
+    assert not any("not reported" in reason for reason in pr["reasons"] + sd["reasons"])
+    assert responses(100, visit(80, non_target="present")) == ["baseline", "SD"]

@@ -1,39 +1,121 @@
-"""Acute graft-versus-host disease stage and grade, MAGIC (Harris et al., BBMT 2016;22:4)."""
+"""Acute graft-versus-host disease organ stages and overall grade, MAGIC.
+
+Harris et al., Biol Blood Marrow Transplant 2016;22:4, Table 1 (organ stages) and the
+overall grade built from them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
 
-from veinline.domain.errors import InvalidInput
-from veinline.domain.grading._input import Fields, fmt
+from veinline.domain.grading._input import Field, Fields, Unusable, fmt, run
 
-FIELDS = (
-    "skin_bsa_percent",
-    "skin_bullae_desquamation",
-    "bilirubin_mg_dl",
-    "upper_gi_persistent",
-    "stool_ml_per_day",
-    "stool_episodes_per_day",
-    "weight_kg",
-    "severe_pain_or_ileus",
-    "bloody_stool",
-)
+TITLE = "Acute GVHD organ stages and overall grade, MAGIC (Harris et al., BBMT 2016;22:4)"
+
 GRADE_LABELS = ("0", "I", "II", "III", "IV")
-# MAGIC: children (≤ 50 kg) are staged by stool volume per kg.
+# Harris 2016, Table 1: patients ≤ 50 kg are staged with the paediatric stool criteria.
 CHILD_MAX_KG = Decimal(50)
+
+# Harris 2016, Table 1, lower GI by stool output per day: where stages 1 and 2 begin and
+# above what stage 3 begins. A band's printed upper value ("999", "19.9") only marks where
+# the next begins, so 999.5 mL/day is still stage 1 and 19.95 mL/kg/day still stage 1.
+ADULT_ML = (Decimal(500), Decimal(1000), Decimal(1500))
+CHILD_ML_PER_KG = (Decimal(10), Decimal(20), Decimal(30))
+ADULT_EPISODES = (Decimal(3), Decimal(5), Decimal(7))
+CHILD_EPISODES = (Decimal(4), Decimal(7), Decimal(10))
+
+FIELDS: tuple[Field, ...] = (
+    Field(
+        "skin_bsa_percent",
+        "number",
+        "Body surface area with active GVHD erythema (rash).",
+        unit="% of body surface",
+        minimum=0,
+        maximum=100,
+    ),
+    Field(
+        "skin_bullae_desquamation",
+        "boolean",
+        "Generalised erythroderma with bullae and desquamation over > 5% of body surface.",
+        required=False,
+        required_when="when skin_bsa_percent is over 50 (MAGIC skin stage 4)",
+    ),
+    Field("bilirubin_mg_dl", "number", "Total serum bilirubin.", unit="mg/dL", minimum=0),
+    Field(
+        "upper_gi_persistent",
+        "boolean",
+        "Persistent nausea, vomiting or anorexia (upper GI stage 1).",
+    ),
+    Field(
+        "stool_ml_per_day",
+        "number",
+        "Diarrhoea volume per day (3-day average); ≤ 50 kg it is staged per kg of weight.",
+        unit="mL/day",
+        required=False,
+        required_when="unless stool_episodes_per_day is given (lower GI stages 0–3)",
+        minimum=0,
+    ),
+    Field(
+        "stool_episodes_per_day",
+        "number",
+        "Diarrhoea episodes per day; with a volume too, the worse stage is taken.",
+        unit="episodes/day",
+        required=False,
+        required_when="unless stool_ml_per_day is given (lower GI stages 0–3)",
+        minimum=0,
+    ),
+    Field(
+        "weight_kg",
+        "number",
+        "Body weight: ≤ 50 kg is staged with the paediatric lower GI criteria.",
+        unit="kg",
+        required=False,
+        required_when="to stage lower GI unless it is stage 4",
+        above=0,
+        maximum=400,
+    ),
+    Field(
+        "severe_pain_or_ileus",
+        "boolean",
+        "Severe abdominal pain (needing opioids) with or without ileus: lower GI stage 4.",
+        required=False,
+        required_when="unless bloody_stool is true",
+    ),
+    Field(
+        "bloody_stool",
+        "boolean",
+        "Grossly bloody stool, whatever the volume: lower GI stage 4.",
+        required=False,
+        required_when="unless severe_pain_or_ileus is true",
+    ),
+)
 
 
 def grade(data: Mapping[str, object]) -> dict[str, object]:
     """MAGIC organ stages and overall grade (0, I–IV) with their reasons."""
-    fields = Fields(data, path="", allowed=FIELDS)
-    skin, skin_reason = _skin(fields)
-    liver, liver_reason = _liver(fields)
-    upper, upper_reason = _upper_gi(fields)
-    lower, lower_reasons = _lower_gi(fields)
-    overall, overall_reason = _overall(skin=skin, liver=liver, upper=upper, lower=lower)
+    return run(data, FIELDS, _grade)
+
+
+def _grade(fields: Fields) -> dict[str, object]:
+    skin = fields.attempt(lambda: _skin(fields))
+    liver = fields.attempt(lambda: _liver(fields))
+    upper = fields.attempt(lambda: _upper_gi(fields))
+    lower = fields.attempt(lambda: _lower_gi(fields))
+    if skin is None or liver is None or upper is None or lower is None:
+        raise Unusable("agvhd")
+    (skin_stage, skin_reason), (liver_stage, liver_reason) = skin, liver
+    (upper_stage, upper_reason), (lower_stage, lower_reasons) = upper, lower
+    overall, overall_reason = _overall(
+        skin=skin_stage, liver=liver_stage, upper=upper_stage, lower=lower_stage
+    )
     return {
-        "stages": {"skin": skin, "liver": liver, "upper_gi": upper, "lower_gi": lower},
+        "stages": {
+            "skin": skin_stage,
+            "liver": liver_stage,
+            "upper_gi": upper_stage,
+            "lower_gi": lower_stage,
+        },
         "grade": overall,
         "grade_label": GRADE_LABELS[overall],
         "reasons": [skin_reason, liver_reason, upper_reason, *lower_reasons, overall_reason],
@@ -41,7 +123,7 @@ def grade(data: Mapping[str, object]) -> dict[str, object]:
 
 
 def _skin(fields: Fields) -> tuple[int, str]:
-    bsa = fields.number("skin_bsa_percent", minimum=0, maximum=100)
+    bsa = fields.number("skin_bsa_percent")
     area = f"skin erythema over {fmt(bsa)}% of body surface"
     if bsa == 0:
         return 0, "MAGIC: no active skin erythema → skin stage 0"
@@ -50,9 +132,7 @@ def _skin(fields: Fields) -> tuple[int, str]:
     if bsa <= 50:
         return 2, f"MAGIC: {area} (25–50%) → skin stage 2"
     # MAGIC skin stage 4 is generalised erythroderma (> 50%) with bullae and desquamation.
-    if fields.boolean(
-        "skin_bullae_desquamation", when="when skin_bsa_percent is over 50 (MAGIC skin stage 4)"
-    ):
+    if fields.boolean("skin_bullae_desquamation"):
         return 4, (
             f"MAGIC: generalised erythroderma ({fmt(bsa)}% > 50%) with bullae and desquamation "
             "> 5% → skin stage 4"
@@ -61,7 +141,7 @@ def _skin(fields: Fields) -> tuple[int, str]:
 
 
 def _liver(fields: Fields) -> tuple[int, str]:
-    bilirubin = fields.number("bilirubin_mg_dl", minimum=0)
+    bilirubin = fields.number("bilirubin_mg_dl")
     text = f"MAGIC: bilirubin {fmt(bilirubin)} mg/dL"
     # MAGIC bands are 2–3, 3.1–6, 6.1–15 and > 15; a value between bands (3.05) belongs to
     # the higher one, read as "> 3", "> 6", "> 15".
@@ -83,95 +163,96 @@ def _upper_gi(fields: Fields) -> tuple[int, str]:
 
 
 def _lower_gi(fields: Fields) -> tuple[int, list[str]]:
-    # MAGIC lower GI stage 4: severe abdominal pain with or without ileus, or grossly
-    # bloody stool, regardless of stool volume.
-    pain = (
-        fields.boolean("severe_pain_or_ileus") if fields.present("severe_pain_or_ileus") else None
-    )
-    blood = fields.boolean("bloody_stool") if fields.present("bloody_stool") else None
+    # Harris 2016, Table 1: lower GI stage 4 is severe abdominal pain with or without
+    # ileus, or grossly bloody stool regardless of stool volume, for adults and children.
+    pain = fields.attempt(lambda: fields.optional_boolean("severe_pain_or_ileus"))
+    blood = fields.attempt(lambda: fields.optional_boolean("bloody_stool"))
     if pain:
         return 4, ["MAGIC: severe abdominal pain with or without ileus → lower GI stage 4"]
     if blood:
         return 4, ["MAGIC: grossly bloody stool → lower GI stage 4"]
     for field, value in (("severe_pain_or_ileus", pain), ("bloody_stool", blood)):
-        if value is None:
-            raise InvalidInput(f"{field} is required (MAGIC lower GI stage 4 criterion)")
+        if value is None and not fields.present(field):
+            fields.problem(field, f"{field} is required (MAGIC lower GI stage 4 criterion)")
 
-    weight = fields.number(
-        "weight_kg",
-        above=0,
-        maximum=400,
-        when="to stage lower GI (MAGIC stages patients ≤ 50 kg by stool mL/kg/day)",
-    )
-    if weight <= CHILD_MAX_KG:
-        return _lower_gi_child(fields, weight)
-    return _lower_gi_adult(fields)
-
-
-def _lower_gi_child(fields: Fields, weight: Decimal) -> tuple[int, list[str]]:
-    volume = fields.number(
-        "stool_ml_per_day",
-        minimum=0,
-        when="for a patient ≤ 50 kg (MAGIC stages children by stool mL/kg/day)",
-    )
-    per_kg = volume / weight
-    text = (
-        f"MAGIC: stool {fmt(volume)} mL/day at {fmt(weight)} kg (≤ 50 kg, staged per kg) is "
-        f"{fmt(per_kg.quantize(Decimal('0.1')))} mL/kg/day"
-    )
-    reasons: list[str] = []
-    if fields.present("stool_episodes_per_day"):
-        # The criteria give episode counts for adults only; children are staged by volume.
-        reasons.append("MAGIC: stool episodes are not used to stage patients ≤ 50 kg")
-    if per_kg < 10:
-        stage, band = 0, "< 10 mL/kg"
-    elif per_kg < 20:
-        stage, band = 1, "10–19.9 mL/kg"
-    elif per_kg <= 30:
-        stage, band = 2, "20–30 mL/kg"
-    else:
-        stage, band = 3, "> 30 mL/kg"
-    return stage, [f"{text} ({band}) → lower GI stage {stage}", *reasons]
-
-
-def _lower_gi_adult(fields: Fields) -> tuple[int, list[str]]:
-    # MAGIC gives adult stool output as mL/day or episodes/day; when both are given the
-    # more severe stage is taken, since either meets the stage's criterion.
-    if not (fields.present("stool_ml_per_day") or fields.present("stool_episodes_per_day")):
-        raise InvalidInput(
-            "stool_ml_per_day or stool_episodes_per_day is required to stage lower GI"
+    weight = fields.attempt(
+        lambda: fields.number(
+            "weight_kg",
+            when="to stage lower GI (MAGIC stages patients ≤ 50 kg by the paediatric criteria)",
         )
+    )
+    if not (fields.present("stool_ml_per_day") or fields.present("stool_episodes_per_day")):
+        fields.problem(
+            "stool_ml_per_day",
+            "stool_ml_per_day or stool_episodes_per_day is required to stage lower GI",
+        )
+        raise Unusable("stool output")
+    if weight is None or pain is None or blood is None:
+        raise Unusable("lower GI")
+    return _lower_gi_by_output(fields, weight)
+
+
+def _lower_gi_by_output(fields: Fields, weight: Decimal) -> tuple[int, list[str]]:
+    """Stages 0–3 by stool volume or episodes, whichever gives the worse stage.
+
+    Harris 2016, Table 1 gives each stage as a volume "or" an episode count, for adults
+    (> 50 kg, mL/day) and for children (≤ 50 kg, mL/kg/day): either meets the stage, so
+    the worse of the two is taken, and episodes alone stage a patient whose volume is not
+    measured.
+    """
+    child = weight <= CHILD_MAX_KG
+    criteria = (
+        f"MAGIC, paediatric criteria ({fmt(weight)} kg ≤ 50 kg)"
+        if child
+        else f"MAGIC, adult criteria ({fmt(weight)} kg > 50 kg)"
+    )
     staged: list[tuple[int, str]] = []
     if fields.present("stool_ml_per_day"):
-        volume = fields.number("stool_ml_per_day", minimum=0)
-        if volume < 500:
-            stage, band = 0, "< 500 mL"
-        elif volume < 1000:
-            stage, band = 1, "500–999 mL"
-        elif volume <= 1500:
-            stage, band = 2, "1000–1500 mL"
+        volume = fields.number("stool_ml_per_day")
+        if child:
+            per_kg = volume / weight
+            stage, band = _band(per_kg, CHILD_ML_PER_KG, "mL/kg/day", ("10–19.9", "20–30"))
+            measured = (
+                f"stool {fmt(volume)} mL/day = {fmt(per_kg.quantize(Decimal('0.1')))} "
+                f"mL/kg/day ({band})"
+            )
         else:
-            stage, band = 3, "> 1500 mL"
-        staged.append(
-            (stage, f"MAGIC: stool {fmt(volume)} mL/day ({band}) → lower GI stage {stage}")
-        )
+            stage, band = _band(volume, ADULT_ML, "mL/day", ("500–999", "1000–1500"))
+            measured = f"stool {fmt(volume)} mL/day ({band})"
+        staged.append((stage, f"{criteria}: {measured} → lower GI stage {stage}"))
     if fields.present("stool_episodes_per_day"):
-        episodes = fields.number("stool_episodes_per_day", minimum=0)
-        if episodes < 3:
-            stage, band = 0, "< 3"
-        elif episodes < 5:
-            stage, band = 1, "3–4"
-        elif episodes <= 7:
-            stage, band = 2, "5–7"
+        episodes = fields.number("stool_episodes_per_day")
+        if child:
+            stage, band = _band(episodes, CHILD_EPISODES, "episodes/day", ("4–6", "7–10"))
         else:
-            stage, band = 3, "> 7"
+            stage, band = _band(episodes, ADULT_EPISODES, "episodes/day", ("3–4", "5–7"))
         staged.append(
             (
                 stage,
-                f"MAGIC: {fmt(episodes)} stool episodes/day ({band}) → lower GI stage {stage}",
+                f"{criteria}: {fmt(episodes)} stool episodes/day ({band}) → lower GI stage {stage}",
             )
         )
-    return max(stage for stage, _ in staged), [reason for _, reason in staged]
+    worst = max(stage for stage, _ in staged)
+    reasons = [reason for _, reason in staged]
+    if len(staged) == 2:
+        reasons.append(
+            f"MAGIC: stool volume or episodes, whichever is worse → lower GI stage {worst}"
+        )
+    return worst, reasons
+
+
+def _band(
+    value: Decimal, bounds: tuple[Decimal, Decimal, Decimal], unit: str, middle: tuple[str, str]
+) -> tuple[int, str]:
+    """The stage 0–3 of a stool measure, and its Table 1 band in words."""
+    stage_1, stage_2, stage_3 = bounds
+    if value < stage_1:
+        return 0, f"< {fmt(stage_1)} {unit}"
+    if value < stage_2:
+        return 1, f"{middle[0]} {unit}"
+    if value <= stage_3:
+        return 2, f"{middle[1]} {unit}"
+    return 3, f"> {fmt(stage_3)} {unit}"
 
 
 def _overall(*, skin: int, liver: int, upper: int, lower: int) -> tuple[int, str]:

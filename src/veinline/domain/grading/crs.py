@@ -8,20 +8,12 @@ CTCAE, never here.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 
-from veinline.domain.errors import InvalidInput
-from veinline.domain.grading._input import Fields, fmt
+from veinline.domain.grading._input import Field, Fields, Unusable, fmt, run
 
-FIELDS = (
-    "temperature_c",
-    "fever_masked_by_treatment",
-    "hypotension",
-    "vasopressors",
-    "oxygen",
-    "death_from_crs",
-)
-OXYGEN_FIELDS = ("device", "flow_l_min")
+TITLE = "Cytokine release syndrome, ASTCT 2019 (Lee et al., BBMT 2019;25:625)"
 
 FEVER_C = Decimal("38.0")
 # ASTCT 2019: low-flow nasal cannula is ≤ 6 L/min, high-flow is > 6 L/min.
@@ -31,7 +23,7 @@ LOW_FLOW_MAX_L_MIN = Decimal(6)
 TEMPERATURE_RANGE_C = (25, 45)
 
 # ASTCT 2019 hypoxia column: the grade each device implies. Nasal cannula is graded by its
-# flow (see _hypoxia), so it is not listed here.
+# flow (see _hypoxia), so its grade here is only the low-flow one.
 DEVICE_GRADES: dict[str, tuple[int, str]] = {
     "none": (0, "no supplemental oxygen"),
     "blow_by": (2, "blow-by (low flow)"),
@@ -59,62 +51,162 @@ VASOPRESSORS: dict[str, str] = {
 }
 VASOPRESSIN = "vasopressin"
 
+MASKING = "antipyretics, tocilizumab or steroids"
+
+FIELDS: tuple[Field, ...] = (
+    Field(
+        "temperature_c",
+        "number",
+        "Highest body temperature in the period graded; fever is ≥ 38.0 °C.",
+        unit="°C",
+        required=False,
+        required_when="unless fever_masked_by_treatment is true",
+        minimum=TEMPERATURE_RANGE_C[0],
+        maximum=TEMPERATURE_RANGE_C[1],
+        hint="degrees Celsius",
+    ),
+    Field(
+        "fever_masked_by_treatment",
+        "boolean",
+        f"CRS was already present and {MASKING} have since been given, so fever is "
+        "no longer required to grade it.",
+        required=False,
+        required_when="when temperature_c is below 38.0 °C or not given",
+    ),
+    Field(
+        "hypotension",
+        "boolean",
+        "Hypotension attributable to CRS (needing fluids or vasopressors).",
+        required=False,
+        required_when="when there is fever (measured or masked) and death_from_crs is false",
+    ),
+    Field(
+        "vasopressors",
+        "texts",
+        "Vasopressors given for that hypotension, each named once; an empty list means none.",
+        required=False,
+        required_when="when hypotension is true",
+        choices=tuple(VASOPRESSORS),
+    ),
+    Field(
+        "oxygen",
+        "object",
+        "Supplemental oxygen needed for hypoxia attributable to CRS.",
+        required=False,
+        required_when="when there is fever (measured or masked) and death_from_crs is false",
+        fields=(
+            Field(
+                "device",
+                "choice",
+                "How the oxygen is given; none when no supplemental oxygen is needed.",
+                choices=tuple(DEVICE_GRADES),
+            ),
+            Field(
+                "flow_l_min",
+                "number",
+                "Oxygen flow; nasal cannula ≤ 6 L/min is low flow, > 6 L/min high flow.",
+                unit="L/min",
+                required=False,
+                required_when="when the device is nasal_cannula",
+                above=0,
+            ),
+        ),
+    ),
+    Field("death_from_crs", "boolean", "Death attributable to CRS (grade 5)."),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Fever:
+    """Whether the fever criterion is met, whether by a masked fever, and why."""
+
+    met: bool
+    masked: bool
+    reason: str
+
 
 def grade(data: Mapping[str, object]) -> dict[str, object]:
     """The ASTCT 2019 CRS grade (0 = no CRS, 5 = death from CRS) with its reasons."""
-    fields = Fields(data, path="", allowed=FIELDS)
-    if fields.boolean("death_from_crs"):
+    return run(data, FIELDS, _grade)
+
+
+def _grade(fields: Fields) -> dict[str, object]:
+    if fields.attempt(lambda: fields.boolean("death_from_crs")):
         return {"grade": 5, "reasons": ["ASTCT 2019: death from CRS → grade 5"]}
 
-    has_fever, fever_reason = _fever(fields)
-    if not has_fever:
-        return {"grade": 0, "reasons": [fever_reason]}
+    fever = fields.attempt(lambda: _fever(fields))
+    if fever is not None and not fever.met:
+        return {"grade": 0, "reasons": [fever.reason]}
+    # Read even when the fever is in doubt, so that one answer names every missing field.
+    hypotension = fields.attempt(lambda: _hypotension(fields))
+    hypoxia = fields.attempt(lambda: _hypoxia(fields))
+    if fever is None or hypotension is None or hypoxia is None:
+        raise Unusable("crs")
 
-    hypotension_grade, hypotension_reason = _hypotension(fields)
-    hypoxia_grade, hypoxia_reason = _hypoxia(fields)
-    reasons = [fever_reason, hypotension_reason, hypoxia_reason]
+    hypotension_grade, hypotension_reason = hypotension
+    hypoxia_grade, hypoxia_reason = hypoxia
+    reasons = [fever.reason, hypotension_reason, hypoxia_reason]
     if hypotension_grade == hypoxia_grade == 0:
-        reasons.append("ASTCT 2019: fever without hypotension or hypoxia → grade 1")
+        if fever.masked:
+            reasons.append(
+                f"ASTCT 2019: fever masked by {MASKING}, without hypotension or hypoxia → grade 1"
+            )
+        else:
+            reasons.append("ASTCT 2019: fever without hypotension or hypoxia → grade 1")
         return {"grade": 1, "reasons": reasons}
     # ASTCT 2019: the grade is the more severe of hypotension and hypoxia.
     worst = max(hypotension_grade, hypoxia_grade)
+    basis = (
+        f"fever masked by {MASKING}, so hypotension and hypoxia drive the grade: the"
+        if fever.masked
+        else "the grade is the"
+    )
     reasons.append(
-        f"ASTCT 2019: the grade is the more severe of hypotension (grade {hypotension_grade}) "
-        f"and hypoxia (grade {hypoxia_grade}) → grade {worst}"
+        f"ASTCT 2019: {basis} more severe of hypotension (grade {hypotension_grade}) and "
+        f"hypoxia (grade {hypoxia_grade}) → grade {worst}"
     )
     return {"grade": worst, "reasons": reasons}
 
 
-def _fever(fields: Fields) -> tuple[bool, str]:
+def _fever(fields: Fields) -> _Fever:
     """Whether the fever criterion is met, and why."""
-    low, high = TEMPERATURE_RANGE_C
     temperature: Decimal | None = None
     if fields.present("temperature_c"):
-        temperature = fields.number(
-            "temperature_c", minimum=low, maximum=high, hint="degrees Celsius"
-        )
+        temperature = fields.number("temperature_c")
         if temperature >= FEVER_C:
-            return True, f"ASTCT 2019: fever {fmt(temperature)} °C (≥ 38.0 °C)"
+            return _Fever(True, False, f"ASTCT 2019: fever {fmt(temperature)} °C (≥ 38.0 °C)")
     if not fields.present("fever_masked_by_treatment"):
         if temperature is None:
-            raise InvalidInput(
+            raise fields.refuse(
+                "temperature_c",
                 "temperature_c is required (or fever_masked_by_treatment: true once "
-                "antipyretics, tocilizumab or steroids have been given)"
+                f"{MASKING} have been given)",
             )
-        raise InvalidInput(
+        raise fields.refuse(
+            "fever_masked_by_treatment",
             "fever_masked_by_treatment is required when temperature_c is below 38.0 °C "
-            "(ASTCT 2019: fever is not required once antipyretics, tocilizumab or steroids "
-            "have been given)"
+            f"(ASTCT 2019: fever is not required once {MASKING} have been given)",
         )
     if fields.boolean("fever_masked_by_treatment"):
-        # ASTCT 2019: once antipyretics, tocilizumab or steroids have been given, fever is
-        # no longer required and the grade is driven by hypotension and hypoxia.
-        return True, ("ASTCT 2019: fever not required after antipyretics, tocilizumab or steroids")
+        # ASTCT 2019: once CRS has been treated with antipyretics or anticytokine therapy
+        # (tocilizumab, steroids), fever is no longer required; hypotension and hypoxia
+        # drive the grade.
+        reading = "" if temperature is None else f" (temperature {fmt(temperature)} °C)"
+        return _Fever(
+            True,
+            True,
+            f"ASTCT 2019: fever masked by treatment{reading}: fever not required after "
+            f"{MASKING}; hypotension and hypoxia drive the grade",
+        )
     if temperature is None:
-        raise InvalidInput("temperature_c is required unless fever_masked_by_treatment is true")
-    return False, (
+        raise fields.refuse(
+            "temperature_c", "temperature_c is required unless fever_masked_by_treatment is true"
+        )
+    return _Fever(
+        False,
+        False,
         f"ASTCT 2019: no fever ({fmt(temperature)} °C is below 38.0 °C) and none masked by "
-        "treatment → no CRS (grade 0)"
+        "treatment → no CRS (grade 0)",
     )
 
 
@@ -122,9 +214,10 @@ def _hypotension(fields: Fields) -> tuple[int, str]:
     """The hypotension column's grade, and why."""
     if not fields.boolean("hypotension"):
         if fields.present("vasopressors") and fields.strings("vasopressors"):
-            raise InvalidInput(
+            raise fields.refuse(
+                "vasopressors",
                 "vasopressors lists agents but hypotension is false; record the hypotension "
-                "they treat, or remove them"
+                "they treat, or remove them",
             )
         return 0, "ASTCT 2019: no hypotension"
     agents = _vasopressor_agents(fields)
@@ -153,29 +246,34 @@ def _vasopressor_agents(fields: Fields) -> list[str]:
         "vasopressors", when="when hypotension is true (an empty list means none given)"
     )
     agents: list[str] = []
+    unknown = False
     for index, name in enumerate(names):
         key = name.strip().lower().replace(" ", "_").replace("-", "_")
         agent = VASOPRESSORS.get(key)
         if agent is None:
-            raise InvalidInput(
+            unknown = True
+            fields.problem(
+                "vasopressors",
                 f"vasopressors[{index}] {name!r} is not a vasopressor this scale knows "
-                f"(expected one of: {', '.join(VASOPRESSORS)})"
+                f"(expected one of: {', '.join(VASOPRESSORS)})",
             )
-        if agent not in agents:
+        elif agent not in agents:
             agents.append(agent)
+    if unknown:
+        raise Unusable("vasopressors")
     return agents
 
 
 def _hypoxia(fields: Fields) -> tuple[int, str]:
     """The hypoxia column's grade, and why."""
-    oxygen = fields.record("oxygen", OXYGEN_FIELDS)
-    device = oxygen.choice("device", DEVICE_GRADES)
+    oxygen = fields.record("oxygen")
+    device = oxygen.choice("device")
     by_flow = device == "nasal_cannula" or (
         device == "high_flow_nasal_cannula" and oxygen.present("flow_l_min")
     )
     if by_flow:
         # ASTCT 2019 defines low and high flow by the flow itself (≤ 6 vs > 6 L/min).
-        flow = oxygen.number("flow_l_min", when=f"when the device is {device}", above=0)
+        flow = oxygen.number("flow_l_min", when=f"when the device is {device}")
         if flow <= LOW_FLOW_MAX_L_MIN:
             return 2, (
                 f"ASTCT 2019: oxygen by nasal cannula at {fmt(flow)} L/min "

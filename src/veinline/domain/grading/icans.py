@@ -1,4 +1,5 @@
-"""Immune effector cell-associated neurotoxicity grade, ASTCT consensus 2019.
+"""Immune effector cell-associated neurotoxicity grade, ASTCT consensus (Lee et al., BBMT
+2019;25:625).
 
 For adults and children aged 12 or more (younger children use CAPD, not ICE). Findings are
 those not attributable to another cause; sedation-caused drowsiness, tremor and myoclonus
@@ -8,17 +9,13 @@ do not count and must not be entered.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 
-from veinline.domain.errors import InvalidInput
-from veinline.domain.grading._input import Fields
+from veinline.domain.grading._input import Field, Fields, Unusable, run
 
-FIELDS = (
-    "ice_score",
-    "consciousness",
-    "seizure",
-    "motor_weakness",
-    "cerebral_edema",
-    "raised_icp_signs",
+TITLE = (
+    "Immune effector cell-associated neurotoxicity (ICANS), ASTCT 2019, adults and children "
+    "≥ 12 (Lee et al., BBMT 2019;25:625)"
 )
 
 # ASTCT 2019 depressed level of consciousness column.
@@ -67,55 +64,135 @@ CHOICE_DOMAINS: dict[str, dict[str, tuple[int, str]]] = {
 }
 WORST = 4
 
+# Every domain may be left out once another gives grade 4, which it cannot change.
+UNLESS_GRADE_4 = "unless another finding already gives grade 4"
+
+FIELDS: tuple[Field, ...] = (
+    Field(
+        "ice_score",
+        "integer",
+        "Immune effector cell encephalopathy (ICE) score: 10 is normal.",
+        unit="points",
+        required=False,
+        required_when=f"{UNLESS_GRADE_4} or the patient is unarousable and cannot be assessed",
+        minimum=0,
+        maximum=10,
+    ),
+    Field(
+        "consciousness",
+        "choice",
+        "Level of consciousness not attributable to another cause (sedation excluded).",
+        required=False,
+        required_when=UNLESS_GRADE_4,
+        choices=tuple(CONSCIOUSNESS),
+    ),
+    Field(
+        "seizure",
+        "choice",
+        "Seizure activity: none, rapidly resolving, or prolonged or repetitive.",
+        required=False,
+        required_when=UNLESS_GRADE_4,
+        choices=tuple(SEIZURE),
+    ),
+    Field(
+        "motor_weakness",
+        "choice",
+        "Deep focal motor weakness such as hemiparesis or paraparesis.",
+        required=False,
+        required_when=UNLESS_GRADE_4,
+        choices=tuple(MOTOR),
+    ),
+    Field(
+        "cerebral_edema",
+        "choice",
+        "Cerebral oedema on neuroimaging: none, focal or local, or diffuse.",
+        required=False,
+        required_when=UNLESS_GRADE_4,
+        choices=tuple(EDEMA),
+    ),
+    Field(
+        "raised_icp_signs",
+        "boolean",
+        "Decerebrate or decorticate posturing, cranial nerve VI palsy, papilloedema or "
+        "Cushing's triad.",
+        required=False,
+        required_when=UNLESS_GRADE_4,
+    ),
+)
+FIELD_NAMES = tuple(field.name for field in FIELDS)
+
 
 def grade(data: Mapping[str, object]) -> dict[str, object]:
     """The ASTCT 2019 ICANS grade (0 = no ICANS) with its reasons."""
-    fields = Fields(data, path="", allowed=FIELDS)
+    return run(data, FIELDS, _grade)
+
+
+def _grade(fields: Fields) -> dict[str, object]:
     grades: dict[str, int] = {}
     reasons: dict[str, str] = {}
+    unreadable = False
 
     consciousness = None
     for field, table in CHOICE_DOMAINS.items():
-        if fields.present(field):
-            value = fields.choice(field, table)
-            grades[field], text = table[value]
-            if field == "consciousness":
-                consciousness = value
-            if grades[field]:
-                reasons[field] = f"ASTCT 2019: {text} → grade {grades[field]}"
+        if not fields.present(field):
+            continue
+        value = fields.attempt(partial(fields.choice, field))
+        if value is None:
+            unreadable = True
+            continue
+        grades[field], text = table[value]
+        if field == "consciousness":
+            consciousness = value
+        if grades[field]:
+            reasons[field] = f"ASTCT 2019: {text} → grade {grades[field]}"
 
-    if fields.present("raised_icp_signs") and fields.boolean("raised_icp_signs"):
+    raised_icp = fields.attempt(lambda: fields.optional_boolean("raised_icp_signs"))
+    if raised_icp:
         grades["raised_icp_signs"] = WORST
         reasons["raised_icp_signs"] = (
             "ASTCT 2019: signs of raised intracranial pressure (posturing, cranial nerve VI "
             "palsy, papilloedema or Cushing's triad) → grade 4"
         )
-    elif fields.present("raised_icp_signs"):
+    elif raised_icp is False:
         grades["raised_icp_signs"] = 0
+    elif fields.present("raised_icp_signs"):
+        unreadable = True
 
     if fields.present("ice_score"):
-        ice = fields.integer("ice_score", minimum=0, maximum=10)
-        if consciousness == UNAROUSABLE and ice > 0:
-            raise InvalidInput(
-                f"ice_score {ice} is impossible for an unarousable patient; leave ice_score "
-                "out or give 0"
-            )
-        grades["ice_score"], reasons["ice_score"] = _ice(ice, consciousness)
+        ice = fields.attempt(lambda: _ice_score(fields, consciousness))
+        if ice is None:
+            unreadable = True
+        else:
+            grades["ice_score"], reasons["ice_score"] = ice
 
     worst = max(grades.values(), default=0)
     # A domain may be left out only when another already gives the highest grade: the
     # grade is the most severe domain, so the missing one cannot change it.
     if worst < WORST:
-        for field in FIELDS:
-            if field not in grades:
-                raise InvalidInput(_missing_message(field))
+        for field in FIELD_NAMES:
+            if field not in grades and not fields.present(field):
+                fields.problem(field, _missing_message(field))
+                unreadable = True
+    if unreadable and worst < WORST:
+        raise Unusable("icans")
 
-    ordered = [reasons[field] for field in FIELDS if field in reasons]
+    ordered = [reasons[field] for field in FIELD_NAMES if field in reasons]
     if worst == 0:
         ordered.append("ASTCT 2019: ICE score 10 with no other finding → no ICANS (grade 0)")
     else:
         ordered.append(f"ASTCT 2019: the grade is the most severe domain → grade {worst}")
     return {"grade": worst, "reasons": ordered}
+
+
+def _ice_score(fields: Fields, consciousness: str | None) -> tuple[int, str]:
+    ice = fields.integer("ice_score")
+    if consciousness == UNAROUSABLE and ice > 0:
+        raise fields.refuse(
+            "ice_score",
+            f"ice_score {ice} is impossible for an unarousable patient; leave ice_score "
+            "out or give 0",
+        )
+    return _ice(ice, consciousness)
 
 
 def _ice(ice: int, consciousness: str | None) -> tuple[int, str]:
