@@ -12,6 +12,7 @@ from typing import Any
 from veinline.domain.batch import Batch, Severity, start_batch
 from veinline.domain.case import Case
 from veinline.domain.errors import Conflict, NotAllowed, NotFound
+from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.process import (
     in_force,
 )
@@ -34,7 +35,7 @@ def _change_batch(
     uow: AbstractUnitOfWork,
     batch_id: str,
     actor: User,
-    action: str,
+    action: LedgerAction,
     change: Callable[[Batch], object],
     *,
     reason: str = "",
@@ -43,7 +44,7 @@ def _change_batch(
     batch = get_batch(uow, batch_id, for_update=True)
     before = batch.snapshot()
     change(batch)
-    signatures.record_change(uow, batch, actor, f"batch.{action}", before, reason, meaning)
+    signatures.record_change(uow, batch, actor, action, before, reason, meaning)
     return batch
 
 
@@ -71,13 +72,18 @@ def open_case_batch(
     )
     uow.batches.add(batch)
     signatures.record_change(
-        uow, batch, actor, "batch.started", None, f"case {case.id} on process {template.id}"
+        uow,
+        batch,
+        actor,
+        LedgerAction.BATCH_STARTED,
+        None,
+        f"case {case.id} on process {template.id}",
     )
     return batch
 
 
 def _batch_handler(
-    action: str,
+    action: LedgerAction,
     change: Callable[[Batch, Any, User, datetime], object],
     reason: Callable[[Any], str],
     meaning: Meaning | None = None,
@@ -108,40 +114,40 @@ def _batch_handler(
 
 
 start_step = _batch_handler(
-    "step_started",
+    LedgerAction.BATCH_STEP_STARTED,
     lambda b, c, by, at: b.start_step(c.step, by=by, at=at, suite=c.suite, equipment=c.equipment),
     lambda c: f"{c.step} in {c.suite}",
 )
 
 record_value = _batch_handler(
-    "value_recorded",
+    LedgerAction.BATCH_VALUE_RECORDED,
     lambda b, c, by, at: b.record_value(c.step, c.parameter, c.value, by=by, at=at),
     lambda c: f"{c.step}: {c.parameter}",
 )
 
 complete_step = _batch_handler(
-    "step_performed",
+    LedgerAction.BATCH_STEP_PERFORMED,
     lambda b, c, by, at: b.complete_step(c.step, by=by, at=at),
     lambda c: str(c.step),
     Meaning.PERFORMED,
 )
 
 verify_step = _batch_handler(
-    "step_verified",
+    LedgerAction.BATCH_STEP_VERIFIED,
     lambda b, c, by, at: b.verify_step(c.step, by=by, at=at),
     lambda c: str(c.step),
     Meaning.VERIFIED,
 )
 
 verify_correction = _batch_handler(
-    "correction_verified",
+    LedgerAction.BATCH_CORRECTION_VERIFIED,
     lambda b, c, by, at: b.verify_correction(c.seq, by=by, at=at),
     lambda c: f"entry #{c.seq}",
     Meaning.VERIFIED,
 )
 
 raise_deviation = _batch_handler(
-    "deviation_raised",
+    LedgerAction.BATCH_DEVIATION_RAISED,
     lambda b, c, by, at: b.raise_deviation(
         c.description, Severity.parse(c.severity), by=by, at=at, step_code=c.step or None
     ),
@@ -149,13 +155,13 @@ raise_deviation = _batch_handler(
 )
 
 investigate_deviation = _batch_handler(
-    "deviation_investigated",
+    LedgerAction.BATCH_DEVIATION_INVESTIGATED,
     lambda b, c, by, at: b.investigate_deviation(c.deviation_id, by=by, at=at),
     lambda c: str(c.deviation_id),
 )
 
 classify_deviation = _batch_handler(
-    "deviation_classified",
+    LedgerAction.BATCH_DEVIATION_CLASSIFIED,
     lambda b, c, by, at: b.classify_deviation(
         c.deviation_id, Severity.parse(c.severity), reason=c.reason, by=by, at=at
     ),
@@ -163,7 +169,7 @@ classify_deviation = _batch_handler(
 )
 
 close_deviation = _batch_handler(
-    "deviation_closed",
+    LedgerAction.BATCH_DEVIATION_CLOSED,
     lambda b, c, by, at: b.close_deviation(
         c.deviation_id, root_cause=c.root_cause, capa=c.capa, by=by, at=at
     ),
@@ -172,7 +178,7 @@ close_deviation = _batch_handler(
 )
 
 abort_batch = _batch_handler(
-    "aborted",
+    LedgerAction.BATCH_ABORTED,
     lambda b, c, by, at: b.abort_batch(reason=c.reason, by=by, at=at),
     lambda c: str(c.reason),
 )
@@ -198,7 +204,7 @@ def correct_value(
             uow,
             cmd.batch_id,
             signer,
-            "value_corrected",
+            LedgerAction.BATCH_VALUE_CORRECTED,
             lambda b: b.correct_value(cmd.seq, cmd.value, reason=cmd.reason, by=signer, at=clock()),
             reason=cmd.reason,
             meaning=meaning,

@@ -10,6 +10,7 @@ from veinline.domain import assessment
 from veinline.domain.assessment import Assessment
 from veinline.domain.case import CaseState
 from veinline.domain.errors import NotAllowed, NotFound
+from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.user import User
 from veinline.services import commands
 from veinline.services.handlers import Clock
@@ -49,7 +50,7 @@ def record_assessment(
         uow.record(
             record,
             actor=actor,
-            action=f"followup.{kind.value}",
+            action=LedgerAction.of("followup", kind.value),
             before=None,
             reason=f"{kind.label}: {record.summary}",
         )

@@ -13,6 +13,7 @@ from veinline.domain.catalog import Authorisation, Product, Site
 from veinline.domain.errors import Conflict, InvalidInput, NotFound
 from veinline.domain.identifiers import IdentifierKind, IssuedIdentifier
 from veinline.domain.ledger import LedgerEntry
+from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.user import (
     SYSTEM_USERNAME,
     Role,
@@ -44,7 +45,7 @@ def ensure_system_user(uow: AbstractUnitOfWork, *, clock: Clock) -> bool:
         uow.record(
             system,
             actor=system,
-            action="user.created",
+            action=LedgerAction.USER_CREATED,
             before=None,
             reason="service account created with the database",
         )
@@ -83,7 +84,9 @@ def create_user(
     with uow:
         user = _new_user(cmd, uow, hasher=hasher, clock=clock)
         uow.users.add(user)
-        uow.record(user, actor=actor, action="user.created", before=None, reason=cmd.reason)
+        uow.record(
+            user, actor=actor, action=LedgerAction.USER_CREATED, before=None, reason=cmd.reason
+        )
         uow.commit()
         return user
 
@@ -101,7 +104,13 @@ def set_password(
             raise NotFound(f"there is no user {cmd.username}")
         before = user.snapshot()
         user.set_password_hash(hasher.hash(check_password(cmd.password)))
-        uow.record(user, actor=actor, action="user.password_set", before=before, reason=cmd.reason)
+        uow.record(
+            user,
+            actor=actor,
+            action=LedgerAction.USER_PASSWORD_SET,
+            before=before,
+            reason=cmd.reason,
+        )
         uow.commit()
         return user
 
@@ -137,7 +146,9 @@ def load_catalogue(
                 kept["site"] += 1
                 continue
             uow.sites.add(site)
-            uow.record(site, actor=actor, action="site.created", before=None, reason=cmd.reason)
+            uow.record(
+                site, actor=actor, action=LedgerAction.SITE_CREATED, before=None, reason=cmd.reason
+            )
             created["site"] += 1
         for product in cmd.products:
             if uow.products.get(product.code) is not None:
@@ -145,7 +156,11 @@ def load_catalogue(
                 continue
             uow.products.add(product)
             uow.record(
-                product, actor=actor, action="product.created", before=None, reason=cmd.reason
+                product,
+                actor=actor,
+                action=LedgerAction.PRODUCT_CREATED,
+                before=None,
+                reason=cmd.reason,
             )
             created["product"] += 1
         for authorisation in cmd.authorisations:
@@ -162,7 +177,7 @@ def load_catalogue(
             uow.record(
                 authorisation,
                 actor=actor,
-                action="authorisation.created",
+                action=LedgerAction.AUTHORISATION_CREATED,
                 before=None,
                 reason=cmd.reason,
             )
@@ -174,7 +189,11 @@ def load_catalogue(
             user = _new_user(user_cmd, uow, hasher=hasher, clock=clock)
             uow.users.add(user)
             uow.record(
-                user, actor=actor, action="user.created", before=None, reason=user_cmd.reason
+                user,
+                actor=actor,
+                action=LedgerAction.USER_CREATED,
+                before=None,
+                reason=user_cmd.reason,
             )
             created["user"] += 1
         uow.commit()
@@ -192,7 +211,13 @@ def set_product_field(
             raise NotFound(f"there is no product {cmd.code} in the catalogue")
         before = product.snapshot()
         catalog.set_product_field(product, cmd.field, cmd.value)
-        uow.record(product, actor=actor, action="product.changed", before=before, reason=cmd.reason)
+        uow.record(
+            product,
+            actor=actor,
+            action=LedgerAction.PRODUCT_CHANGED,
+            before=before,
+            reason=cmd.reason,
+        )
         uow.commit()
         return product
 
@@ -220,7 +245,11 @@ def allocate_identifier(
     )
     uow.identifiers.add(issued)
     uow.record(
-        issued, actor=actor, action=f"identifier.{kind.value}_issued", before=None, reason=reason
+        issued,
+        actor=actor,
+        action=LedgerAction.of("identifier", f"{kind.value}_issued"),
+        before=None,
+        reason=reason,
     )
     return issued
 

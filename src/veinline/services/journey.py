@@ -16,6 +16,7 @@ from veinline.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from veinline.domain.events import BatchDisposed, Event, ResultsOutOfSpecification
 from veinline.domain.identifiers import IdentifierKind
 from veinline.domain.ledger import JsonObject
+from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.shipment import Leg, Shipment
 from veinline.domain.specification import Disposition
 from veinline.domain.user import Role, User
@@ -72,7 +73,13 @@ def transition(
 ) -> None:
     before = case.snapshot()
     case.fire(action, **changes)
-    uow.record(case, actor=actor, action=f"case.{action.value}", before=before, reason=reason)
+    uow.record(
+        case,
+        actor=actor,
+        action=LedgerAction.of("case", action.value),
+        before=before,
+        reason=reason,
+    )
 
 
 def enrol_patient(
@@ -139,7 +146,7 @@ def enrol_patient(
         uow.record(
             case,
             actor=actor,
-            action="case.enrolled",
+            action=LedgerAction.CASE_ENROLLED,
             before=None,
             reason=f"enrolled for {product.code} in {case.jurisdiction}",
         )
@@ -231,7 +238,9 @@ def set_planned_dates(
         before = case.snapshot()
         case.planned = {**case.planned, **cmd.planned}
         case.version += 1
-        uow.record(case, actor=actor, action="case.planned", before=before, reason=cmd.reason)
+        uow.record(
+            case, actor=actor, action=LedgerAction.CASE_PLANNED, before=before, reason=cmd.reason
+        )
         uow.commit()
         return case
 
@@ -314,7 +323,7 @@ def _new_shipment(
     uow.record(
         shipment,
         actor=actor,
-        action="shipment.created",
+        action=LedgerAction.SHIPMENT_CREATED,
         before=None,
         reason=f"{leg.value} shipment for case {case.id}",
     )
@@ -354,10 +363,10 @@ def scan_custody(
                     custody.CustodyPoint.PRODUCT_PICKUP,
                 ):
                     shipment.dispatch(now)
-                    action = "shipment.dispatched"
+                    action = LedgerAction.SHIPMENT_DISPATCHED
                 else:
                     shipment.receive(now)
-                    action = "shipment.received"
+                    action = LedgerAction.SHIPMENT_RECEIVED
                 uow.record(
                     shipment,
                     actor=actor,
@@ -378,7 +387,11 @@ def scan_custody(
             )
             uow.custody_events.add(event)
             uow.record(
-                event, actor=actor, action=f"custody.{point.value}", before=None, reason=point.label
+                event,
+                actor=actor,
+                action=LedgerAction.of("custody", point.value),
+                before=None,
+                reason=point.label,
             )
             if rule.advances is not None:
                 transition(uow, case, rule.advances, actor, point.label)
@@ -416,7 +429,11 @@ def _record_incident(
         )
         uow.incidents.add(incident)
         uow.record(
-            incident, actor=actor, action="custody.identity_incident", before=None, reason=message
+            incident,
+            actor=actor,
+            action=LedgerAction.CUSTODY_IDENTITY_INCIDENT,
+            before=None,
+            reason=message,
         )
         uow.commit()
 
@@ -436,7 +453,7 @@ def import_logger_data(
         uow.record(
             shipment,
             actor=actor,
-            action="shipment.logger_imported",
+            action=LedgerAction.SHIPMENT_LOGGER_IMPORTED,
             before=before,
             reason=f"{len(readings)} readings, {len(shipment.excursions)} excursion(s)",
         )
@@ -461,7 +478,7 @@ def dispose_excursion(
         uow.record(
             shipment,
             actor=actor,
-            action=f"shipment.excursion_{cmd.decision}ed",
+            action=LedgerAction.of("shipment", f"excursion_{cmd.decision}ed"),
             before=before,
             reason=cmd.reason,
         )
@@ -590,7 +607,7 @@ def _infuse(
         uow.record(
             event,
             actor=actor,
-            action="custody.bedside",
+            action=LedgerAction.CUSTODY_BEDSIDE,
             before=None,
             reason="two-identifier check before thaw",
         )

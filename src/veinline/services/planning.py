@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from veinline.domain.case import CaseState
 from veinline.domain.errors import InvalidInput, NotFound
+from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.planning_records import TRIAGE_SETTINGS_ID, PlanRecord, TriageSettings
 from veinline.domain.user import User
 from veinline.planning import fifo, scheduler
@@ -52,7 +53,11 @@ def set_triage_weights(
             settings.weights = weights.model_dump(mode="json")
             settings.version += 1
         uow.record(
-            settings, actor=actor, action="planning.weights_set", before=before, reason=cmd.reason
+            settings,
+            actor=actor,
+            action=LedgerAction.PLANNING_WEIGHTS_SET,
+            before=before,
+            reason=cmd.reason,
         )
         uow.commit()
         return settings
@@ -88,7 +93,7 @@ def make_plan(
         uow.record(
             record,
             actor=actor,
-            action="planning.plan_made",
+            action=LedgerAction.PLANNING_PLAN_MADE,
             before=None,
             reason=f"{cmd.policy} plan of {len(scenario.patients)} patients",
         )
@@ -124,7 +129,7 @@ def apply_plan(
             uow.record(
                 case,
                 actor=actor,
-                action="case.planned",
+                action=LedgerAction.CASE_PLANNED,
                 before=before,
                 reason=f"{cmd.reason} ({record.id})",
             )
@@ -138,7 +143,7 @@ def apply_plan(
         uow.record(
             record,
             actor=actor,
-            action="planning.plan_applied",
+            action=LedgerAction.PLANNING_PLAN_APPLIED,
             before=before_plan,
             reason=cmd.reason,
         )

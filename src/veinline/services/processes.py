@@ -8,6 +8,7 @@ from typing import Any
 
 from veinline.domain.catalog import SiteKind
 from veinline.domain.errors import InvalidInput, NotFound
+from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.process import (
     ProcessTemplate,
     StepSpec,
@@ -57,7 +58,7 @@ def draft_process(
             template.demo = True
         uow.process_templates.add(template)
         signatures.record_change(
-            uow, template, actor, "process_template.drafted", None, template.notes
+            uow, template, actor, LedgerAction.PROCESS_TEMPLATE_DRAFTED, None, template.notes
         )
         uow.commit()
         return template
@@ -90,10 +91,21 @@ def approve_process(
         superseded = template.approve(by=signer, at=clock(), siblings=siblings)
         for old in superseded:
             signatures.record_change(
-                uow, old, signer, "process_template.superseded", earlier[old.id], template.id
+                uow,
+                old,
+                signer,
+                LedgerAction.PROCESS_TEMPLATE_SUPERSEDED,
+                earlier[old.id],
+                template.id,
             )
         signatures.record_change(
-            uow, template, signer, "process_template.approved", before, "", Meaning.APPROVED
+            uow,
+            template,
+            signer,
+            LedgerAction.PROCESS_TEMPLATE_APPROVED,
+            before,
+            "",
+            Meaning.APPROVED,
         )
         uow.commit()
         return template
@@ -108,7 +120,9 @@ def transfer_process(
         existing = uow.process_templates.find(product_code=source.product_code, site=cmd.to_site)
         copy = transfer(source, cmd.to_site, actor, at=clock(), existing=existing)
         uow.process_templates.add(copy)
-        signatures.record_change(uow, copy, actor, "process_template.transferred", None, copy.notes)
+        signatures.record_change(
+            uow, copy, actor, LedgerAction.PROCESS_TEMPLATE_TRANSFERRED, None, copy.notes
+        )
         uow.commit()
         return copy
 
@@ -121,7 +135,7 @@ def retire_process(
         before = template.snapshot()
         template.retire(by=actor, at=clock(), reason=cmd.reason)
         signatures.record_change(
-            uow, template, actor, "process_template.retired", before, cmd.reason
+            uow, template, actor, LedgerAction.PROCESS_TEMPLATE_RETIRED, before, cmd.reason
         )
         uow.commit()
         return template

@@ -18,6 +18,7 @@ from veinline.domain.case import Case, CaseState
 from veinline.domain.errors import NotAllowed, NotFound
 from veinline.domain.events import BatchDisposed, ResultsOutOfSpecification
 from veinline.domain.ledger import JsonObject
+from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.signature import Meaning
 from veinline.domain.specification import (
     Disposition,
@@ -71,7 +72,7 @@ def _open_record(uow: AbstractUnitOfWork, batch: Batch, actor: User, clock: Cloc
     record = open_release_record(batch, spec, market=case.jurisdiction, by=actor, at=clock())
     uow.release_records.add(record)
     signatures.record_change(
-        uow, record, actor, "release_record.opened", None, f"specification {spec.id}"
+        uow, record, actor, LedgerAction.RELEASE_RECORD_OPENED, None, f"specification {spec.id}"
     )
     return record
 
@@ -93,7 +94,12 @@ def enter_result(
         before = record.snapshot()
         result = record.enter_result(cmd.test, cmd.value, by=actor, at=clock())
         signatures.record_change(
-            uow, record, actor, "release_record.result_entered", before, result.current.reason
+            uow,
+            record,
+            actor,
+            LedgerAction.RELEASE_RECORD_RESULT_ENTERED,
+            before,
+            result.current.reason,
         )
         _follow_results(uow, batch, record)
         uow.commit()
@@ -109,7 +115,7 @@ def correct_result(
         before = record.snapshot()
         record.correct_result(cmd.test, cmd.value, reason=cmd.reason, by=actor, at=clock())
         signatures.record_change(
-            uow, record, actor, "release_record.result_corrected", before, cmd.reason
+            uow, record, actor, LedgerAction.RELEASE_RECORD_RESULT_CORRECTED, before, cmd.reason
         )
         _follow_results(uow, batch, record)
         uow.commit()
@@ -126,7 +132,12 @@ def open_investigation(
             reference=cmd.reference, summary=cmd.summary, by=actor, at=clock()
         )
         signatures.record_change(
-            uow, record, actor, "release_record.investigation_opened", before, cmd.reference
+            uow,
+            record,
+            actor,
+            LedgerAction.RELEASE_RECORD_INVESTIGATION_OPENED,
+            before,
+            cmd.reference,
         )
         uow.commit()
         return record
@@ -155,7 +166,7 @@ def acknowledge_results(
             uow,
             record,
             signer,
-            "release_record.acknowledged",
+            LedgerAction.RELEASE_RECORD_ACKNOWLEDGED,
             before,
             cmd.statement,
             Meaning.ACKNOWLEDGED,
@@ -251,10 +262,16 @@ def decide_release(
             signature = record.release(batch, by=signer, at=now)
         done = record.disposition.value
         signatures.record_change(
-            uow, record, signer, f"release_record.{done}", before, reason, signature.meaning
+            uow,
+            record,
+            signer,
+            LedgerAction.of("release_record", done),
+            before,
+            reason,
+            signature.meaning,
         )
         signatures.record_change(
-            uow, batch, signer, f"batch.{done}", batch_before, f"QA decision: {done}"
+            uow, batch, signer, LedgerAction.of("batch", done), batch_before, f"QA decision: {done}"
         )
         uow.emit(
             BatchDisposed(

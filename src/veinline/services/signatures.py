@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from veinline.domain.errors import InvalidInput, NotAllowed
 from veinline.domain.ledger import JsonObject, LedgerEntry, Regulated, Signature, content_hash
+from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.signature import Meaning
 from veinline.domain.user import User
 from veinline.services.passwords import PasswordHasher
@@ -36,7 +37,7 @@ def sign(
     return uow.record(
         record,
         actor=actor,
-        action=f"signature.{meaning.value}",
+        action=LedgerAction.of("signature", meaning.value),
         before=snapshot,
         reason=reason,
         signature=Signature(meaning=meaning.value, signed_hash=content_hash(snapshot)),
@@ -67,7 +68,7 @@ def record_change(
     uow: AbstractUnitOfWork,
     record: Regulated,
     actor: User,
-    action: str,
+    action: LedgerAction,
     before: JsonObject | None,
     reason: str = "",
     meaning: Meaning | None = None,

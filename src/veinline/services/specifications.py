@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from veinline.domain.errors import InvalidInput, NotFound
+from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.signature import Meaning
 from veinline.domain.specification import (
     ReleaseTest,
@@ -57,7 +58,7 @@ def draft_spec(
             spec.demo = True
         uow.specifications.add(spec)
         signatures.record_change(
-            uow, spec, actor, "release_specification.drafted", None, spec.notes
+            uow, spec, actor, LedgerAction.SPECIFICATION_DRAFTED, None, spec.notes
         )
         uow.commit()
         return spec
@@ -80,10 +81,10 @@ def approve_spec(
         superseded = spec.approve(by=signer, at=clock(), siblings=siblings)
         for old in superseded:
             signatures.record_change(
-                uow, old, signer, "release_specification.superseded", earlier[old.id], spec.id
+                uow, old, signer, LedgerAction.SPECIFICATION_SUPERSEDED, earlier[old.id], spec.id
             )
         signatures.record_change(
-            uow, spec, signer, "release_specification.approved", before, "", Meaning.APPROVED
+            uow, spec, signer, LedgerAction.SPECIFICATION_APPROVED, before, "", Meaning.APPROVED
         )
         uow.commit()
         return spec
@@ -97,7 +98,7 @@ def retire_spec(
         before = spec.snapshot()
         spec.retire(by=actor, at=clock(), reason=cmd.reason)
         signatures.record_change(
-            uow, spec, actor, "release_specification.retired", before, cmd.reason
+            uow, spec, actor, LedgerAction.SPECIFICATION_RETIRED, before, cmd.reason
         )
         uow.commit()
         return spec

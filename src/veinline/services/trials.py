@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from veinline.domain.errors import Conflict, InvalidInput, NotFound
+from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.trial import Cohort, ResponseCriteria, Trial, TrialData, check_outcomes
 from veinline.domain.trial_records import (
     OutcomeSource,
@@ -61,7 +62,7 @@ def create_trial(cmd: commands.CreateTrial, uow: AbstractUnitOfWork, *, actor: U
         uow.record(
             record,
             actor=actor,
-            action="trial.created",
+            action=LedgerAction.TRIAL_CREATED,
             before=None,
             reason=f"protocol {trial.title}",
         )
@@ -97,7 +98,7 @@ def enrol_in_cohort(
         uow.record(
             patient,
             actor=actor,
-            action="trial.enrolled",
+            action=LedgerAction.TRIAL_ENROLLED,
             before=None,
             reason=f"cohort {cmd.cohort_id}",
         )
@@ -135,7 +136,7 @@ def import_trial_outcomes(
             uow.record(
                 patient,
                 actor=actor,
-                action="trial.outcome_imported",
+                action=LedgerAction.TRIAL_OUTCOME_IMPORTED,
                 before=None,
                 reason=cmd.reason,
             )

@@ -22,6 +22,7 @@ from veinline.domain.ledger import (
     Regulated,
     Signature,
 )
+from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.planning_records import PlanRecord, TriageSettings
 from veinline.domain.process import ProcessTemplate
 from veinline.domain.shipment import Shipment
@@ -156,7 +157,7 @@ class AbstractUnitOfWork(abc.ABC):
         entity: Regulated,
         *,
         actor: User,
-        action: str,
+        action: LedgerAction,
         before: JsonObject | None,
         reason: str = "",
         signature: Signature | None = None,
