@@ -80,7 +80,7 @@ def test_a_batch_goes_from_receipt_to_qa_release_through_the_api(
         EQUE_CEL_HK,
         CaseState.MANUFACTURING,
     )
-    batch_id = case.manufacturing["batch_id"]
+    batch_id = case.batch_id
     batch = client.get(f"/api/v1/batches/{batch_id}", headers=_as(client, "operator")).json()
     assert batch["template_id"] == process["id"] and batch["coi"] == case.coi
 
@@ -150,7 +150,7 @@ def test_a_batch_goes_through_oos_to_a_conditional_release_through_the_cli(
         EQUE_CEL_HK,
         CaseState.IN_QC,
     )
-    batch_id = case.manufacturing["batch_id"]
+    batch_id = case.batch_id
 
     def ok(*args: str, stdin: str | None = None) -> Result:
         result: Result = invoke(*args, stdin=stdin)  # type: ignore[operator]

@@ -78,7 +78,7 @@ def _case(driver: Driver, name: str, state: CaseState) -> Case:
 
 
 def _batch_id(case: Case) -> str:
-    return str(case.manufacturing["batch_id"])
+    return str(case.batch_id)
 
 
 # ------------------------------------------------------------------ who sees which form

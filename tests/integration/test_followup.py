@@ -159,7 +159,7 @@ def test_the_case_shows_its_follow_up_schedule_with_overdue_visits(demo_app: App
         detail = views.case_detail(uow, case.id, demo_app.user("physician"), today=later)
     statuses = {v["status"] for v in detail["visits"]}
     assert "overdue" in statuses  # daily checks of the first fortnight were never recorded
-    assert detail["visits"][0]["target"] >= case.infusion["infusion_started_at"][:10]
+    assert detail["visits"][0]["target"] >= case.infusion.infusion_started_at.isoformat()[:10]
 
 
 def test_the_schedule_reads_on_a_leap_day(demo_app: App) -> None:

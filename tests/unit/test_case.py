@@ -33,6 +33,7 @@ from veinline.domain.case import (
     Case,
     CaseState,
 )
+from veinline.domain.case_parts import Collection, ReleaseKind, ReleaseOutcome
 from veinline.domain.coldchain import Reading, ShipperType
 from veinline.domain.errors import DomainError, InvalidInput, NotAllowed
 from veinline.domain.infusion import InfusionRefused
@@ -68,7 +69,15 @@ def _case(state: CaseState = S.ENROLLED, **fields: Any) -> Case:
         "eligibility": {"eligible": True},
         "patient_facts": {},
         "state": state,
-        "collections": [{"din": "A999126000001"}],
+        "collections": [
+            Collection(
+                din="A999126000001",
+                check_character=None,
+                collected_at=T0,
+                site="demo-hk-apheresis",
+                by="nurse",
+            )
+        ],
     }
     values.update(fields)
     return Case(**values)
@@ -119,7 +128,7 @@ def test_the_wrong_state_is_refused_and_the_changes_are_not_applied() -> None:
     case = _case(S.MANUFACTURING)
     before = case.snapshot()
     with pytest.raises(NotAllowed, match="is manufacturing: it cannot be released now"):
-        case.fire(Action.RELEASE, release={"kind": "full"})
+        case.fire(Action.RELEASE, release=ReleaseOutcome(ReleaseKind.FULL, "B-1"))
     assert case.snapshot() == before
 
 
@@ -971,7 +980,7 @@ def test_release_is_signed_with_the_meaning_released(world: World) -> None:
     case = world.at(S.RELEASED)
     entries = ledger.history(world.uow, f"case/{case.id}")
     assert (entries[-1].action, entries[-1].actor) == ("case.release", "qa")
-    batch_id = world.case(case.id).release["batch_id"]
+    batch_id = world.case(case.id).release.batch_id
     signed = [e for e in ledger.history(world.uow, batch_id) if e.signature_meaning]
     assert [(e.entity_type, e.action, e.signature_meaning) for e in signed][-1] == (
         "release_record",
@@ -982,7 +991,7 @@ def test_release_is_signed_with_the_meaning_released(world: World) -> None:
     record = world.uow.release_records.get(batch_id)
     assert record is not None
     assert signed[-1].signed_hash == content_hash(record.snapshot())
-    assert world.case(case.id).release["kind"] == "full"
+    assert world.case(case.id).release.kind == "full"
 
 
 @pytest.mark.parametrize(
@@ -1020,7 +1029,7 @@ def _conditional(case: Case, **overrides: str) -> commands.ConditionalRelease:
 
 
 def _investigated(world: World, case: Case, *, acknowledged: bool = True) -> str:
-    batch_id = str(case.release["batch_id"])
+    batch_id = case.release.batch_id
     world.do(commands.OpenInvestigation(batch_id, "OOS-26-001", "viability low"), "qc")
     if acknowledged:
         world.do(commands.AcknowledgeResults(batch_id, "physician", DEMO_PASSWORD), "physician")
@@ -1031,12 +1040,12 @@ def test_a_conditional_release_records_the_justification_and_the_physician(
     world: World,
 ) -> None:
     case = world.at(S.OUT_OF_SPECIFICATION)
-    assert case.release["reason"] == "Viability 62% (specification ≥ 70%)"
+    assert case.release.reason == "Viability 62% (specification ≥ 70%)"
     _investigated(world, case)
     released: Case = world.do(_conditional(case), "qa")
     assert released.state is S.RELEASED
-    assert released.release["kind"] == "conditional"
-    assert released.release["acknowledged_by"] == "physician"
+    assert released.release.kind == "conditional"
+    assert released.release.acknowledged_by == "physician"
     assert _history(world, case.id)[-2:] == [
         ("case.fail_specification", "qc"),
         ("case.conditional_release", "qa"),
@@ -1093,9 +1102,9 @@ def test_a_recollection_returns_the_case_to_eligible_and_the_next_bag_gets_a_new
         commands.Recollect(case.id, "viability out of specification"), "physician"
     )
     assert back.state is S.ELIGIBLE
-    assert (back.manufacturing, back.release) == ({}, {})
+    assert (back.manufacturing, back.release) == (None, None)
     again = world.driver.advance(back, EQUE_CEL_HK, S.COLLECTED)
-    assert [c["din"] for c in again.collections] == [first_din, again.current_din]
+    assert [c.din for c in again.collections] == [first_din, again.current_din]
     assert again.current_din != first_din
     assert again.current_din is not None and again.current_din.endswith("000002")
     # The first bag's label no longer matches the case at a hand-off.
@@ -1153,9 +1162,9 @@ def test_a_bedside_infusion_within_the_rules_records_both_identifiers(
 ) -> None:
     case = _infuse(world, at_bedside, as_user="nurse")
     assert case.state is S.INFUSED
-    assert case.infusion["flags"] == [] and case.infusion["override_reason"] is None
-    assert case.infusion["minutes_after_thaw"] == 20.0
-    assert case.infusion["bag"] == {"din": case.current_din, "coi": case.coi}
+    assert case.infusion.flags == () and case.infusion.override_reason is None
+    assert case.infusion.minutes_after_thaw == 20.0
+    assert (case.infusion.bag_din, case.infusion.bag_coi) == (case.current_din, case.coi)
     bedside = world.uow.custody_events.find(case_id=case.id)[-1]
     assert bedside.point is custody.CustodyPoint.BEDSIDE
     assert bedside.identifiers["wristband_id"] == case.wristband_id
@@ -1203,7 +1212,7 @@ def test_another_patients_bag_is_refused_at_the_bedside(world: World) -> None:
 def test_an_expired_product_is_not_infused_without_a_physicians_reason(
     world: World, at_bedside: Case
 ) -> None:
-    expires = datetime.fromisoformat(str(at_bedside.manufacturing["expires_at"]))
+    expires = at_bedside.manufacturing.expires_at
     world.clock.now = expires + timedelta(days=1)
     with pytest.raises(InfusionRefused):
         _infuse(world, at_bedside, as_user="nurse")
@@ -1227,8 +1236,8 @@ def test_a_physician_may_infuse_after_the_window_with_a_documented_reason(
         override="line occlusion delayed start; product inspected, no clumps",
     )
     assert case.state is S.INFUSED
-    assert [f["check"] for f in case.infusion["flags"]] == ["post_thaw_window"]
-    assert case.infusion["override_reason"].startswith("line occlusion")
+    assert [f.check for f in case.infusion.flags] == ["post_thaw_window"]
+    assert case.infusion.override_reason.startswith("line occlusion")
     assert "with override: line occlusion" in ledger.history(world.uow, case.id)[-1].reason
 
 
@@ -1273,7 +1282,7 @@ def test_a_product_without_a_dose_rule_needs_a_physicians_reason(world: World) -
     with pytest.raises(InfusionRefused, match="no dose rule"):
         _infuse(world, case, weight=80.0, dose=80e6)
     done = _infuse(world, case, weight=80.0, dose=80e6, override="dose per protocol")
-    assert [f["check"] for f in done.infusion["flags"]] == ["dose"]
+    assert [f.check for f in done.infusion.flags] == ["dose"]
 
 
 # ---------------------------------------------------------------- planning seam

@@ -18,6 +18,7 @@ from veinline.adapters.seed import demo_command
 from veinline.adapters.seed.cases import EQUE_CEL_HK, Driver
 from veinline.domain import custody, isbt128
 from veinline.domain.case import Case, CaseState
+from veinline.domain.case_parts import Collection
 from veinline.domain.user import User
 from veinline.services import commands, handlers
 from veinline.services.messagebus import MessageBus
@@ -46,7 +47,15 @@ def _case(din: str) -> Case:
         eligibility={"eligible": True},
         patient_facts={},
         state=CaseState.COLLECTED,
-        collections=[{"din": din}],
+        collections=[
+            Collection(
+                din=din,
+                check_character=None,
+                collected_at=datetime(2026, 3, 9, 8, 0, tzinfo=UTC),
+                site="HK-APH",
+                by="nurse",
+            )
+        ],
     )
 
 

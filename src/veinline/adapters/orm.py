@@ -34,6 +34,7 @@ from sqlalchemy.types import TypeDecorator
 from veinline.domain.assessment import Assessment, AssessmentKind
 from veinline.domain.batch import Batch, BatchStatus, Deviation, StepRecord
 from veinline.domain.case import Case, CaseState
+from veinline.domain.case_parts import Collection, Infusion, Manufacturing, ReleaseOutcome
 from veinline.domain.catalog import (
     Authorisation,
     AuthorisationStatus,
@@ -112,6 +113,19 @@ class Stored(TypeDecorator[Any]):
         return None if value is None else self.load(value)
 
 
+class StoredPart(Stored):
+    """A JSON column holding an optional part of a record (a case's manufacturing, release
+    or infusion): absent is stored as `{}`, as the earlier untyped records were."""
+
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return {} if value is None else self.dump(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return self.load(value) if value else None
+
+
 def _stored_list(dump: Any, load: Any) -> Stored:
     return Stored(lambda items: [dump(i) for i in items], lambda rows: [load(r) for r in rows])
 
@@ -130,6 +144,10 @@ STEP_RECORDS = _stored_list(StepRecord.stored, StepRecord.from_stored)
 DEVIATIONS = _stored_list(Deviation.to_dict, Deviation.from_dict)
 RELEASE_TESTS = _stored_tuple(ReleaseTest.to_dict, ReleaseTest.from_dict)
 QC_RESULTS = _stored_list(QcResult.to_dict, QcResult.from_dict)
+COLLECTIONS = _stored_list(Collection.to_dict, Collection.from_dict)
+MANUFACTURING = StoredPart(Manufacturing.to_dict, Manufacturing.from_dict)
+RELEASE_OUTCOME = StoredPart(ReleaseOutcome.to_dict, ReleaseOutcome.from_dict)
+INFUSION = StoredPart(Infusion.to_dict, Infusion.from_dict)
 
 
 def _enum(enum_cls: Any, name: str) -> Enum:
@@ -292,10 +310,10 @@ cases = Table(
     Column("apheresis_date", String(10), nullable=True),
     Column("manufacturing_site", String(40), nullable=True),
     Column("planned", JSON, nullable=False),
-    Column("collections", JSON, nullable=False),
-    Column("manufacturing", JSON, nullable=False),
-    Column("release", JSON, nullable=False),
-    Column("infusion", JSON, nullable=False),
+    Column("collections", COLLECTIONS, nullable=False),
+    Column("manufacturing", MANUFACTURING, nullable=False),
+    Column("release", RELEASE_OUTCOME, nullable=False),
+    Column("infusion", INFUSION, nullable=False),
     Column("cancellation", JSON, nullable=True),
     Column("version", Integer, nullable=False),
 )

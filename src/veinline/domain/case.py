@@ -14,6 +14,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from veinline.domain.case_parts import Collection, Infusion, Manufacturing, ReleaseOutcome
 from veinline.domain.errors import InvalidInput
 from veinline.domain.ledger import JsonObject, snapshot_time
 from veinline.domain.state_table import StateTable, arrow
@@ -142,10 +143,10 @@ class Case:
     apheresis_date: str | None = None
     manufacturing_site: str | None = None
     planned: JsonObject = field(default_factory=dict)
-    collections: list[JsonObject] = field(default_factory=list)
-    manufacturing: JsonObject = field(default_factory=dict)
-    release: JsonObject = field(default_factory=dict)
-    infusion: JsonObject = field(default_factory=dict)
+    collections: list[Collection] = field(default_factory=list)
+    manufacturing: Manufacturing | None = None
+    release: ReleaseOutcome | None = None
+    infusion: Infusion | None = None
     cancellation: JsonObject | None = None
     version: int = 1
 
@@ -174,10 +175,10 @@ class Case:
             "apheresis_date": self.apheresis_date,
             "manufacturing_site": self.manufacturing_site,
             "planned": dict(self.planned),
-            "collections": [dict(c) for c in self.collections],
-            "manufacturing": dict(self.manufacturing),
-            "release": dict(self.release),
-            "infusion": dict(self.infusion),
+            "collections": [c.to_dict() for c in self.collections],
+            "manufacturing": self.manufacturing.to_dict() if self.manufacturing else {},
+            "release": self.release.to_dict() if self.release else {},
+            "infusion": self.infusion.to_dict() if self.infusion else {},
             "cancellation": dict(self.cancellation) if self.cancellation else None,
             "version": self.version,
         }
@@ -185,13 +186,18 @@ class Case:
     # ------------------------------------------------------------ reading
 
     @property
-    def current_collection(self) -> JsonObject | None:
+    def current_collection(self) -> Collection | None:
         return self.collections[-1] if self.collections else None
 
     @property
     def current_din(self) -> str | None:
         collection = self.current_collection
-        return str(collection["din"]) if collection else None
+        return collection.din if collection else None
+
+    @property
+    def batch_id(self) -> str | None:
+        """The batch now making (or that made) this case's product, if any."""
+        return self.manufacturing.batch_id if self.manufacturing else None
 
     def available_actions(self) -> list[Action]:
         """The actions the state table allows now (whoever may take them)."""

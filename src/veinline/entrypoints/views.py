@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from veinline.domain.case import Case, CaseState
@@ -132,7 +132,7 @@ def case_detail(
     assessments = uow.assessments.find(case_id=case.id)
     entries: list[dict[str, Any]] = []
     if authority.may(viewer, authority.Read.LEDGER):
-        related = [case.id, case.coi, *(c["din"] for c in case.collections)]
+        related = [case.id, case.coi, *(c.din for c in case.collections)]
         related += [e.id for e in events] + [s.id for s in shipments]
         related += [i.id for i in incidents] + [a.id for a in assessments]
         found = [e for rid in related for e in uow.ledger.for_entity(rid)]
@@ -207,10 +207,9 @@ def _visits(
     """The follow-up schedule with each visit's status, once the patient is infused."""
     from veinline.domain.followup import FollowUpSchedule
 
-    started = case.infusion.get("infusion_started_at")
-    if not started or product is None:
+    if case.infusion is None or product is None:
         return []
-    infused_on = datetime.fromisoformat(str(started)).date()
+    infused_on = case.infusion.infusion_started_at.date()
     done = {date.fromisoformat(a.assessed_on) for a in assessments}
     today = max(infused_on, today)
     visits = FollowUpSchedule.for_modality(product.modality).visits_due(infused_on, done, today)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from veinline.domain import assessment
@@ -30,7 +29,8 @@ def record_assessment(
             raise NotAllowed(
                 f"case {case.id} is {case.state.label.lower()}: follow-up starts after infusion"
             )
-        infused_on = datetime.fromisoformat(str(case.infusion["infusion_started_at"])).date()
+        assert case.infusion is not None  # an infused case has its bedside record
+        infused_on = case.infusion.infusion_started_at.date()
         day = assessment.check_assessment_date(
             cmd.assessed_on, infused_on=infused_on, today=now.date()
         )

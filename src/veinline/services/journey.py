@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -10,6 +11,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from veinline.domain import coldchain, custody, eligibility, infusion
 from veinline.domain.batch import BatchStatus
 from veinline.domain.case import Action, Case, CaseState, check_case_id, parse_date, parse_moment
+from veinline.domain.case_parts import (
+    Collection,
+    Infusion,
+    Manufacturing,
+    ReleaseKind,
+    ReleaseOutcome,
+)
 from veinline.domain.catalog import Product, Site, SiteKind
 from veinline.domain.coldchain import ShipperType
 from veinline.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
@@ -265,14 +273,14 @@ def collect(cmd: commands.Collect, uow: AbstractUnitOfWork, *, actor: User, cloc
             actor=actor,
             reason=f"collection for case {case.id}",
         )
-        collection = {
-            "din": din.value,
-            "check_character": din.check_character,
-            "collected_at": collected_at.isoformat(),
-            "site": site.code,
-            "volume_ml": cmd.volume_ml,
-            "by": actor.username,
-        }
+        collection = Collection(
+            din=din.value,
+            check_character=din.check_character,
+            collected_at=collected_at,
+            site=site.code,
+            volume_ml=cmd.volume_ml,
+            by=actor.username,
+        )
         transition(
             uow,
             case,
@@ -505,9 +513,9 @@ def recollect(cmd: commands.Recollect, uow: AbstractUnitOfWork, *, actor: User) 
         raise InvalidInput("a re-collection needs a reason")
     with uow:
         case = case_for_update(uow, cmd.case_id)
-        batch_id = case.manufacturing.get("batch_id")
-        transition(uow, case, Action.RECOLLECT, actor, cmd.reason, manufacturing={}, release={})
-        batch = uow.batches.get(str(batch_id)) if batch_id else None
+        batch_id = case.batch_id
+        transition(uow, case, Action.RECOLLECT, actor, cmd.reason, manufacturing=None, release=None)
+        batch = uow.batches.get(batch_id) if batch_id else None
         if batch is not None and not (
             batch.status is BatchStatus.REJECTED or batch.status is BatchStatus.ABORTED
         ):
@@ -581,18 +589,19 @@ def _infuse(
                     else " (only a physician may override)"
                 )
             )
-        record = {
-            "wristband_id": cmd.wristband_id.strip(),
-            "bag": result.to_dict(),
-            "thawed_at": thawed.isoformat(),
-            "infusion_started_at": started.isoformat(),
-            "minutes_after_thaw": round(infusion.minutes_since_thaw(thawed, started), 1),
-            "weight_kg": cmd.weight_kg,
-            "dose_cells": cmd.dose_cells,
-            "flags": [f.to_dict() for f in findings],
-            "override_reason": override or None,
-            "by": actor.username,
-        }
+        record = Infusion(
+            wristband_id=cmd.wristband_id.strip(),
+            bag_din=result.din,
+            bag_coi=result.coi,
+            thawed_at=thawed,
+            infusion_started_at=started,
+            minutes_after_thaw=round(infusion.minutes_since_thaw(thawed, started), 1),
+            weight_kg=cmd.weight_kg,
+            dose_cells=cmd.dose_cells,
+            flags=tuple(findings),
+            override_reason=override or None,
+            by=actor.username,
+        )
         event = custody.CustodyEvent(
             id=_next_id(uow.custody_events.find(case_id=case.id), case.id, "E"),
             case_id=case.id,
@@ -625,8 +634,7 @@ def _infuse(
 
 
 def _expiry(case: Case) -> datetime | None:
-    text = case.manufacturing.get("expires_at")
-    return datetime.fromisoformat(str(text)) if text else None
+    return case.manufacturing.expires_at if case.manufacturing else None
 
 
 def start_follow_up(cmd: commands.StartFollowUp, uow: AbstractUnitOfWork, *, actor: User) -> Case:
@@ -680,11 +688,9 @@ def start_manufacturing(
             Action.START_MANUFACTURING,
             actor,
             f"batch {batch_id}",
-            manufacturing={
-                "batch_id": batch_id,
-                "started_at": clock().isoformat(),
-                "started_by": actor.username,
-            },
+            manufacturing=Manufacturing(
+                batch_id=batch_id, started_at=clock(), started_by=actor.username
+            ),
         )
         batch_record.open_case_batch(uow, case, batch_id, actor, clock)
         uow.commit()
@@ -706,6 +712,7 @@ def complete_manufacturing(
     with uow:
         case = case_for_update(uow, cmd.case_id)
         batch = batch_record.get_batch(uow, release.case_batch_id(case))
+        assert case.manufacturing is not None  # case_batch_id refused a case without one
         if batch.status is not BatchStatus.COMPLETED:
             open_steps = [s for s in batch.steps if s.status.value != "completed"]
             where = (
@@ -714,14 +721,14 @@ def complete_manufacturing(
                 else batch.status.label.lower()
             )
             raise NotAllowed(f"batch {batch.id} is not finished: {where}")
-        done = {
-            **case.manufacturing,
-            "completed_at": now.isoformat(),
-            "completed_by": actor.username,
-            "bag_count": cmd.bag_count,
-            "expires_at": expires.isoformat(),
-            "total_cells": cmd.total_cells,
-        }
+        done = replace(
+            case.manufacturing,
+            completed_at=now,
+            completed_by=actor.username,
+            bag_count=cmd.bag_count,
+            expires_at=expires,
+            total_cells=cmd.total_cells,
+        )
         transition(
             uow, case, Action.COMPLETE_MANUFACTURING, actor, "filled and frozen", manufacturing=done
         )
@@ -747,11 +754,9 @@ def on_results_out_of_specification(
         Action.FAIL_SPECIFICATION,
         actor,
         event.failed,
-        release={
-            "kind": "out_of_specification",
-            "batch_id": event.batch_id,
-            "reason": event.failed,
-        },
+        release=ReleaseOutcome(
+            ReleaseKind.OUT_OF_SPECIFICATION, event.batch_id, reason=event.failed
+        ),
     )
 
 
@@ -769,19 +774,18 @@ def on_batch_disposed(event: BatchDisposed, uow: AbstractUnitOfWork, *, actor: U
                 Action.FAIL_SPECIFICATION,
                 actor,
                 f"batch {event.batch_id} rejected: {event.reason}",
-                release={"kind": "rejected", "batch_id": event.batch_id, "reason": event.reason},
+                release=ReleaseOutcome(ReleaseKind.REJECTED, event.batch_id, reason=event.reason),
             )
         return
     conditional = event.disposition is Disposition.CONDITIONALLY_RELEASED
-    release: dict[str, object] = {
-        "kind": "conditional" if conditional else "full",
-        "batch_id": event.batch_id,
-        "at": event.at.isoformat(),
-        "by": actor.username,
-    }
-    if conditional:
-        release["justification"] = event.reason
-        release["acknowledged_by"] = event.acknowledged_by
+    release = ReleaseOutcome(
+        ReleaseKind.CONDITIONAL if conditional else ReleaseKind.FULL,
+        event.batch_id,
+        at=event.at,
+        by=actor.username,
+        justification=event.reason if conditional else None,
+        acknowledged_by=event.acknowledged_by if conditional else None,
+    )
     transition(
         uow,
         case,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from veinline.domain.errors import InvalidInput, NotAllowed, NotFound
@@ -30,7 +29,7 @@ def labels_for(uow: AbstractUnitOfWork, case_id: str, item: str) -> list[Label]:
     if collection is None:
         raise NotAllowed(f"case {case.id} has not been collected: there is no DIN to print")
     product = uow.products.get(case.product_code)
-    site = uow.sites.get(str(collection["site"]))
+    site = uow.sites.get(collection.site)
     treatment = uow.sites.get(case.treatment_site)
     maker = uow.sites.get(case.manufacturing_site) if case.manufacturing_site else None
     assert product is not None and site is not None and treatment is not None
@@ -38,10 +37,10 @@ def labels_for(uow: AbstractUnitOfWork, case_id: str, item: str) -> list[Label]:
         "product_code": product.code,
         "product_name": product.display_name,
         "coi": case.coi,
-        "din": str(collection["din"]),
+        "din": collection.din,
         "isbt_product_code": None,
         "collection_type": product.collection_type,
-        "collected_at": datetime.fromisoformat(str(collection["collected_at"])),
+        "collected_at": collection.collected_at,
         "site_name": site.name,
         "site_timezone": site.timezone,
         "manufacturing_timezone": maker.timezone if maker else None,
@@ -52,9 +51,10 @@ def labels_for(uow: AbstractUnitOfWork, case_id: str, item: str) -> list[Label]:
     if kind is LabelKind.APHERESIS_BAG:
         return [build_label(kind, LabelFacts(**base))]
     if kind is LabelKind.PRODUCT_BAG:
-        if "bag_count" not in made:
+        if made is None or made.bag_count is None or made.expires_at is None:
             raise NotAllowed(f"case {case.id} has no final product yet")
-        count = int(made["bag_count"])
+        count = made.bag_count
+        expires_at = made.expires_at
         bags = [int(number)] if number else list(range(1, count + 1))
         if any(not 1 <= b <= count for b in bags):
             raise InvalidInput(f"case {case.id} has bags 1 to {count}")
@@ -63,8 +63,8 @@ def labels_for(uow: AbstractUnitOfWork, case_id: str, item: str) -> list[Label]:
                 kind,
                 LabelFacts(
                     **base,
-                    expires_at=datetime.fromisoformat(str(made["expires_at"])),
-                    batch_id=str(made["batch_id"]),
+                    expires_at=expires_at,
+                    batch_id=made.batch_id,
                     bag_number=b,
                     bag_count=count,
                 ),
@@ -85,9 +85,11 @@ def labels_for(uow: AbstractUnitOfWork, case_id: str, item: str) -> list[Label]:
         "shipment_id": shipment.id,
         "dispatched_at": shipment.dispatched_at,
         "shipper_contents": LabelKind.PRODUCT_BAG if product_leg else LabelKind.APHERESIS_BAG,
-        "bag_count": int(made.get("bag_count", 1)) if product_leg else 1,
+        "bag_count": (made.bag_count or 1) if product_leg and made else 1,
     }
     if product_leg:
-        extra["expires_at"] = datetime.fromisoformat(str(made["expires_at"]))
-        extra["batch_id"] = str(made["batch_id"])
+        if made is None:
+            raise NotAllowed(f"case {case.id} has no final product yet")
+        extra["expires_at"] = made.expires_at
+        extra["batch_id"] = made.batch_id
     return [build_label(kind, LabelFacts(**base, **extra))]

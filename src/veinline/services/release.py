@@ -185,7 +185,8 @@ def certificate(uow: AbstractUnitOfWork, batch_id: str) -> JsonObject:
         product = uow.products.get(batch.product_code)
         site = uow.sites.get(batch.site)
         case = uow.cases.get(batch.case_id) if batch.case_id else None
-        expiry = (case.manufacturing.get("expires_at") if case else None) or "not recorded"
+        expires = case.manufacturing.expires_at if case and case.manufacturing else None
+        expiry = expires.isoformat() if expires else "not recorded"
         return coa_content(
             batch,
             record,
@@ -304,10 +305,9 @@ def _batch_of_case(uow: AbstractUnitOfWork, case_id: str) -> str:
 
 def case_batch_id(case: Case) -> str:
     """The batch a case's release decision is about."""
-    batch_id = case.manufacturing.get("batch_id")
-    if not batch_id:
+    if case.batch_id is None:
         raise NotAllowed(f"case {case.id} has no batch: start manufacturing first")
-    return str(batch_id)
+    return case.batch_id
 
 
 HANDLERS: dict[type[commands.Command], Callable[..., Any]] = {

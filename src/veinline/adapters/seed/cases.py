@@ -222,7 +222,7 @@ class Driver:
     def batch(self, case: Case) -> Batch:
         uow = self.bus.uow_factory()
         with uow:
-            found = uow.batches.get(str(case.manufacturing["batch_id"]))
+            found = uow.batches.get(str(case.batch_id))
         assert found is not None
         return found
 
@@ -259,7 +259,7 @@ class Driver:
 
     def test_batch(self, case: Case, **overrides: float | str) -> None:
         """QC enters every release test, passing unless given another value."""
-        batch_id = str(case.manufacturing["batch_id"])
+        batch_id = str(case.batch_id)
         uow = self.bus.uow_factory()
         with uow:
             specs = uow.specifications.find(
