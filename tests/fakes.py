@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import copy
 from collections.abc import Callable, Generator
 from datetime import datetime
@@ -25,10 +26,10 @@ class FakeRepository(Generic[T]):
     def add(self, record: T) -> None:
         self.pending[self.key(record)] = record
 
-    def list(self) -> list[T]:
+    def list(self) -> builtins.list[T]:
         return [v for _, v in sorted({**self.rows, **self.pending}.items())]
 
-    def find(self, **criteria: object) -> list[T]:
+    def find(self, **criteria: object) -> builtins.list[T]:
         return [r for r in self.list() if all(getattr(r, k) == v for k, v in criteria.items())]
 
 
@@ -96,25 +97,28 @@ class FakeTokens:
 class FakeUnitOfWork(AbstractUnitOfWork):
     """Keeps everything in dicts; a rollback forgets what was not committed."""
 
+    sequences: FakeSequences
+    ledger: FakeLedger
+
     def __init__(self, clock: Callable[[], datetime]) -> None:
-        self.users = FakeRepository(lambda u: u.username)  # type: ignore[assignment]
-        self.sites = FakeRepository(lambda s: s.code)  # type: ignore[assignment]
-        self.products = FakeRepository(lambda p: p.code)  # type: ignore[assignment]
-        self.authorisations = FakeRepository(lambda a: a.id)  # type: ignore[assignment]
-        self.identifiers = FakeRepository(lambda i: i.value)  # type: ignore[assignment]
-        self.cases = FakeRepository(lambda c: c.id)  # type: ignore[assignment]
-        self.custody_events = FakeRepository(lambda e: e.id)  # type: ignore[assignment]
-        self.incidents = FakeRepository(lambda i: i.id)  # type: ignore[assignment]
-        self.shipments = FakeRepository(lambda s: s.id)  # type: ignore[assignment]
-        self.assessments = FakeRepository(lambda a: a.id)  # type: ignore[assignment]
-        self.trials = FakeRepository(lambda t: t.id)  # type: ignore[assignment]
-        self.trial_patients = FakeRepository(lambda p: p.id)  # type: ignore[assignment]
-        self.triage = FakeRepository(lambda t: t.id)  # type: ignore[assignment]
-        self.plans = FakeRepository(lambda p: p.id)  # type: ignore[assignment]
-        self.process_templates = FakeRepository(lambda t: t.id)  # type: ignore[assignment]
-        self.specifications = FakeRepository(lambda s: s.id)  # type: ignore[assignment]
-        self.batches = FakeRepository(lambda b: b.id)  # type: ignore[assignment]
-        self.release_records = FakeRepository(lambda r: r.batch_id)  # type: ignore[assignment]
+        self.users = FakeRepository(lambda u: u.username)
+        self.sites = FakeRepository(lambda s: s.code)
+        self.products = FakeRepository(lambda p: p.code)
+        self.authorisations = FakeRepository(lambda a: a.id)
+        self.identifiers = FakeRepository(lambda i: i.value)
+        self.cases = FakeRepository(lambda c: c.id)
+        self.custody_events = FakeRepository(lambda e: e.id)
+        self.incidents = FakeRepository(lambda i: i.id)
+        self.shipments = FakeRepository(lambda s: s.id)
+        self.assessments = FakeRepository(lambda a: a.id)
+        self.trials = FakeRepository(lambda t: t.id)
+        self.trial_patients = FakeRepository(lambda p: p.id)
+        self.triage = FakeRepository(lambda t: t.id)
+        self.plans = FakeRepository(lambda p: p.id)
+        self.process_templates = FakeRepository(lambda t: t.id)
+        self.specifications = FakeRepository(lambda s: s.id)
+        self.batches = FakeRepository(lambda b: b.id)
+        self.release_records = FakeRepository(lambda r: r.batch_id)
         self.sequences = FakeSequences()
         self.ledger = FakeLedger(clock)
         self.tokens = FakeTokens()
@@ -176,3 +180,10 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         for repo in self._repos():
             for record in repo.rows.values():
                 yield record.ENTITY_TYPE, record.entity_id, record.snapshot()
+
+
+def present(value: T | None) -> T:
+    """The value a test expects to be there: fails the test (and narrows the type) when
+    it is not, e.g. a case's release decision once QA has decided."""
+    assert value is not None, "expected a value, found none"
+    return value

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.fakes import present
 from veinline.adapters.seed.cases import ZEVOR_CEL_US, Driver, passing
 from veinline.bootstrap import App
 from veinline.domain.case import CaseState
@@ -42,7 +43,7 @@ def _batch_in_qc(app: App, name: str) -> tuple[str, str]:
     driver = Driver(app.bus, app.user, app.clock)
     case = driver.enrol(ZEVOR_CEL_US, patient_name=name, wristband=f"WB-{name[-2:]}")
     case = driver.advance(case, ZEVOR_CEL_US, CaseState.IN_QC)
-    return case.id, str(case.batch_id)
+    return case.id, present(case.batch_id)
 
 
 def _release_tests(app: App) -> list[ReleaseTest]:

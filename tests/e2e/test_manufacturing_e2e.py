@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner, Result
 
 from tests.conftest import FixedClock
+from tests.fakes import present
 from veinline.adapters.seed.cases import (
     DEMO_PASSWORD,
     EQUE_CEL_HK,
@@ -42,10 +44,10 @@ def _as(client: TestClient, username: str) -> dict[str, str]:
 
 def _post(
     client: TestClient, user: str, path: str, body: dict[str, object], status: int = 200
-) -> dict[str, object]:
+) -> dict[str, Any]:
     response = client.post(f"/api/v1{path}", headers=_as(client, user), json=body)
     assert response.status_code == status, response.text
-    result: dict[str, object] = response.json()
+    result: dict[str, Any] = response.json()
     return result
 
 
@@ -80,11 +82,11 @@ def test_a_batch_goes_from_receipt_to_qa_release_through_the_api(
         EQUE_CEL_HK,
         CaseState.MANUFACTURING,
     )
-    batch_id = case.batch_id
+    batch_id = present(case.batch_id)
     batch = client.get(f"/api/v1/batches/{batch_id}", headers=_as(client, "operator")).json()
     assert batch["template_id"] == process["id"] and batch["coi"] == case.coi
 
-    def act(user: str, action: str, **body: object) -> dict[str, object]:
+    def act(user: str, action: str, **body: object) -> dict[str, Any]:
         return _post(client, user, f"/batches/{batch_id}/actions/{action}", body)
 
     for step in batch["steps"]:
@@ -143,14 +145,14 @@ def run(demo_app: App, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
 def test_a_batch_goes_through_oos_to_a_conditional_release_through_the_cli(
     run: object, demo_app: App, clock: FixedClock, tmp_path: Path
 ) -> None:
-    invoke = run  # type: ignore[assignment]
+    invoke = run
     driver = Driver(demo_app.bus, demo_app.user, clock)
     case = driver.advance(
         driver.enrol(EQUE_CEL_HK, patient_name="Cli Batch", wristband="WB-CLI-9"),
         EQUE_CEL_HK,
         CaseState.IN_QC,
     )
-    batch_id = case.batch_id
+    batch_id = present(case.batch_id)
 
     def ok(*args: str, stdin: str | None = None) -> Result:
         result: Result = invoke(*args, stdin=stdin)  # type: ignore[operator]

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.fakes import present
 from veinline.adapters.seed.cases import ZEVOR_CEL_US, Driver
 from veinline.bootstrap import App
 from veinline.domain.batch import BatchStatus, DeviationState
@@ -78,7 +79,7 @@ def _case(driver: Driver, name: str, state: CaseState) -> Case:
 
 
 def _batch_id(case: Case) -> str:
-    return str(case.batch_id)
+    return present(case.batch_id)
 
 
 # ------------------------------------------------------------------ who sees which form

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from tests.fakes import present
 from veinline.adapters.seed.cases import EQUE_CEL_HK, Driver
 from veinline.bootstrap import App
 from veinline.domain.case import Case, CaseState
@@ -43,7 +44,7 @@ def test_an_assessment_is_graded_with_reasons_and_kept_in_the_ledger(demo_app: A
 
 def test_a_response_series_takes_the_newest_response(demo_app: App) -> None:
     case = _case(demo_app, CaseState.FOLLOW_UP)
-    series = {
+    series: dict[str, object] = {
         "assessments": [
             {
                 "sum_mm": 100,
@@ -159,7 +160,9 @@ def test_the_case_shows_its_follow_up_schedule_with_overdue_visits(demo_app: App
         detail = views.case_detail(uow, case.id, demo_app.user("physician"), today=later)
     statuses = {v["status"] for v in detail["visits"]}
     assert "overdue" in statuses  # daily checks of the first fortnight were never recorded
-    assert detail["visits"][0]["target"] >= case.infusion.infusion_started_at.isoformat()[:10]
+    assert (
+        detail["visits"][0]["target"] >= present(case.infusion).infusion_started_at.isoformat()[:10]
+    )
 
 
 def test_the_schedule_reads_on_a_leap_day(demo_app: App) -> None:

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import FixedClock
+from tests.fakes import present
 from veinline.adapters.seed.cases import (
     DEMO_PASSWORD,
     DEMO_STATES,
@@ -113,7 +114,10 @@ def test_a_case_goes_from_enrolment_to_follow_up_and_the_ledger_verifies(
     case = _at(driver, S.FOLLOW_UP)
     stored = _case(demo_app, case.id)
     assert (stored.state, stored.version) == (S.FOLLOW_UP, len(HAPPY_PATH))
-    assert (stored.infusion.bag_din, stored.infusion.bag_coi) == (stored.current_din, stored.coi)
+    assert (present(stored.infusion).bag_din, present(stored.infusion).bag_coi) == (
+        stored.current_din,
+        stored.coi,
+    )
     _verified(demo_app)
 
     history = ledger.history(demo_app.uow(), f"case/{case.id}")
@@ -428,7 +432,7 @@ def test_release_is_a_signature_meaning_released_over_the_batch_record_and_resul
 ) -> None:
     case = _at(driver, S.RELEASED)
     stored = _case(demo_app, case.id)
-    batch_id = stored.release.batch_id
+    batch_id = present(stored.release).batch_id
     entries = ledger.history(demo_app.uow(), f"release_record/{batch_id}")
     signed = [e for e in entries if e.signature_meaning]
     assert [(e.action, e.signature_meaning, e.actor) for e in signed] == [
@@ -442,7 +446,7 @@ def test_release_is_a_signature_meaning_released_over_the_batch_record_and_resul
     assert record.decision is not None and record.decision.printed_name == "Demo QA Reviewer"
     assert record.decision.covers(release_content(batch, record))
     assert record.decision_is_intact(batch)
-    assert stored.release.kind == "full" and stored.release.by == "qa"
+    assert present(stored.release).kind == "full" and present(stored.release).by == "qa"
     assert ledger.history(demo_app.uow(), f"case/{case.id}")[-1].action == "case.release"
 
 
@@ -453,9 +457,9 @@ def test_a_conditional_release_needs_an_investigation_the_physicians_signature_a
     demo_app: App, driver: Driver
 ) -> None:
     case = _at(driver, S.OUT_OF_SPECIFICATION)
-    batch_id = case.release.batch_id
-    assert case.release.kind == "out_of_specification"
-    assert "Viability 62" in case.release.reason
+    batch_id = present(case.release).batch_id
+    assert present(case.release).kind == "out_of_specification"
+    assert "Viability 62" in present(present(case.release).reason)
 
     def conditional(**overrides: str) -> commands.ConditionalRelease:
         fields = {
@@ -496,9 +500,9 @@ def test_a_conditional_release_needs_an_investigation_the_physicians_signature_a
     released: Case = driver.do(conditional(), "qa")
     stored = _case(demo_app, case.id)
     assert stored.state is S.RELEASED and released.state is S.RELEASED
-    assert stored.release.kind == "conditional"
-    assert stored.release.acknowledged_by == "physician"
-    assert stored.release.justification == "no alternative therapy; risk discussed"
+    assert present(stored.release).kind == "conditional"
+    assert present(stored.release).acknowledged_by == "physician"
+    assert present(stored.release).justification == "no alternative therapy; risk discussed"
     signed = [
         e.signature_meaning
         for e in ledger.history(demo_app.uow(), f"release_record/{batch_id}")
@@ -521,7 +525,7 @@ def test_a_recollection_returns_to_eligible_and_the_second_bag_gets_a_new_din(
         NotAllowed,
         "a QA reviewer may not recollect",
     )
-    batch_id = case.release.batch_id
+    batch_id = present(case.release).batch_id
     _refused(
         demo_app,
         case.id,
@@ -607,9 +611,9 @@ def test_the_bedside_refuses_what_is_unsafe_and_records_a_physicians_override(
     )
     stored = _case(demo_app, case.id)
     assert stored.state is S.INFUSED
-    assert [f.check for f in stored.infusion.flags] == ["post_thaw_window"]
-    assert stored.infusion.override_reason == "pump failure; product inspected"
-    assert stored.infusion.minutes_after_thaw == 120.0
+    assert [f.check for f in present(stored.infusion).flags] == ["post_thaw_window"]
+    assert present(stored.infusion).override_reason == "pump failure; product inspected"
+    assert present(stored.infusion).minutes_after_thaw == 120.0
     _refused(
         demo_app,
         case.id,

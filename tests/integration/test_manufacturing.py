@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import FixedClock
+from tests.fakes import present
 from veinline.adapters.coa_pdf import render_coa
 from veinline.adapters.seed.cases import DEMO_PASSWORD, EQUE_CEL_HK, ZEVOR_CEL_US, Driver
 from veinline.bootstrap import App
@@ -75,7 +76,7 @@ def test_a_batch_goes_from_receipt_to_qa_release_and_every_signature_is_in_the_l
     demo_app: App, driver: Driver
 ) -> None:
     case = _at(driver, S.RELEASED)
-    batch_id = case.release.batch_id
+    batch_id = present(case.release).batch_id
     batch = _batch(demo_app, batch_id)
     assert batch.status is BatchStatus.RELEASED
     assert batch.steps[0].code == "receipt" and len(batch.steps) == 9
@@ -103,7 +104,7 @@ def test_the_process_in_force_is_bound_and_a_new_version_supersedes_it(
     demo_app: App, driver: Driver
 ) -> None:
     case = _at(driver, S.MANUFACTURING)
-    batch = _batch(demo_app, case.batch_id)
+    batch = _batch(demo_app, present(case.batch_id))
     assert batch.template_id == "eque-cel/demo-suzhou-manufacturing/v1"
     draft = driver.do(commands.DraftProcess("eque-cel", "demo-suzhou-manufacturing"), "operator")
     assert draft.number == 2 and draft.status is DocumentStatus.DRAFT
@@ -140,7 +141,7 @@ def test_technology_transfer_arrives_as_a_draft_the_receiving_site_approves(
 
 def test_the_performer_cannot_verify_their_own_critical_step(demo_app: App, driver: Driver) -> None:
     case = _at(driver, S.MANUFACTURING)
-    batch_id = case.batch_id
+    batch_id = present(case.batch_id)
     driver.do(commands.StartStep(batch_id, "receipt", "Suite 1", ["BSC-1"]), "operator")
     for name, value in (
         ("Chain-of-identity label match", "match"),
@@ -181,7 +182,7 @@ def test_a_signed_step_cannot_be_edited_only_corrected_with_a_signed_second_chec
     demo_app: App, driver: Driver
 ) -> None:
     case = _at(driver, S.MANUFACTURING)
-    batch_id = case.batch_id
+    batch_id = present(case.batch_id)
     driver.run_steps(case, count=2)
     _refused(
         demo_app,
@@ -227,7 +228,7 @@ def test_an_out_of_limit_value_opens_a_deviation_and_an_open_critical_one_blocks
     demo_app: App, driver: Driver
 ) -> None:
     case = _at(driver, S.MANUFACTURING)
-    batch_id = case.batch_id
+    batch_id = present(case.batch_id)
     driver.run_steps(case, count=1)
     driver.do(commands.StartStep(batch_id, "selection", "Suite 1", ["BSC-1"]), "operator")
     recorded = driver.do(
@@ -278,7 +279,7 @@ def test_qa_signing_with_a_wrong_password_or_as_a_maker_is_refused(
     demo_app: App, driver: Driver
 ) -> None:
     case = _at(driver, S.IN_QC)
-    batch_id = case.batch_id
+    batch_id = present(case.batch_id)
     driver.test_batch(case)
     _refused(
         demo_app,
@@ -310,7 +311,7 @@ def test_a_batch_goes_through_oos_to_a_conditional_release_and_the_coa_marks_it(
     demo_app: App, driver: Driver
 ) -> None:
     case = _at(driver, S.OUT_OF_SPECIFICATION)
-    batch_id = case.release.batch_id
+    batch_id = present(case.release).batch_id
     driver.do(
         commands.CorrectResult(batch_id, "viability", "64.0", "recount of the same sample"), "qc"
     )
@@ -328,7 +329,7 @@ def test_a_batch_goes_through_oos_to_a_conditional_release_and_the_coa_marks_it(
     with demo_app.uow() as uow:
         stored = uow.cases.get(case.id)
     assert stored is not None and stored.state is S.RELEASED
-    assert stored.release.kind == "conditional"
+    assert present(stored.release).kind == "conditional"
 
     content = release.certificate(demo_app.uow(), batch_id)
     pdf = render_coa(content)
@@ -362,7 +363,7 @@ def test_a_batch_goes_through_oos_to_a_conditional_release_and_the_coa_marks_it(
 
 def test_an_edited_batch_after_release_breaks_the_ledger(demo_app: App, driver: Driver) -> None:
     case = _at(driver, S.RELEASED)
-    batch_id = case.release.batch_id
+    batch_id = present(case.release).batch_id
     with demo_app.engine.begin() as connection:
         connection.execute(
             text("UPDATE batches SET entry_count = entry_count + 1 WHERE id = :id"),
@@ -376,7 +377,9 @@ def test_an_edited_batch_after_release_breaks_the_ledger(demo_app: App, driver: 
 # ------------------------------------------------------------------ release is one decision
 
 
-def _standing(app: App, case_id: str, batch_id: str) -> tuple[object, ...]:
+def _standing(
+    app: App, case_id: str, batch_id: str
+) -> tuple[BatchStatus, Disposition, S, list[str], int]:
     with app.uow() as uow:
         batch = uow.batches.get(batch_id)
         record = uow.release_records.get(batch_id)
@@ -392,7 +395,7 @@ def test_a_qa_release_moves_the_batch_the_case_and_the_shipment_in_one_transacti
 ) -> None:
     case = _at(driver, S.IN_QC)
     driver.test_batch(case)
-    batch_id = str(case.batch_id)
+    batch_id = present(case.batch_id)
     status, disposition, state, legs, tip = _standing(demo_app, case.id, batch_id)
     assert (state, disposition, legs) == (S.IN_QC, Disposition.READY_FOR_RELEASE, ["apheresis"])
 
@@ -426,7 +429,7 @@ def test_when_the_case_cannot_follow_the_release_nothing_is_released(
 
     case = _at(driver, S.IN_QC)
     driver.test_batch(case)
-    batch_id = str(case.batch_id)
+    batch_id = present(case.batch_id)
     before = _standing(demo_app, case.id, batch_id)
 
     def no_shipper(*args: object, **kwargs: object) -> None:

@@ -62,7 +62,7 @@ def test_a_case_in_a_cohort_contributes_its_follow_up(demo_app: App) -> None:
         commands.EnrolInCohort("IMC001-CN", case.id, "dl1"), actor=demo_app.user("coordinator")
     )
     today = demo_app.clock().date().isoformat()
-    series = {
+    series: dict[str, object] = {
         "assessments": [
             {
                 "sum_mm": 80,
@@ -112,7 +112,7 @@ def test_bad_trial_input_is_refused_whole(demo_app: App) -> None:
         ),
         actor=physician,
     )
-    good = {
+    good: dict[str, object] = {
         "subject": "S1",
         "cohort_id": "a",
         "best_response": "SD",

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import FixedClock
-from tests.fakes import FakeLedger, FakeSequences, FakeUnitOfWork
+from tests.fakes import FakeLedger, FakeSequences, FakeUnitOfWork, present
 from veinline.adapters.seed import demo_command
 from veinline.adapters.seed.cases import (
     DEMO_PASSWORD,
@@ -980,7 +980,7 @@ def test_release_is_signed_with_the_meaning_released(world: World) -> None:
     case = world.at(S.RELEASED)
     entries = ledger.history(world.uow, f"case/{case.id}")
     assert (entries[-1].action, entries[-1].actor) == ("case.release", "qa")
-    batch_id = world.case(case.id).release.batch_id
+    batch_id = present(world.case(case.id).release).batch_id
     signed = [e for e in ledger.history(world.uow, batch_id) if e.signature_meaning]
     assert [(e.entity_type, e.action, e.signature_meaning) for e in signed][-1] == (
         "release_record",
@@ -991,7 +991,7 @@ def test_release_is_signed_with_the_meaning_released(world: World) -> None:
     record = world.uow.release_records.get(batch_id)
     assert record is not None
     assert signed[-1].signed_hash == content_hash(record.snapshot())
-    assert world.case(case.id).release.kind == "full"
+    assert present(world.case(case.id).release).kind == "full"
 
 
 @pytest.mark.parametrize(
@@ -1029,7 +1029,7 @@ def _conditional(case: Case, **overrides: str) -> commands.ConditionalRelease:
 
 
 def _investigated(world: World, case: Case, *, acknowledged: bool = True) -> str:
-    batch_id = case.release.batch_id
+    batch_id = present(case.release).batch_id
     world.do(commands.OpenInvestigation(batch_id, "OOS-26-001", "viability low"), "qc")
     if acknowledged:
         world.do(commands.AcknowledgeResults(batch_id, "physician", DEMO_PASSWORD), "physician")
@@ -1040,12 +1040,12 @@ def test_a_conditional_release_records_the_justification_and_the_physician(
     world: World,
 ) -> None:
     case = world.at(S.OUT_OF_SPECIFICATION)
-    assert case.release.reason == "Viability 62% (specification ≥ 70%)"
+    assert present(case.release).reason == "Viability 62% (specification ≥ 70%)"
     _investigated(world, case)
     released: Case = world.do(_conditional(case), "qa")
     assert released.state is S.RELEASED
-    assert released.release.kind == "conditional"
-    assert released.release.acknowledged_by == "physician"
+    assert present(released.release).kind == "conditional"
+    assert present(released.release).acknowledged_by == "physician"
     assert _history(world, case.id)[-2:] == [
         ("case.fail_specification", "qc"),
         ("case.conditional_release", "qa"),
@@ -1162,9 +1162,12 @@ def test_a_bedside_infusion_within_the_rules_records_both_identifiers(
 ) -> None:
     case = _infuse(world, at_bedside, as_user="nurse")
     assert case.state is S.INFUSED
-    assert case.infusion.flags == () and case.infusion.override_reason is None
-    assert case.infusion.minutes_after_thaw == 20.0
-    assert (case.infusion.bag_din, case.infusion.bag_coi) == (case.current_din, case.coi)
+    assert present(case.infusion).flags == () and present(case.infusion).override_reason is None
+    assert present(case.infusion).minutes_after_thaw == 20.0
+    assert (present(case.infusion).bag_din, present(case.infusion).bag_coi) == (
+        case.current_din,
+        case.coi,
+    )
     bedside = world.uow.custody_events.find(case_id=case.id)[-1]
     assert bedside.point is custody.CustodyPoint.BEDSIDE
     assert bedside.identifiers["wristband_id"] == case.wristband_id
@@ -1212,7 +1215,7 @@ def test_another_patients_bag_is_refused_at_the_bedside(world: World) -> None:
 def test_an_expired_product_is_not_infused_without_a_physicians_reason(
     world: World, at_bedside: Case
 ) -> None:
-    expires = at_bedside.manufacturing.expires_at
+    expires = present(present(at_bedside.manufacturing).expires_at)
     world.clock.now = expires + timedelta(days=1)
     with pytest.raises(InfusionRefused):
         _infuse(world, at_bedside, as_user="nurse")
@@ -1236,8 +1239,8 @@ def test_a_physician_may_infuse_after_the_window_with_a_documented_reason(
         override="line occlusion delayed start; product inspected, no clumps",
     )
     assert case.state is S.INFUSED
-    assert [f.check for f in case.infusion.flags] == ["post_thaw_window"]
-    assert case.infusion.override_reason.startswith("line occlusion")
+    assert [f.check for f in present(case.infusion).flags] == ["post_thaw_window"]
+    assert present(present(case.infusion).override_reason).startswith("line occlusion")
     assert "with override: line occlusion" in ledger.history(world.uow, case.id)[-1].reason
 
 
@@ -1282,7 +1285,7 @@ def test_a_product_without_a_dose_rule_needs_a_physicians_reason(world: World) -
     with pytest.raises(InfusionRefused, match="no dose rule"):
         _infuse(world, case, weight=80.0, dose=80e6)
     done = _infuse(world, case, weight=80.0, dose=80e6, override="dose per protocol")
-    assert [f.check for f in done.infusion.flags] == ["dose"]
+    assert [f.check for f in present(done.infusion).flags] == ["dose"]
 
 
 # ---------------------------------------------------------------- planning seam

@@ -79,7 +79,9 @@ STORED_INFUSION = {
         (Infusion, STORED_INFUSION),
     ],
 )
-def test_a_stored_part_reads_back_and_writes_the_same_json(part: type, stored: dict) -> None:
+def test_a_stored_part_reads_back_and_writes_the_same_json(
+    part: type[Collection | Manufacturing | ReleaseOutcome | Infusion], stored: dict[str, object]
+) -> None:
     value = part.from_dict(stored)
     assert json.dumps(value.to_dict()) == json.dumps(stored)
     assert part.from_dict(value.to_dict()) == value
