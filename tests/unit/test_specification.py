@@ -12,26 +12,28 @@ import pytest
 
 from veinline.domain.batch import Batch, BatchStatus, Severity, start_batch
 from veinline.domain.catalog import Modality
+from veinline.domain.coa import coa_content
 from veinline.domain.errors import DomainError, InvalidInput, NotAllowed
 from veinline.domain.ledger import content_hash
 from veinline.domain.process import DocumentStatus, ParameterSpec, StepSpec, draft_template
-from veinline.domain.signature import Meaning
-from veinline.domain.specification import (
+from veinline.domain.release import (
     DISPOSITION_STYLE,
     RELEASE_TRANSITIONS,
-    Comparator,
     Disposition,
     QcResult,
-    Qualitative,
     ReleaseAction,
     ReleaseRecord,
-    ReleaseTest,
-    Specification,
-    coa_content,
-    default_specification,
-    draft_specification,
     open_release_record,
     release_content,
+)
+from veinline.domain.signature import Meaning
+from veinline.domain.specification import (
+    Comparator,
+    Qualitative,
+    ReleaseTest,
+    Specification,
+    default_specification,
+    draft_specification,
     specification_in_force,
 )
 from veinline.domain.user import Role, User

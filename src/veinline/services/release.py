@@ -15,19 +15,14 @@ from typing import Any
 
 from veinline.domain.batch import Batch, BatchStatus
 from veinline.domain.case import Case, CaseState
+from veinline.domain.coa import coa_content
 from veinline.domain.errors import NotAllowed, NotFound
 from veinline.domain.events import BatchDisposed, ResultsOutOfSpecification
 from veinline.domain.ledger import JsonObject
 from veinline.domain.ledger_actions import LedgerAction
+from veinline.domain.release import Disposition, ReleaseRecord, open_release_record
 from veinline.domain.signature import Meaning
-from veinline.domain.specification import (
-    Disposition,
-    ReleaseRecord,
-    ReleaseTest,
-    coa_content,
-    open_release_record,
-    specification_in_force,
-)
+from veinline.domain.specification import ReleaseTest, specification_in_force
 from veinline.domain.user import User
 from veinline.services import commands, signatures
 from veinline.services.batch_record import get_batch
