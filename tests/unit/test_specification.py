@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from veinline.adapters.seed.release_panels import default_specification
 from veinline.domain.batch import Batch, BatchStatus, Severity, start_batch
 from veinline.domain.catalog import Modality
 from veinline.domain.coa import coa_content
@@ -32,7 +33,6 @@ from veinline.domain.specification import (
     Qualitative,
     ReleaseTest,
     Specification,
-    default_specification,
     draft_specification,
     specification_in_force,
 )
