@@ -15,7 +15,7 @@ from typing import Any
 
 from veinline.domain.batch import Batch, BatchStatus
 from veinline.domain.case import Case, CaseState
-from veinline.domain.coa import coa_content
+from veinline.domain.coa import CertificateOfAnalysis, certificate_of_analysis
 from veinline.domain.errors import NotAllowed, NotFound
 from veinline.domain.events import BatchDisposed, ResultsOutOfSpecification
 from veinline.domain.ledger import JsonObject
@@ -171,7 +171,13 @@ def acknowledge_results(
 
 
 def certificate(uow: AbstractUnitOfWork, batch_id: str) -> JsonObject:
-    """The certificate of analysis of a decided batch, as `adapters.coa_pdf` draws it."""
+    """The certificate of analysis of a decided batch, as its JSON read model
+    (`domain.coa`), which `adapters.coa_pdf` draws."""
+    return certificate_of(uow, batch_id).to_dict()
+
+
+def certificate_of(uow: AbstractUnitOfWork, batch_id: str) -> CertificateOfAnalysis:
+    """The certificate of analysis of a decided batch."""
     with uow:
         batch = get_batch(uow, batch_id)
         record = uow.release_records.get(batch.id)
@@ -181,7 +187,7 @@ def certificate(uow: AbstractUnitOfWork, batch_id: str) -> JsonObject:
         site = uow.sites.get(batch.site)
         case = uow.cases.get(batch.case_id) if batch.case_id else None
         expiry = (case.manufacturing.get("expires_at") if case else None) or "not recorded"
-        return coa_content(
+        return certificate_of_analysis(
             batch,
             record,
             product_name=product.name if product else batch.product_code,
