@@ -23,12 +23,10 @@ than printed as blanks. The same content gives the same bytes (reportlab's invar
 
 from __future__ import annotations
 
-import html
 import io
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import cache
 from typing import Any, Final
 
 from reportlab.lib import colors
@@ -47,6 +45,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from veinline.adapters.pdf import markup, unprintable
 from veinline.domain import isbt128
 from veinline.domain.coa import CertificateOfAnalysis, CoaResult, Correction, Decision, Value
 from veinline.domain.errors import InvalidInput
@@ -56,25 +55,11 @@ __all__ = ["render_coa"]
 
 # --- what the standard fonts can print --------------------------------------------------------
 
-_TEXT_FONT: Final = "Helvetica"
-_SUBSTITUTE_FONT: Final = "Symbol"  # reportlab falls back to it for what Helvetica lacks
-
-
-@cache
-def _printable(ch: str) -> bool:
-    for name in (_TEXT_FONT, _SUBSTITUTE_FONT):
-        try:
-            ch.encode(pdfmetrics.getFont(name).encName)
-        except UnicodeEncodeError:
-            continue
-        return True
-    return False
-
 
 def _checked_text(text: str, where: str) -> None:
     if not text.strip():
         raise InvalidInput(f"{where} is empty")
-    bad = sorted({ch for ch in text if ch not in "\n\t" and (ch < " " or not _printable(ch))})
+    bad = unprintable(text)
     if bad:
         raise InvalidInput(
             f"{where} {text.strip()!r} has characters the CoA's standard PDF fonts cannot print "
@@ -189,7 +174,7 @@ def _styles() -> _Styles:
 
 def _x(text: str) -> str:
     """Text as paragraph markup: escaped, its line breaks kept."""
-    return html.escape(text, quote=False).replace("\n", "<br/>")
+    return markup(text, line_breaks=True)
 
 
 def _utc(moment: datetime) -> str:

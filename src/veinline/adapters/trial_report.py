@@ -42,6 +42,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from veinline.adapters.pdf import is_winansi, markup
 from veinline.domain.errors import InvalidInput
 from veinline.domain.trial import (
     MAX_TOXICITY_GRADE,
@@ -577,15 +578,15 @@ def render_pdf(report: TrialReport) -> bytes:
     h2 = ParagraphStyle("h2", parent=styles["Heading2"], fontSize=11.5, spaceBefore=8, spaceAfter=4)
     t = report.trial
     story: list[Any] = [
-        Paragraph(_x(f"{t.id}: {t.title}"), h1),
+        Paragraph(markup(f"{t.id}: {t.title}"), h1),
         Paragraph(
-            _x(
+            markup(
                 f"Product {t.product_code} · {t.criteria.label} · data cut-off "
                 f"{report.as_of.isoformat()}"
             ),
             body,
         ),
-        Paragraph("<br/>".join(_dose_lines(report, lambda x: f"<super>{_x(x)}</super>")), body),
+        Paragraph("<br/>".join(_dose_lines(report, lambda x: f"<super>{markup(x)}</super>")), body),
         Paragraph("Best overall response (patients)", h2),
         _pdf_table(_response_table(report), body),
         Paragraph("Response rates (95% CI, Clopper–Pearson)", h2),
@@ -620,7 +621,7 @@ def render_pdf(report: TrialReport) -> bytes:
             widths=(0.13, 0.16, 0.06, 0.06, 0.13, 0.09, 0.09, 0.09, 0.09, 0.10),
         ),
         Spacer(1, 6),
-        Paragraph(_x(_methods(report)), small),
+        Paragraph(markup(_methods(report)), small),
     ]
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -648,11 +649,6 @@ def render_pdf(report: TrialReport) -> bytes:
     return buffer.getvalue()
 
 
-def _x(text: str) -> str:
-    """Escape text for reportlab's paragraph markup."""
-    return html.escape(text, quote=False)
-
-
 _TOXICITY_WIDTHS: Final = (0.20, 0.06, 0.08, *[0.085] * MAX_TOXICITY_GRADE, 0.10, 0.135)
 
 
@@ -664,7 +660,7 @@ def _pdf_table(
     right = ParagraphStyle("right", parent=style, alignment=TA_RIGHT)
     cells = [
         [
-            Paragraph(f"<b>{_x(c)}</b>" if r == 0 else _x(c), style if i == 0 else right)
+            Paragraph(f"<b>{markup(c)}</b>" if r == 0 else markup(c), style if i == 0 else right)
             for i, c in enumerate(row)
         ]
         for r, row in enumerate(rows)
@@ -704,13 +700,11 @@ def _check_winansi(report: TrialReport) -> None:
     texts += [c.dose_label for c in report.trial.cohorts]
     texts += [p.outcome.case_id for p in report.patients]
     for text in texts:
-        try:
-            text.encode("cp1252")
-        except UnicodeEncodeError:
+        if not is_winansi(text):
             raise InvalidInput(
                 f"{text!r} has characters the report's PDF font (Helvetica, Windows-1252) "
                 "cannot show; use the HTML report, or a Latin transcription"
-            ) from None
+            )
 
 
 # --- files --------------------------------------------------------------------------------
