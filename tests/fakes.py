@@ -8,10 +8,18 @@ from collections.abc import Callable, Generator
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from veinline.adapters.seed.release_panels import default_tests
+from veinline.domain.catalog import Modality
 from veinline.domain.ledger import GENESIS_HASH, JsonObject, LedgerDraft, LedgerEntry, seal
+from veinline.domain.specification import ReleaseTest
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
 T = TypeVar("T")
+
+
+def release_panels(modality: Modality) -> tuple[ReleaseTest, ...]:
+    """The `release_panels` dependency of a hand-built bus: the demo panels, as wired."""
+    return default_tests(modality)
 
 
 class FakeRepository(Generic[T]):

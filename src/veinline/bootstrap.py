@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from veinline.adapters import database, orm
 from veinline.adapters.passwords import Argon2Hasher
 from veinline.adapters.repository import SqlAlchemyUnitOfWork
+from veinline.adapters.seed.release_panels import default_tests
 from veinline.config import Settings
 from veinline.domain.errors import DomainError, NotFound
 from veinline.domain.user import SYSTEM_USERNAME, User
@@ -81,7 +82,7 @@ def bootstrap(
         hasher=hasher,
         bus=MessageBus(
             lambda: SqlAlchemyUnitOfWork(sessions, clock),
-            {"clock": clock, "hasher": hasher},
+            {"clock": clock, "hasher": hasher, "release_panels": default_tests},
         ),
     )
     if migrate == "always" or (migrate == "auto" and settings.is_embedded):

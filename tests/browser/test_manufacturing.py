@@ -13,7 +13,8 @@ from veinline.adapters.seed.cases import ZEVOR_CEL_US, Driver, passing
 from veinline.bootstrap import App
 from veinline.domain.case import CaseState
 from veinline.domain.process import DocumentStatus
-from veinline.domain.specification import Disposition, ReleaseTest
+from veinline.domain.release import Disposition
+from veinline.domain.specification import ReleaseTest
 
 pytestmark = pytest.mark.browser
 

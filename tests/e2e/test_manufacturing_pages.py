@@ -14,7 +14,7 @@ from veinline.adapters.seed.cases import ZEVOR_CEL_US, Driver
 from veinline.bootstrap import App
 from veinline.domain.batch import BatchStatus, DeviationState
 from veinline.domain.case import Case, CaseState
-from veinline.domain.specification import Disposition
+from veinline.domain.release import Disposition
 from veinline.entrypoints.api import create_app
 
 PASSWORD = "veinline-demo"

@@ -28,8 +28,8 @@ from veinline.domain.custody import IdentityMismatch
 from veinline.domain.errors import DomainError, InvalidInput, NotAllowed
 from veinline.domain.infusion import InfusionRefused
 from veinline.domain.ledger import content_hash
+from veinline.domain.release import release_content
 from veinline.domain.shipment import Leg, Shipment, ShipmentStatus
-from veinline.domain.specification import release_content
 from veinline.services import commands, ledger
 
 S = CaseState

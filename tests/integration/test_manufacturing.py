@@ -22,7 +22,7 @@ from veinline.domain.case import Case, CaseState
 from veinline.domain.errors import DomainError, InvalidInput, NotAllowed
 from veinline.domain.ledger import content_hash
 from veinline.domain.process import DocumentStatus
-from veinline.domain.specification import Disposition
+from veinline.domain.release import Disposition
 from veinline.services import commands, ledger, release
 
 S = CaseState

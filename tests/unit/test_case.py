@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import FixedClock
-from tests.fakes import FakeLedger, FakeSequences, FakeUnitOfWork, present
+from tests.fakes import FakeLedger, FakeSequences, FakeUnitOfWork, present, release_panels
 from veinline.adapters.seed import demo_command
 from veinline.adapters.seed.cases import (
     DEMO_PASSWORD,
@@ -398,7 +398,9 @@ class World:
 def world(clock: FixedClock) -> World:
     fake = JourneyFakeUnitOfWork(clock)
     handlers.ensure_system_user(fake, clock=clock)
-    bus = MessageBus(lambda: fake, {"clock": clock, "hasher": PlainHasher()})
+    bus = MessageBus(
+        lambda: fake, {"clock": clock, "hasher": PlainHasher(), "release_panels": release_panels}
+    )
     system = fake.users.get("system")
     assert system is not None
     bus.handle(demo_command(), actor=system)

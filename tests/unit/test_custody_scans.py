@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.conftest import FixedClock
-from tests.fakes import FakeUnitOfWork
+from tests.fakes import FakeUnitOfWork, release_panels
 from veinline.adapters.seed import demo_command
 from veinline.adapters.seed.cases import EQUE_CEL_HK, Driver
 from veinline.domain import custody, isbt128
@@ -104,7 +104,10 @@ class World:
     def __init__(self, clock: FixedClock) -> None:
         self.uow = FakeUnitOfWork(clock)
         handlers.ensure_system_user(self.uow, clock=clock)
-        self.bus = MessageBus(lambda: self.uow, {"clock": clock, "hasher": PlainHasher()})
+        self.bus = MessageBus(
+            lambda: self.uow,
+            {"clock": clock, "hasher": PlainHasher(), "release_panels": release_panels},
+        )
         self.bus.handle(demo_command(), actor=self.user("system"))
         driver = Driver(self.bus, self.user, clock)
         case = driver.enrol(EQUE_CEL_HK, patient_name="Test Patient", wristband="WB-1")

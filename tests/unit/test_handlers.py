@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.fakes import FakeUnitOfWork
+from tests.fakes import FakeUnitOfWork, release_panels
 from veinline.adapters.seed import catalogue_command, demo_command
 from veinline.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from veinline.domain.identifiers import IdentifierKind
@@ -68,7 +68,9 @@ def test_the_ledger_snapshot_never_holds_the_password_hash(uow: FakeUnitOfWork) 
 
 def _bus(uow: FakeUnitOfWork) -> MessageBus:
     """The bus the entrypoints use, on the fake unit of work: authority is checked there."""
-    return MessageBus(lambda: uow, {"hasher": PlainHasher(), "clock": clock})
+    return MessageBus(
+        lambda: uow, {"hasher": PlainHasher(), "clock": clock, "release_panels": release_panels}
+    )
 
 
 def test_a_coordinator_may_not_create_users(uow: FakeUnitOfWork) -> None:

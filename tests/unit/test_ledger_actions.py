@@ -12,8 +12,8 @@ from veinline.domain.case import Action
 from veinline.domain.custody import CustodyPoint
 from veinline.domain.identifiers import IdentifierKind
 from veinline.domain.ledger_actions import LedgerAction
+from veinline.domain.release import FINAL_DISPOSITIONS
 from veinline.domain.signature import Meaning
-from veinline.domain.specification import FINAL_DISPOSITIONS
 
 
 def test_codes_are_unique_and_shaped_record_dot_event() -> None:

@@ -7,31 +7,34 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 
+from veinline.adapters.seed.release_panels import default_specification
 from veinline.domain.batch import Batch, BatchStatus, Severity, start_batch
 from veinline.domain.catalog import Modality
+from veinline.domain.coa import certificate_of_analysis
 from veinline.domain.errors import DomainError, InvalidInput, NotAllowed
 from veinline.domain.ledger import content_hash
 from veinline.domain.process import DocumentStatus, ParameterSpec, StepSpec, draft_template
-from veinline.domain.signature import Meaning
-from veinline.domain.specification import (
+from veinline.domain.release import (
     DISPOSITION_STYLE,
     RELEASE_TRANSITIONS,
-    Comparator,
     Disposition,
     QcResult,
-    Qualitative,
     ReleaseAction,
     ReleaseRecord,
-    ReleaseTest,
-    Specification,
-    coa_content,
-    default_specification,
-    draft_specification,
     open_release_record,
     release_content,
+)
+from veinline.domain.signature import Meaning
+from veinline.domain.specification import (
+    Comparator,
+    Qualitative,
+    ReleaseTest,
+    Specification,
+    draft_specification,
     specification_in_force,
 )
 from veinline.domain.user import Role, User
@@ -581,6 +584,11 @@ def test_release_record_snapshot_is_json_ready() -> None:
 # ------------------------------------------------------------------ certificate of analysis
 
 
+def _coa_dict(batch: Batch, record: ReleaseRecord, **details: Any) -> dict[str, Any]:
+    """The certificate's JSON read model, as the CoA endpoints hand it to the renderer."""
+    return certificate_of_analysis(batch, record, **details).to_dict()
+
+
 def test_coa_shows_every_test_with_spec_result_verdict_and_first_value() -> None:
     batch = finished_batch()
     record = opened(batch)
@@ -589,9 +597,7 @@ def test_coa_shows_every_test_with_spec_result_verdict_and_first_value() -> None
     record.open_investigation(reference="OOS-1", summary="typo suspected", by=QC2, at=at(12))
     record.acknowledge(DOCTOR, treating_physician="dr.lam", at=at(13), statement="informed")
     record.release_conditionally(batch, justification="lab error confirmed", by=QA2, at=at(14))
-    coa = coa_content(
-        batch, record, product_name="equecabtagene autoleucel", expiry=date(2026, 9, 2)
-    )
+    coa = _coa_dict(batch, record, product_name="equecabtagene autoleucel", expiry=date(2026, 9, 2))
     viability, cd3 = coa["tests"][0], coa["tests"][1]
     assert viability == {
         "name": "Viability",
@@ -639,7 +645,7 @@ def test_coa_of_a_released_batch_carries_the_release_signature() -> None:
     batch = finished_batch()
     record = with_results(opened(batch))
     record.release(batch, by=QA2, at=at(12))
-    coa = coa_content(batch, record, product_name="eque-cel", expiry="2026-09-02")
+    coa = _coa_dict(batch, record, product_name="eque-cel", expiry="2026-09-02")
     assert coa["disposition"] == {"decision": "released"}
     performed, signature = coa["signatures"]
     assert (performed["meaning"], performed["signed"]) == ("performed", "step 1 (Fill)")
@@ -653,7 +659,7 @@ def test_no_coa_before_qa_decides() -> None:
     batch = finished_batch()
     record = with_results(opened(batch))
     with pytest.raises(NotAllowed, match="after QA's decision"):
-        coa_content(batch, record, product_name="eque-cel", expiry="2026-09-02")
+        _coa_dict(batch, record, product_name="eque-cel", expiry="2026-09-02")
 
 
 def test_coa_content_is_drawn_by_the_coa_renderer() -> None:
@@ -664,9 +670,7 @@ def test_coa_content_is_drawn_by_the_coa_renderer() -> None:
     record.open_investigation(reference="OOS-1", summary="typo suspected", by=QC2, at=at(12))
     record.acknowledge(DOCTOR, treating_physician="dr.lam", at=at(13))
     record.release_conditionally(batch, justification="lab error confirmed", by=QA2, at=at(14))
-    content = coa_content(
-        batch, record, product_name="equecabtagene autoleucel", expiry="2026-09-02"
-    )
+    content = _coa_dict(batch, record, product_name="equecabtagene autoleucel", expiry="2026-09-02")
     pdf = coa_pdf.render_coa(content)
     assert pdf.startswith(b"%PDF")
 

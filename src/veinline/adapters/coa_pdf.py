@@ -1,64 +1,9 @@
 """Certificate of Analysis (CoA): one batch's release results and its disposition, as an A4 PDF.
 
-`render_coa(content)` draws a CoA from a JSON-like read model (plain dicts, lists, strings,
-numbers and booleans, as `json.loads` gives them). Whoever builds that model from the batch,
-its specification and its QC results decides what it says; this module checks its shape and
-decides where things go. The shape, TypedDict-style (`NotRequired` keys may be left out;
-every other key is required; a key not listed here is refused, so a misspelt optional key is
-not silently dropped):
-
-    CoaContent:
-        product:         {code: str, name: str}
-        identifiers:     {coi: str,          # CoI identifier, 15 characters 'CH…' (ST-028)
-                          din: str,          # ISBT 128 DIN, 13 characters, no flags
-                          din_check: str,    # its keyboard entry check character (MOD 37-2)
-                          batch_id: str,
-                          manufacturing_site: str,
-                          expiry: str}       # ISO 8601 date, or date-time with its offset
-        specification:   {id: str, version: str | int, market: str}
-        tests:           list[Test]          # at least one, printed in this order
-        disposition:     Disposition
-        signatures:      list[Signature]     # at least one, printed in time order
-
-    Test:
-        name: str                            # 'Viability'
-        method: NotRequired[str]             # 'Flow cytometry, 7-AAD'
-        specification: str                   # '≥ 70 %', 'not detected'
-        result: str | int | float            # as entered; a string keeps its significant
-                                             # figures ('81.20'), a float is printed by repr
-        unit: NotRequired[str]               # '%', 'EU/mL'; left out for 'not detected'
-        verdict: 'pass' | 'fail'
-        changed_after_first_entry: bool      # required, never assumed false
-        # only when changed_after_first_entry is true, and then the first two required:
-        first_value: str | int | float       # the value first entered, in the same unit
-        correction_reason: str
-        corrected_by: NotRequired[str]       # printed name of who corrected it
-        corrected_at: NotRequired[str]       # ISO 8601 date-time with its offset
-
-    Disposition:
-        decision: 'released' | 'conditionally_released' | 'rejected'
-        justification: str                   # NotRequired when released
-        physician_acknowledgement: Acknowledgement   # only, and always, when conditional
-
-    Acknowledgement:                         # the treating physician's, of an OOS release
-        printed_name: str
-        acknowledged_at: str                 # ISO 8601 date-time with its offset
-        statement: NotRequired[str]
-
-    Signature:                               # 21 CFR 11.50 and 11.70
-        printed_name: str
-        username: str
-        meaning: str                         # a `veinline.domain.signature.Meaning` value
-        signed_at: str                       # ISO 8601 date-time with its offset
-        content_hash: str                    # hex digest, optionally 'sha256:'-prefixed
-        signed: NotRequired[str]             # what it signed: 'step 4 (Transduction)'
-
-Beyond the shape, the content must agree with itself, or the certificate would mislead: the
-DIN's check character and the CoI identifier are verified (ISBT 128 ST-001 §7.5); a batch
-'released' without condition has no failed test; a released or conditionally released batch
-carries a 'released' signature and a rejected one a 'rejected' signature. Date-times must
-carry their offset (a naive time is ambiguous) and are printed in UTC. `InvalidInput` names
-the field at fault, as a path: `tests[2].verdict`.
+`render_coa(coa)` draws a `domain.coa.CertificateOfAnalysis`, or its JSON read model (read
+back by `CertificateOfAnalysis.from_dict`, which checks its shape and that it agrees with
+itself; the shape is documented there). Whoever builds the certificate decides what it
+says; this module decides where things go. Date-times are printed in UTC.
 
 Layout, top to bottom: the title with the disposition boxed beside it, the identifier block
 (DIN and CoI with their check characters boxed, as labels print them), the results table,
@@ -72,21 +17,17 @@ veinline", so a loose page still identifies its record.
 
 Text is set in the PDF standard fonts: Helvetica (Windows-1252), with reportlab setting the
 few characters it lacks from Symbol ('≥', '≤', 'γ', '−'). Text neither covers (Chinese, say)
-is refused with a message rather than printed as blanks. The same content gives the same
-bytes (reportlab's invariant mode).
+is refused with `InvalidInput` naming the field (`identifiers.manufacturing_site`) rather
+than printed as blanks. The same content gives the same bytes (reportlab's invariant mode).
 """
 
 from __future__ import annotations
 
-import html
 import io
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from enum import StrEnum
-from functools import cache
-from typing import Any, Final, Literal, NotRequired, TypedDict
+from typing import Any, Final
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
@@ -104,499 +45,67 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from veinline.adapters.pdf import markup, unprintable
 from veinline.domain import isbt128
+from veinline.domain.coa import CertificateOfAnalysis, CoaResult, Correction, Decision, Value
 from veinline.domain.errors import InvalidInput
-from veinline.domain.signature import Meaning
 
-__all__ = [
-    "Acknowledgement",
-    "CoaContent",
-    "Decision",
-    "Disposition",
-    "Identifiers",
-    "Product",
-    "Signature",
-    "Specification",
-    "Test",
-    "render_coa",
-]
+__all__ = ["render_coa"]
 
 
-# --- the read model, for type checkers (the module docstring is the reference) -------------
+# --- what the standard fonts can print --------------------------------------------------------
 
 
-class Product(TypedDict):
-    code: str
-    name: str
-
-
-class Identifiers(TypedDict):
-    coi: str
-    din: str
-    din_check: str
-    batch_id: str
-    manufacturing_site: str
-    expiry: str
-
-
-class Specification(TypedDict):
-    id: str
-    version: str | int
-    market: str
-
-
-class Test(TypedDict):
-    name: str
-    method: NotRequired[str]
-    specification: str
-    result: str | int | float
-    unit: NotRequired[str]
-    verdict: Literal["pass", "fail"]
-    changed_after_first_entry: bool
-    first_value: NotRequired[str | int | float]
-    correction_reason: NotRequired[str]
-    corrected_by: NotRequired[str]
-    corrected_at: NotRequired[str]
-
-
-class Acknowledgement(TypedDict):
-    printed_name: str
-    acknowledged_at: str
-    statement: NotRequired[str]
-
-
-class Disposition(TypedDict):
-    decision: Literal["released", "conditionally_released", "rejected"]
-    justification: NotRequired[str]
-    physician_acknowledgement: NotRequired[Acknowledgement]
-
-
-class Signature(TypedDict):
-    printed_name: str
-    username: str
-    meaning: str
-    signed_at: str
-    content_hash: str
-    signed: NotRequired[str]
-
-
-class CoaContent(TypedDict):
-    product: Product
-    identifiers: Identifiers
-    specification: Specification
-    tests: list[Test]
-    disposition: Disposition
-    signatures: list[Signature]
-
-
-class Decision(StrEnum):
-    """What quality assurance decided about the batch; printed boxed beside the title."""
-
-    RELEASED = "released"
-    CONDITIONALLY_RELEASED = "conditionally_released"
-    REJECTED = "rejected"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ").upper()
-
-    @property
-    def signature_meaning(self) -> Meaning:
-        """The meaning the QA signature that made this decision carries."""
-        return Meaning.REJECTED if self is Decision.REJECTED else Meaning.RELEASED
-
-
-# --- reading and checking the content -------------------------------------------------------
-
-_TEXT_FONT: Final = "Helvetica"
-_SUBSTITUTE_FONT: Final = "Symbol"  # reportlab falls back to it for what Helvetica lacks
-
-
-@cache
-def _printable(ch: str) -> bool:
-    for name in (_TEXT_FONT, _SUBSTITUTE_FONT):
-        try:
-            ch.encode(pdfmetrics.getFont(name).encName)
-        except UnicodeEncodeError:
-            continue
-        return True
-    return False
-
-
-@dataclass(frozen=True, slots=True)
-class _Fields:
-    """One JSON object of the content and where it sits (`tests[2]`), for error messages."""
-
-    data: Mapping[str, Any]
-    path: str
-
-    @classmethod
-    def of(cls, value: Any, path: str, allowed: Sequence[str]) -> _Fields:
-        if not isinstance(value, Mapping):
-            raise InvalidInput(f"{path} must be an object, not {_kind(value)}")
-        unknown = sorted(str(k) for k in value if k not in allowed)
-        if unknown:
-            raise InvalidInput(
-                f"{path} has a field the CoA does not know: {unknown[0]} "
-                f"(expected {', '.join(allowed)})"
-            )
-        return cls(value, path)
-
-    def where(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def has(self, key: str) -> bool:
-        return self.data.get(key) is not None
-
-    def raw(self, key: str) -> Any:
-        if key not in self.data or self.data[key] is None:
-            raise InvalidInput(f"the CoA content is missing {self.where(key)}")
-        return self.data[key]
-
-    def text(self, key: str) -> str:
-        value = self.raw(key)
-        if not isinstance(value, str):
-            raise InvalidInput(f"{self.where(key)} must be text, not {_kind(value)}")
-        return _checked_text(value, self.where(key))
-
-    def optional_text(self, key: str) -> str | None:
-        return self.text(key) if self.has(key) else None
-
-    def value(self, key: str) -> str:
-        """A measured value as printed: text as given, an integer or a float by repr."""
-        value = self.raw(key)
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise InvalidInput(f"{self.where(key)} must be text or a number, not {_kind(value)}")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise InvalidInput(f"{self.where(key)} must be a finite number, not {value}")
-        return _checked_text(value if isinstance(value, str) else repr(value), self.where(key))
-
-    def boolean(self, key: str) -> bool:
-        value = self.raw(key)
-        if not isinstance(value, bool):
-            raise InvalidInput(f"{self.where(key)} must be true or false, not {_kind(value)}")
-        return value
-
-    def moment(self, key: str) -> datetime:
-        """An ISO 8601 date-time with its offset, in UTC."""
-        value = self.raw(key)
-        if isinstance(value, str):
-            try:
-                value = datetime.fromisoformat(value)
-            except ValueError:
-                raise InvalidInput(
-                    f"{self.where(key)} {value!r} is not an ISO 8601 date-time"
-                ) from None
-        if not isinstance(value, datetime):
-            raise InvalidInput(f"{self.where(key)} must be an ISO 8601 date-time")
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise InvalidInput(
-                f"{self.where(key)} {value.isoformat()} has no UTC offset: write it as "
-                f"{value.isoformat()}Z if it is UTC"
-            )
-        return value.astimezone(UTC)
-
-    def date_or_moment(self, key: str) -> date | datetime:
-        value = self.raw(key)
-        if isinstance(value, str) and len(value) == 10:
-            try:
-                return date.fromisoformat(value)
-            except ValueError:
-                raise InvalidInput(f"{self.where(key)} {value!r} is not an ISO 8601 date") from None
-        if isinstance(value, date) and not isinstance(value, datetime):
-            return value
-        return self.moment(key)
-
-    def objects(self, key: str, allowed: Sequence[str]) -> list[_Fields]:
-        value = self.raw(key)
-        if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence):
-            raise InvalidInput(f"{self.where(key)} must be a list, not {_kind(value)}")
-        if not value:
-            raise InvalidInput(f"{self.where(key)} is empty: a CoA lists at least one")
-        return [
-            _Fields.of(item, f"{self.where(key)}[{i}]", allowed) for i, item in enumerate(value)
-        ]
-
-    def object(self, key: str, allowed: Sequence[str]) -> _Fields:
-        return _Fields.of(self.raw(key), self.where(key), allowed)
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true or false"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, list | tuple):
-        return "a list"
-    return type(value).__name__
-
-
-def _checked_text(text: str, where: str) -> str:
-    text = text.strip()
-    if not text:
+def _checked_text(text: str, where: str) -> None:
+    if not text.strip():
         raise InvalidInput(f"{where} is empty")
-    bad = sorted({ch for ch in text if ch not in "\n\t" and (ch < " " or not _printable(ch))})
+    bad = unprintable(text)
     if bad:
         raise InvalidInput(
-            f"{where} {text!r} has characters the CoA's standard PDF fonts cannot print "
+            f"{where} {text.strip()!r} has characters the CoA's standard PDF fonts cannot print "
             f"({', '.join(repr(ch) for ch in bad)}): use a Latin transcription"
         )
-    return text
 
 
-@dataclass(frozen=True, slots=True)
-class _Correction:
-    first_value: str
-    reason: str
-    by: str | None
-    at: datetime | None
+def _texts(coa: CertificateOfAnalysis) -> Iterator[tuple[str, object]]:
+    """Every text the certificate prints, with the path of its field in the read model."""
+    yield "product.code", coa.product.code
+    yield "product.name", coa.product.name
+    ids = coa.identifiers
+    for key in ("coi", "din", "din_check", "batch_id", "manufacturing_site"):
+        yield f"identifiers.{key}", getattr(ids, key)
+    spec = coa.specification
+    yield "specification.id", spec.id
+    yield "specification.version", spec.version
+    yield "specification.market", spec.market
+    for i, test in enumerate(coa.tests):
+        where = f"tests[{i}]"
+        yield f"{where}.name", test.name
+        yield f"{where}.method", test.method
+        yield f"{where}.specification", test.specification
+        yield f"{where}.result", test.result
+        yield f"{where}.unit", test.unit
+        if test.correction is not None:
+            yield f"{where}.first_value", test.correction.first_value
+            yield f"{where}.correction_reason", test.correction.reason
+            yield f"{where}.corrected_by", test.correction.by
+    yield "disposition.justification", coa.disposition.justification
+    ack = coa.disposition.acknowledgement
+    if ack is not None:
+        yield "disposition.physician_acknowledgement.printed_name", ack.printed_name
+        yield "disposition.physician_acknowledgement.statement", ack.statement
+    for i, sig in enumerate(coa.signatures):
+        where = f"signatures[{i}]"
+        yield f"{where}.printed_name", sig.printed_name
+        yield f"{where}.username", sig.username
+        yield f"{where}.content_hash", sig.content_hash
+        yield f"{where}.signed", sig.signed
 
 
-@dataclass(frozen=True, slots=True)
-class _Test:
-    name: str
-    method: str | None
-    specification: str
-    result: str
-    unit: str | None
-    passed: bool
-    correction: _Correction | None
-
-    def shown(self, value: str) -> str:
-        return f"{value} {self.unit}" if self.unit else value
-
-
-@dataclass(frozen=True, slots=True)
-class _Acknowledgement:
-    printed_name: str
-    at: datetime
-    statement: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Signature:
-    printed_name: str
-    username: str
-    meaning: Meaning
-    at: datetime
-    content_hash: str
-    signed: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Coa:
-    product_code: str
-    product_name: str
-    coi: str
-    din: isbt128.Din
-    batch_id: str
-    site: str
-    expiry: date | datetime
-    specification: str
-    tests: tuple[_Test, ...]
-    decision: Decision
-    justification: str | None
-    acknowledgement: _Acknowledgement | None
-    signatures: tuple[_Signature, ...]
-
-
-_TOP: Final = (
-    "product",
-    "identifiers",
-    "specification",
-    "tests",
-    "disposition",
-    "signatures",
-)
-_TEST: Final = (
-    "name",
-    "method",
-    "specification",
-    "result",
-    "unit",
-    "verdict",
-    "changed_after_first_entry",
-    "first_value",
-    "correction_reason",
-    "corrected_by",
-    "corrected_at",
-)
-_CORRECTION_ONLY: Final = ("first_value", "correction_reason", "corrected_by", "corrected_at")
-_SIGNATURE: Final = (
-    "printed_name",
-    "username",
-    "meaning",
-    "signed_at",
-    "content_hash",
-    "signed",
-)
-_HEX: Final = frozenset("0123456789abcdefABCDEF")
-
-
-def _parse(content: Mapping[str, Any]) -> _Coa:
-    top = _Fields.of(content, "content", _TOP)
-    top = _Fields(top.data, "")
-    product = top.object("product", ("code", "name"))
-    ids = top.object(
-        "identifiers",
-        ("coi", "din", "din_check", "batch_id", "manufacturing_site", "expiry"),
-    )
-    spec = top.object("specification", ("id", "version", "market"))
-    din = _din(ids)
-    tests = tuple(_test(t) for t in top.objects("tests", _TEST))
-    decision, justification, acknowledgement = _disposition(top)
-    signatures = tuple(
-        sorted((_signature(s) for s in top.objects("signatures", _SIGNATURE)), key=lambda s: s.at)
-    )
-    failed = [t.name for t in tests if not t.passed]
-    if decision is Decision.RELEASED and failed:
-        raise InvalidInput(
-            f"disposition.decision is released, but {', '.join(failed)} failed specification: "
-            "an out-of-specification batch is conditionally released or rejected"
-        )
-    meaning = decision.signature_meaning
-    if not any(s.meaning is meaning for s in signatures):
-        raise InvalidInput(
-            f"signatures has no signature meaning {meaning.value!r}: a "
-            f"{decision.value.replace('_', ' ')} batch carries the QA signature that decided it"
-        )
-    return _Coa(
-        product_code=product.text("code"),
-        product_name=product.text("name"),
-        coi=_coi(ids),
-        din=din,
-        batch_id=ids.text("batch_id"),
-        site=ids.text("manufacturing_site"),
-        expiry=ids.date_or_moment("expiry"),
-        specification=(
-            f"{spec.text('id')} version {spec.value('version')}, market {spec.text('market')}"
-        ),
-        tests=tests,
-        decision=decision,
-        justification=justification,
-        acknowledgement=acknowledgement,
-        signatures=signatures,
-    )
-
-
-def _din(ids: _Fields) -> isbt128.Din:
-    text = ids.text("din").upper()
-    if len(text) != 13:
-        raise InvalidInput(
-            f"{ids.where('din')} {text!r} is not a 13-character DIN (no flags, no check character)"
-        )
-    try:
-        din = isbt128.Din(text[:5], text[5:7], int(text[7:]))
-    except (InvalidInput, ValueError) as exc:
-        detail = exc.message if isinstance(exc, InvalidInput) else "the sequence is 6 digits"
-        raise InvalidInput(f"{ids.where('din')} {text!r} is not a DIN: {detail}") from None
-    given = ids.text("din_check").upper()
-    if given != din.check:
-        raise InvalidInput(
-            f"{ids.where('din_check')} is {given!r}, but the check character of DIN "
-            f"{din.text} is {din.check!r}: check the DIN and its check character"
-        )
-    return din
-
-
-def _coi(ids: _Fields) -> str:
-    coi = ids.text("coi")
-    try:
-        isbt128.coi_check_character(coi)
-    except InvalidInput as exc:
-        raise InvalidInput(f"{ids.where('coi')}: {exc.message}") from None
-    return coi
-
-
-def _test(fields: _Fields) -> _Test:
-    verdict = fields.text("verdict").lower()
-    if verdict not in ("pass", "fail"):
-        raise InvalidInput(f"{fields.where('verdict')} is {verdict!r}: use pass or fail")
-    changed = fields.boolean("changed_after_first_entry")
-    correction = None
-    if changed:
-        at = fields.moment("corrected_at") if fields.has("corrected_at") else None
-        correction = _Correction(
-            first_value=fields.value("first_value"),
-            reason=fields.text("correction_reason"),
-            by=fields.optional_text("corrected_by"),
-            at=at,
-        )
-    else:
-        stray = [key for key in _CORRECTION_ONLY if fields.has(key)]
-        if stray:
-            raise InvalidInput(
-                f"{fields.where(stray[0])} is given, but "
-                f"{fields.where('changed_after_first_entry')} is false"
-            )
-    return _Test(
-        name=fields.text("name"),
-        method=fields.optional_text("method"),
-        specification=fields.text("specification"),
-        result=fields.value("result"),
-        unit=fields.optional_text("unit"),
-        passed=verdict == "pass",
-        correction=correction,
-    )
-
-
-def _disposition(top: _Fields) -> tuple[Decision, str | None, _Acknowledgement | None]:
-    fields = top.object("disposition", ("decision", "justification", "physician_acknowledgement"))
-    token = fields.text("decision").lower().replace(" ", "_").replace("-", "_")
-    try:
-        decision = Decision(token)
-    except ValueError:
-        choices = ", ".join(d.value for d in Decision)
-        raise InvalidInput(
-            f"{fields.where('decision')} is {token!r}: use one of {choices}"
-        ) from None
-    justification = (
-        fields.optional_text("justification")
-        if decision is Decision.RELEASED
-        else fields.text("justification")
-    )
-    acknowledgement = None
-    if decision is Decision.CONDITIONALLY_RELEASED:
-        ack = fields.object(
-            "physician_acknowledgement", ("printed_name", "acknowledged_at", "statement")
-        )
-        acknowledgement = _Acknowledgement(
-            printed_name=ack.text("printed_name"),
-            at=ack.moment("acknowledged_at"),
-            statement=ack.optional_text("statement"),
-        )
-    elif fields.has("physician_acknowledgement"):
-        raise InvalidInput(
-            f"{fields.where('physician_acknowledgement')} belongs to a conditional release, "
-            f"not a {decision.value} batch"
-        )
-    return decision, justification, acknowledgement
-
-
-def _signature(fields: _Fields) -> _Signature:
-    try:
-        meaning = Meaning.parse(fields.text("meaning"))
-    except InvalidInput as exc:
-        raise InvalidInput(f"{fields.where('meaning')}: {exc.message}") from None
-    content_hash = fields.text("content_hash")
-    digest = content_hash.rpartition(":")[2]
-    if len(digest) < 16 or not set(digest) <= _HEX:
-        raise InvalidInput(
-            f"{fields.where('content_hash')} {content_hash!r} is not a hex digest "
-            "(at least 16 hexadecimal digits, optionally after 'sha256:')"
-        )
-    return _Signature(
-        printed_name=fields.text("printed_name"),
-        username=fields.text("username"),
-        meaning=meaning,
-        at=fields.moment("signed_at"),
-        content_hash=content_hash,
-        signed=fields.optional_text("signed"),
-    )
+def _check_printable(coa: CertificateOfAnalysis) -> None:
+    for where, text in _texts(coa):
+        if isinstance(text, str):
+            _checked_text(text, where)
 
 
 # --- layout ---------------------------------------------------------------------------------
@@ -665,15 +174,27 @@ def _styles() -> _Styles:
 
 def _x(text: str) -> str:
     """Text as paragraph markup: escaped, its line breaks kept."""
-    return html.escape(text, quote=False).replace("\n", "<br/>")
+    return markup(text, line_breaks=True)
 
 
 def _utc(moment: datetime) -> str:
-    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 def _expiry(value: date | datetime) -> str:
-    return f"{value:%Y-%m-%d %H:%M} UTC" if isinstance(value, datetime) else value.isoformat()
+    if isinstance(value, datetime):
+        return f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    return value.isoformat()
+
+
+def _value(value: Value) -> str:
+    """A measured value as printed: text as given, an integer or a float by repr."""
+    return value.strip() if isinstance(value, str) else repr(value)
+
+
+def _shown(test: CoaResult, value: Value) -> str:
+    text = _value(value)
+    return f"{text} {test.unit.strip()}" if test.unit else text
 
 
 def _short_hash(content_hash: str) -> str:
@@ -727,11 +248,12 @@ def _table_style(*extra: tuple[Any, ...]) -> TableStyle:
     )
 
 
-def _header(coa: _Coa, s: _Styles) -> Table:
+def _header(coa: CertificateOfAnalysis, s: _Styles) -> Table:
     title = [
         Paragraph("CERTIFICATE OF ANALYSIS", s.title),
         Paragraph(
-            f"<b>{_x(coa.product_name)}</b> ({_x(coa.product_code)}) · batch {_x(coa.batch_id)}",
+            f"<b>{_x(coa.product.name)}</b> ({_x(coa.product.code)}) · "
+            f"batch {_x(coa.identifiers.batch_id)}",
             s.subtitle,
         ),
     ]
@@ -740,9 +262,9 @@ def _header(coa: _Coa, s: _Styles) -> Table:
             "DISPOSITION",
             ParagraphStyle("coa-stamp-caption", parent=s.caption, alignment=TA_CENTER),
         ),
-        Paragraph(coa.decision.label, s.stamp),
+        Paragraph(coa.disposition.decision.label, s.stamp),
     ]
-    border = 0.9 if coa.decision is Decision.RELEASED else 2.0
+    border = 0.9 if coa.disposition.decision is Decision.RELEASED else 2.0
     table = Table([[title, stamp]], colWidths=[_FRAME - 150, 150])
     table.setStyle(
         TableStyle(
@@ -758,34 +280,40 @@ def _header(coa: _Coa, s: _Styles) -> Table:
     return table
 
 
-def _identifiers(coa: _Coa, s: _Styles) -> Table:
+def _identifiers(coa: CertificateOfAnalysis, s: _Styles) -> Table:
     def caption(text: str) -> Paragraph:
         return Paragraph(_x(text.upper()), s.caption)
 
     def value(text: str) -> Paragraph:
         return Paragraph(_x(text), s.body)
 
+    ids, din, spec = coa.identifiers, coa.identifiers.parsed_din, coa.specification
     rows = [
         [
             caption("Product"),
-            value(f"{coa.product_name} ({coa.product_code})"),
+            value(f"{coa.product.name} ({coa.product.code})"),
             "",
             "",
         ],
         [
             caption("CoI identifier"),
-            _Checked(coa.coi, isbt128.coi_check_character(coa.coi)),
+            _Checked(ids.coi, isbt128.coi_check_character(ids.coi)),
             caption("DIN"),
-            _Checked(coa.din.eye_readable(), coa.din.check),
+            _Checked(din.eye_readable(), din.check),
         ],
         [
             caption("Batch"),
-            value(coa.batch_id),
+            value(ids.batch_id),
             caption("Expiry"),
-            value(_expiry(coa.expiry)),
+            value(_expiry(ids.expiry)),
         ],
-        [caption("Manufacturing site"), value(coa.site), "", ""],
-        [caption("Specification"), value(coa.specification), "", ""],
+        [caption("Manufacturing site"), value(ids.manufacturing_site), "", ""],
+        [
+            caption("Specification"),
+            value(f"{spec.id} version {_value(spec.version)}, market {spec.market}"),
+            "",
+            "",
+        ],
     ]
     label, wide = 88.0, (_FRAME - 2 * 88.0) / 2
     table = Table(rows, colWidths=[label, wide, label - 30, wide + 30])
@@ -808,7 +336,7 @@ def _identifiers(coa: _Coa, s: _Styles) -> Table:
     return table
 
 
-def _results(coa: _Coa, s: _Styles) -> list[Any]:
+def _results(coa: CertificateOfAnalysis, s: _Styles) -> list[Any]:
     bold_cell = ParagraphStyle("coa-cell-bold", parent=s.cell, fontName="Helvetica-Bold")
     head = [
         Paragraph(f"<b>{h}</b>", s.cell) for h in ("Test", "Specification", "Result", "Verdict")
@@ -820,7 +348,7 @@ def _results(coa: _Coa, s: _Styles) -> list[Any]:
         name: list[Any] = [Paragraph(_x(test.name), bold_cell)]
         if test.method:
             name.append(Paragraph(_x(test.method), s.small))
-        result = _x(test.shown(test.result))
+        result = _x(_shown(test, test.result))
         if test.correction is not None:
             mark = f"†{len(notes) + 1}"
             result += f" <b>{mark}</b>"
@@ -865,7 +393,7 @@ def _results(coa: _Coa, s: _Styles) -> list[Any]:
     return flowables
 
 
-def _footnote(mark: str, test: _Test, correction: _Correction) -> str:
+def _footnote(mark: str, test: CoaResult, correction: Correction) -> str:
     who = ""
     if correction.by:
         who += f" by {_x(correction.by)}"
@@ -873,19 +401,20 @@ def _footnote(mark: str, test: _Test, correction: _Correction) -> str:
         who += f" on {_utc(correction.at)}"
     return (
         f"<b>{mark}</b> {_x(test.name)}: first entered as "
-        f"<b>{_x(test.shown(correction.first_value))}</b>, changed to "
-        f"{_x(test.shown(test.result))}{who}. Reason: {_x(correction.reason)}"
+        f"<b>{_x(_shown(test, correction.first_value))}</b>, changed to "
+        f"{_x(_shown(test, test.result))}{who}. Reason: {_x(correction.reason)}"
     )
 
 
-def _disposition_block(coa: _Coa, s: _Styles) -> list[Any]:
+def _disposition_block(coa: CertificateOfAnalysis, s: _Styles) -> list[Any]:
     flowables: list[Any] = [
         Paragraph("Disposition", s.h2),
-        Paragraph(f"<b>{coa.decision.label}</b>", s.body),
+        Paragraph(f"<b>{coa.disposition.decision.label}</b>", s.body),
     ]
-    if coa.justification:
-        flowables.append(Paragraph(f"<b>Justification:</b> {_x(coa.justification)}", s.body))
-    ack = coa.acknowledgement
+    if coa.disposition.justification:
+        justification = _x(coa.disposition.justification)
+        flowables.append(Paragraph(f"<b>Justification:</b> {justification}", s.body))
+    ack = coa.disposition.acknowledgement
     if ack is not None:
         text = (
             f"<b>Treating physician's acknowledgement:</b> {_x(ack.printed_name)}, {_utc(ack.at)}"
@@ -897,13 +426,13 @@ def _disposition_block(coa: _Coa, s: _Styles) -> list[Any]:
     return [KeepTogether(flowables)]
 
 
-def _signatures(coa: _Coa, s: _Styles) -> list[Any]:
+def _signatures(coa: CertificateOfAnalysis, s: _Styles) -> list[Any]:
     head = [
         Paragraph(f"<b>{h}</b>", s.cell)
         for h in ("Printed name", "Meaning", "Date and time (UTC)", "Content hash")
     ]
     rows: list[list[Any]] = [head]
-    for sig in coa.signatures:
+    for sig in coa.signatures_in_time_order():
         rows.append(
             [
                 [
@@ -934,7 +463,7 @@ def _signatures(coa: _Coa, s: _Styles) -> list[Any]:
     ]
 
 
-def _story(coa: _Coa) -> list[Any]:
+def _story(coa: CertificateOfAnalysis) -> list[Any]:
     s = _styles()
     return [
         _header(coa, s),
@@ -946,9 +475,9 @@ def _story(coa: _Coa) -> list[Any]:
     ]
 
 
-def _footer(coa: _Coa, pages: int | None) -> Callable[[Any, Any], None]:
-    din = coa.din.eye_readable(with_check=True)
-    left = f"Certificate of Analysis · batch {coa.batch_id} · DIN {din}"
+def _footer(coa: CertificateOfAnalysis, pages: int | None) -> Callable[[Any, Any], None]:
+    din = coa.identifiers.parsed_din.eye_readable(with_check=True)
+    left = f"Certificate of Analysis · batch {coa.identifiers.batch_id} · DIN {din}"
 
     def on_page(canvas: Any, document: Any) -> None:
         canvas.saveState()
@@ -966,7 +495,7 @@ def _footer(coa: _Coa, pages: int | None) -> Callable[[Any, Any], None]:
     return on_page
 
 
-def _build(coa: _Coa, pages: int | None) -> tuple[bytes, int]:
+def _build(coa: CertificateOfAnalysis, pages: int | None) -> tuple[bytes, int]:
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer,
@@ -975,9 +504,9 @@ def _build(coa: _Coa, pages: int | None) -> tuple[bytes, int]:
         rightMargin=_MARGIN,
         topMargin=_MARGIN - _FRAME_PADDING,
         bottomMargin=_MARGIN + 4,
-        title=f"Certificate of Analysis, batch {coa.batch_id}",
+        title=f"Certificate of Analysis, batch {coa.identifiers.batch_id}",
         author="veinline",
-        subject=f"{coa.product_name} ({coa.product_code}), DIN {coa.din.text}",
+        subject=(f"{coa.product.name} ({coa.product.code}), DIN {coa.identifiers.parsed_din.text}"),
         creator="veinline",
         invariant=True,
     )
@@ -986,13 +515,18 @@ def _build(coa: _Coa, pages: int | None) -> tuple[bytes, int]:
     return buffer.getvalue(), int(doc.page)
 
 
-def render_coa(content: Mapping[str, Any]) -> bytes:
-    """An A4 PDF Certificate of Analysis from `content` (its shape: the module docstring).
+def render_coa(content: CertificateOfAnalysis | Mapping[str, Any]) -> bytes:
+    """An A4 PDF Certificate of Analysis of a certificate or of its JSON read model.
 
-    Raises `InvalidInput`, naming the field, when the content is malformed, contradicts
+    Raises `InvalidInput`, naming the field, when the read model is malformed, contradicts
     itself, or has text the standard PDF fonts cannot print.
     """
-    coa = _parse(content)
+    coa = (
+        content
+        if isinstance(content, CertificateOfAnalysis)
+        else CertificateOfAnalysis.from_dict(content)
+    )
+    _check_printable(coa)
     # Two passes: the first counts the pages so that every footer can say "Page n of N".
     _, pages = _build(coa, None)
     pdf, _ = _build(coa, pages)

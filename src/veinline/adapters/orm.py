@@ -48,15 +48,10 @@ from veinline.domain.custody import CustodyEvent, CustodyPoint, IdentityIncident
 from veinline.domain.identifiers import IdentifierKind, IssuedIdentifier
 from veinline.domain.planning_records import PlanRecord, TriageSettings
 from veinline.domain.process import DocumentStatus, ProcessTemplate, StepSpec
+from veinline.domain.release import Disposition, QcResult, ReleaseRecord
 from veinline.domain.shipment import Leg, Shipment, ShipmentStatus
 from veinline.domain.signature import SignatureRecord, signature_from
-from veinline.domain.specification import (
-    Disposition,
-    QcResult,
-    ReleaseRecord,
-    ReleaseTest,
-    Specification,
-)
+from veinline.domain.specification import ReleaseTest, Specification
 from veinline.domain.trial_records import OutcomeSource, TrialPatient, TrialRecord
 from veinline.domain.user import Role, User
 

@@ -30,6 +30,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+from veinline.adapters.pdf import is_winansi
 from veinline.domain.errors import InvalidInput
 from veinline.domain.labels import Barcode, Label, Symbology, Text
 
@@ -111,14 +112,6 @@ def _string_width(text: str, font: str, size: float) -> float:
     return float(pdfmetrics.stringWidth(text, font, size))
 
 
-def _is_winansi(text: str) -> bool:
-    try:
-        text.encode("cp1252")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _unicode_font(path: str | Path) -> tuple[str, frozenset[int]]:
     """Register a TrueType file once; its reportlab name and the code points it covers."""
     name = f"veinline-unicode-{Path(path).name}"
@@ -181,7 +174,7 @@ class _Page:
     # -- text ----------------------------------------------------------------
 
     def font_for(self, text: str, *, bold: bool) -> str:
-        if _is_winansi(text):
+        if is_winansi(text):
             return _BOLD if bold else _REGULAR
         if self.unicode_font is None:
             raise InvalidInput(

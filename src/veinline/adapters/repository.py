@@ -30,8 +30,9 @@ from veinline.domain.ledger import (
 )
 from veinline.domain.planning_records import PlanRecord, TriageSettings
 from veinline.domain.process import ProcessTemplate
+from veinline.domain.release import ReleaseRecord
 from veinline.domain.shipment import Shipment
-from veinline.domain.specification import ReleaseRecord, Specification
+from veinline.domain.specification import Specification
 from veinline.domain.trial_records import TrialPatient, TrialRecord
 from veinline.domain.user import User
 from veinline.services.unit_of_work import AbstractUnitOfWork

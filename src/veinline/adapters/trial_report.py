@@ -1,22 +1,10 @@
-"""Trial results the way a sponsor reports them: rates with exact intervals, survival, toxicity.
+"""Trial results the way a sponsor reports them, gathered and drawn.
 
-The domain (`veinline.domain.trial`) counts; this module adds the statistics and draws:
-
-- Clopper–Pearson exact 95% intervals for ORR, DCR and CR rate (scipy's beta
-  distribution), over evaluable patients.
-- Kaplan–Meier overall survival and progression-free survival per cohort and overall
-  (lifelines), from the infusion (day 0), censored at the last contact or the data cut-off.
-  Pointwise 95% bands are lifelines' exponential Greenwood ("log-log") bands; the median's
-  95% interval is read off those bands where they cross 0.5 (Brookmeyer–Crowley style, as
-  R's survfit and SAS LIFETEST do). A median the curve does not reach is "not reached"
-  (NR), and so is an interval limit the band does not reach.
-- Vein-to-vein time (median, quartiles by the inclusive method, range) and patients by
-  their worst CRS and ICANS grade (ASTCT), over all treated patients (the safety
-  population), not only the evaluable ones.
-
-`build_report` gathers it into a `TrialReport`; `render_html`, `render_pdf` and
-`write_report` present it. Figures are drawn on `matplotlib.figure.Figure` with the Agg
-canvas, never through pyplot, so nothing global changes.
+`build_report` gathers the statistics of `veinline.domain.trial_statistics` (exact
+intervals, Kaplan–Meier survival, vein-to-vein time, toxicity) into a `TrialReport`;
+`render_html`, `render_pdf` and `write_report` present it. Figures are drawn on
+`matplotlib.figure.Figure` with the Agg canvas, never through pyplot, so nothing global
+changes.
 
 The PDF is set in Helvetica, which covers Windows-1252; a title or label beyond it
 (Chinese, say) is refused with a message rather than printed with blanks.
@@ -29,7 +17,6 @@ import csv
 import html
 import io
 import math
-import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -54,14 +41,13 @@ from reportlab.platypus import (
     Table,
     TableStyle,
 )
-from scipy.stats import beta
 
+from veinline.adapters.pdf import is_winansi, markup
 from veinline.domain.errors import InvalidInput
 from veinline.domain.trial import (
     MAX_TOXICITY_GRADE,
     OVERALL,
     PatientOutcome,
-    ResponseCounts,
     TimeToEvent,
     Trial,
     check_outcomes,
@@ -69,361 +55,33 @@ from veinline.domain.trial import (
     progression_free_survival,
     responses_by_cohort,
 )
+from veinline.domain.trial_statistics import (
+    CONFIDENCE,
+    DAYS_PER_MONTH,
+    DistributionSummary,
+    ResponseRow,
+    SurvivalCurve,
+    ToxicityTable,
+    fit_survival,
+    months_text,
+    rate,
+    summarise,
+    toxicity_table,
+)
 
 __all__ = [
-    "CONFIDENCE",
-    "DAYS_PER_MONTH",
     "PATIENT_COLUMNS",
-    "DistributionSummary",
     "PatientRow",
-    "Rate",
-    "ResponseRow",
-    "SurvivalCurve",
-    "ToxicityTable",
     "TrialReport",
     "build_report",
-    "clopper_pearson",
-    "fit_survival",
-    "rate",
     "render_html",
     "render_pdf",
-    "summarise",
     "summary_rows",
     "write_report",
 ]
 
-CONFIDENCE: Final = 0.95
-DAYS_PER_MONTH: Final = 365.25 / 12
-# The median is the first time S(t) ≤ 0.5. lifelines computes S as the exponential of a sum
-# of logarithms, which lands a hair either side of an exact 1/2, so compare with slack.
-_TOLERANCE: Final = 1e-9
 _OVERALL_LABEL: Final = "All patients"
 _COLOURS: Final = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
-
-
-# --- rates --------------------------------------------------------------------------------
-
-
-def clopper_pearson(
-    successes: int, n: int, *, confidence: float = CONFIDENCE
-) -> tuple[float, float]:
-    """Exact (Clopper–Pearson, 1934) interval of a binomial proportion.
-
-    Lower = Beta(α/2; x, n − x + 1), upper = Beta(1 − α/2; x + 1, n − x); the lower limit is
-    0 when x = 0 and the upper 1 when x = n, where those beta distributions do not exist.
-    """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise InvalidInput(f"n: an interval needs at least one patient, got {n!r}")
-    if isinstance(successes, bool) or not isinstance(successes, int) or not 0 <= successes <= n:
-        raise InvalidInput(f"successes: must be a whole number 0–{n}, got {successes!r}")
-    if not 0 < confidence < 1:
-        raise InvalidInput(f"confidence: must lie between 0 and 1, got {confidence}")
-    alpha = 1 - confidence
-    lower = 0.0 if successes == 0 else float(beta.ppf(alpha / 2, successes, n - successes + 1))
-    upper = 1.0 if successes == n else float(beta.ppf(1 - alpha / 2, successes + 1, n - successes))
-    return lower, upper
-
-
-@dataclass(frozen=True)
-class Rate:
-    """A proportion of evaluable patients with its exact 95% interval (None when n = 0)."""
-
-    successes: int
-    n: int
-    estimate: float | None
-    lower: float | None
-    upper: float | None
-
-    def text(self) -> str:
-        """'9/10, 90.0% (95% CI 55.5–99.7)'."""
-        if self.estimate is None or self.lower is None or self.upper is None:
-            return f"{self.successes}/{self.n}, no evaluable patients"
-        return (
-            f"{self.successes}/{self.n}, {100 * self.estimate:.1f}% "
-            f"(95% CI {100 * self.lower:.1f}–{100 * self.upper:.1f})"
-        )
-
-    def short_text(self) -> str:
-        """'9/10, 90.0% (55.5–99.7)', for a table whose heading names the interval."""
-        if self.estimate is None or self.lower is None or self.upper is None:
-            return f"{self.successes}/{self.n}"
-        return (
-            f"{self.successes}/{self.n}, {100 * self.estimate:.1f}% "
-            f"({100 * self.lower:.1f}–{100 * self.upper:.1f})"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "successes": self.successes,
-            "n": self.n,
-            "estimate": self.estimate,
-            "lower": self.lower,
-            "upper": self.upper,
-        }
-
-
-def rate(successes: int, n: int) -> Rate:
-    if n == 0:
-        return Rate(successes, 0, None, None, None)
-    lower, upper = clopper_pearson(successes, n)
-    return Rate(successes, n, successes / n, lower, upper)
-
-
-@dataclass(frozen=True)
-class ResponseRow:
-    """Best-response counts and the rates of one cohort, or of all patients."""
-
-    group: str
-    label: str
-    dose_cells_per_kg: float | None
-    counts: ResponseCounts
-    orr: Rate
-    dcr: Rate
-    cr: Rate
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "group": self.group,
-            "label": self.label,
-            "dose_cells_per_kg": self.dose_cells_per_kg,
-            "counts": self.counts.to_dict(),
-            "orr": self.orr.to_dict(),
-            "dcr": self.dcr.to_dict(),
-            "cr": self.cr.to_dict(),
-        }
-
-
-# --- survival -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SurvivalCurve:
-    """A Kaplan–Meier estimate of one end point (OS or PFS) in one group.
-
-    Times are days from infusion. A median or a limit of its interval is None when the
-    curve (or the band) never falls to 0.5: not reached.
-    """
-
-    endpoint: str
-    group: str
-    label: str
-    n: int
-    events: int
-    median_days: float | None
-    median_lower_days: float | None
-    median_upper_days: float | None
-    times: tuple[float, ...] = ()
-    survival: tuple[float, ...] = ()
-    lower: tuple[float, ...] = ()
-    upper: tuple[float, ...] = ()
-    censored: tuple[tuple[float, float], ...] = ()
-    durations: tuple[float, ...] = ()
-
-    def median_text(self) -> str:
-        """'13.8 mo (95% CI 5.8–NR)', or 'NR' when not reached."""
-        if self.n == 0:
-            return "no patients"
-        if self.median_days is None:
-            return "NR"
-        return (
-            f"{_months(self.median_days)} mo (95% CI {_months(self.median_lower_days)}–"
-            f"{_months(self.median_upper_days)})"
-        )
-
-    def median_short(self) -> str:
-        """'13.8 (5.8–NR)' in months, for a table whose heading names the unit and interval."""
-        if self.n == 0:
-            return "–"
-        if self.median_days is None:
-            return "NR"
-        return (
-            f"{_months(self.median_days)} ({_months(self.median_lower_days)}–"
-            f"{_months(self.median_upper_days)})"
-        )
-
-    def at_risk(self, day: float) -> int:
-        return sum(1 for d in self.durations if d >= day)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "endpoint": self.endpoint,
-            "group": self.group,
-            "label": self.label,
-            "n": self.n,
-            "events": self.events,
-            "median_days": self.median_days,
-            "median_lower_days": self.median_lower_days,
-            "median_upper_days": self.median_upper_days,
-            "median_text": self.median_text(),
-            "curve": [
-                {"day": t, "survival": s, "lower": lo, "upper": up}
-                for t, s, lo, up in zip(
-                    self.times, self.survival, self.lower, self.upper, strict=True
-                )
-            ],
-        }
-
-
-def _months(days: float | None) -> str:
-    return "NR" if days is None else f"{days / DAYS_PER_MONTH:.1f}"
-
-
-def fit_survival(
-    endpoint: str, group: str, label: str, times: Sequence[TimeToEvent]
-) -> SurvivalCurve:
-    """Kaplan–Meier estimate, median and its interval, of one group's times to event."""
-    events = sum(1 for t in times if t.event)
-    if not times:
-        return SurvivalCurve(endpoint, group, label, 0, 0, None, None, None)
-    # lifelines pulls in pandas and autograd (seconds); import it when a curve is fitted,
-    # not whenever this module is.
-    from lifelines import KaplanMeierFitter
-
-    durations = np.array([t.days for t in times], dtype=float)
-    observed = np.array([t.event for t in times], dtype=bool)
-    kmf = KaplanMeierFitter(alpha=1 - CONFIDENCE)
-    # lifelines calls np.seterr(divide="ignore", invalid="ignore") while fitting, which would
-    # silence numpy for the rest of the process; errstate puts the caller's settings back.
-    with np.errstate():
-        kmf.fit(durations, event_observed=observed, label=label)
-    timeline = kmf.survival_function_.index.to_numpy(dtype=float)
-    survival = kmf.survival_function_.iloc[:, 0].to_numpy(dtype=float)
-    band = kmf.confidence_interval_survival_function_
-    lower = band.iloc[:, 0].to_numpy(dtype=float)
-    upper = band.iloc[:, 1].to_numpy(dtype=float)
-    censored = sorted(
-        (float(d), float(survival[np.searchsorted(timeline, d, side="right") - 1]))
-        for d, e in zip(durations, observed, strict=True)
-        if not e
-    )
-    return SurvivalCurve(
-        endpoint=endpoint,
-        group=group,
-        label=label,
-        n=len(times),
-        events=events,
-        median_days=_first_at_or_below(timeline, survival),
-        # The lower limit is where the lower band falls to 0.5, the upper where the upper does.
-        median_lower_days=_first_at_or_below(timeline, lower),
-        median_upper_days=_first_at_or_below(timeline, upper),
-        times=tuple(float(t) for t in timeline),
-        survival=tuple(float(s) for s in survival),
-        lower=tuple(float(s) for s in lower),
-        upper=tuple(float(s) for s in upper),
-        censored=tuple(censored),
-        durations=tuple(float(d) for d in durations),
-    )
-
-
-def _first_at_or_below(
-    timeline: np.ndarray[Any, Any], values: np.ndarray[Any, Any]
-) -> float | None:
-    hits = np.flatnonzero(values <= 0.5 + _TOLERANCE)
-    return float(timeline[hits[0]]) if hits.size else None
-
-
-# --- distributions and toxicity -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DistributionSummary:
-    """Median, quartiles and range of a quantity (vein-to-vein days) in one group."""
-
-    group: str
-    label: str
-    n: int
-    median: float | None = None
-    q1: float | None = None
-    q3: float | None = None
-    minimum: float | None = None
-    maximum: float | None = None
-
-    def text(self) -> tuple[str, str, str]:
-        """Median, IQR and range as the tables print them."""
-        if self.n == 0:
-            return ("–", "–", "–")
-        return (
-            f"{self.median:g}",
-            f"{self.q1:g}–{self.q3:g}",
-            f"{self.minimum:g}–{self.maximum:g}",
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "group": self.group,
-            "label": self.label,
-            "n": self.n,
-            "median": self.median,
-            "q1": self.q1,
-            "q3": self.q3,
-            "min": self.minimum,
-            "max": self.maximum,
-        }
-
-
-def summarise(group: str, label: str, values: Sequence[float]) -> DistributionSummary:
-    """Median, quartiles (inclusive method, as numpy's and R's default) and range."""
-    if not values:
-        return DistributionSummary(group, label, 0)
-    ordered = sorted(float(v) for v in values)
-    if len(ordered) == 1:
-        q1 = q3 = ordered[0]
-    else:
-        q1, _, q3 = statistics.quantiles(ordered, n=4, method="inclusive")
-    return DistributionSummary(
-        group, label, len(ordered), statistics.median(ordered), q1, q3, ordered[0], ordered[-1]
-    )
-
-
-@dataclass(frozen=True)
-class ToxicityTable:
-    """Patients by their worst grade of one toxicity (CRS or ICANS, ASTCT), per group."""
-
-    toxicity: str
-    groups: tuple[str, ...]
-    labels: tuple[str, ...]
-    # counts[i][g]: patients of group i whose worst grade was g (0 = none).
-    counts: tuple[tuple[int, ...], ...]
-
-    def any_grade(self, index: int) -> int:
-        return sum(self.counts[index][1:])
-
-    def grade_3_or_more(self, index: int) -> int:
-        return sum(self.counts[index][3:])
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "toxicity": self.toxicity,
-            "rows": [
-                {
-                    "group": group,
-                    "label": label,
-                    "n": sum(row),
-                    "by_max_grade": {str(g): n for g, n in enumerate(row)},
-                    "any_grade": self.any_grade(i),
-                    "grade_3_or_more": self.grade_3_or_more(i),
-                }
-                for i, (group, label, row) in enumerate(
-                    zip(self.groups, self.labels, self.counts, strict=True)
-                )
-            ],
-        }
-
-
-def _toxicity(
-    name: str,
-    groups: Sequence[tuple[str, str, Sequence[PatientOutcome]]],
-    grade_of: Callable[[PatientOutcome], int],
-) -> ToxicityTable:
-    rows = []
-    for _, _, patients in groups:
-        row = [0] * (MAX_TOXICITY_GRADE + 1)
-        for patient in patients:
-            row[grade_of(patient)] += 1
-        rows.append(tuple(row))
-    return ToxicityTable(
-        name, tuple(g for g, _, _ in groups), tuple(lbl for _, lbl, _ in groups), tuple(rows)
-    )
 
 
 # --- the report ---------------------------------------------------------------------------
@@ -567,8 +225,8 @@ def build_report(trial: Trial, outcomes: Sequence[PatientOutcome], *, as_of: dat
         os=os_curves,
         pfs=pfs_curves,
         vein_to_vein=v2v,
-        crs=_toxicity("CRS", groups, lambda o: o.max_crs_grade),
-        icans=_toxicity("ICANS", groups, lambda o: o.max_icans_grade),
+        crs=toxicity_table("CRS", groups, lambda o: o.max_crs_grade),
+        icans=toxicity_table("ICANS", groups, lambda o: o.max_icans_grade),
         patients=patients,
         km_os_png=km_png(os_curves, title="Overall survival", as_of=as_of),
         km_pfs_png=km_png(pfs_curves, title="Progression-free survival", as_of=as_of),
@@ -594,7 +252,7 @@ def km_png(curves: Sequence[SurvivalCurve], *, title: str, as_of: date) -> bytes
     for curve, colour in zip(drawn, palette, strict=True):
         months = np.array(curve.times) / DAYS_PER_MONTH
         overall = curve.group == OVERALL
-        median = "NR" if curve.median_days is None else f"{_months(curve.median_days)} mo"
+        median = "NR" if curve.median_days is None else f"{months_text(curve.median_days)} mo"
         ax.step(
             months,
             curve.survival,
@@ -920,15 +578,15 @@ def render_pdf(report: TrialReport) -> bytes:
     h2 = ParagraphStyle("h2", parent=styles["Heading2"], fontSize=11.5, spaceBefore=8, spaceAfter=4)
     t = report.trial
     story: list[Any] = [
-        Paragraph(_x(f"{t.id}: {t.title}"), h1),
+        Paragraph(markup(f"{t.id}: {t.title}"), h1),
         Paragraph(
-            _x(
+            markup(
                 f"Product {t.product_code} · {t.criteria.label} · data cut-off "
                 f"{report.as_of.isoformat()}"
             ),
             body,
         ),
-        Paragraph("<br/>".join(_dose_lines(report, lambda x: f"<super>{_x(x)}</super>")), body),
+        Paragraph("<br/>".join(_dose_lines(report, lambda x: f"<super>{markup(x)}</super>")), body),
         Paragraph("Best overall response (patients)", h2),
         _pdf_table(_response_table(report), body),
         Paragraph("Response rates (95% CI, Clopper–Pearson)", h2),
@@ -963,7 +621,7 @@ def render_pdf(report: TrialReport) -> bytes:
             widths=(0.13, 0.16, 0.06, 0.06, 0.13, 0.09, 0.09, 0.09, 0.09, 0.10),
         ),
         Spacer(1, 6),
-        Paragraph(_x(_methods(report)), small),
+        Paragraph(markup(_methods(report)), small),
     ]
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -991,11 +649,6 @@ def render_pdf(report: TrialReport) -> bytes:
     return buffer.getvalue()
 
 
-def _x(text: str) -> str:
-    """Escape text for reportlab's paragraph markup."""
-    return html.escape(text, quote=False)
-
-
 _TOXICITY_WIDTHS: Final = (0.20, 0.06, 0.08, *[0.085] * MAX_TOXICITY_GRADE, 0.10, 0.135)
 
 
@@ -1007,7 +660,7 @@ def _pdf_table(
     right = ParagraphStyle("right", parent=style, alignment=TA_RIGHT)
     cells = [
         [
-            Paragraph(f"<b>{_x(c)}</b>" if r == 0 else _x(c), style if i == 0 else right)
+            Paragraph(f"<b>{markup(c)}</b>" if r == 0 else markup(c), style if i == 0 else right)
             for i, c in enumerate(row)
         ]
         for r, row in enumerate(rows)
@@ -1047,13 +700,11 @@ def _check_winansi(report: TrialReport) -> None:
     texts += [c.dose_label for c in report.trial.cohorts]
     texts += [p.outcome.case_id for p in report.patients]
     for text in texts:
-        try:
-            text.encode("cp1252")
-        except UnicodeEncodeError:
+        if not is_winansi(text):
             raise InvalidInput(
                 f"{text!r} has characters the report's PDF font (Helvetica, Windows-1252) "
                 "cannot show; use the HTML report, or a Latin transcription"
-            ) from None
+            )
 
 
 # --- files --------------------------------------------------------------------------------

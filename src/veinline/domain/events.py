@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from veinline.domain.specification import Disposition
+from veinline.domain.release import Disposition
 
 
 @dataclass(frozen=True)

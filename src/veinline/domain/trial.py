@@ -1,8 +1,9 @@
 """A clinical trial's dose cohorts, each patient's outcome, and the counting behind its rates.
 
 Counting is pure and exact: how many patients were evaluable, how many responded, how
-many had their disease controlled. Intervals, survival curves and rendering belong to
-`veinline.adapters.trial_report`, which builds on these counts.
+many had their disease controlled. Intervals and survival curves belong to
+`veinline.domain.trial_statistics`, which builds on these counts, and rendering to
+`veinline.adapters.trial_report`.
 
 Response definitions:
 

@@ -24,16 +24,9 @@ from veinline.domain.batch import (
 from veinline.domain.case import Case, CaseState
 from veinline.domain.errors import DomainError, NotFound
 from veinline.domain.process import DocumentStatus, ProcessTemplate
+from veinline.domain.release import Disposition, QcResult, ReleaseAction, ReleaseRecord
 from veinline.domain.signature import SignatureRecord
-from veinline.domain.specification import (
-    Disposition,
-    QcResult,
-    ReleaseAction,
-    ReleaseRecord,
-    ReleaseTest,
-    Specification,
-    specification_in_force,
-)
+from veinline.domain.specification import ReleaseTest, Specification, specification_in_force
 from veinline.domain.user import Role, User
 from veinline.services import authority, commands
 from veinline.services.unit_of_work import AbstractUnitOfWork

@@ -21,7 +21,7 @@ from veinline.domain.assessment import AssessmentKind, parse_kind
 from veinline.domain.case import Action, Case, CaseState
 from veinline.domain.custody import CustodyPoint, open_points
 from veinline.domain.errors import NotAllowed
-from veinline.domain.specification import ReleaseAction, ReleaseRecord
+from veinline.domain.release import ReleaseAction, ReleaseRecord
 from veinline.domain.user import Role, User
 from veinline.services import commands
 

@@ -25,8 +25,8 @@ from veinline.domain.events import BatchDisposed, Event, ResultsOutOfSpecificati
 from veinline.domain.identifiers import IdentifierKind
 from veinline.domain.ledger import JsonObject
 from veinline.domain.ledger_actions import LedgerAction
+from veinline.domain.release import Disposition
 from veinline.domain.shipment import Leg, Shipment
-from veinline.domain.specification import Disposition
 from veinline.domain.user import Role, User
 from veinline.services import authority, batch_record, commands, release
 from veinline.services.handlers import Clock, allocate_identifier

@@ -15,19 +15,14 @@ from typing import Any
 
 from veinline.domain.batch import Batch, BatchStatus
 from veinline.domain.case import Case, CaseState
+from veinline.domain.coa import CertificateOfAnalysis, certificate_of_analysis
 from veinline.domain.errors import NotAllowed, NotFound
 from veinline.domain.events import BatchDisposed, ResultsOutOfSpecification
 from veinline.domain.ledger import JsonObject
 from veinline.domain.ledger_actions import LedgerAction
+from veinline.domain.release import Disposition, ReleaseRecord, open_release_record
 from veinline.domain.signature import Meaning
-from veinline.domain.specification import (
-    Disposition,
-    ReleaseRecord,
-    ReleaseTest,
-    coa_content,
-    open_release_record,
-    specification_in_force,
-)
+from veinline.domain.specification import ReleaseTest, specification_in_force
 from veinline.domain.user import User
 from veinline.services import commands, signatures
 from veinline.services.batch_record import get_batch
@@ -176,7 +171,13 @@ def acknowledge_results(
 
 
 def certificate(uow: AbstractUnitOfWork, batch_id: str) -> JsonObject:
-    """The certificate of analysis of a decided batch, as `adapters.coa_pdf` draws it."""
+    """The certificate of analysis of a decided batch, as its JSON read model
+    (`domain.coa`), which `adapters.coa_pdf` draws."""
+    return certificate_of(uow, batch_id).to_dict()
+
+
+def certificate_of(uow: AbstractUnitOfWork, batch_id: str) -> CertificateOfAnalysis:
+    """The certificate of analysis of a decided batch."""
     with uow:
         batch = get_batch(uow, batch_id)
         record = uow.release_records.get(batch.id)
@@ -187,7 +188,7 @@ def certificate(uow: AbstractUnitOfWork, batch_id: str) -> JsonObject:
         case = uow.cases.get(batch.case_id) if batch.case_id else None
         expires = case.manufacturing.expires_at if case and case.manufacturing else None
         expiry = expires.isoformat() if expires else "not recorded"
-        return coa_content(
+        return certificate_of_analysis(
             batch,
             record,
             product_name=product.name if product else batch.product_code,

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from veinline.domain.catalog import Modality
 from veinline.domain.errors import InvalidInput, NotFound
 from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.signature import Meaning
-from veinline.domain.specification import (
-    ReleaseTest,
-    Specification,
-    default_tests,
-    draft_specification,
-)
+from veinline.domain.specification import ReleaseTest, Specification, draft_specification
 from veinline.domain.user import User
 from veinline.services import commands, signatures
 from veinline.services.handlers import Clock
 from veinline.services.passwords import PasswordHasher
 from veinline.services.unit_of_work import AbstractUnitOfWork
+
+ReleasePanels = Callable[[Modality], Sequence[ReleaseTest]]
+"""The release-test panel a specification drafted without tests starts from, by modality
+(the demo panels of `adapters.seed.release_panels`, wired in `bootstrap.py`)."""
 
 
 def _specification(uow: AbstractUnitOfWork, specification_id: str) -> Specification:
@@ -29,14 +29,19 @@ def _specification(uow: AbstractUnitOfWork, specification_id: str) -> Specificat
 
 
 def draft_spec(
-    cmd: commands.DraftSpecification, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
+    cmd: commands.DraftSpecification,
+    uow: AbstractUnitOfWork,
+    *,
+    actor: User,
+    clock: Clock,
+    release_panels: ReleasePanels,
 ) -> Specification:
     with uow:
         product = uow.products.get(cmd.product_code)
         if product is None:
             raise NotFound(f"there is no product {cmd.product_code} in the catalogue")
         if cmd.tests is None:
-            tests: tuple[ReleaseTest, ...] | list[ReleaseTest] = default_tests(product.modality)
+            tests: Sequence[ReleaseTest] = tuple(release_panels(product.modality))
         elif isinstance(cmd.tests, list) and all(isinstance(t, dict) for t in cmd.tests):
             tests = [ReleaseTest.from_dict(t) for t in cmd.tests]
         else:
