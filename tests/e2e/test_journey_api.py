@@ -15,7 +15,7 @@ from veinline.adapters.seed.cases import EQUE_CEL_HK, Driver
 from veinline.bootstrap import App
 from veinline.domain.case import Case
 from veinline.entrypoints import cli
-from veinline.entrypoints.api import create_app
+from veinline.entrypoints.http.app import create_app
 from veinline.services import ledger
 
 

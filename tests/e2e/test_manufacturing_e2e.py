@@ -23,7 +23,7 @@ from veinline.domain.case import CaseState
 from veinline.domain.process import ParameterSpec
 from veinline.domain.specification import ReleaseTest
 from veinline.entrypoints import cli
-from veinline.entrypoints.api import create_app
+from veinline.entrypoints.http.app import create_app
 from veinline.services import ledger
 
 

@@ -140,7 +140,7 @@ def serve(
     import uvicorn
 
     from veinline.adapters.seed import demo_command
-    from veinline.entrypoints.api import create_app
+    from veinline.entrypoints.http.app import create_app
 
     application = _app(migrate="always")
     if demo:
@@ -239,7 +239,7 @@ def ledger_history(
     if not entries:
         fail(f"the ledger has no entries for {entity_id}", code=1)
     if as_json:
-        from veinline.entrypoints.views import entry_view
+        from veinline.entrypoints.views.ledger import entry_view
 
         _print_json([entry_view(e) for e in entries])
         return
@@ -335,7 +335,7 @@ def catalog_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """List the products with their authorisations."""
-    from veinline.entrypoints import views
+    from veinline.entrypoints.views import catalogue as views
 
     with _app().uow() as uow:
         rows = views.product_summaries(uow)
@@ -363,7 +363,7 @@ def catalog_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one product, its authorisations and eligibility criteria."""
-    from veinline.entrypoints import views
+    from veinline.entrypoints.views import catalogue as views
 
     with _app().uow() as uow, friendly_errors():
         detail = views.product_detail(uow, code)

@@ -302,7 +302,7 @@ def case_show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Show a case: state, identifiers, custody events and shipments."""
-    from veinline.entrypoints import views
+    from veinline.entrypoints.views import cases as views
 
     cli = _cli()
     application = cli._app()
@@ -334,7 +334,7 @@ def case_show(
 @case_app.command("list")
 def case_list(state: Annotated[str | None, typer.Option(help="Only this state.")] = None) -> None:
     """List cases by state."""
-    from veinline.entrypoints import views
+    from veinline.entrypoints.views import cases as views
 
     cli = _cli()
     application = cli._app()
@@ -462,7 +462,7 @@ def fhir_export(
     out: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
 ) -> None:
     """Export a case as a pseudonymous FHIR R4 Bundle (JSON), validated before it is written."""
-    from veinline.entrypoints import views
+    from veinline.entrypoints.views import cases as views
 
     cli = _cli()
     application = cli._app()

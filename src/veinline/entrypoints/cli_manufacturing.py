@@ -185,7 +185,7 @@ def batch_list() -> None:
 @batch_app.command("show")
 def batch_show(batch_id: Annotated[str, typer.Argument()]) -> None:
     """The batch record, its QC record and every signature, as JSON."""
-    from veinline.entrypoints.api_manufacturing import batch_view
+    from veinline.entrypoints.views.manufacturing import batch_view
 
     cli = _cli()
     with cli.friendly_errors(), cli._app().uow() as uow:
