@@ -10,14 +10,12 @@ from sqlalchemy import text
 from typer.testing import CliRunner, Result
 
 from veinline.bootstrap import App
-from veinline.entrypoints import cli
+from veinline.entrypoints.cli.context import cli_context
+from veinline.entrypoints.cli.main import app as cli_app
 
 
 def _forget_app() -> None:
-    built = cli._state.pop("app", None)
-    if built is not None:
-        built.engine.dispose()
-    cli._state.clear()
+    cli_context().forget()
 
 
 Run = Callable[..., Result]
@@ -29,7 +27,7 @@ def run(monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
         _forget_app()
         if db is not None:
             monkeypatch.setenv("VEINLINE_DATABASE_URL", db.settings.database_url)
-        return CliRunner().invoke(cli.app, list(args), input=stdin)
+        return CliRunner().invoke(cli_app, list(args), input=stdin)
 
     yield invoke
     _forget_app()

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from veinline.adapters.seed.cases import EQUE_CEL_HK, Driver
 from veinline.bootstrap import App
 from veinline.domain.case import Case
-from veinline.entrypoints import cli
+from veinline.entrypoints.cli.context import cli_context
+from veinline.entrypoints.cli.main import app as cli_app
 from veinline.entrypoints.http.app import create_app
 from veinline.services import ledger
 
@@ -215,19 +216,16 @@ def test_the_label_command_writes_the_pdf(
     out = tmp_path / "bag.pdf"
     try:
         result = CliRunner().invoke(
-            cli.app, ["label", case.id, "--item", "apheresis_bag", "--out", str(out)]
+            cli_app, ["label", case.id, "--item", "apheresis_bag", "--out", str(out)]
         )
         assert result.exit_code == 0, result.stderr
         assert out.read_bytes().startswith(b"%PDF")
         early = CliRunner().invoke(
-            cli.app, ["label", case.id, "--item", "product_bag", "--out", str(out)]
+            cli_app, ["label", case.id, "--item", "product_bag", "--out", str(out)]
         )
         assert early.exit_code == 2 and "no final product" in early.stderr
     finally:
-        built = cli._state.pop("app", None)
-        if built is not None:
-            built.engine.dispose()
-        cli._state.clear()
+        cli_context().forget()
 
 
 def test_grading_is_served_by_the_api_with_reasons(client: TestClient) -> None:
