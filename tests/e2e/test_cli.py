@@ -84,6 +84,30 @@ def test_parse_refuses_a_compound_message_whose_count_is_wrong(run: Run) -> None
     assert "declares 3" in result.stderr
 
 
+def test_parse_exits_1_when_type_3_flags_contradict_the_din(run: Run) -> None:
+    # ST-001 Table 3: flags 71 carry 'B', but G123417654321 has check character 'A' (70).
+    tail = "&>0183652359" + "Z" * 200
+    result = run("isbt", "parse", "=G12341765432171" + tail)
+    assert result.exit_code == 1
+    assert "flags 71 carry check character 'B'" in result.stderr
+    assert "G123417654321" in result.stderr
+    assert "ZZZZ" not in result.stderr and len(result.stderr) < 400
+    assert result.stdout == ""
+
+
+def test_grade_help_for_a_kind_lists_its_fields(run: Run) -> None:
+    from veinline.domain.grading import fields
+
+    result = run("grade", "icans", "--help")
+    assert result.exit_code == 0
+    assert "Fields of icans" in result.stdout
+    for field in fields("icans"):
+        assert field.name in result.stdout
+    generic = run("grade", "--help")
+    assert generic.exit_code == 0 and "Fields of" not in generic.stdout
+    assert "veinline grade KIND --help" in " ".join(generic.stdout.split())
+
+
 def test_grade_prints_the_grade_with_reasons(run: Run) -> None:
     findings = {
         "temperature_c": 38.5,

@@ -241,7 +241,21 @@ def test_grading_is_served_by_the_api_with_reasons(client: TestClient) -> None:
     assert graded["grade"] == 4
     missing = client.post("/api/v1/grade/icans", json={"ice_score": 7})
     assert missing.status_code == 422 and "consciousness" in missing.json()["message"]
+    problems = missing.json()["problems"]
+    assert "consciousness" in {p["field"] for p in problems} and len(problems) > 1
+    assert all(p["message"] for p in problems)
     assert client.post("/api/v1/grade/nope", json={}).status_code == 422
+
+
+def test_each_grading_kind_serves_its_input_schema(client: TestClient) -> None:
+    from veinline.domain.grading import KINDS, fields
+
+    for kind in KINDS:
+        schema = client.get(f"/api/v1/grade/{kind}/schema")
+        assert schema.status_code == 200
+        assert set(schema.json()["properties"]) == {f.name for f in fields(kind)}
+    unknown = client.get("/api/v1/grade/nope/schema")
+    assert unknown.status_code == 422 and "unknown grading kind" in unknown.json()["message"]
 
 
 def test_an_assessment_recorded_through_the_api_shows_on_the_case(

@@ -46,10 +46,19 @@ def isbt_validate(
 def isbt_parse(
     data: Annotated[str, typer.Argument(help="Barcode data, e.g. =A99992112345600 or =+03000...")],
 ) -> None:
-    """Decode ISBT 128 barcode data (single, concatenated or compound) into JSON."""
-    with cli_context().friendly_errors():
-        structures = isbt128.parse(data)
-    cli_context().print_json([s.to_dict() for s in structures])
+    """Decode ISBT 128 barcode data (single, concatenated or compound) into JSON.
+
+    Exits 1 when a check character (type 3 DIN flags) does not match its data, 2 when
+    the data is malformed.
+    """
+    cli = cli_context()
+    with cli.friendly_errors():
+        try:
+            structures = isbt128.parse(data)
+        except isbt128.CheckCharacterMismatch as exc:
+            # A failed check, like `isbt validate`: the message quotes the DIN, not the input.
+            cli.fail(exc.message, code=1)
+    cli.print_json([s.to_dict() for s in structures])
 
 
 def register(app: typer.Typer) -> None:

@@ -1,5 +1,6 @@
 """One place where domain refusals become HTTP: a status code, then JSON for the API
-({"error": code, "message": ...}) or the error page for the web pages.
+({"error": code, "message": ...}, plus "problems" [{field, message}] when grading input
+is refused) or the error page for the web pages.
 
 Routes let a `DomainError` propagate when this is what they want; pages that answer
 a refusal differently (a form shown again, a redirect with the message) catch it
@@ -21,6 +22,7 @@ from veinline.domain.errors import (
     NotAuthenticated,
     NotFound,
 )
+from veinline.domain.grading import InvalidFields
 from veinline.domain.infusion import InfusionRefused
 from veinline.entrypoints.http.deps import LoginRequired
 from veinline.entrypoints.http.templates import render
@@ -48,9 +50,13 @@ def status_for(exc: DomainError) -> int:
 def refused(request: Request, exc: DomainError) -> Response:
     """A refusal as the caller reads it: JSON under /api/, the error page elsewhere."""
     if request.url.path.startswith(API_PREFIX):
-        return JSONResponse(
-            status_code=status_for(exc), content={"error": exc.code, "message": exc.message}
-        )
+        content: dict[str, object] = {"error": exc.code, "message": exc.message}
+        if isinstance(exc, InvalidFields):
+            # Grading input: every problem found, each with the field it concerns.
+            content["problems"] = [
+                {"field": problem.field, "message": problem.message} for problem in exc.problems
+            ]
+        return JSONResponse(status_code=status_for(exc), content=content)
     return render(request, "error.html", status=status_for(exc), message=exc.message)
 
 

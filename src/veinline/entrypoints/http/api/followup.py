@@ -28,6 +28,15 @@ def grade(kind: str, findings: dict[str, Any]) -> dict[str, Any]:
     return grade_findings(kind, findings)
 
 
+@router.get("/grade/{kind}/schema", tags=["follow-up"])
+def grade_schema(kind: str) -> dict[str, object]:
+    """The input of one grading kind as a JSON Schema (2020-12): its fields, types,
+    units, bounds and which are required."""
+    from veinline.domain.grading import json_schema
+
+    return json_schema(kind)
+
+
 @router.post("/cases/{case_id}/assessments", status_code=201, tags=["follow-up"])
 def record_assessment(
     case_id: str, body: AssessmentIn, actor: Actor, application: AppDep
