@@ -34,9 +34,10 @@ def catalog_load() -> None:
     """Load the seed catalogue (products, authorisations, RTP facility). Idempotent."""
     from veinline.adapters.seed import catalogue_command
 
-    cli_context().app()  # maps the domain classes before the seed records are built
-    with cli_context().friendly_errors():
-        report_load(cli_context().handle(catalogue_command()))
+    cli = cli_context()
+    cli.app()  # maps the domain classes before the seed records are built
+    with cli.friendly_errors():
+        report_load(cli.handle(catalogue_command()))
 
 
 @demo_app.command("load")
@@ -44,9 +45,10 @@ def demo_load() -> None:
     """Load the seed catalogue plus demo sites and users (password: veinline-demo)."""
     from veinline.adapters.seed import demo_command
 
-    application = cli_context().app()  # maps the domain classes before the seed records are built
-    with cli_context().friendly_errors():
-        report_load(cli_context().handle(demo_command()))
+    cli = cli_context()
+    application = cli.app()  # maps the domain classes before the seed records are built
+    with cli.friendly_errors():
+        report_load(cli.handle(demo_command()))
         load_demo_cases(application)
 
 
@@ -57,10 +59,11 @@ def catalog_list(
     """List the products with their authorisations."""
     from veinline.entrypoints.views import catalogue as views
 
-    with cli_context().app().uow() as uow:
+    cli = cli_context()
+    with cli.app().uow() as uow:
         rows = views.product_summaries(uow)
     if as_json:
-        cli_context().print_json(rows)
+        cli.print_json(rows)
         return
     table = Table(title="veinline catalogue")
     for column in ("code", "product", "sponsor", "modality", "target", "authorisations"):
@@ -74,7 +77,7 @@ def catalog_list(
             row["target"] or "-",
             ", ".join(f"{a['jurisdiction']}: {a['status_label']}" for a in row["authorisations"]),
         )
-    cli_context().out.print(table)
+    cli.out.print(table)
 
 
 @catalog_app.command("show")
@@ -85,13 +88,14 @@ def catalog_show(
     """Show one product, its authorisations and eligibility criteria."""
     from veinline.entrypoints.views import catalogue as views
 
-    with cli_context().app().uow() as uow, cli_context().friendly_errors():
+    cli = cli_context()
+    with cli.app().uow() as uow, cli.friendly_errors():
         detail = views.product_detail(uow, code)
     if as_json:
-        cli_context().print_json(detail)
+        cli.print_json(detail)
         return
     p = detail["product"]
-    cli_context().out.print(
+    cli.out.print(
         f"[bold]{p['display_name']}[/]  ({p['code']}, version {p['version']})", highlight=False
     )
     for label, key in (
@@ -105,26 +109,24 @@ def catalog_show(
         ("dose", "dose"),
     ):
         if p.get(key):
-            cli_context().out.print(f"  {label}: {p[key]}", highlight=False)
+            cli.out.print(f"  {label}: {p[key]}", highlight=False)
     if p["unconfirmed"]:
-        cli_context().out.print(
+        cli.out.print(
             f"  not from a seed (confirm): {', '.join(p['unconfirmed'])}", highlight=False
         )
     for fact in p["facts"]:
-        cli_context().out.print(f"  - {fact}", highlight=False)
+        cli.out.print(f"  - {fact}", highlight=False)
     for a in detail["authorisations"]:
-        cli_context().out.print(
+        cli.out.print(
             f"\n  [bold]{a['jurisdiction']}[/] {a['regulator']}: {a['status_label']}"
             f"{' (' + a['date'] + ')' if a['date'] else ''}",
             highlight=False,
         )
-        cli_context().out.print(f"    {a['indication']}", highlight=False)
+        cli.out.print(f"    {a['indication']}", highlight=False)
         if a["designations"]:
-            cli_context().out.print(
-                f"    designations: {', '.join(a['designations'])}", highlight=False
-            )
+            cli.out.print(f"    designations: {', '.join(a['designations'])}", highlight=False)
         for c in a["criteria"]:
-            cli_context().out.print(f"    criterion {c['id']}: {c['description']}", highlight=False)
+            cli.out.print(f"    criterion {c['id']}: {c['description']}", highlight=False)
 
 
 @catalog_app.command("set")
@@ -135,22 +137,22 @@ def catalog_set(
     reason: Annotated[str, typer.Option(help="Why (recorded in the ledger).")],
 ) -> None:
     """Change one field of a product (an administrator's correction), with a reason."""
-    product = cli_context().handle(
+    cli = cli_context()
+    product = cli.handle(
         commands.SetProductField(code=code, field=field, value=value, reason=reason)
     )
-    cli_context().out.print(f"{product.code} is now at version {product.version}")
+    cli.out.print(f"{product.code} is now at version {product.version}")
 
 
 def load_demo_cases(application: App) -> None:
     from veinline.adapters.seed.cases import Driver, load_demo_cases, load_demo_trial
 
+    cli = cli_context()
     driver = Driver(application.bus, application.user, application.clock)
     created = load_demo_cases(driver)
-    cli_context().out.print(f"demo cases: {created} created (one in every state)")
+    cli.out.print(f"demo cases: {created} created (one in every state)")
     if load_demo_trial(driver):
-        cli_context().out.print(
-            "demo trial: IMC001-IIT with ten evaluable patients (shaped like seed 003)"
-        )
+        cli.out.print("demo trial: IMC001-IIT with ten evaluable patients (shaped like seed 003)")
 
 
 def register(app: typer.Typer) -> None:

@@ -17,10 +17,11 @@ db_app = typer.Typer(help="Database schema: create and upgrade.", no_args_is_hel
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the schema to the newest migration (Alembic)."""
-    application = cli_context().app(migrate="never")
-    with cli_context().friendly_errors():
+    cli = cli_context()
+    application = cli.app(migrate="never")
+    with cli.friendly_errors():
         application.migrate()
-    cli_context().out.print(f"database at revision {_revision(application)}: {_where(application)}")
+    cli.out.print(f"database at revision {_revision(application)}: {_where(application)}")
 
 
 @db_app.command("status")
@@ -28,11 +29,12 @@ def db_status() -> None:
     """Show where the database is and whether its schema is current."""
     from veinline.adapters import database
 
-    application = cli_context().app(migrate="never")
+    cli = cli_context()
+    application = cli.app(migrate="never")
     current = database.current_revision(application.engine)
     head = database.head_revision(application.engine)
-    cli_context().out.print(f"database: {_where(application)}")
-    cli_context().out.print(f"revision: {current or 'none'} (newest: {head})")
+    cli.out.print(f"database: {_where(application)}")
+    cli.out.print(f"revision: {current or 'none'} (newest: {head})")
     if current != head:
         raise typer.Exit(1)
 

@@ -22,16 +22,15 @@ def identifier_issue(
     purpose: Annotated[str, typer.Option(help="What the identifier is for.")],
 ) -> None:
     """Issue the next DIN (with its check character) or CoI identifier of a facility."""
+    cli = cli_context()
     try:
         parsed = IdentifierKind(kind.lower())
     except ValueError:
-        cli_context().fail(f"kind must be din or coi, not {kind!r}")
-    issued = cli_context().handle(
-        commands.IssueIdentifier(kind=parsed, fin=fin.upper(), purpose=purpose)
-    )
+        cli.fail(f"kind must be din or coi, not {kind!r}")
+    issued = cli.handle(commands.IssueIdentifier(kind=parsed, fin=fin.upper(), purpose=purpose))
     suffix = f" (check character {issued.check_character})" if issued.check_character else ""
-    cli_context().out.print(f"{issued.value}{suffix}", highlight=False)
-    cli_context().out.print(f"barcode data: {issued.barcode_data}", highlight=False)
+    cli.out.print(f"{issued.value}{suffix}", highlight=False)
+    cli.out.print(f"barcode data: {issued.barcode_data}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

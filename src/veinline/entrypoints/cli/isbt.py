@@ -29,13 +29,14 @@ def isbt_validate(
     text: Annotated[str, typer.Argument(help="A DIN followed by its check character.")],
 ) -> None:
     """Exit 0 if the check character matches the DIN, 1 if it does not, 2 if malformed."""
-    with cli_context().friendly_errors():
+    cli = cli_context()
+    with cli.friendly_errors():
         valid = isbt128.validate_with_check(text)
     if valid:
         print(f"{text}: valid")
         return
     expected = isbt128.check_character(text[:13])
-    cli_context().err.print(
+    cli.err.print(
         f"{text}: check character {text[13:]!r} does not match; expected {expected!r}",
         highlight=False,
     )

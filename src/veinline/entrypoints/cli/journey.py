@@ -24,13 +24,14 @@ eligibility_app = typer.Typer(
 
 
 def _read_json(source: str, what: str) -> Any:
+    cli = cli_context()
     try:
         text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
         return json.loads(text)
     except OSError as exc:
-        cli_context().fail(f"cannot read {what} {source}: {exc.strerror}")
+        cli.fail(f"cannot read {what} {source}: {exc.strerror}")
     except json.JSONDecodeError as exc:
-        cli_context().fail(f"{what} is not JSON: {exc}")
+        cli.fail(f"{what} is not JSON: {exc}")
 
 
 def _do(cmd: commands.Command) -> Any:
@@ -375,12 +376,13 @@ def shipment_log(
     tz: Annotated[str, typer.Option(help="Zone of timestamps without one.")] = "UTC",
 ) -> None:
     """Import a temperature logger's CSV; excursions outside the limit are reported."""
+    cli = cli_context()
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
-        cli_context().fail(f"cannot read {file}: {exc.strerror}")
+        cli.fail(f"cannot read {file}: {exc.strerror}")
     shipment = _do(commands.ImportLoggerData(shipment_id=shipment_id, csv_text=text, timezone=tz))
-    out = cli_context().out
+    out = cli.out
     out.print(
         f"{shipment.id}: {len(shipment.readings)} readings, "
         f"{len(shipment.excursions)} excursion(s), {len(shipment.gaps)} gap(s)",

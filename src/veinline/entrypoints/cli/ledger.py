@@ -23,18 +23,17 @@ def ledger_verify() -> None:
     """
     from veinline.services import ledger
 
-    report = ledger.verify(cli_context().app().uow())
+    cli = cli_context()
+    report = ledger.verify(cli.app().uow())
     if report.ok:
-        cli_context().out.print(
+        cli.out.print(
             f"ledger verified: {report.entries_checked} entries checked, "
             f"{report.records_checked} records match their last snapshot"
         )
         return
     first = report.breaks[0]
-    cli_context().err.print(f"[bold red]ledger broken:[/] {first.message}", highlight=False)
-    cli_context().err.print(
-        f"{report.entries_checked} entries checked before the break", highlight=False
-    )
+    cli.err.print(f"[bold red]ledger broken:[/] {first.message}", highlight=False)
+    cli.err.print(f"{report.entries_checked} entries checked before the break", highlight=False)
     raise typer.Exit(1)
 
 
@@ -46,30 +45,29 @@ def ledger_history(
     """Print every change to one record, oldest first, with old and new values."""
     from veinline.services import ledger
 
-    entries = ledger.history(cli_context().app().uow(), entity_id)
+    cli = cli_context()
+    entries = ledger.history(cli.app().uow(), entity_id)
     if not entries:
-        cli_context().fail(f"the ledger has no entries for {entity_id}", code=1)
+        cli.fail(f"the ledger has no entries for {entity_id}", code=1)
     if as_json:
         from veinline.entrypoints.views.ledger import entry_view
 
-        cli_context().print_json([entry_view(e) for e in entries])
+        cli.print_json([entry_view(e) for e in entries])
         return
     for entry in entries:
-        cli_context().out.print(
+        cli.out.print(
             f"[bold]#{entry.seq}[/] {entry.recorded_at}  {entry.action}  "
             f"{entry.entity_type}/{entry.entity_id}  by {entry.actor_name} ({entry.actor})",
             highlight=False,
         )
         if entry.reason:
-            cli_context().out.print(f"    reason: {entry.reason}", highlight=False)
+            cli.out.print(f"    reason: {entry.reason}", highlight=False)
         if entry.signature_meaning:
-            cli_context().out.print(
+            cli.out.print(
                 f"    signed: {entry.signature_meaning} (hash {entry.signed_hash})", highlight=False
             )
         for name, old, new in entry.changes():
-            cli_context().out.print(
-                f"    {name}: {json.dumps(old)} -> {json.dumps(new)}", highlight=False
-            )
+            cli.out.print(f"    {name}: {json.dumps(old)} -> {json.dumps(new)}", highlight=False)
 
 
 def sign_command(
@@ -85,12 +83,13 @@ def sign_command(
     """
     from veinline.domain.signature import Meaning
 
-    with cli_context().friendly_errors():
+    cli = cli_context()
+    with cli.friendly_errors():
         parsed = Meaning.parse(meaning)
     username = typer.prompt("user name")
     password = typer.prompt("password", hide_input=True)
-    cli_context().act_as(username.strip().lower())
-    entry = cli_context().handle(
+    cli.act_as(username.strip().lower())
+    entry = cli.handle(
         commands.SignRecord(
             entity_type=entity_type,
             entity_id=entity_id,
@@ -100,7 +99,7 @@ def sign_command(
             reason=reason,
         )
     )
-    cli_context().out.print(
+    cli.out.print(
         f"signed {entity_type}/{entity_id}: {entry.signature_meaning} by {entry.actor_name} "
         f"at {entry.recorded_at} (ledger entry #{entry.seq})",
         highlight=False,

@@ -63,14 +63,15 @@ def _record_done(record: Any, what: str) -> None:
 def _json_file(path: Path | None, what: str) -> Any:
     import json
 
+    cli = cli_context()
     if path is None:
         return None
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        cli_context().fail(f"cannot read {what} {path}: {exc.strerror}")
+        cli.fail(f"cannot read {what} {path}: {exc.strerror}")
     except json.JSONDecodeError as exc:
-        cli_context().fail(f"{what} {path} is not JSON: {exc}")
+        cli.fail(f"{what} {path} is not JSON: {exc}")
 
 
 # ------------------------------------------------------------------ process templates
@@ -79,9 +80,10 @@ def _json_file(path: Path | None, what: str) -> Any:
 @process_app.command("list")
 def process_list() -> None:
     """Every process version with its status and approval, as JSON."""
-    application = cli_context().app()
+    cli = cli_context()
+    application = cli.app()
     with application.uow() as uow:
-        cli_context().print_json([t.snapshot() for t in uow.process_templates.list()])
+        cli.print_json([t.snapshot() for t in uow.process_templates.list()])
 
 
 @process_app.command("draft")
@@ -133,9 +135,10 @@ def process_retire(
 @spec_app.command("list")
 def spec_list() -> None:
     """Every specification version with its tests and status, as JSON."""
-    application = cli_context().app()
+    cli = cli_context()
+    application = cli.app()
     with application.uow() as uow:
-        cli_context().print_json([s.snapshot() for s in uow.specifications.list()])
+        cli.print_json([s.snapshot() for s in uow.specifications.list()])
 
 
 @spec_app.command("draft")
@@ -167,9 +170,10 @@ def spec_approve(spec_id: Annotated[str, typer.Argument(help="e.g. eque-cel/HK/v
 @batch_app.command("list")
 def batch_list() -> None:
     """Every batch with its status, as JSON."""
-    application = cli_context().app()
+    cli = cli_context()
+    application = cli.app()
     with application.uow() as uow:
-        cli_context().print_json(
+        cli.print_json(
             [
                 {"id": b.id, "product": b.product_code, "case": b.case_id, "status": b.status}
                 for b in uow.batches.list()

@@ -68,8 +68,9 @@ def apply(
     "current plan",
 ) -> None:
     """Give the cases a plan names their planned dates (apheresis to infusion)."""
-    record = cli_context().handle(commands.ApplyPlan(plan_id=plan_id, reason=reason))
-    cli_context().out.print(
+    cli = cli_context()
+    record = cli.handle(commands.ApplyPlan(plan_id=plan_id, reason=reason))
+    cli.out.print(
         f"plan {record.id} applied to {len(record.applied_cases)} case(s): "
         f"{', '.join(record.applied_cases)}",
         highlight=False,

@@ -25,11 +25,12 @@ def serve(
     from veinline.adapters.seed import demo_command
     from veinline.entrypoints.http.app import create_app
 
-    application = cli_context().app(migrate="always")
+    cli = cli_context()
+    application = cli.app(migrate="always")
     if demo:
-        with cli_context().friendly_errors():
-            summary = cli_context().handle(demo_command())
-            cli_context().out.print(f"demo data: {summary.total_created()} records created")
+        with cli.friendly_errors():
+            summary = cli.handle(demo_command())
+            cli.out.print(f"demo data: {summary.total_created()} records created")
             load_demo_cases(application)
     settings = application.settings
     uvicorn.run(

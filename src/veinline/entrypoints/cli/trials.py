@@ -16,12 +16,13 @@ report_app = typer.Typer(help="Reports.", no_args_is_help=True)
 
 
 def _json_file(path: Path) -> Any:
+    cli = cli_context()
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        cli_context().fail(f"cannot read {path}: {exc.strerror}")
+        cli.fail(f"cannot read {path}: {exc.strerror}")
     except json.JSONDecodeError as exc:
-        cli_context().fail(f"{path} is not JSON: {exc}")
+        cli.fail(f"{path} is not JSON: {exc}")
 
 
 @trial_app.command("create")
@@ -36,10 +37,11 @@ def trial_create(
     ],
 ) -> None:
     """Set up a trial protocol with its dose cohorts."""
+    cli = cli_context()
     data = _json_file(file)
     if not isinstance(data, dict):
-        cli_context().fail("the trial file must hold a JSON object")
-    record = cli_context().handle(
+        cli.fail("the trial file must hold a JSON object")
+    record = cli.handle(
         commands.CreateTrial(
             id=str(data.get("id", "")),
             title=str(data.get("title", "")),
@@ -48,7 +50,7 @@ def trial_create(
             cohorts=list(data.get("cohorts", [])),
         )
     )
-    cli_context().out.print(f"trial {record.id}: {len(record.cohorts)} cohort(s)", highlight=False)
+    cli.out.print(f"trial {record.id}: {len(record.cohorts)} cohort(s)", highlight=False)
 
 
 @trial_app.command("enrol")
@@ -58,12 +60,11 @@ def trial_enrol(
     cohort: Annotated[str, typer.Option(help="Cohort id.")],
 ) -> None:
     """Enrol a case in a cohort; its outcome is read from its follow-up."""
-    patient = cli_context().handle(
+    cli = cli_context()
+    patient = cli.handle(
         commands.EnrolInCohort(trial_id=trial_id, case_id=case_id, cohort_id=cohort)
     )
-    cli_context().out.print(
-        f"{patient.subject} in {trial_id}, cohort {patient.cohort_id}", highlight=False
-    )
+    cli.out.print(f"{patient.subject} in {trial_id}, cohort {patient.cohort_id}", highlight=False)
 
 
 @trial_app.command("import")
@@ -79,11 +80,12 @@ def trial_import(
     ],
 ) -> None:
     """Import a sponsor's outcome records (all or nothing)."""
+    cli = cli_context()
     data = _json_file(file)
     if not isinstance(data, list):
-        cli_context().fail("the outcomes file must hold a JSON list")
-    count = cli_context().handle(commands.ImportTrialOutcomes(trial_id=trial_id, outcomes=data))
-    cli_context().out.print(f"{count} outcome(s) imported into {trial_id}", highlight=False)
+        cli.fail("the outcomes file must hold a JSON list")
+    count = cli.handle(commands.ImportTrialOutcomes(trial_id=trial_id, outcomes=data))
+    cli.out.print(f"{count} outcome(s) imported into {trial_id}", highlight=False)
 
 
 @report_app.command("trial")

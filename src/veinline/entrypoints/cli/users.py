@@ -26,11 +26,12 @@ def user_create(
     ] = None,
 ) -> None:
     """Create a user with a role (and a password to sign in and sign with)."""
-    with cli_context().friendly_errors():
+    cli = cli_context()
+    with cli.friendly_errors():
         parsed_role = Role.parse(role)
     if password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    user = cli_context().handle(
+    user = cli.handle(
         commands.CreateUser(
             username=username,
             printed_name=name,
@@ -39,13 +40,14 @@ def user_create(
             password=password,
         )
     )
-    cli_context().out.print(f"created {user.username} ({user.role.label})")
+    cli.out.print(f"created {user.username} ({user.role.label})")
 
 
 @user_app.command("list")
 def user_list() -> None:
     """List users and their roles."""
-    with cli_context().app().uow() as uow:
+    cli = cli_context()
+    with cli.app().uow() as uow:
         users = uow.users.list()
     table = Table()
     for column in ("user", "printed name", "role", "site", "active"):
@@ -58,7 +60,7 @@ def user_list() -> None:
             u.site_code or "-",
             "yes" if u.active else "no",
         )
-    cli_context().out.print(table)
+    cli.out.print(table)
 
 
 @user_app.command("token")
@@ -71,10 +73,11 @@ def user_token(
     """Sign in and print an API token (Authorization: Bearer TOKEN)."""
     from veinline.services import auth
 
-    application = cli_context().app()
+    cli = cli_context()
+    application = cli.app()
     if password is None:
         password = typer.prompt("password", hide_input=True)
-    with cli_context().friendly_errors():
+    with cli.friendly_errors():
         user = auth.authenticate(application.uow(), username, password, hasher=application.hasher)
     print(auth.issue_token(application.uow(), user, kind="api", clock=application.clock))
 
