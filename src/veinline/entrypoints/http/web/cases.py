@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -22,7 +22,7 @@ from veinline.domain.errors import DomainError
 from veinline.domain.user import Role, User
 from veinline.entrypoints.http import actions
 from veinline.entrypoints.http.deps import AppDep, WebUser
-from veinline.entrypoints.http.templates import render
+from veinline.entrypoints.http.templates import render, see_other
 from veinline.entrypoints.views import cases, catalogue
 from veinline.services import authority, commands
 from veinline.services.unit_of_work import AbstractUnitOfWork
@@ -31,8 +31,7 @@ router = APIRouter(include_in_schema=False)
 
 
 def _back(case_id: str, **message: str) -> Response:
-    query = urlencode(message)
-    return RedirectResponse(f"/cases/{quote(case_id)}?{query}", status_code=303)
+    return see_other(f"/cases/{quote(case_id)}", **message)
 
 
 def _submit(

@@ -3,15 +3,15 @@ the certificate of analysis."""
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from veinline.domain.errors import DomainError
 from veinline.entrypoints.http import actions
 from veinline.entrypoints.http.deps import AppDep, WebUser
-from veinline.entrypoints.http.templates import render
+from veinline.entrypoints.http.templates import render, see_other
 from veinline.entrypoints.views import manufacturing
 from veinline.services import release
 
@@ -85,9 +85,8 @@ async def batch_action(
         command = actions.build_batch(action, batch_id, form)
         application.bus.handle(command, actor=user)
     except DomainError as exc:
-        return RedirectResponse(f"{back}?{urlencode({'error': exc.message})}", 303)
-    done = BATCH_DONE.get(action, action.replace("_", " "))
-    return RedirectResponse(f"{back}?{urlencode({'done': done})}", 303)
+        return see_other(back, error=exc.message)
+    return see_other(back, done=BATCH_DONE.get(action, action.replace("_", " ")))
 
 
 @router.get("/batches/{batch_id}/coa.pdf")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from importlib import resources
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -18,7 +17,7 @@ from veinline.bootstrap import App
 from veinline.domain.errors import DomainError, InvalidInput, NotFound
 from veinline.domain.user import User
 from veinline.entrypoints.http.deps import AppDep, Planner
-from veinline.entrypoints.http.templates import render
+from veinline.entrypoints.http.templates import render, see_other
 from veinline.services import authority, commands
 
 router = APIRouter(include_in_schema=False)
@@ -56,10 +55,10 @@ async def planning_weights(request: Request, user: Planner, application: AppDep)
         }
         application.bus.handle(commands.SetTriageWeights(weights=values, reason=reason), actor=user)
     except ValueError:
-        return RedirectResponse("/planning?error=weights+must+be+numbers", status_code=303)
+        return see_other("/planning", error="weights must be numbers")
     except DomainError as exc:
-        return RedirectResponse(f"/planning?{urlencode({'error': exc.message})}", status_code=303)
-    return RedirectResponse("/planning?done=weights+changed", status_code=303)
+        return see_other("/planning", error=exc.message)
+    return see_other("/planning", done="weights changed")
 
 
 @router.post("/planning/plans")
@@ -88,9 +87,9 @@ async def _make_plan(application: App, form: Any, user: User) -> Response:
             actor=user,
         )
     except (ValueError, json.JSONDecodeError) as exc:
-        return RedirectResponse(f"/planning?{urlencode({'error': str(exc)})}", status_code=303)
+        return see_other("/planning", error=str(exc))
     except DomainError as exc:
-        return RedirectResponse(f"/planning?{urlencode({'error': exc.message})}", status_code=303)
+        return see_other("/planning", error=exc.message)
     return RedirectResponse(f"/planning/{record.id}", status_code=303)
 
 
@@ -147,10 +146,8 @@ def plan_apply(plan_id: str, user: Planner, application: AppDep) -> Response:
     try:
         application.bus.handle(commands.ApplyPlan(plan_id=plan_id), actor=user)
     except DomainError as exc:
-        return RedirectResponse(
-            f"/planning/{plan_id}?{urlencode({'error': exc.message})}", status_code=303
-        )
-    return RedirectResponse(f"/planning/{plan_id}?done=applied", status_code=303)
+        return see_other(f"/planning/{plan_id}", error=exc.message)
+    return see_other(f"/planning/{plan_id}", done="applied")
 
 
 @router.get("/capacity", response_class=HTMLResponse)
