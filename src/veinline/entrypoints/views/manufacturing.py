@@ -1,4 +1,5 @@
-"""Read models of the manufacturing, QC and release pages: JSON-ready dicts.
+"""Read models of the manufacturing, QC and release pages, and of one batch record as
+the API and `veinline batch show` give it (`batch_view`): JSON-ready dicts.
 
 The batch page shows identifiers only (CoI, DIN, batch), never the patient's name:
 manufacturing, QC and QA work from identifiers (the same rule as the case page).
@@ -632,7 +633,7 @@ def release_queue(uow: AbstractUnitOfWork) -> dict[str, list[dict[str, Any]]]:
 
 
 def batch_view(uow: AbstractUnitOfWork, batch_id: str) -> dict[str, Any]:
-    """A batch record with its QC record and the signatures on both, as the API shows it."""
+    """A batch record with its QC record and the signatures on both (API and CLI)."""
     batch = uow.batches.get(batch_id)
     if batch is None:
         raise NotFound(f"there is no batch {batch_id}")
