@@ -13,7 +13,7 @@ import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from veinline.bootstrap import App
-from veinline.entrypoints.api import create_app
+from veinline.entrypoints.http.app import create_app
 
 # Without the background-networking flags Chromium keeps trying hosts this machine
 # cannot reach (see the environment notes); --no-sandbox because tests run as root.

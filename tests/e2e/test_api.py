@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from veinline.bootstrap import App
-from veinline.entrypoints.api import create_app
+from veinline.entrypoints.http.app import create_app
 
 
 @pytest.fixture

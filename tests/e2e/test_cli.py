@@ -10,14 +10,12 @@ from sqlalchemy import text
 from typer.testing import CliRunner, Result
 
 from veinline.bootstrap import App
-from veinline.entrypoints import cli
+from veinline.entrypoints.cli.context import cli_context
+from veinline.entrypoints.cli.main import app as cli_app
 
 
 def _forget_app() -> None:
-    built = cli._state.pop("app", None)
-    if built is not None:
-        built.engine.dispose()
-    cli._state.clear()
+    cli_context().forget()
 
 
 Run = Callable[..., Result]
@@ -29,7 +27,7 @@ def run(monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
         _forget_app()
         if db is not None:
             monkeypatch.setenv("VEINLINE_DATABASE_URL", db.settings.database_url)
-        return CliRunner().invoke(cli.app, list(args), input=stdin)
+        return CliRunner().invoke(cli_app, list(args), input=stdin)
 
     yield invoke
     _forget_app()
@@ -84,6 +82,30 @@ def test_parse_refuses_a_compound_message_whose_count_is_wrong(run: Run) -> None
     result = run("isbt", "parse", "=+03000=A99992112345600&>0183652359")
     assert result.exit_code == 2
     assert "declares 3" in result.stderr
+
+
+def test_parse_exits_1_when_type_3_flags_contradict_the_din(run: Run) -> None:
+    # ST-001 Table 3: flags 71 carry 'B', but G123417654321 has check character 'A' (70).
+    tail = "&>0183652359" + "Z" * 200
+    result = run("isbt", "parse", "=G12341765432171" + tail)
+    assert result.exit_code == 1
+    assert "flags 71 carry check character 'B'" in result.stderr
+    assert "G123417654321" in result.stderr
+    assert "ZZZZ" not in result.stderr and len(result.stderr) < 400
+    assert result.stdout == ""
+
+
+def test_grade_help_for_a_kind_lists_its_fields(run: Run) -> None:
+    from veinline.domain.grading import fields
+
+    result = run("grade", "icans", "--help")
+    assert result.exit_code == 0
+    assert "Fields of icans" in result.stdout
+    for field in fields("icans"):
+        assert field.name in result.stdout
+    generic = run("grade", "--help")
+    assert generic.exit_code == 0 and "Fields of" not in generic.stdout
+    assert "veinline grade KIND --help" in " ".join(generic.stdout.split())
 
 
 def test_grade_prints_the_grade_with_reasons(run: Run) -> None:

@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 from veinline.adapters.seed.cases import EQUE_CEL_HK, Driver
 from veinline.bootstrap import App
 from veinline.domain.case import Case
-from veinline.entrypoints import cli
-from veinline.entrypoints.api import create_app
+from veinline.entrypoints.cli.context import cli_context
+from veinline.entrypoints.cli.main import app as cli_app
+from veinline.entrypoints.http.app import create_app
 from veinline.services import ledger
 
 
@@ -215,19 +216,16 @@ def test_the_label_command_writes_the_pdf(
     out = tmp_path / "bag.pdf"
     try:
         result = CliRunner().invoke(
-            cli.app, ["label", case.id, "--item", "apheresis_bag", "--out", str(out)]
+            cli_app, ["label", case.id, "--item", "apheresis_bag", "--out", str(out)]
         )
         assert result.exit_code == 0, result.stderr
         assert out.read_bytes().startswith(b"%PDF")
         early = CliRunner().invoke(
-            cli.app, ["label", case.id, "--item", "product_bag", "--out", str(out)]
+            cli_app, ["label", case.id, "--item", "product_bag", "--out", str(out)]
         )
         assert early.exit_code == 2 and "no final product" in early.stderr
     finally:
-        built = cli._state.pop("app", None)
-        if built is not None:
-            built.engine.dispose()
-        cli._state.clear()
+        cli_context().forget()
 
 
 def test_grading_is_served_by_the_api_with_reasons(client: TestClient) -> None:
@@ -243,7 +241,21 @@ def test_grading_is_served_by_the_api_with_reasons(client: TestClient) -> None:
     assert graded["grade"] == 4
     missing = client.post("/api/v1/grade/icans", json={"ice_score": 7})
     assert missing.status_code == 422 and "consciousness" in missing.json()["message"]
+    problems = missing.json()["problems"]
+    assert "consciousness" in {p["field"] for p in problems} and len(problems) > 1
+    assert all(p["message"] for p in problems)
     assert client.post("/api/v1/grade/nope", json={}).status_code == 422
+
+
+def test_each_grading_kind_serves_its_input_schema(client: TestClient) -> None:
+    from veinline.domain.grading import KINDS, fields
+
+    for kind in KINDS:
+        schema = client.get(f"/api/v1/grade/{kind}/schema")
+        assert schema.status_code == 200
+        assert set(schema.json()["properties"]) == {f.name for f in fields(kind)}
+    unknown = client.get("/api/v1/grade/nope/schema")
+    assert unknown.status_code == 422 and "unknown grading kind" in unknown.json()["message"]
 
 
 def test_an_assessment_recorded_through_the_api_shows_on_the_case(

@@ -12,7 +12,8 @@ from typer.testing import CliRunner, Result
 from veinline.adapters.seed.cases import EQUE_CEL_HK, Driver
 from veinline.bootstrap import App
 from veinline.domain.case import Case
-from veinline.entrypoints import cli
+from veinline.entrypoints.cli.context import cli_context
+from veinline.entrypoints.cli.main import app as cli_app
 
 Run = Callable[..., Result]
 
@@ -22,16 +23,11 @@ def run(demo_app: App, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
     monkeypatch.setenv("VEINLINE_DATABASE_URL", demo_app.settings.database_url)
 
     def invoke(*args: str, stdin: str | None = None) -> Result:
-        built = cli._state.pop("app", None)
-        if built is not None:
-            built.engine.dispose()
-        cli._state.clear()
-        return CliRunner().invoke(cli.app, list(args), input=stdin)
+        cli_context().forget()
+        return CliRunner().invoke(cli_app, list(args), input=stdin)
 
     yield invoke
-    built = cli._state.pop("app", None)
-    if built is not None:
-        built.engine.dispose()
+    cli_context().forget()
 
 
 def _case(app: App, case_id: str) -> Case:

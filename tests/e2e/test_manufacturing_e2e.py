@@ -24,8 +24,9 @@ from veinline.bootstrap import App
 from veinline.domain.case import CaseState
 from veinline.domain.process import ParameterSpec
 from veinline.domain.specification import ReleaseTest
-from veinline.entrypoints import cli
-from veinline.entrypoints.api import create_app
+from veinline.entrypoints.cli.context import cli_context
+from veinline.entrypoints.cli.main import app as cli_app
+from veinline.entrypoints.http.app import create_app
 from veinline.services import ledger
 
 
@@ -130,16 +131,11 @@ def run(demo_app: App, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     monkeypatch.setenv("VEINLINE_DATABASE_URL", demo_app.settings.database_url)
 
     def invoke(*args: str, stdin: str | None = None) -> Result:
-        built = cli._state.pop("app", None)
-        if built is not None:
-            built.engine.dispose()
-        cli._state.clear()
-        return CliRunner().invoke(cli.app, list(args), input=stdin)
+        cli_context().forget()
+        return CliRunner().invoke(cli_app, list(args), input=stdin)
 
     yield invoke
-    built = cli._state.pop("app", None)
-    if built is not None:
-        built.engine.dispose()
+    cli_context().forget()
 
 
 def test_a_batch_goes_through_oos_to_a_conditional_release_through_the_cli(

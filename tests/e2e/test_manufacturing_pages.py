@@ -15,7 +15,7 @@ from veinline.bootstrap import App
 from veinline.domain.batch import BatchStatus, DeviationState
 from veinline.domain.case import Case, CaseState
 from veinline.domain.release import Disposition
-from veinline.entrypoints.api import create_app
+from veinline.entrypoints.http.app import create_app
 
 PASSWORD = "veinline-demo"
 

@@ -152,7 +152,7 @@ def test_a_serious_unexpected_event_is_flagged_with_its_report_due_date(demo_app
 
 
 def test_the_case_shows_its_follow_up_schedule_with_overdue_visits(demo_app: App) -> None:
-    from veinline.entrypoints import views
+    from veinline.entrypoints.views import cases as views
 
     case = _case(demo_app, CaseState.FOLLOW_UP)
     later = demo_app.clock().date() + timedelta(days=40)
@@ -168,7 +168,7 @@ def test_the_case_shows_its_follow_up_schedule_with_overdue_visits(demo_app: App
 def test_the_schedule_reads_on_a_leap_day(demo_app: App) -> None:
     from datetime import date
 
-    from veinline.entrypoints import views
+    from veinline.entrypoints.views import cases as views
 
     case = _case(demo_app, CaseState.FOLLOW_UP)
     with demo_app.uow() as uow:

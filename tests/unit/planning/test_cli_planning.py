@@ -8,7 +8,7 @@ import typer
 from typer.testing import CliRunner
 
 from tests.unit.planning.helpers import patient, tiny
-from veinline.entrypoints.cli_planning import register
+from veinline.entrypoints.cli.planning import register
 from veinline.planning.generate import small
 from veinline.planning.scenario import scenario_to_json
 

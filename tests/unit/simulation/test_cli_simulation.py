@@ -8,7 +8,7 @@ import typer
 from typer.testing import CliRunner
 
 from veinline.domain.errors import InvalidInput
-from veinline.entrypoints.cli_simulation import parse_suites, register
+from veinline.entrypoints.cli.simulation import parse_suites, register
 
 from .scenarios import RTP_EXAMPLE, scenario_data
 

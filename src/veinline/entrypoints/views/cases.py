@@ -1,4 +1,7 @@
-"""Read models shared by the CLI, the API and the web pages: JSON-ready dicts."""
+"""Read models of cases: as a viewer may see them, the board, one case, its FHIR export.
+
+JSON-ready dicts shared by the CLI, the API and the web pages (docs/architecture.md).
+"""
 
 from __future__ import annotations
 
@@ -6,86 +9,12 @@ from datetime import date, timedelta
 from typing import Any
 
 from veinline.domain.case import Case, CaseState
-from veinline.domain.catalog import Authorisation, Product, Site
+from veinline.domain.catalog import Product
 from veinline.domain.errors import NotFound
-from veinline.domain.ledger import LedgerEntry
 from veinline.domain.user import User
+from veinline.entrypoints.views.ledger import entry_view
 from veinline.services import authority
 from veinline.services.unit_of_work import AbstractUnitOfWork
-
-
-def _product(p: Product) -> dict[str, Any]:
-    data = p.snapshot()
-    data["display_name"] = p.display_name
-    data["modality_label"] = p.modality.label
-    data["storage"] = f"at or below {p.storage_max_c:g} °C" if p.storage_max_c is not None else None
-    data["post_thaw"] = (
-        f"{p.post_thaw_window_minutes} minutes" if p.post_thaw_window_minutes else None
-    )
-    rule = p.dose_rule or {}
-    data["dose"] = (
-        f"{rule['cells_per_kg']:.1e} {rule.get('cell_type', 'cells')}/kg"
-        if rule.get("kind") == "per_kg"
-        else None
-    )
-    return data
-
-
-def _authorisation(a: Authorisation) -> dict[str, Any]:
-    data = a.snapshot()
-    data["status_label"] = a.status.label
-    data["permits_treatment"] = a.status.permits_treatment
-    return data
-
-
-def site_view(s: Site) -> dict[str, Any]:
-    data = s.snapshot()
-    data["kind_label"] = s.kind.label
-    return data
-
-
-def _authorisations_by_product(uow: AbstractUnitOfWork) -> dict[str, list[Authorisation]]:
-    grouped: dict[str, list[Authorisation]] = {}
-    for a in uow.authorisations.list():
-        grouped.setdefault(a.product_code, []).append(a)
-    return grouped
-
-
-def product_summaries(uow: AbstractUnitOfWork) -> list[dict[str, Any]]:
-    grouped = _authorisations_by_product(uow)
-    rows = []
-    for p in uow.products.list():
-        row = _product(p)
-        row["authorisations"] = [_authorisation(a) for a in grouped.get(p.code, [])]
-        rows.append(row)
-    return rows
-
-
-def product_detail(uow: AbstractUnitOfWork, code: str) -> dict[str, Any]:
-    product = uow.products.get(code)
-    if product is None:
-        known = ", ".join(p.code for p in uow.products.list())
-        raise NotFound(f"there is no product {code!r} in the catalogue (known: {known})")
-    return {
-        "product": _product(product),
-        "authorisations": [
-            _authorisation(a) for a in _authorisations_by_product(uow).get(code, [])
-        ],
-    }
-
-
-def sites(uow: AbstractUnitOfWork) -> list[dict[str, Any]]:
-    return [site_view(s) for s in uow.sites.list()]
-
-
-def entry_view(entry: LedgerEntry) -> dict[str, Any]:
-    data = entry.hashed_content()
-    data["hash"] = entry.hash
-    data["changes"] = [{"field": n, "old": o, "new": v} for n, o, v in entry.changes()]
-    return data
-
-
-# ---------------------------------------------------------------- cases
 
 REDACTED = "(hidden: identifiers only)"
 

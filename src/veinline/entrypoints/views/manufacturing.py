@@ -1,4 +1,5 @@
-"""Read models of the manufacturing, QC and release pages: JSON-ready dicts.
+"""Read models of the manufacturing, QC and release pages, and of one batch record as
+the API and `veinline batch show` give it (`batch_view`): JSON-ready dicts.
 
 The batch page shows identifiers only (CoI, DIN, batch), never the patient's name:
 manufacturing, QC and QA work from identifiers (the same rule as the case page).
@@ -622,3 +623,26 @@ def release_queue(uow: AbstractUnitOfWork) -> dict[str, list[dict[str, Any]]]:
         queue["decided"], key=lambda r: r["decision"]["at"] if r["decision"] else "", reverse=True
     )[:20]
     return queue
+
+
+def batch_view(uow: AbstractUnitOfWork, batch_id: str) -> dict[str, Any]:
+    """A batch record with its QC record and the signatures on both (API and CLI)."""
+    batch = uow.batches.get(batch_id)
+    if batch is None:
+        raise NotFound(f"there is no batch {batch_id}")
+    record = uow.release_records.get(batch_id)
+    signatures = [{"signed": what, **signature.to_dict()} for what, signature in batch.signatures()]
+    if record is not None:
+        for what, signature in (
+            ("acknowledgement of the out-of-specification results", record.acknowledgement),
+            ("QA decision", record.decision),
+        ):
+            if signature is not None:
+                signatures.append({"signed": what, **signature.to_dict()})
+    return {
+        **batch.snapshot(),
+        "release_record": record.snapshot() if record else None,
+        "disposition": record.disposition.value if record else None,
+        "decision_intact": record.decision_is_intact(batch) if record and record.decision else None,
+        "signatures": sorted(signatures, key=lambda s: str(s["at"])),
+    }

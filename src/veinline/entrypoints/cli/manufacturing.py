@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from veinline.entrypoints.cli.context import cli_context
 from veinline.services import commands
 
 process_app = typer.Typer(
@@ -36,25 +37,19 @@ deviation_app = typer.Typer(
 )
 
 
-def _cli() -> Any:
-    from veinline.entrypoints import cli
-
-    return cli
-
-
 def _do(cmd: commands.Command) -> Any:
-    return _cli()._handle(cmd)
+    return cli_context().handle(cmd)
 
 
 def _signing() -> tuple[str, str]:
     username = typer.prompt("user name (to sign)")
     password = typer.prompt("password", hide_input=True)
-    _cli()._state["acting_user"] = username.strip().lower()
+    cli_context().act_as(username.strip().lower())
     return username, password
 
 
 def _say(text: str) -> None:
-    _cli().out.print(text, highlight=False)
+    cli_context().out.print(text, highlight=False)
 
 
 def _batch_done(batch: Any, what: str) -> None:
@@ -68,14 +63,15 @@ def _record_done(record: Any, what: str) -> None:
 def _json_file(path: Path | None, what: str) -> Any:
     import json
 
+    cli = cli_context()
     if path is None:
         return None
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        _cli().fail(f"cannot read {what} {path}: {exc.strerror}")
+        cli.fail(f"cannot read {what} {path}: {exc.strerror}")
     except json.JSONDecodeError as exc:
-        _cli().fail(f"{what} {path} is not JSON: {exc}")
+        cli.fail(f"{what} {path} is not JSON: {exc}")
 
 
 # ------------------------------------------------------------------ process templates
@@ -84,9 +80,10 @@ def _json_file(path: Path | None, what: str) -> Any:
 @process_app.command("list")
 def process_list() -> None:
     """Every process version with its status and approval, as JSON."""
-    application = _cli()._app()
+    cli = cli_context()
+    application = cli.app()
     with application.uow() as uow:
-        _cli()._print_json([t.snapshot() for t in uow.process_templates.list()])
+        cli.print_json([t.snapshot() for t in uow.process_templates.list()])
 
 
 @process_app.command("draft")
@@ -138,9 +135,10 @@ def process_retire(
 @spec_app.command("list")
 def spec_list() -> None:
     """Every specification version with its tests and status, as JSON."""
-    application = _cli()._app()
+    cli = cli_context()
+    application = cli.app()
     with application.uow() as uow:
-        _cli()._print_json([s.snapshot() for s in uow.specifications.list()])
+        cli.print_json([s.snapshot() for s in uow.specifications.list()])
 
 
 @spec_app.command("draft")
@@ -172,9 +170,10 @@ def spec_approve(spec_id: Annotated[str, typer.Argument(help="e.g. eque-cel/HK/v
 @batch_app.command("list")
 def batch_list() -> None:
     """Every batch with its status, as JSON."""
-    application = _cli()._app()
+    cli = cli_context()
+    application = cli.app()
     with application.uow() as uow:
-        _cli()._print_json(
+        cli.print_json(
             [
                 {"id": b.id, "product": b.product_code, "case": b.case_id, "status": b.status}
                 for b in uow.batches.list()
@@ -185,11 +184,11 @@ def batch_list() -> None:
 @batch_app.command("show")
 def batch_show(batch_id: Annotated[str, typer.Argument()]) -> None:
     """The batch record, its QC record and every signature, as JSON."""
-    from veinline.entrypoints.api_manufacturing import batch_view
+    from veinline.entrypoints.views.manufacturing import batch_view
 
-    cli = _cli()
-    with cli.friendly_errors(), cli._app().uow() as uow:
-        cli._print_json(batch_view(uow, batch_id))
+    cli = cli_context()
+    with cli.friendly_errors(), cli.app().uow() as uow:
+        cli.print_json(batch_view(uow, batch_id))
 
 
 @batch_app.command("start-step")
@@ -405,9 +404,9 @@ def coa_command(
     from veinline.adapters.coa_pdf import render_coa
     from veinline.services import release
 
-    cli = _cli()
+    cli = cli_context()
     with cli.friendly_errors():
-        pdf = render_coa(release.certificate(cli._app().uow(), batch_id))
+        pdf = render_coa(release.certificate(cli.app().uow(), batch_id))
     try:
         out.write_bytes(pdf)
     except OSError as exc:

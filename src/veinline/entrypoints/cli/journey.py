@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from veinline.domain.errors import DomainError
+from veinline.entrypoints.cli.context import cli_context
 from veinline.services import commands
 
 case_app = typer.Typer(help="Autologous cases, enrolment to follow-up.", no_args_is_help=True)
@@ -22,28 +23,25 @@ eligibility_app = typer.Typer(
 )
 
 
-def _cli() -> Any:
-    from veinline.entrypoints import cli
-
-    return cli
-
-
 def _read_json(source: str, what: str) -> Any:
+    cli = cli_context()
     try:
         text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
         return json.loads(text)
     except OSError as exc:
-        _cli().fail(f"cannot read {what} {source}: {exc.strerror}")
+        cli.fail(f"cannot read {what} {source}: {exc.strerror}")
     except json.JSONDecodeError as exc:
-        _cli().fail(f"{what} is not JSON: {exc}")
+        cli.fail(f"{what} is not JSON: {exc}")
 
 
 def _do(cmd: commands.Command) -> Any:
-    return _cli()._handle(cmd)
+    return cli_context().handle(cmd)
 
 
 def _done(case: Any, what: str) -> None:
-    _cli().out.print(f"case {case.id}: {what} — now {case.state.label.lower()}", highlight=False)
+    cli_context().out.print(
+        f"case {case.id}: {what} — now {case.state.label.lower()}", highlight=False
+    )
 
 
 def _credentials() -> tuple[str, str]:
@@ -64,9 +62,9 @@ def eligibility_check(
     """
     from veinline.domain import eligibility
 
-    cli = _cli()
+    cli = cli_context()
     facts = _read_json(patient, "the patient file")
-    application = cli._app()
+    application = cli.app()
     with cli.friendly_errors(), application.uow() as uow:
         found = uow.products.get(product)
         if found is None:
@@ -158,7 +156,7 @@ def case_plan(
     for item in set_:
         key, sep, value = item.partition("=")
         if not sep:
-            _cli().fail(f"--set takes key=value, not {item!r}")
+            cli_context().fail(f"--set takes key=value, not {item!r}")
         planned[key.strip()] = value.strip()
     _done(_do(commands.SetPlannedDates(case_id=case_id, planned=planned)), "planned dates set")
 
@@ -207,7 +205,7 @@ def case_release(
 ) -> None:
     """QA releases the product by electronic signature (user name and password)."""
     username, password = _credentials()
-    _cli()._state["acting_user"] = username.strip().lower()
+    cli_context().act_as(username.strip().lower())
     _done(
         _do(
             commands.ReleaseProduct(
@@ -228,7 +226,7 @@ def case_conditional(
     The treating physician must have acknowledged the results first
     (`veinline batch acknowledge`)."""
     username, password = _credentials()
-    _cli()._state["acting_user"] = username.strip().lower()
+    cli_context().act_as(username.strip().lower())
     _done(
         _do(
             commands.ConditionalRelease(
@@ -302,15 +300,15 @@ def case_show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Show a case: state, identifiers, custody events and shipments."""
-    from veinline.entrypoints import views
+    from veinline.entrypoints.views import cases as views
 
-    cli = _cli()
-    application = cli._app()
+    cli = cli_context()
+    application = cli.app()
     with cli.friendly_errors(), application.uow() as uow:
-        viewer = application.user(cli._state.get("acting_user", "system"))
+        viewer = application.user(cli.acting_user)
         detail = views.case_detail(uow, case_id, viewer, today=application.clock().date())
     if as_json:
-        cli._print_json(detail)
+        cli.print_json(detail)
         return
     c = detail["case"]
     cli.out.print(
@@ -334,12 +332,12 @@ def case_show(
 @case_app.command("list")
 def case_list(state: Annotated[str | None, typer.Option(help="Only this state.")] = None) -> None:
     """List cases by state."""
-    from veinline.entrypoints import views
+    from veinline.entrypoints.views import cases as views
 
-    cli = _cli()
-    application = cli._app()
+    cli = cli_context()
+    application = cli.app()
     with application.uow() as uow:
-        viewer = application.user(cli._state.get("acting_user", "system"))
+        viewer = application.user(cli.acting_user)
         board = views.case_board(uow, viewer)
     for column in board:
         if state and column["state"] != state:
@@ -368,7 +366,7 @@ def custody_scan(
 ) -> None:
     """Record a hand-off; a scan that does not match is refused and kept as an incident."""
     event = _do(commands.ScanCustody(case_id=case, point=at, data=data, site_code=site))
-    _cli().out.print(f"{event.id}: {event.point.label} recorded", highlight=False)
+    cli_context().out.print(f"{event.id}: {event.point.label} recorded", highlight=False)
 
 
 @shipment_app.command("log")
@@ -378,12 +376,13 @@ def shipment_log(
     tz: Annotated[str, typer.Option(help="Zone of timestamps without one.")] = "UTC",
 ) -> None:
     """Import a temperature logger's CSV; excursions outside the limit are reported."""
+    cli = cli_context()
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
-        _cli().fail(f"cannot read {file}: {exc.strerror}")
+        cli.fail(f"cannot read {file}: {exc.strerror}")
     shipment = _do(commands.ImportLoggerData(shipment_id=shipment_id, csv_text=text, timezone=tz))
-    out = _cli().out
+    out = cli.out
     out.print(
         f"{shipment.id}: {len(shipment.readings)} readings, "
         f"{len(shipment.excursions)} excursion(s), {len(shipment.gaps)} gap(s)",
@@ -405,7 +404,7 @@ def shipment_dispose(
     shipment = _do(
         commands.DisposeExcursion(shipment_id=shipment_id, decision=decision, reason=reason)
     )
-    _cli().out.print(f"{shipment.id}: excursions {decision}ed", highlight=False)
+    cli_context().out.print(f"{shipment.id}: excursions {decision}ed", highlight=False)
 
 
 def label_command(
@@ -417,8 +416,8 @@ def label_command(
     from veinline.adapters.pdf_labels import render_labels
     from veinline.services.labels import labels_for
 
-    cli = _cli()
-    application = cli._app()
+    cli = cli_context()
+    application = cli.app()
     with cli.friendly_errors(), application.uow() as uow:
         labels = labels_for(uow, case_id, item)
     try:
@@ -444,7 +443,7 @@ def case_assess(
             case_id=case_id, kind=kind, assessed_on=on, inputs=_read_json(input_, "the findings")
         )
     )
-    out = _cli().out
+    out = cli_context().out
     out.print(
         f"{record.id}: {record.kind.label} on {record.assessed_on}: {record.summary}",
         highlight=False,
@@ -462,10 +461,10 @@ def fhir_export(
     out: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
 ) -> None:
     """Export a case as a pseudonymous FHIR R4 Bundle (JSON), validated before it is written."""
-    from veinline.entrypoints import views
+    from veinline.entrypoints.views import cases as views
 
-    cli = _cli()
-    application = cli._app()
+    cli = cli_context()
+    application = cli.app()
     with cli.friendly_errors(), application.uow() as uow:
         bundle = views.fhir_bundle(uow, case_id, exported_at=application.clock().isoformat())
     text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from veinline.entrypoints.cli.context import cli_context
 from veinline.services import commands
 
 planning_app = typer.Typer(
     help="Triage weights (ledgered), plans stored in veinline and applied to cases.",
     no_args_is_help=True,
 )
-
-
-def _cli() -> Any:
-    from veinline.entrypoints import cli
-
-    return cli
 
 
 @planning_app.command("weights")
@@ -32,17 +27,17 @@ def weights(
     """Show the triage weights in force, or change them with --set FILE --reason."""
     from veinline.services.planning import weights_in_force
 
-    cli = _cli()
+    cli = cli_context()
     if set_file is not None:
         try:
             data = json.loads(set_file.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             cli.fail(f"cannot read weights from {set_file}: {exc}")
-        cli._handle(commands.SetTriageWeights(weights=data, reason=reason))
-    application = cli._app()
+        cli.handle(commands.SetTriageWeights(weights=data, reason=reason))
+    application = cli.app()
     with application.uow() as uow:
         current = weights_in_force(uow)
-    cli._print_json(current.model_dump(mode="json"))
+    cli.print_json(current.model_dump(mode="json"))
 
 
 @planning_app.command("make")
@@ -52,12 +47,12 @@ def make(
     time_limit: Annotated[float, typer.Option(help="Solver seconds.")] = 10.0,
 ) -> None:
     """Plan a scenario with the weights in force and store the plan in veinline."""
-    cli = _cli()
+    cli = cli_context()
     try:
         data = json.loads(scenario.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         cli.fail(f"cannot read {scenario}: {exc}")
-    record = cli._handle(commands.MakePlan(scenario=data, policy=policy, time_limit_s=time_limit))
+    record = cli.handle(commands.MakePlan(scenario=data, policy=policy, time_limit_s=time_limit))
     metrics = record.plan["metrics"]
     cli.out.print(
         f"plan {record.id}: {metrics['scheduled']} of {metrics['patients']} "
@@ -73,8 +68,9 @@ def apply(
     "current plan",
 ) -> None:
     """Give the cases a plan names their planned dates (apheresis to infusion)."""
-    record = _cli()._handle(commands.ApplyPlan(plan_id=plan_id, reason=reason))
-    _cli().out.print(
+    cli = cli_context()
+    record = cli.handle(commands.ApplyPlan(plan_id=plan_id, reason=reason))
+    cli.out.print(
         f"plan {record.id} applied to {len(record.applied_cases)} case(s): "
         f"{', '.join(record.applied_cases)}",
         highlight=False,

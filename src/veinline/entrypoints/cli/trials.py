@@ -8,25 +8,21 @@ from typing import Annotated, Any
 
 import typer
 
+from veinline.entrypoints.cli.context import cli_context
 from veinline.services import commands
 
 trial_app = typer.Typer(help="Trials: protocols, cohorts, outcomes.", no_args_is_help=True)
 report_app = typer.Typer(help="Reports.", no_args_is_help=True)
 
 
-def _cli() -> Any:
-    from veinline.entrypoints import cli
-
-    return cli
-
-
 def _json_file(path: Path) -> Any:
+    cli = cli_context()
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        _cli().fail(f"cannot read {path}: {exc.strerror}")
+        cli.fail(f"cannot read {path}: {exc.strerror}")
     except json.JSONDecodeError as exc:
-        _cli().fail(f"{path} is not JSON: {exc}")
+        cli.fail(f"{path} is not JSON: {exc}")
 
 
 @trial_app.command("create")
@@ -41,10 +37,11 @@ def trial_create(
     ],
 ) -> None:
     """Set up a trial protocol with its dose cohorts."""
+    cli = cli_context()
     data = _json_file(file)
     if not isinstance(data, dict):
-        _cli().fail("the trial file must hold a JSON object")
-    record = _cli()._handle(
+        cli.fail("the trial file must hold a JSON object")
+    record = cli.handle(
         commands.CreateTrial(
             id=str(data.get("id", "")),
             title=str(data.get("title", "")),
@@ -53,7 +50,7 @@ def trial_create(
             cohorts=list(data.get("cohorts", [])),
         )
     )
-    _cli().out.print(f"trial {record.id}: {len(record.cohorts)} cohort(s)", highlight=False)
+    cli.out.print(f"trial {record.id}: {len(record.cohorts)} cohort(s)", highlight=False)
 
 
 @trial_app.command("enrol")
@@ -63,12 +60,11 @@ def trial_enrol(
     cohort: Annotated[str, typer.Option(help="Cohort id.")],
 ) -> None:
     """Enrol a case in a cohort; its outcome is read from its follow-up."""
-    patient = _cli()._handle(
+    cli = cli_context()
+    patient = cli.handle(
         commands.EnrolInCohort(trial_id=trial_id, case_id=case_id, cohort_id=cohort)
     )
-    _cli().out.print(
-        f"{patient.subject} in {trial_id}, cohort {patient.cohort_id}", highlight=False
-    )
+    cli.out.print(f"{patient.subject} in {trial_id}, cohort {patient.cohort_id}", highlight=False)
 
 
 @trial_app.command("import")
@@ -84,11 +80,12 @@ def trial_import(
     ],
 ) -> None:
     """Import a sponsor's outcome records (all or nothing)."""
+    cli = cli_context()
     data = _json_file(file)
     if not isinstance(data, list):
-        _cli().fail("the outcomes file must hold a JSON list")
-    count = _cli()._handle(commands.ImportTrialOutcomes(trial_id=trial_id, outcomes=data))
-    _cli().out.print(f"{count} outcome(s) imported into {trial_id}", highlight=False)
+        cli.fail("the outcomes file must hold a JSON list")
+    count = cli.handle(commands.ImportTrialOutcomes(trial_id=trial_id, outcomes=data))
+    cli.out.print(f"{count} outcome(s) imported into {trial_id}", highlight=False)
 
 
 @report_app.command("trial")
@@ -100,8 +97,8 @@ def report_trial(
     from veinline.adapters.trial_report import build_report, write_report
     from veinline.services.trials import trial_data
 
-    cli = _cli()
-    application = cli._app()
+    cli = cli_context()
+    application = cli.app()
     with cli.friendly_errors(), application.uow() as uow:
         data = trial_data(uow, trial_id, as_of=application.clock().date())
     with cli.friendly_errors():

@@ -1,0 +1,88 @@
+"""What every command shares: the bootstrapped application (built once, on first use),
+the user the command acts as, and the output helpers.
+
+`cli_context()` gives the one `CliContext` of the process; the root callback in `main`
+sets the acting user. Commands that change a record go through `CliContext.handle`, so
+the bus checks authority and writes the ledger entry in the same transaction.
+Exit codes: 0 done, 1 a check failed, 2 bad input or a refused request.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from veinline.domain.errors import DomainError
+from veinline.domain.user import SYSTEM_USERNAME
+from veinline.services import commands
+
+if TYPE_CHECKING:
+    from veinline.bootstrap import App
+
+
+@dataclass
+class CliContext:
+    """The application, the acting user and the consoles of one command-line process."""
+
+    acting_user: str = SYSTEM_USERNAME
+    out: Console = field(default_factory=lambda: Console(soft_wrap=True))
+    err: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
+    built: App | None = None
+
+    def app(self, migrate: str = "auto") -> App:
+        """The bootstrapped application, built on first use (migrating as asked)."""
+        # Imported here so the commands that need no database (isbt, grade) start quickly.
+        from veinline.bootstrap import bootstrap
+
+        if self.built is None:
+            with self.friendly_errors():
+                self.built = bootstrap(migrate=migrate)
+        return self.built
+
+    def act_as(self, username: str) -> None:
+        """Act as this user from now on (signing commands act as the signer)."""
+        self.acting_user = username
+
+    def handle(self, cmd: commands.Command) -> Any:
+        """Hand a command to the bus as the acting user; a refusal exits 2."""
+        application = self.app()
+        with self.friendly_errors():
+            actor = application.user(self.acting_user)
+            return application.bus.handle(cmd, actor=actor)
+
+    def fail(self, message: str, code: int = 2) -> NoReturn:
+        self.err.print(f"[bold red]error:[/] {message}", highlight=False)
+        raise typer.Exit(code)
+
+    @contextmanager
+    def friendly_errors(self) -> Iterator[None]:
+        """Turn refusals the user can cause into a message and exit code 2."""
+        try:
+            yield
+        except DomainError as exc:
+            self.fail(exc.message)
+
+    def print_json(self, data: object) -> None:
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+    def forget(self) -> None:
+        """Drop the application (closing its connections) and act as `system` again."""
+        if self.built is not None:
+            self.built.engine.dispose()
+        self.built = None
+        self.acting_user = SYSTEM_USERNAME
+
+
+_CONTEXT = CliContext()
+
+
+def cli_context() -> CliContext:
+    """The context of this process."""
+    return _CONTEXT

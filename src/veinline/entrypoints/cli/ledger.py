@@ -1,0 +1,111 @@
+"""`veinline ledger` (verify the chain, a record's history) and `veinline sign`."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from veinline.entrypoints.cli.context import cli_context
+from veinline.services import commands
+
+ledger_app = typer.Typer(
+    help="The hash-chained ledger: verify it, read a record's history.", no_args_is_help=True
+)
+
+
+@ledger_app.command("verify")
+def ledger_verify() -> None:
+    """Walk the whole chain, then compare every regulated row with its last snapshot.
+
+    Exits 0 when all is well, 1 naming the first broken entry or record.
+    """
+    from veinline.services import ledger
+
+    cli = cli_context()
+    report = ledger.verify(cli.app().uow())
+    if report.ok:
+        cli.out.print(
+            f"ledger verified: {report.entries_checked} entries checked, "
+            f"{report.records_checked} records match their last snapshot"
+        )
+        return
+    first = report.breaks[0]
+    cli.err.print(f"[bold red]ledger broken:[/] {first.message}", highlight=False)
+    cli.err.print(f"{report.entries_checked} entries checked before the break", highlight=False)
+    raise typer.Exit(1)
+
+
+@ledger_app.command("history")
+def ledger_history(
+    entity_id: Annotated[str, typer.Argument(help="A record's id, or TYPE/ID (product/eque-cel).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print every change to one record, oldest first, with old and new values."""
+    from veinline.services import ledger
+
+    cli = cli_context()
+    entries = ledger.history(cli.app().uow(), entity_id)
+    if not entries:
+        cli.fail(f"the ledger has no entries for {entity_id}", code=1)
+    if as_json:
+        from veinline.entrypoints.views.ledger import entry_view
+
+        cli.print_json([entry_view(e) for e in entries])
+        return
+    for entry in entries:
+        cli.out.print(
+            f"[bold]#{entry.seq}[/] {entry.recorded_at}  {entry.action}  "
+            f"{entry.entity_type}/{entry.entity_id}  by {entry.actor_name} ({entry.actor})",
+            highlight=False,
+        )
+        if entry.reason:
+            cli.out.print(f"    reason: {entry.reason}", highlight=False)
+        if entry.signature_meaning:
+            cli.out.print(
+                f"    signed: {entry.signature_meaning} (hash {entry.signed_hash})", highlight=False
+            )
+        for name, old, new in entry.changes():
+            cli.out.print(f"    {name}: {json.dumps(old)} -> {json.dumps(new)}", highlight=False)
+
+
+def sign_command(
+    entity_type: Annotated[str, typer.Argument(help="product, authorisation or site.")],
+    entity_id: Annotated[str, typer.Argument(help="The record's id, e.g. eque-cel.")],
+    meaning: Annotated[str, typer.Option(help="approved, reviewed, verified, ...")],
+    reason: Annotated[str, typer.Option(help="Why you sign (recorded).")] = "",
+) -> None:
+    """Sign a record electronically (21 CFR Part 11): re-enter your user name and password.
+
+    The signature records your printed name, the time, the meaning, and a hash of the
+    record as it stands, in the ledger.
+    """
+    from veinline.domain.signature import Meaning
+
+    cli = cli_context()
+    with cli.friendly_errors():
+        parsed = Meaning.parse(meaning)
+    username = typer.prompt("user name")
+    password = typer.prompt("password", hide_input=True)
+    cli.act_as(username.strip().lower())
+    entry = cli.handle(
+        commands.SignRecord(
+            entity_type=entity_type,
+            entity_id=entity_id,
+            meaning=parsed,
+            username=username,
+            password=password,
+            reason=reason,
+        )
+    )
+    cli.out.print(
+        f"signed {entity_type}/{entity_id}: {entry.signature_meaning} by {entry.actor_name} "
+        f"at {entry.recorded_at} (ledger entry #{entry.seq})",
+        highlight=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(ledger_app, name="ledger")
+    app.command("sign")(sign_command)

@@ -1,0 +1,20 @@
+"""The JSON API under /api/v1: one router per area, module-level route functions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from veinline.entrypoints.http.api import (
+    auth,
+    cases,
+    catalogue,
+    followup,
+    isbt,
+    ledger,
+    manufacturing,
+    trials,
+)
+
+router = APIRouter()
+for area in (auth, catalogue, isbt, ledger, cases, followup, trials, manufacturing):
+    router.include_router(area.router)

@@ -1,0 +1,145 @@
+"""API of the journey: eligibility, cases and their actions, labels, custody, shipments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from veinline.domain.errors import NotFound
+from veinline.entrypoints.http import actions
+from veinline.entrypoints.http.deps import Actor, AppDep
+from veinline.entrypoints.views import cases
+from veinline.services import commands
+
+router = APIRouter()
+
+
+class EnrolIn(BaseModel):
+    product_code: str
+    jurisdiction: str
+    treatment_site: str
+    patient_name: str
+    wristband_id: str
+    treating_physician: str
+    consent_given: bool
+    consent_date: str
+    consent_form: str = ""
+    patient_facts: dict[str, Any]
+
+
+class EligibilityIn(BaseModel):
+    product: str
+    jurisdiction: str
+    patient: dict[str, Any]
+
+
+class ScanIn(BaseModel):
+    case_id: str
+    point: str
+    data: str = Field(description="The scanned barcode data (ISBT 128).")
+    site_code: str | None = None
+
+
+class LoggerIn(BaseModel):
+    csv: str = Field(description="The logger file: timestamp, °C per line.")
+    timezone: str = "UTC"
+
+
+class DispositionIn(BaseModel):
+    decision: str = Field(description="accept or reject")
+    reason: str
+
+
+@router.post("/eligibility/check", tags=["journey"])
+def eligibility_check(body: EligibilityIn, application: AppDep) -> dict[str, Any]:
+    """Eligible true, false or null (undetermined: a needed fact is missing)."""
+    from veinline.domain import eligibility
+
+    with application.uow() as uow:
+        product = uow.products.get(body.product)
+        if product is None:
+            raise NotFound(f"there is no product {body.product!r} in the catalogue")
+        facts = eligibility.parse_patient(body.patient, today=application.clock().date())
+        auths = uow.authorisations.find(product_code=body.product)
+        return eligibility.evaluate(product, auths, body.jurisdiction.upper(), facts).to_dict()
+
+
+@router.get("/cases", tags=["journey"])
+def case_board(actor: Actor, application: AppDep) -> list[dict[str, Any]]:
+    with application.uow() as uow:
+        return cases.case_board(uow, actor)
+
+
+@router.post("/cases", status_code=201, tags=["journey"])
+def enrol(body: EnrolIn, actor: Actor, application: AppDep) -> dict[str, Any]:
+    case = application.bus.handle(commands.EnrolPatient(**body.model_dump()), actor=actor)
+    return cases.case_view(case, actor)
+
+
+@router.get("/cases/{case_id}", tags=["journey"])
+def case_detail(case_id: str, actor: Actor, application: AppDep) -> dict[str, Any]:
+    with application.uow() as uow:
+        return cases.case_detail(uow, case_id, actor, today=application.clock().date())
+
+
+@router.post("/cases/{case_id}/actions/{action}", tags=["journey"])
+def case_action(
+    case_id: str,
+    action: str,
+    actor: Actor,
+    application: AppDep,
+    body: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Fire one action of the case's state table (see the case's `actions`)."""
+    case = application.bus.handle(actions.build(action, case_id, body or {}), actor=actor)
+    return cases.case_view(case, actor)
+
+
+@router.get("/cases/{case_id}/labels/{item}", tags=["journey"], response_class=Response)
+def labels(case_id: str, item: str, actor: Actor, application: AppDep) -> Response:
+    """Labels as PDF: apheresis_bag, product_bag (or product_bag:N), shipper."""
+    from veinline.adapters.pdf_labels import render_labels
+    from veinline.services.labels import labels_for
+
+    with application.uow() as uow:
+        pdf = render_labels(labels_for(uow, case_id, item))
+    filename = f"{case_id}-{item.replace(':', '-')}.pdf"
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    )
+
+
+@router.post("/custody/scans", status_code=201, tags=["journey"])
+def scan(body: ScanIn, actor: Actor, application: AppDep) -> dict[str, Any]:
+    """A hand-off; a mismatch is refused (409) and kept as an identity incident."""
+    event = application.bus.handle(commands.ScanCustody(**body.model_dump()), actor=actor)
+    return dict(event.snapshot())
+
+
+@router.post("/shipments/{shipment_id}/logger", tags=["journey"])
+def logger(shipment_id: str, body: LoggerIn, actor: Actor, application: AppDep) -> dict[str, Any]:
+    shipment = application.bus.handle(
+        commands.ImportLoggerData(
+            shipment_id=shipment_id, csv_text=body.csv, timezone=body.timezone
+        ),
+        actor=actor,
+    )
+    return {**shipment.snapshot(), "blocked": shipment.blocked}
+
+
+@router.post("/shipments/{shipment_id}/disposition", tags=["journey"])
+def disposition(
+    shipment_id: str, body: DispositionIn, actor: Actor, application: AppDep
+) -> dict[str, Any]:
+    shipment = application.bus.handle(
+        commands.DisposeExcursion(
+            shipment_id=shipment_id, decision=body.decision, reason=body.reason
+        ),
+        actor=actor,
+    )
+    return {**shipment.snapshot(), "blocked": shipment.blocked}

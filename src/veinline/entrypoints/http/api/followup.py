@@ -1,0 +1,58 @@
+"""API of follow-up: grading, recorded assessments and the FHIR export of a case."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from veinline.entrypoints.http.deps import Actor, AppDep
+from veinline.entrypoints.views import cases
+from veinline.services import authority, commands
+
+router = APIRouter()
+
+
+class AssessmentIn(BaseModel):
+    kind: str = Field(description="crs, icans, agvhd, recist, imwg or survival")
+    assessed_on: str = Field(description="Date of the assessment, YYYY-MM-DD")
+    inputs: dict[str, Any]
+
+
+@router.post("/grade/{kind}", tags=["follow-up"])
+def grade(kind: str, findings: dict[str, Any]) -> dict[str, Any]:
+    """Grade findings (CRS, ICANS, MAGIC aGVHD, RECIST 1.1, IMWG) with the reasons."""
+    from veinline.domain.grading import grade as grade_findings
+
+    return grade_findings(kind, findings)
+
+
+@router.get("/grade/{kind}/schema", tags=["follow-up"])
+def grade_schema(kind: str) -> dict[str, object]:
+    """The input of one grading kind as a JSON Schema (2020-12): its fields, types,
+    units, bounds and which are required."""
+    from veinline.domain.grading import json_schema
+
+    return json_schema(kind)
+
+
+@router.post("/cases/{case_id}/assessments", status_code=201, tags=["follow-up"])
+def record_assessment(
+    case_id: str, body: AssessmentIn, actor: Actor, application: AppDep
+) -> dict[str, Any]:
+    record = application.bus.handle(
+        commands.RecordAssessment(
+            case_id=case_id, kind=body.kind, assessed_on=body.assessed_on, inputs=body.inputs
+        ),
+        actor=actor,
+    )
+    return {**record.snapshot(), "summary": record.summary}
+
+
+@router.get("/cases/{case_id}/fhir", tags=["follow-up"])
+def fhir_export(case_id: str, actor: Actor, application: AppDep) -> dict[str, Any]:
+    """The case as a pseudonymous FHIR R4 Bundle (no name, no wristband)."""
+    authority.require_read(actor, authority.Read.LEDGER)
+    with application.uow() as uow:
+        return cases.fhir_bundle(uow, case_id, exported_at=application.clock().isoformat())

@@ -1,0 +1,70 @@
+"""API of the ledger: verify the chain, a record's history, electronic signatures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from veinline.domain.errors import NotFound
+from veinline.domain.signature import Meaning
+from veinline.entrypoints.http.deps import Actor, AppDep
+from veinline.entrypoints.views.ledger import entry_view
+from veinline.services import authority, commands, ledger
+
+router = APIRouter()
+
+
+class SignIn(BaseModel):
+    entity_type: str
+    entity_id: str
+    meaning: Meaning
+    username: str = Field(description="The signer's user name, re-entered (11.200).")
+    password: str
+    reason: str = ""
+
+
+@router.get("/ledger/verify", tags=["ledger"])
+def verify(actor: Actor, application: AppDep) -> dict[str, Any]:
+    authority.require_read(actor, authority.Read.LEDGER)
+    report = ledger.verify(application.uow())
+    return {
+        "ok": report.ok,
+        "entries_checked": report.entries_checked,
+        "records_checked": report.records_checked,
+        "first_break": (
+            {
+                "seq": report.breaks[0].seq,
+                "entity": report.breaks[0].entity,
+                "message": report.breaks[0].message,
+            }
+            if report.breaks
+            else None
+        ),
+    }
+
+
+@router.get("/ledger/history/{entity_id:path}", tags=["ledger"])
+def history(entity_id: str, actor: Actor, application: AppDep) -> list[dict[str, Any]]:
+    entries = ledger.history(application.uow(), entity_id, actor=actor)
+    if not entries:
+        raise NotFound(f"the ledger has no entries for {entity_id}")
+    return [entry_view(e) for e in entries]
+
+
+@router.post("/signatures", status_code=201, tags=["ledger"])
+def sign(body: SignIn, actor: Actor, application: AppDep) -> dict[str, Any]:
+    """Sign a record: the signer's user name and password, every time (Part 11)."""
+    entry = application.bus.handle(
+        commands.SignRecord(
+            entity_type=body.entity_type,
+            entity_id=body.entity_id,
+            meaning=body.meaning,
+            username=body.username,
+            password=body.password,
+            reason=body.reason,
+        ),
+        actor=actor,
+    )
+    return entry_view(entry)

@@ -1,0 +1,33 @@
+"""The application factory: one FastAPI app serving the JSON API under /api/v1 and the
+web pages, with the static files, for one bootstrapped veinline (docs/architecture.md)."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+import veinline
+from veinline.bootstrap import App
+from veinline.entrypoints.http import api, errors, web
+
+
+def create_app(application: App) -> FastAPI:
+    """The ASGI app for one bootstrapped veinline."""
+    app = FastAPI(
+        title="veinline",
+        version=getattr(veinline, "__version__", "0.1.0"),
+        description="Vein-to-vein orchestration of cell therapies.",
+        openapi_url="/api/v1/openapi.json",
+        # The interactive docs load scripts from a CDN; there is no internet at run time.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.veinline = application
+    errors.install(app)
+    app.include_router(api.router, prefix="/api/v1")
+    app.include_router(web.router)
+    static = resources.files("veinline.entrypoints.http") / "static"
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    return app

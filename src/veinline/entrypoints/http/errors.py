@@ -1,0 +1,76 @@
+"""One place where domain refusals become HTTP: a status code, then JSON for the API
+({"error": code, "message": ...}, plus "problems" [{field, message}] when grading input
+is refused) or the error page for the web pages.
+
+Routes let a `DomainError` propagate when this is what they want; pages that answer
+a refusal differently (a form shown again, a redirect with the message) catch it
+themselves. A page that needs a signed-in user raises `LoginRequired`: a redirect to
+the login page, back to where the browser was going.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from veinline.domain.custody import IdentityMismatch
+from veinline.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotAllowed,
+    NotAuthenticated,
+    NotFound,
+)
+from veinline.domain.grading import InvalidFields
+from veinline.domain.infusion import InfusionRefused
+from veinline.entrypoints.http.deps import LoginRequired
+from veinline.entrypoints.http.templates import render
+
+API_PREFIX = "/api/"
+
+STATUS_FOR: dict[type[DomainError], int] = {
+    IdentityMismatch: 409,
+    InfusionRefused: 409,
+    InvalidInput: 422,
+    NotFound: 404,
+    NotAuthenticated: 401,
+    NotAllowed: 403,
+    Conflict: 409,
+}
+
+
+def status_for(exc: DomainError) -> int:
+    for cls, status in STATUS_FOR.items():
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+def refused(request: Request, exc: DomainError) -> Response:
+    """A refusal as the caller reads it: JSON under /api/, the error page elsewhere."""
+    if request.url.path.startswith(API_PREFIX):
+        content: dict[str, object] = {"error": exc.code, "message": exc.message}
+        if isinstance(exc, InvalidFields):
+            # Grading input: every problem found, each with the field it concerns.
+            content["problems"] = [
+                {"field": problem.field, "message": problem.message} for problem in exc.problems
+            ]
+        return JSONResponse(status_code=status_for(exc), content=content)
+    return render(request, "error.html", status=status_for(exc), message=exc.message)
+
+
+def login_first(request: Request, exc: LoginRequired) -> Response:
+    return RedirectResponse(f"/login?next={exc.path}", status_code=303)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on the application."""
+
+    @app.exception_handler(DomainError)
+    async def _refused(request: Request, exc: DomainError) -> Response:
+        return refused(request, exc)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_first(request: Request, exc: LoginRequired) -> Response:
+        return login_first(request, exc)

@@ -1,0 +1,264 @@
+"""The case pages: the board, enrolment, one case with its action forms, and the forms
+a case page posts (actions, assessments, custody scans, logger files, dispositions).
+
+A refused form goes back to the case page with the message (`?error=`); a done one
+with what was done (`?done=`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from veinline.bootstrap import App
+from veinline.domain.assessment import AssessmentKind
+from veinline.domain.case import CaseState
+from veinline.domain.errors import DomainError
+from veinline.domain.user import Role, User
+from veinline.entrypoints.http import actions
+from veinline.entrypoints.http.deps import AppDep, WebUser
+from veinline.entrypoints.http.templates import render, see_other
+from veinline.entrypoints.views import cases, catalogue
+from veinline.services import authority, commands
+from veinline.services.unit_of_work import AbstractUnitOfWork
+
+router = APIRouter(include_in_schema=False)
+
+
+def _back(case_id: str, **message: str) -> Response:
+    return see_other(f"/cases/{quote(case_id)}", **message)
+
+
+def _submit(
+    application: App, case_id: str, user: User, make: Callable[[], commands.Command], done: str
+) -> Response:
+    """Hand a form's command to the bus; back to the case page with what happened."""
+    try:
+        application.bus.handle(make(), actor=user)
+    except DomainError as exc:
+        return _back(case_id, error=exc.message)
+    return _back(case_id, done=done)
+
+
+@router.get("/cases", response_class=HTMLResponse)
+def case_board(request: Request, user: WebUser, application: AppDep) -> Response:
+    with application.uow() as uow:
+        board = cases.case_board(uow, user)
+    return render(
+        request,
+        "cases.html",
+        user=user,
+        board=board,
+        can_enrol=authority.may(user, commands.EnrolPatient),
+    )
+
+
+@router.get("/cases/new", response_class=HTMLResponse)
+def enrol_page(request: Request, user: WebUser, application: AppDep) -> Response:
+    with application.uow() as uow:
+        context = _enrol_context(uow)
+    return render(request, "enrol.html", user=user, error=None, form={}, **context)
+
+
+@router.post("/cases/new")
+async def enrol(request: Request, user: WebUser, application: AppDep) -> Response:
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    try:
+        facts = actions.json_object(form.get("patient_facts", ""), "patient facts")
+        case = application.bus.handle(
+            commands.EnrolPatient(
+                product_code=form.get("product_code", ""),
+                jurisdiction=form.get("jurisdiction", ""),
+                treatment_site=form.get("treatment_site", ""),
+                patient_name=form.get("patient_name", ""),
+                wristband_id=form.get("wristband_id", ""),
+                treating_physician=form.get("treating_physician", ""),
+                consent_given=form.get("consent_given") == "on",
+                consent_date=form.get("consent_date", ""),
+                consent_form=form.get("consent_form", ""),
+                patient_facts=facts,
+            ),
+            actor=user,
+        )
+    except DomainError as exc:
+        return _enrol_again(request, application, user, form, exc.message)
+    return RedirectResponse(f"/cases/{case.id}?done=enrolled", status_code=303)
+
+
+def _enrol_again(
+    request: Request, application: App, user: User, form: dict[str, str], error: str
+) -> Response:
+    with application.uow() as uow:
+        context = _enrol_context(uow)
+    return render(request, "enrol.html", status=422, user=user, error=error, form=form, **context)
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+def case_page(
+    request: Request,
+    case_id: str,
+    user: WebUser,
+    application: AppDep,
+    done: str = "",
+    error: str = "",
+) -> Response:
+    with application.uow() as uow:
+        detail = cases.case_detail(uow, case_id, user, today=application.clock().date())
+        sites = catalogue.sites(uow)
+    forms = [
+        _action_form(a, user, sites, application.clock())
+        for a in detail["case"]["actions"]
+        if a in actions.COMMAND_FOR_ACTION
+    ]
+    kinds = [k for k in AssessmentKind if authority.may(user, k)]
+    can_assess = detail["case"]["state"] in ("infused", "follow_up") and bool(kinds)
+    return render(
+        request,
+        "case.html",
+        can_assess=can_assess,
+        assessment_kinds=[(k.value, k.label) for k in kinds],
+        today=application.clock().date().isoformat(),
+        user=user,
+        done=done,
+        error=error,
+        forms=forms,
+        scan_points=_scan_points(detail["case"]["state"], user),
+        **detail,
+    )
+
+
+@router.post("/cases/{case_id}/actions/{action}")
+async def case_action(
+    request: Request, case_id: str, action: str, user: WebUser, application: AppDep
+) -> Response:
+    form = {k: str(v) for k, v in (await request.form()).items() if v != ""}
+    return _submit(
+        application,
+        case_id,
+        user,
+        lambda: actions.build(action, case_id, form),
+        action.replace("_", " "),
+    )
+
+
+@router.post("/cases/{case_id}/assessments")
+async def assess(request: Request, case_id: str, user: WebUser, application: AppDep) -> Response:
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    try:
+        findings = actions.json_object(form.get("inputs", ""), "the findings")
+        record = application.bus.handle(
+            commands.RecordAssessment(
+                case_id=case_id,
+                kind=form.get("kind", ""),
+                assessed_on=form.get("assessed_on", ""),
+                inputs=findings,
+            ),
+            actor=user,
+        )
+    except DomainError as exc:
+        return _back(case_id, error=exc.message)
+    return _back(case_id, done=f"{record.kind.label}: {record.summary}")
+
+
+@router.post("/cases/{case_id}/scan")
+async def scan(request: Request, case_id: str, user: WebUser, application: AppDep) -> Response:
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    return _submit(
+        application,
+        case_id,
+        user,
+        lambda: commands.ScanCustody(
+            case_id=case_id, point=form.get("point", ""), data=form.get("data", "")
+        ),
+        "scan recorded",
+    )
+
+
+@router.post("/shipments/{shipment_id}/logger")
+async def logger(
+    request: Request, shipment_id: str, user: WebUser, application: AppDep
+) -> Response:
+    async with request.form() as form:
+        return await _import_log(application, form, user, shipment_id)
+
+
+async def _import_log(application: App, form: Any, user: User, shipment_id: str) -> Response:
+    upload = form.get("file")
+    case_id = str(form.get("case_id", ""))
+    if upload is None or isinstance(upload, str):
+        return _back(case_id, error="choose the logger's CSV file")
+    text = (await upload.read()).decode("utf-8", errors="replace")
+    zone = str(form.get("timezone") or "UTC")
+    return _submit(
+        application,
+        case_id,
+        user,
+        lambda: commands.ImportLoggerData(shipment_id=shipment_id, csv_text=text, timezone=zone),
+        "logger data imported",
+    )
+
+
+@router.post("/shipments/{shipment_id}/disposition")
+async def disposition(
+    request: Request, shipment_id: str, user: WebUser, application: AppDep
+) -> Response:
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    return _submit(
+        application,
+        form.get("case_id", ""),
+        user,
+        lambda: commands.DisposeExcursion(
+            shipment_id=shipment_id,
+            decision=form.get("decision", ""),
+            reason=form.get("reason", ""),
+        ),
+        "excursion disposed",
+    )
+
+
+def _enrol_context(uow: AbstractUnitOfWork) -> dict[str, Any]:
+    products = [p for p in catalogue.product_summaries(uow) if p["modality"] == "autologous_car_t"]
+    sites = [s for s in catalogue.sites(uow) if s["kind"] == "treatment_centre"]
+    physicians = [u for u in uow.users.list() if u.role is Role.PHYSICIAN]
+    return {"products": products, "treatment_sites": sites, "physicians": physicians}
+
+
+def _scan_points(state: str, user: User) -> list[dict[str, str]]:
+    """The hand-offs this user may scan for a case in this state (the authority table's)."""
+    points = authority.scan_points(user, CaseState(state))
+    return [{"value": p.value, "label": p.label} for p in points]
+
+
+def _action_form(
+    action: str, user: User, sites: list[dict[str, Any]], now: datetime
+) -> dict[str, Any]:
+    """A form for one action, built from its command's fields, with sensible defaults."""
+    fields = []
+    for name in actions.field_names(action):
+        spec: dict[str, Any] = {
+            "name": name,
+            "label": name.replace("_", " "),
+            "type": "text",
+            "value": "",
+            "options": None,
+        }
+        if name == "password":
+            spec["type"] = "password"
+        elif name == "username":
+            spec["value"] = user.username
+        elif name.endswith("_at"):
+            spec["value"] = now.isoformat(timespec="minutes")
+        elif name == "apheresis_date":
+            spec["value"] = (now + timedelta(days=7)).date().isoformat()
+        elif name in ("apheresis_site", "manufacturing_site"):
+            kind = "apheresis_centre" if name == "apheresis_site" else "manufacturing_facility"
+            spec["options"] = [(s["code"], s["name"]) for s in sites if s["kind"] == kind]
+        elif name in ("patient_facts", "planned"):
+            spec["type"] = "textarea"
+        fields.append(spec)
+    return {"action": action, "label": action.replace("_", " ").capitalize(), "fields": fields}
