@@ -57,7 +57,7 @@ def reason(result: EligibilityResult, criterion: str) -> str:
     return next(c.reason for c in result.criteria if c.id == criterion)
 
 
-# --- eque-cel (CN conditional approval, HK approval) ------------------------------------
+# --- eque-cel (CN NDA approval 30 June 2023, HK approval) ------------------------------------
 
 
 @pytest.mark.parametrize("jurisdiction", ["CN", "HK"])
@@ -79,7 +79,7 @@ def test_result_dict_has_exactly_the_documented_shape() -> None:
         assert set(line) == {"id", "description", "met", "reason"}
     # The authorisation relied on comes first, so the coordinator sees trial or label.
     assert out["criteria"][0]["id"] == "authorisation"
-    assert "Conditional approval" in out["criteria"][0]["reason"]
+    assert "Approved (NMPA)" in out["criteria"][0]["reason"]
 
 
 def test_eque_cel_minor_is_not_eligible_and_the_reason_gives_the_age() -> None:
@@ -197,7 +197,7 @@ def test_amimestrocel_without_a_transplant_is_not_eligible() -> None:
     assert reason(result, "prior-allo-hsct") == "prior allogeneic HSCT: no, needs yes"
 
 
-# --- imc001 (two CN INDs), satri-cel, zevor-cel --------------------------------------------
+# --- imc001 (two CN INDs), imc002, zevor-cel --------------------------------------------
 
 
 def test_imc001_epcam_negative_is_not_eligible() -> None:
@@ -233,11 +233,12 @@ def test_imc001_first_trial_named_when_both_fit_equally() -> None:
 
 
 @pytest.mark.parametrize("spelling", ["CLDN18.2", "Claudin 18.2", "claudin18_2", "cldn 18-2"])
-def test_satri_cel_reads_claudin_18_2_however_it_is_spelt(spelling: str) -> None:
+def test_imc002_reads_claudin_18_2_however_it_is_spelt(spelling: str) -> None:
+    # IMC002 is a CLDN18.2 CAR-T (Immunofoco release, 21 March 2025).
     patient = {"diagnosis": "gastric_cancer", "biomarkers": {spelling: "positive"}}
-    result = check("satri-cel", "US", patient)
+    result = check("imc002", "US", patient)
     assert result.eligible is True
-    assert result.authorisation == "satri-cel.us"
+    assert result.authorisation == "imc002.us"
 
 
 def test_biomarker_names_match_without_case_or_punctuation_but_stay_distinct() -> None:
