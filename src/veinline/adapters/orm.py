@@ -199,6 +199,8 @@ products = Table(
     Column("collection_type", String(1), nullable=False),
     Column("storage_max_c", Float, nullable=True),
     Column("post_thaw_window_minutes", Integer, nullable=True),
+    Column("isbt128_collection_code", String(5), nullable=True),
+    Column("isbt128_product_code", String(5), nullable=True),
     Column("dose_rule", JSON, nullable=True),
     Column("facts", JSON, nullable=False),
     Column("sources", JSON, nullable=False),
@@ -300,6 +302,7 @@ cases = Table(
     Column("release", JSON, nullable=False),
     Column("infusion", JSON, nullable=False),
     Column("cancellation", JSON, nullable=True),
+    Column("labels", JSON, nullable=False, default=dict),
     Column("version", Integer, nullable=False),
 )
 

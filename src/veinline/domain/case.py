@@ -147,6 +147,8 @@ class Case:
     release: JsonObject = field(default_factory=dict)
     infusion: JsonObject = field(default_factory=dict)
     cancellation: JsonObject | None = None
+    # Label reconciliation: labels issued, used and destroyed (see domain.labels.reconcile).
+    labels: JsonObject = field(default_factory=dict)
     version: int = 1
 
     @property
@@ -179,6 +181,7 @@ class Case:
             "release": dict(self.release),
             "infusion": dict(self.infusion),
             "cancellation": dict(self.cancellation) if self.cancellation else None,
+            "labels": dict(self.labels),
             "version": self.version,
         }
 

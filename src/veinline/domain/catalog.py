@@ -171,7 +171,13 @@ PROVENANCE_FIELDS: tuple[str, ...] = (
     "collection_type",
     "storage_max_c",
     "post_thaw_window_minutes",
+    "isbt128_collection_code",
+    "isbt128_product_code",
 )
+# ISBT 128 ST-001 data structure 003: a product description code is a category letter
+# (E, F, S for cellular therapy ...) then four characters; codes come from ICCBBA's
+# product description code database, so none is assumed: a site configures its own.
+_PRODUCT_DESCRIPTION_CODE = re.compile(r"^[A-Z][A-Z0-9]{4}$")
 
 
 def is_unconfirmed(source: str | None) -> bool:
@@ -210,6 +216,10 @@ class Product:
     collection_type: str = "1"
     storage_max_c: float | None = None
     post_thaw_window_minutes: int | None = None
+    # ISBT 128 product description codes (DS003) for the collection and the final
+    # product labels, configured per product; without one a label says it is not assigned.
+    isbt128_collection_code: str | None = None
+    isbt128_product_code: str | None = None
     dose_rule: JsonObject | None = None
     facts: list[JsonObject] = field(default_factory=list)
     # The distinct public sources the provenance cites.
@@ -242,6 +252,8 @@ class Product:
             "collection_type": self.collection_type,
             "storage_max_c": self.storage_max_c,
             "post_thaw_window_minutes": self.post_thaw_window_minutes,
+            "isbt128_collection_code": self.isbt128_collection_code,
+            "isbt128_product_code": self.isbt128_product_code,
             "dose_rule": self.dose_rule,
             "facts": [dict(f) for f in self.facts],
             "sources": list(self.sources),
@@ -257,6 +269,26 @@ class Product:
     def is_confirmed(self, name: str) -> bool:
         """Whether a field's value has a public source (so it may be printed as fact)."""
         return not is_unconfirmed(self.provenance.get(name))
+
+    def confirmed(self, name: str) -> Any:
+        """A field's value when it has a source, else None: what a label may print."""
+        return getattr(self, name) if self.is_confirmed(name) else None
+
+    @property
+    def label_name(self) -> str:
+        """The product's name as a label prints it: only names a source confirms.
+
+        The name, with the brand in brackets when that is confirmed too; else the
+        sponsor's development code; else veinline's catalogue code.
+        """
+        name = self.confirmed("name")
+        brand = self.confirmed("brand_name")
+        if name:
+            return f"{name} ({brand})" if brand else str(name)
+        if brand:
+            return str(brand)
+        development = self.confirmed("development_code")
+        return str(development) if development else self.code
 
 
 def _provenance_keys(product: Product) -> list[tuple[str, object]]:
@@ -317,6 +349,8 @@ EDITABLE_PRODUCT_FIELDS: dict[str, type] = {
     "isbt128_class": str,
     "storage_max_c": float,
     "post_thaw_window_minutes": int,
+    "isbt128_collection_code": str,
+    "isbt128_product_code": str,
 }
 
 
@@ -336,6 +370,15 @@ def set_product_field(product: Product, name: str, raw: str) -> None:
             raise InvalidInput(f"{name} needs a {kind.__name__}, not {raw!r}") from None
     if value is None and name in ("name", "sponsor"):
         raise InvalidInput(f"{name} cannot be empty")
+    if (
+        name in ("isbt128_collection_code", "isbt128_product_code")
+        and isinstance(value, str)
+        and not _PRODUCT_DESCRIPTION_CODE.match(value)
+    ):
+        raise InvalidInput(
+            f"{name} is an ISBT 128 product description code: a category letter then four "
+            f"letters or digits (e.g. S1234), not {value!r}"
+        )
     if getattr(product, name) == value:
         raise InvalidInput(f"{product.code}: {name} is already {value!r}")
     setattr(product, name, value)

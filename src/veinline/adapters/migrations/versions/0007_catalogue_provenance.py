@@ -1,4 +1,5 @@
-"""catalogue provenance: development codes, ISBT 128 class, per-field sources
+"""catalogue provenance and labels: development codes, ISBT 128 class and product
+description codes, per-field sources; label reconciliation on the case
 
 Revision ID: 0007
 Revises: 0006
@@ -22,10 +23,22 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("provenance", sa.JSON(), nullable=False, server_default=sa.text("'{}'"))
         )
+        batch_op.add_column(
+            sa.Column("isbt128_collection_code", sa.String(length=5), nullable=True)
+        )
+        batch_op.add_column(sa.Column("isbt128_product_code", sa.String(length=5), nullable=True))
+    with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("labels", sa.JSON(), nullable=False, server_default=sa.text("'{}'"))
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.drop_column("labels")
     with op.batch_alter_table("products", schema=None) as batch_op:
+        batch_op.drop_column("isbt128_product_code")
+        batch_op.drop_column("isbt128_collection_code")
         batch_op.drop_column("provenance")
         batch_op.drop_column("isbt128_class")
         batch_op.drop_column("development_code")
