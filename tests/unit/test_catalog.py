@@ -16,6 +16,7 @@ from veinline.domain.catalog import (
     missing_provenance,
     set_product_field,
 )
+from veinline.domain.errors import InvalidInput
 
 SEED = catalogue_command()
 PRODUCTS = {p.code: p for p in SEED.products}
@@ -121,3 +122,14 @@ def test_an_administrators_value_replaces_unconfirmed_with_its_provenance() -> N
     assert product.is_confirmed("storage_max_c")
     assert "administrator" in product.source_of("storage_max_c")
     assert "storage_max_c" not in product.unconfirmed
+
+
+def test_setting_an_unconfirmed_value_to_itself_confirms_it() -> None:
+    product = Product(**{**PRODUCTS["eque-cel"].__dict__})
+    product.provenance = dict(product.provenance)
+    version = product.version
+    set_product_field(product, "storage_max_c", "-150")
+    assert product.is_confirmed("storage_max_c")
+    assert product.version == version + 1
+    with pytest.raises(InvalidInput, match="already"):
+        set_product_field(product, "storage_max_c", "-150")

@@ -379,7 +379,8 @@ def set_product_field(product: Product, name: str, raw: str) -> None:
             f"{name} is an ISBT 128 product description code: a category letter then four "
             f"letters or digits (e.g. S1234), not {value!r}"
         )
-    if getattr(product, name) == value:
+    # Setting an unconfirmed value to itself is how an administrator confirms it.
+    if getattr(product, name) == value and product.is_confirmed(name):
         raise InvalidInput(f"{product.code}: {name} is already {value!r}")
     setattr(product, name, value)
     if name in product.unconfirmed:
