@@ -133,3 +133,17 @@ def test_setting_an_unconfirmed_value_to_itself_confirms_it() -> None:
     assert product.version == version + 1
     with pytest.raises(InvalidInput, match="already"):
         set_product_field(product, "storage_max_c", "-150")
+
+
+@pytest.mark.parametrize("code", ["S123", "s1234", "A1234", "S12345"])
+def test_a_product_description_code_follows_isbt_128_ds003(code: str) -> None:
+    product = Product(**{**PRODUCTS["eque-cel"].__dict__})
+    with pytest.raises(InvalidInput):
+        set_product_field(product, "isbt128_product_code", code)
+
+
+def test_a_cellular_therapy_product_description_code_is_accepted() -> None:
+    product = Product(**{**PRODUCTS["eque-cel"].__dict__})
+    product.provenance = dict(product.provenance)
+    set_product_field(product, "isbt128_product_code", "S1234")
+    assert product.isbt128_product_code == "S1234"

@@ -174,10 +174,9 @@ PROVENANCE_FIELDS: tuple[str, ...] = (
     "isbt128_collection_code",
     "isbt128_product_code",
 )
-# ISBT 128 ST-001 data structure 003: a product description code is a category letter
-# (E, F, S for cellular therapy ...) then four characters; codes come from ICCBBA's
-# product description code database, so none is assumed: a site configures its own.
-_PRODUCT_DESCRIPTION_CODE = re.compile(r"^[A-Z][A-Z0-9]{4}$")
+# ISBT 128 product description codes (ST-001 DS003: a category letter, S for cellular
+# therapy, then four characters) come from ICCBBA's product description code database, so
+# none is assumed: a site configures its own (checked by labels.check_product_description_code).
 
 
 def is_unconfirmed(source: str | None) -> bool:
@@ -370,15 +369,10 @@ def set_product_field(product: Product, name: str, raw: str) -> None:
             raise InvalidInput(f"{name} needs a {kind.__name__}, not {raw!r}") from None
     if value is None and name in ("name", "sponsor"):
         raise InvalidInput(f"{name} cannot be empty")
-    if (
-        name in ("isbt128_collection_code", "isbt128_product_code")
-        and isinstance(value, str)
-        and not _PRODUCT_DESCRIPTION_CODE.match(value)
-    ):
-        raise InvalidInput(
-            f"{name} is an ISBT 128 product description code: a category letter then four "
-            f"letters or digits (e.g. S1234), not {value!r}"
-        )
+    if name in ("isbt128_collection_code", "isbt128_product_code") and isinstance(value, str):
+        from veinline.domain.labels import check_product_description_code
+
+        check_product_description_code(value)
     # Setting an unconfirmed value to itself is how an administrator confirms it.
     if getattr(product, name) == value and product.is_confirmed(name):
         raise InvalidInput(f"{product.code}: {name} is already {value!r}")

@@ -54,6 +54,7 @@ __all__ = [
     "Symbology",
     "Text",
     "build_label",
+    "check_product_description_code",
     "investigational_statement",
     "reconcile",
     "reconciliation_totals",
@@ -280,7 +281,7 @@ class LabelFacts:
         isbt128.coi_check_character(self.coi)
         isbt128.check_character(self.din)
         if self.isbt_product_code is not None:
-            _check_product_code(self.isbt_product_code)
+            check_product_description_code(self.isbt_product_code)
         if self.collection_type not in isbt128.COLLECTION_TYPES:
             raise InvalidInput(
                 f"unknown ISBT 128 collection type {self.collection_type!r}: "
@@ -339,7 +340,8 @@ def _check_text(name: str, value: str) -> None:
         )
 
 
-def _check_product_code(code: str) -> None:
+def check_product_description_code(code: str) -> None:
+    """Refuse a product description code ISBT 128 ST-001 §2.4.3 (DS003) does not allow."""
     if not _PRODUCT_CODE.fullmatch(code):
         raise InvalidInput(
             f"an ISBT 128 product description code is 5 characters, a letter then 4 letters "
