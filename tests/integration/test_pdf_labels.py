@@ -18,7 +18,14 @@ from pypdf import PdfReader
 from veinline.adapters.pdf_labels import PAGE_SIZE, QUIET_ZONE, X_DIMENSION, render_labels
 from veinline.domain import isbt128
 from veinline.domain.errors import InvalidInput
-from veinline.domain.labels import Label, LabelFacts, LabelKind, Symbology, build_label
+from veinline.domain.labels import (
+    Label,
+    LabelFacts,
+    LabelKind,
+    Symbology,
+    build_label,
+    investigational_statement,
+)
 
 # 72 dpi × 3 = 216 dpi, a common label printer resolution is 203–300 dpi.
 SCALE = 3
@@ -48,16 +55,30 @@ def make_facts(**changes: Any) -> LabelFacts:
         ship_to="Demo Hospital Hong Kong",
         shipment_id="SHP-26-0042",
         dispatched_at=datetime(2026, 4, 1, 2, 0, tzinfo=UTC),
+        volume_ml=250.0,
+        anticoagulant="ACD-A",
+        # Fictional: the identifiers the bedside check compares (name and MRN).
+        patient_identifiers=(("Patient", "TEST PATIENT"), ("MRN", "MRN-0001")),
     )
     return dataclasses.replace(facts, **changes)
 
 
+# A product used under an IND at a US site (21 CFR 312.6(a)).
+IND_STATEMENT = investigational_statement("US", investigational=True)
+
+
 def journey() -> list[Label]:
-    """The labels of one journey: apheresis bag, two product bags, the shipper."""
+    """The labels of one journey under a US IND: apheresis bag, three product bags, shipper."""
+    statements = (IND_STATEMENT,) if IND_STATEMENT else ()
     return [
         build_label(LabelKind.APHERESIS_BAG, make_facts(bag_count=1)),
-        build_label(LabelKind.PRODUCT_BAG, make_facts(bag_number=1)),
-        build_label(LabelKind.PRODUCT_BAG, make_facts(bag_number=2)),
+        *(
+            build_label(
+                LabelKind.PRODUCT_BAG,
+                make_facts(bag_number=n, bag_count=3, statements=statements),
+            )
+            for n in (1, 2, 3)
+        ),
         build_label(LabelKind.SHIPPER, make_facts()),
     ]
 
@@ -155,7 +176,7 @@ def test_code128_symbols_have_quiet_zones_of_at_least_10x(
 
 
 def test_eye_readable_text_is_on_each_page(texts: list[str]) -> None:
-    apheresis, product_1, product_2, shipper = texts
+    apheresis, product_1, product_2, _product_3, shipper = texts
 
     for text in texts:
         assert "A9995 26 000001" in text
@@ -167,8 +188,8 @@ def test_eye_readable_text_is_on_each_page(texts: list[str]) -> None:
     assert "Collected (Asia/Hong_Kong)" in apheresis
     assert "2026-03-02 09:30 +08:00" in apheresis
     assert "2026-03-02 01:30 UTC" in apheresis
-    assert "FINAL PRODUCT — bag 1 of 2" in product_1
-    assert "FINAL PRODUCT — bag 2 of 2" in product_2
+    assert "FINAL PRODUCT — bag 1 of 3" in product_1
+    assert "FINAL PRODUCT — bag 2 of 3" in product_2
     assert "S99991B0" in product_2
     assert "2026-09-02 17:00 +08:00" in product_1
     assert "2026-09-02 09:00 UTC" in product_1
@@ -267,3 +288,58 @@ def test_a_crowded_label_still_scans(tmp_path: Path) -> None:
 
     scanned = {read.text for read in zxingcpp.read_barcodes(image, try_rotate=False)}
     assert scanned == {barcode.data for barcode in label.barcodes}
+
+
+def _scanned(image: Image.Image) -> list[str]:
+    return [read.text for read in zxingcpp.read_barcodes(image, try_rotate=False)]
+
+
+def _product_codes(texts: list[str]) -> list[str]:
+    # ISBT 128 ST-001 DS003: '=<' then the product description code, the collection type
+    # and the division; a Data Matrix compound message ('=+') holds it again.
+    return [t for t in texts if t.startswith("=<")]
+
+
+def test_every_final_bag_of_a_set_scans_a_distinct_product_code(
+    pages: list[Image.Image], labels: list[Label]
+) -> None:
+    # ISBT 128 ST-001 §2.4.3: each bag of a divided product is its own division, so the
+    # DIN + product code scanned from every bag differs.
+    bag_pages = [i for i, label in enumerate(labels) if label.kind is LabelKind.PRODUCT_BAG]
+    codes = [_product_codes(_scanned(pages[i])) for i in bag_pages]
+    assert all(len(found) == 1 for found in codes)
+    scanned = [found[0] for found in codes]
+    assert scanned == ["=<S99991A0", "=<S99991B0", "=<S99991C0"]
+    assert len(set(scanned)) == len(bag_pages)
+    for i in bag_pages:
+        (matrix,) = [t for t in _scanned(pages[i]) if t.startswith("=+")]
+        assert scanned[bag_pages.index(i)] in matrix
+
+
+def test_the_ind_statement_is_on_every_final_bag_and_nowhere_else(
+    texts: list[str], labels: list[Label]
+) -> None:
+    assert IND_STATEMENT == (
+        "Caution: New Drug\u2014Limited by Federal (or United States) law to investigational use."
+    )
+    for text, label in zip(texts, labels, strict=True):
+        flat = " ".join(text.split())
+        if label.kind is LabelKind.PRODUCT_BAG:
+            assert IND_STATEMENT in flat, label.title
+        else:
+            assert "investigational use" not in flat, label.title
+
+
+def test_final_bags_print_the_patient_identifiers_and_no_other_label_does(
+    texts: list[str], labels: list[Label], pages: list[Image.Image]
+) -> None:
+    for text, label, image in zip(texts, labels, pages, strict=True):
+        printed = "TEST PATIENT" in text and "MRN-0001" in text
+        assert printed is (label.kind is LabelKind.PRODUCT_BAG), label.title
+        # Identity is eye-readable only: no barcode carries it.
+        assert not any("TEST PATIENT" in t or "MRN-0001" in t for t in _scanned(image))
+
+
+def test_the_collection_label_prints_volume_and_anticoagulant(texts: list[str]) -> None:
+    assert "250 mL" in texts[0]
+    assert "ACD-A" in texts[0]

@@ -20,7 +20,12 @@ IMC001_CN = Route(
     treatment_site="demo-sh-treatment",
     apheresis_site="demo-sh-apheresis",
     manufacturing_site="demo-suzhou-manufacturing",
-    facts={"diagnosis": "gastric_cancer", "biomarkers": {"EpCAM": "positive"}, "weight_kg": 60},
+    facts={
+        "diagnosis": "gastric_cancer",
+        "disease_stage": "metastatic",
+        "biomarkers": {"EpCAM": "positive"},
+        "weight_kg": 60,
+    },
 )
 
 

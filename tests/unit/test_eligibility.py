@@ -10,11 +10,14 @@ import pytest
 from veinline.adapters.seed import catalogue_command
 from veinline.domain.catalog import Authorisation, AuthorisationStatus, Product
 from veinline.domain.eligibility import (
+    THERAPY_CLASSES,
     EligibilityResult,
     PatientFacts,
     biomarker_key,
     evaluate,
     parse_patient,
+    says_advanced,
+    therapy_class_of,
 )
 from veinline.domain.errors import InvalidInput
 
@@ -57,7 +60,7 @@ def reason(result: EligibilityResult, criterion: str) -> str:
     return next(c.reason for c in result.criteria if c.id == criterion)
 
 
-# --- eque-cel (CN conditional approval, HK approval) ------------------------------------
+# --- eque-cel (CN NDA approval 30 June 2023, HK approval) ------------------------------------
 
 
 @pytest.mark.parametrize("jurisdiction", ["CN", "HK"])
@@ -71,7 +74,17 @@ def test_eque_cel_patient_meeting_the_label_is_eligible(jurisdiction: str) -> No
 
 def test_result_dict_has_exactly_the_documented_shape() -> None:
     out = check("eque-cel", "cn", MYELOMA).to_dict()
-    assert set(out) == {"eligible", "criteria", "product", "jurisdiction", "authorisation"}
+    assert set(out) == {
+        "eligible",
+        "criteria",
+        "product",
+        "jurisdiction",
+        "authorisation",
+        "notes",
+        "others",
+    }
+    # An approved product in a jurisdiction with one authorisation: nothing else to explain.
+    assert out["notes"] == [] and out["others"] == []
     assert out["product"] == "eque-cel"
     assert out["jurisdiction"] == "CN"
     assert out["authorisation"] == "eque-cel.cn"
@@ -79,7 +92,7 @@ def test_result_dict_has_exactly_the_documented_shape() -> None:
         assert set(line) == {"id", "description", "met", "reason"}
     # The authorisation relied on comes first, so the coordinator sees trial or label.
     assert out["criteria"][0]["id"] == "authorisation"
-    assert "Conditional approval" in out["criteria"][0]["reason"]
+    assert "Approved (NMPA)" in out["criteria"][0]["reason"]
 
 
 def test_eque_cel_minor_is_not_eligible_and_the_reason_gives_the_age() -> None:
@@ -101,7 +114,7 @@ def test_eque_cel_without_a_proteasome_inhibitor_is_not_eligible() -> None:
         "eque-cel", "CN", with_(MYELOMA, prior_therapy_classes=["immunomodulatory_agent"])
     )
     assert result.eligible is False
-    assert reason(result, "prior-pi-imid") == "no proteasome inhibitor among prior therapy classes"
+    assert reason(result, "prior-pi-imid") == "no proteasome inhibitor among the prior therapies"
 
 
 def test_eque_cel_wrong_diagnosis_is_not_eligible() -> None:
@@ -197,7 +210,7 @@ def test_amimestrocel_without_a_transplant_is_not_eligible() -> None:
     assert reason(result, "prior-allo-hsct") == "prior allogeneic HSCT: no, needs yes"
 
 
-# --- imc001 (two CN INDs), satri-cel, zevor-cel --------------------------------------------
+# --- imc001 (two CN INDs), imc002, zevor-cel --------------------------------------------
 
 
 def test_imc001_epcam_negative_is_not_eligible() -> None:
@@ -215,7 +228,11 @@ def test_imc001_epcam_not_given_is_undetermined() -> None:
 
 def test_imc001_picks_the_china_trial_whose_indication_fits_and_names_it() -> None:
     # Ovarian cancer is outside the GI-tumour IND but inside the solid-tumour IND.
-    patient = {"diagnosis": "ovarian_cancer", "biomarkers": {"epcam": "Positive"}}
+    patient = {
+        "diagnosis": "ovarian_cancer",
+        "disease_stage": "metastatic",
+        "biomarkers": {"epcam": "Positive"},
+    }
     result = check("imc001", "CN", patient)
     assert result.eligible is True
     assert result.authorisation == "imc001.cn-solid"
@@ -233,11 +250,16 @@ def test_imc001_first_trial_named_when_both_fit_equally() -> None:
 
 
 @pytest.mark.parametrize("spelling", ["CLDN18.2", "Claudin 18.2", "claudin18_2", "cldn 18-2"])
-def test_satri_cel_reads_claudin_18_2_however_it_is_spelt(spelling: str) -> None:
-    patient = {"diagnosis": "gastric_cancer", "biomarkers": {spelling: "positive"}}
-    result = check("satri-cel", "US", patient)
+def test_imc002_reads_claudin_18_2_however_it_is_spelt(spelling: str) -> None:
+    # IMC002 is a CLDN18.2 CAR-T (Immunofoco release, 21 March 2025).
+    patient = {
+        "diagnosis": "gastric_cancer",
+        "disease_stage": "locally advanced",
+        "biomarkers": {spelling: "positive"},
+    }
+    result = check("imc002", "US", patient)
     assert result.eligible is True
-    assert result.authorisation == "satri-cel.us"
+    assert result.authorisation == "imc002.us"
 
 
 def test_biomarker_names_match_without_case_or_punctuation_but_stay_distinct() -> None:
@@ -391,3 +413,170 @@ def test_products_in_the_seed_are_the_ones_these_tests_name() -> None:
     # Guards the fixtures: a renamed seed product should fail here, not silently.
     assert isinstance(PRODUCTS["imc001"], Product)
     assert {"eque-cel", "zevor-cel", "satri-cel", "imc001", "amimestrocel"} <= set(PRODUCTS)
+
+
+# --- prior therapies by drug name -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("drug", "therapy_class"),
+    [
+        # Pharmacologic classes from each drug's US prescribing information.
+        ("bortezomib", "proteasome_inhibitor"),
+        ("Carfilzomib", "proteasome_inhibitor"),
+        ("ixazomib", "proteasome_inhibitor"),
+        ("lenalidomide", "immunomodulatory_agent"),
+        ("pomalidomide", "immunomodulatory_agent"),
+        ("thalidomide", "immunomodulatory_agent"),
+        ("daratumumab", "anti_cd38_antibody"),
+        ("isatuximab", "anti_cd38_antibody"),
+        ("Darzalex Faspro", "anti_cd38_antibody"),
+        ("IMiD", "immunomodulatory_agent"),
+        ("anti-CD38", "anti_cd38_antibody"),
+    ],
+)
+def test_a_prior_therapy_name_maps_to_its_class(drug: str, therapy_class: str) -> None:
+    assert therapy_class_of(drug) == therapy_class
+
+
+def test_every_drug_in_the_vocabulary_names_its_source_label() -> None:
+    for drug, (therapy_class, source) in THERAPY_CLASSES.items():
+        assert therapy_class in {
+            "proteasome_inhibitor",
+            "immunomodulatory_agent",
+            "anti_cd38_antibody",
+        }
+        assert "prescribing information" in source, drug
+
+
+def test_eque_cel_reads_prior_therapies_given_as_drug_names() -> None:
+    # Indication: "including a proteasome inhibitor and an immunomodulatory agent"
+    # (IASO Bio/Innovent announcement, 2 July 2023).
+    patient = with_(
+        MYELOMA,
+        prior_therapy_classes=None,
+        prior_therapies=["bortezomib", "lenalidomide", "daratumumab"],
+    )
+    result = check("eque-cel", "CN", patient)
+    assert result.eligible is True
+    assert met(result)["prior-pi-imid"] is True
+
+
+def test_drug_names_without_an_immunomodulatory_agent_are_not_eligible() -> None:
+    patient = with_(
+        MYELOMA, prior_therapy_classes=None, prior_therapies=["carfilzomib", "daratumumab"]
+    )
+    result = check("eque-cel", "CN", patient)
+    assert result.eligible is False
+    assert reason(result, "prior-pi-imid") == (
+        "no immunomodulatory agent among the prior therapies"
+    )
+
+
+def test_an_unknown_prior_therapy_makes_the_criterion_undetermined_and_names_it() -> None:
+    patient = with_(
+        MYELOMA, prior_therapy_classes=None, prior_therapies=["bortezomib", "iberdomide-x"]
+    )
+    result = check("eque-cel", "CN", patient)
+    assert result.eligible is None
+    assert met(result)["prior-pi-imid"] is None
+    assert "'iberdomide-x'" in reason(result, "prior-pi-imid")
+    assert "immunomodulatory agent" in reason(result, "prior-pi-imid")
+
+
+def test_an_unknown_term_does_not_matter_when_the_known_ones_suffice() -> None:
+    patient = with_(
+        MYELOMA,
+        prior_therapy_classes=None,
+        prior_therapies=["bortezomib", "pomalidomide", "a regimen veinline does not know"],
+    )
+    assert check("eque-cel", "CN", patient).eligible is True
+
+
+def test_an_unknown_class_name_is_undetermined_not_absent() -> None:
+    patient = with_(MYELOMA, prior_therapy_classes=["proteasome_inhibitor", "cereblon_thing"])
+    result = check("eque-cel", "HK", patient)
+    assert result.eligible is None
+    assert "'cereblon_thing'" in reason(result, "prior-pi-imid")
+
+
+# --- advanced solid tumours: the stage -------------------------------------------------
+
+
+def test_every_advanced_indication_checks_the_disease_stage() -> None:
+    advanced = [
+        a for a in AUTHORISATIONS if a.status.permits_treatment and says_advanced(a.indication)
+    ]
+    assert advanced, "the seed has advanced solid-tumour indications"
+    for auth in advanced:
+        product = PRODUCTS[auth.product_code]
+        facts = parse_patient({}, today=TODAY)
+        result = evaluate(product, [auth], auth.jurisdiction, facts)
+        assert "advanced-stage" in met(result), auth.id
+
+
+def test_a_missing_stage_is_undetermined_for_an_advanced_indication() -> None:
+    patient = {"diagnosis": "gastric_cancer", "biomarkers": {"EpCAM": "positive"}}
+    result = check("imc001", "US", patient)
+    assert result.eligible is None
+    assert met(result)["advanced-stage"] is None
+    assert reason(result, "advanced-stage").startswith("disease stage not given")
+
+
+@pytest.mark.parametrize("stage", ["metastatic", "Locally advanced", "unresectable", "stage IV"])
+def test_an_advanced_stage_meets_it(stage: str) -> None:
+    patient = {
+        "diagnosis": "gastric_cancer",
+        "disease_stage": stage,
+        "biomarkers": {"EpCAM": "positive"},
+    }
+    assert met(check("imc001", "US", patient))["advanced-stage"] is True
+
+
+@pytest.mark.parametrize("stage", ["stage I", "localised", "resectable"])
+def test_an_early_stage_does_not_meet_it(stage: str) -> None:
+    patient = {"diagnosis": "gastric_cancer", "disease_stage": stage}
+    result = check("imc001", "US", patient)
+    assert met(result)["advanced-stage"] is False
+    assert result.eligible is False
+
+
+def test_stage_iii_alone_is_undetermined() -> None:
+    # Stage III may be resectable or locally advanced: the file must say which.
+    patient = {"diagnosis": "gastric_cancer", "disease_stage": "stage III"}
+    assert met(check("imc001", "US", patient))["advanced-stage"] is None
+
+
+def test_a_myeloma_indication_has_no_stage_line() -> None:
+    assert "advanced-stage" not in met(check("eque-cel", "CN", MYELOMA))
+
+
+# --- several authorisations; trials -----------------------------------------------------
+
+
+def test_several_authorisations_in_a_jurisdiction_are_each_explained() -> None:
+    patient = {
+        "diagnosis": "ovarian_cancer",
+        "disease_stage": "metastatic",
+        "biomarkers": {"EpCAM": "positive"},
+    }
+    result = check("imc001", "CN", patient)
+    assert result.authorisation == "imc001.cn-solid"
+    assert [o["authorisation"] for o in result.others] == ["imc001.cn-gi"]
+    other = result.others[0]
+    assert other["eligible"] is False
+    assert "diagnosis" in str(other["explanation"])
+    assert "not eligible" in str(other["explanation"])
+
+
+def test_a_trial_answer_says_it_checks_the_indication_only() -> None:
+    patient = {"diagnosis": "aclf"}
+    result = check("vum02", "CN", patient)
+    assert result.notes
+    assert "indication only" in result.notes[0]
+    assert "investigator" in result.notes[0]
+    assert all("indication only" in str(n) for o in result.others for n in o["notes"])
+
+
+def test_an_approved_product_answer_has_no_trial_note() -> None:
+    assert check("eque-cel", "HK", MYELOMA).notes == ()

@@ -12,12 +12,17 @@ import pytest
 from veinline.domain import isbt128
 from veinline.domain.errors import InvalidInput
 from veinline.domain.labels import (
+    INVESTIGATIONAL_STATEMENTS,
+    BedsideIdentifiers,
     Label,
     LabelFacts,
     LabelKind,
     Symbology,
     Text,
     build_label,
+    investigational_statement,
+    reconcile,
+    reconciliation_totals,
 )
 
 DIN = "A999526000001"
@@ -50,6 +55,10 @@ def make_facts(**changes: Any) -> LabelFacts:
         ship_to="Demo Hospital Hong Kong",
         shipment_id="SHP-26-0042",
         dispatched_at=datetime(2026, 4, 1, 2, 0, tzinfo=UTC),
+        volume_ml=250.0,
+        anticoagulant="ACD-A",
+        # Fictional: the identifiers the bedside check compares (name and MRN).
+        patient_identifiers=(("Patient", "TEST PATIENT"), ("MRN", "MRN-0001")),
     )
     return dataclasses.replace(facts, **changes)
 
@@ -330,26 +339,57 @@ AUDITED_FACTS = {
     "shipment_id",
     "dispatched_at",
     "shipper_contents",
+    "volume_ml",
+    "anticoagulant",
+    # Printed on final product bags only (the bedside check's identifiers).
+    "patient_identifiers",
+    "statements",
 }
 PERSONAL_WORDS = ("patient", "birth", "dob", "born", "mrn", "medical record", "recipient name")
 
 
-def test_label_facts_have_no_field_that_could_carry_a_patient_name_or_birth_date() -> None:
+def test_label_facts_fields_are_audited_and_one_alone_carries_the_patient() -> None:
     names = {f.name for f in dataclasses.fields(LabelFacts)}
 
     assert names == AUDITED_FACTS
-    assert not [n for n in names if any(w in n.replace("_", " ") for w in PERSONAL_WORDS)]
+    personal = [n for n in names if any(w in n.replace("_", " ") for w in PERSONAL_WORDS)]
+    assert personal == ["patient_identifiers"]
 
 
-@pytest.mark.parametrize("kind", list(LabelKind))
-def test_label_text_and_barcodes_carry_no_patient_identity(kind: LabelKind) -> None:
+@pytest.mark.parametrize("kind", [LabelKind.APHERESIS_BAG, LabelKind.SHIPPER])
+def test_collection_and_shipper_labels_carry_no_patient_identity(kind: LabelKind) -> None:
+    # Given the identifiers, these labels still leave them off: manufacturing and couriers
+    # see the DIN and CoI only.
     label = build_label(kind, make_facts())
 
     lowered = "\n".join(label.text_lines()).lower()
     assert not [w for w in PERSONAL_WORDS if w in lowered]
+    assert "test patient" not in lowered and "mrn-0001" not in lowered
+
+
+@pytest.mark.parametrize("kind", list(LabelKind))
+def test_no_barcode_carries_the_patients_identity(kind: LabelKind) -> None:
+    label = build_label(kind, make_facts())
     structures = [s for b in label.barcodes for s in isbt128.parse(b.data)]
     # ST-001 DS024 is the patient's date of birth, DS025 the patient identification number.
     assert not {"024", "025"} & {s.number for s in structures}
+    assert not any("TEST PATIENT" in b.data or "MRN-0001" in b.data for b in label.barcodes)
+
+
+def test_a_final_bag_carries_the_identifiers_the_bedside_check_compares() -> None:
+    label = build_label(LabelKind.PRODUCT_BAG, make_facts())
+
+    assert text_of(label, "Patient").value == "TEST PATIENT"
+    assert text_of(label, "MRN").value == "MRN-0001"
+    assert text_of(label, "Patient").strong
+
+
+def test_a_final_bag_without_two_patient_identifiers_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="name and a second identifier"):
+        build_label(
+            LabelKind.PRODUCT_BAG,
+            make_facts(patient_identifiers=(("Patient", "TEST PATIENT"),)),
+        )
 
 
 # --- refusals ------------------------------------------------------------------------------
@@ -412,3 +452,108 @@ def test_a_label_missing_what_its_kind_needs_is_refused(
 ) -> None:
     with pytest.raises(InvalidInput, match=re.escape(message)):
         build_label(kind, make_facts(**changes))
+
+
+# --- ISBT 128 product code per bag; IND statement; collection volume ----------------------
+
+
+@pytest.mark.parametrize("count", [2, 5, 26])
+def test_every_bag_of_a_divided_product_has_its_own_division(count: int) -> None:
+    # ISBT 128 ST-001 §2.4.3 (DS003 '=<' αoooo t ds): first-level divisions A–Z in
+    # position 7, so DIN + product code is unique for each bag of the set.
+    codes = [
+        next(
+            d
+            for d in data_of(
+                build_label(LabelKind.PRODUCT_BAG, make_facts(bag_number=n, bag_count=count))
+            )
+            if d.startswith("=<")
+        )
+        for n in range(1, count + 1)
+    ]
+    assert len(set(codes)) == count
+    for n, code in enumerate(codes):
+        assert re.fullmatch(r"=<S99991[A-Z]0", code)
+        assert code[-2] == "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[n]
+
+
+def test_a_single_bag_is_undivided() -> None:
+    label = build_label(LabelKind.PRODUCT_BAG, make_facts(bag_number=1, bag_count=1))
+    assert "=<S9999100" in data_of(label)
+
+
+def test_the_us_ind_statement_is_the_words_of_21_cfr_312_6_a() -> None:
+    assert INVESTIGATIONAL_STATEMENTS["US"] == (
+        "Caution: New Drug\u2014Limited by Federal (or United States) law to investigational use.",
+        "21 CFR 312.6(a)",
+    )
+    assert (
+        investigational_statement("us", investigational=True)
+        == (INVESTIGATIONAL_STATEMENTS["US"][0])
+    )
+    # Approved use carries none; a jurisdiction without a defined statement gets none.
+    assert investigational_statement("US", investigational=False) is None
+    assert investigational_statement("CN", investigational=True) is None
+
+
+def test_a_final_bag_prints_the_statement_and_other_labels_do_not() -> None:
+    statement = investigational_statement("US", investigational=True)
+    assert statement is not None
+    facts = make_facts(statements=(statement,))
+    assert statement in build_label(LabelKind.PRODUCT_BAG, facts).text_lines()
+    for kind in (LabelKind.APHERESIS_BAG, LabelKind.SHIPPER):
+        assert statement not in build_label(kind, facts).text_lines()
+
+
+def test_a_collection_label_carries_volume_and_anticoagulant() -> None:
+    label = build_label(LabelKind.APHERESIS_BAG, make_facts(bag_count=1))
+    assert text_of(label, "Volume").value == "250 mL"
+    assert text_of(label, "Anticoagulant").value == "ACD-A"
+    bare = build_label(
+        LabelKind.APHERESIS_BAG, make_facts(bag_count=1, volume_ml=None, anticoagulant=None)
+    )
+    assert text_of(bare, "Volume").value == "not recorded"
+    assert text_of(bare, "Anticoagulant").value == "not recorded"
+
+
+def test_bedside_identifier_policy_defaults_to_the_medical_record_number() -> None:
+    assert BedsideIdentifiers.parse(None) is BedsideIdentifiers.NAME_AND_MRN
+    assert BedsideIdentifiers.parse("name_and_birth_date") is BedsideIdentifiers.NAME_AND_BIRTH_DATE
+    with pytest.raises(InvalidInput, match="unknown bedside identifier policy"):
+        BedsideIdentifiers.parse("name_only")
+
+
+# --- label reconciliation (FACT-JACIE: labels issued, used, destroyed) --------------------
+
+
+def _reconcile(record: dict[str, Any], **counts: Any) -> dict[str, Any]:
+    item = counts.pop("item", "product_bag")
+    return reconcile(record, item, at="2026-04-01T00:00:00+00:00", by="op", reason="run", **counts)
+
+
+def test_reconciliation_adds_up_per_item_and_shows_what_is_unaccounted() -> None:
+    record = _reconcile({}, issued=4, used=2, destroyed=1)
+    record = _reconcile(record, issued=0, used=1, destroyed=0)
+    record = _reconcile(record, item="apheresis_bag", issued=1, used=1, destroyed=0)
+    totals = reconciliation_totals(record)
+    assert totals["product_bag"] == {"issued": 4, "used": 3, "destroyed": 1, "unaccounted": 0}
+    assert totals["apheresis_bag"]["unaccounted"] == 0
+    assert len(record["entries"]) == 3
+
+
+def test_more_labels_used_or_destroyed_than_issued_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="every label used or destroyed must have been issued"):
+        _reconcile({}, issued=2, used=2, destroyed=1)
+
+
+@pytest.mark.parametrize(
+    ("counts", "message"),
+    [
+        ({"issued": -1, "used": 0, "destroyed": 0}, "whole number"),
+        ({"issued": 0, "used": 0, "destroyed": 0}, "at least one label"),
+        ({"item": "wristband", "issued": 1, "used": 1, "destroyed": 0}, "unknown label item"),
+    ],
+)
+def test_reconciliation_refuses_nonsense(counts: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        _reconcile({}, **counts)

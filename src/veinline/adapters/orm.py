@@ -202,18 +202,23 @@ products = Table(
     Column("code", String(40), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("brand_name", String(200), nullable=True),
+    Column("development_code", String(40), nullable=True),
     Column("sponsor", String(200), nullable=False),
     Column("modality", _enum(Modality, "modality"), nullable=False),
     Column("target", String(100), nullable=True),
     Column("platform", String(200), nullable=True),
     Column("cell_source", String(200), nullable=True),
+    Column("isbt128_class", String(40), nullable=True),
     Column("collection_type", String(1), nullable=False),
     Column("storage_max_c", Float, nullable=True),
     Column("post_thaw_window_minutes", Integer, nullable=True),
+    Column("isbt128_collection_code", String(5), nullable=True),
+    Column("isbt128_product_code", String(5), nullable=True),
     Column("dose_rule", JSON, nullable=True),
     Column("facts", JSON, nullable=False),
     Column("sources", JSON, nullable=False),
     Column("unconfirmed", JSON, nullable=False),
+    Column("provenance", JSON, nullable=False, default=dict),
     Column("version", Integer, nullable=False),
 )
 
@@ -310,6 +315,7 @@ cases = Table(
     Column("release", RELEASE_OUTCOME, nullable=False),
     Column("infusion", INFUSION, nullable=False),
     Column("cancellation", JSON, nullable=True),
+    Column("labels", JSON, nullable=False, default=dict),
     Column("version", Integer, nullable=False),
 )
 

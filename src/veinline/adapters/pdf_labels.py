@@ -56,6 +56,7 @@ _TITLE_BAR: Final = 24.0
 _LINE: Final = 12.0
 _DETAIL_LINE: Final = 9.5
 _NOTICE: Final = 14.0
+_STATEMENT_LINE: Final = 10.0
 _MIN_FONT: Final = 5.5
 
 _REGULAR: Final = "Helvetica"
@@ -211,6 +212,18 @@ class _Page:
         self.canvas.restoreState()
         return natural
 
+    def wrap(self, text: str, width: float, size: float) -> list[str]:
+        """`text` in lines of whole words that fit `width` in bold at `size`."""
+        font = self.font_for(text, bold=True)
+        lines: list[str] = []
+        for word in text.split():
+            trial = f"{lines[-1]} {word}" if lines else word
+            if lines and _string_width(trial, font, size) <= width:
+                lines[-1] = trial
+            else:
+                lines.append(word)
+        return lines or [""]
+
     def caption(self, text: str, x: float, y: float, width: float) -> None:
         self.canvas.saveState()
         self.canvas.setFillGray(0.3)
@@ -330,12 +343,25 @@ class _Page:
         canvas.setLineWidth(0.5)
         canvas.line(_MARGIN, y, width - _MARGIN, y)
 
-        floor = _MARGIN + (_NOTICE + 4 if label.notice else 0)
+        statements = [self.wrap(text, _WIDTH - 8, 8.0) for text in label.statements]
+        statements_height = sum(len(lines) * _STATEMENT_LINE + 6 for lines in statements)
+        floor = _MARGIN + (_NOTICE + 4 if label.notice else 0) + statements_height
         lines_height = sum(_LINE + (_DETAIL_LINE if t.detail else 0) for t in label.lines)
         grid = _plan_grid(label, y - 4 - floor - lines_height - 6)
         y = self.grid(label, grid, y - 4)
         canvas.line(_MARGIN, y - 2, width - _MARGIN, y - 2)
         self.information(label.lines, y - 2)
+
+        # Statements a regulation prescribes (21 CFR 312.6(a)), boxed above the notice.
+        bottom = _MARGIN + (_NOTICE + 4 if label.notice else 0)
+        for lines in reversed(statements):
+            box = len(lines) * _STATEMENT_LINE + 4
+            canvas.setLineWidth(0.9)
+            canvas.rect(_MARGIN, bottom, _WIDTH, box, stroke=1, fill=0)
+            for index, line in enumerate(lines):
+                baseline = bottom + box - 2 - _STATEMENT_LINE * (index + 1) + 2.5
+                self.text(line, _MARGIN + 4, baseline, 8.0, _WIDTH - 8, bold=True)
+            bottom += box + 2
 
         if label.notice:
             canvas.setLineWidth(0.9)

@@ -148,6 +148,8 @@ class Case:
     release: ReleaseOutcome | None = None
     infusion: Infusion | None = None
     cancellation: JsonObject | None = None
+    # Label reconciliation: labels issued, used and destroyed (see domain.labels.reconcile).
+    labels: JsonObject = field(default_factory=dict)
     version: int = 1
 
     @property
@@ -180,6 +182,7 @@ class Case:
             "release": self.release.to_dict() if self.release else {},
             "infusion": self.infusion.to_dict() if self.infusion else {},
             "cancellation": dict(self.cancellation) if self.cancellation else None,
+            "labels": dict(self.labels),
             "version": self.version,
         }
 

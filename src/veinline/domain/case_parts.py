@@ -35,7 +35,8 @@ def _float(value: Any) -> float | None:
 
 @dataclass(frozen=True)
 class Collection:
-    """One apheresis collection: the DIN it was given and where, when and by whom."""
+    """One apheresis collection: the DIN it was given, where, when and by whom, and the
+    volume and anticoagulant its label carries (ISBT 128 ST-004 collection labels)."""
 
     din: str
     check_character: str | None
@@ -43,16 +44,21 @@ class Collection:
     site: str
     by: str
     volume_ml: float | None = None
+    anticoagulant: str | None = None
 
     def to_dict(self) -> JsonObject:
-        return {
+        stored: JsonObject = {
             "din": self.din,
             "check_character": self.check_character,
             "collected_at": self.collected_at.isoformat(),
             "site": self.site,
             "volume_ml": self.volume_ml,
-            "by": self.by,
         }
+        if self.anticoagulant is not None:
+            # Written only when recorded, so collections stored before it read back as is.
+            stored["anticoagulant"] = self.anticoagulant
+        stored["by"] = self.by
+        return stored
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Collection:
@@ -63,6 +69,7 @@ class Collection:
             site=str(data["site"]),
             by=str(data["by"]),
             volume_ml=_float(data.get("volume_ml")),
+            anticoagulant=data.get("anticoagulant"),
         )
 
 

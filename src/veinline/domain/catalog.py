@@ -153,9 +153,49 @@ def check_code(code: str, what: str = "product code") -> str:
     return code
 
 
+UNCONFIRMED = "unconfirmed"
+
+# The product fields whose values are catalogue facts, in the order they are shown.
+# Each one that has a value carries a source in `Product.provenance`, or "unconfirmed".
+PROVENANCE_FIELDS: tuple[str, ...] = (
+    "code",
+    "name",
+    "brand_name",
+    "development_code",
+    "sponsor",
+    "modality",
+    "target",
+    "platform",
+    "cell_source",
+    "isbt128_class",
+    "collection_type",
+    "storage_max_c",
+    "post_thaw_window_minutes",
+    "isbt128_collection_code",
+    "isbt128_product_code",
+)
+# ISBT 128 product description codes (ST-001 DS003: a category letter, S for cellular
+# therapy, then four characters) come from ICCBBA's product description code database, so
+# none is assumed: a site configures its own (checked by labels.check_product_description_code).
+
+
+def is_unconfirmed(source: str | None) -> bool:
+    """Whether a provenance entry says no public source supports the value."""
+    if source is None:
+        return True
+    text = source.strip().lower()
+    return text == UNCONFIRMED or text.startswith(UNCONFIRMED + ":")
+
+
 @dataclass(eq=False)
 class Product:
-    """A cell therapy product in the catalogue."""
+    """A cell therapy product in the catalogue.
+
+    `brand_name` is a trade name on a label (Fucaso); a sponsor's development code
+    (CT053) is not a brand and goes in `development_code`. `provenance` maps each
+    field (and `dose_rule.<key>`) to the public source stating its value or to
+    "unconfirmed"; `facts` are statements, each `{"text", "source"}`.
+    """
 
     ENTITY_TYPE = "product"
 
@@ -164,19 +204,28 @@ class Product:
     sponsor: str
     modality: Modality
     brand_name: str | None = None
+    development_code: str | None = None
     target: str | None = None
     platform: str | None = None
     cell_source: str | None = None
+    # ISBT 128 cellular-therapy class of the starting material (e.g. MSC(WJ)), if known.
+    isbt128_class: str | None = None
     # ISBT 128 collection type of the product's starting material (ST-001): '1' for
     # autologous use only, '7' for allogeneic use.
     collection_type: str = "1"
     storage_max_c: float | None = None
     post_thaw_window_minutes: int | None = None
+    # ISBT 128 product description codes (DS003) for the collection and the final
+    # product labels, configured per product; without one a label says it is not assigned.
+    isbt128_collection_code: str | None = None
+    isbt128_product_code: str | None = None
     dose_rule: JsonObject | None = None
-    facts: list[str] = field(default_factory=list)
+    facts: list[JsonObject] = field(default_factory=list)
+    # The distinct public sources the provenance cites.
     sources: list[str] = field(default_factory=list)
-    # Fields whose values are configuration defaults, not facts from a seed document.
+    # Fields whose values no public source states: configuration defaults, not facts.
     unconfirmed: list[str] = field(default_factory=list)
+    provenance: dict[str, str] = field(default_factory=dict)
     version: int = 1
 
     @property
@@ -192,31 +241,115 @@ class Product:
             "code": self.code,
             "name": self.name,
             "brand_name": self.brand_name,
+            "development_code": self.development_code,
             "sponsor": self.sponsor,
             "modality": self.modality.value,
             "target": self.target,
             "platform": self.platform,
             "cell_source": self.cell_source,
+            "isbt128_class": self.isbt128_class,
             "collection_type": self.collection_type,
             "storage_max_c": self.storage_max_c,
             "post_thaw_window_minutes": self.post_thaw_window_minutes,
+            "isbt128_collection_code": self.isbt128_collection_code,
+            "isbt128_product_code": self.isbt128_product_code,
             "dose_rule": self.dose_rule,
-            "facts": list(self.facts),
+            "facts": [dict(f) for f in self.facts],
             "sources": list(self.sources),
             "unconfirmed": list(self.unconfirmed),
+            "provenance": dict(self.provenance),
             "version": self.version,
         }
+
+    def source_of(self, name: str) -> str:
+        """The source of one field's value, or "unconfirmed" when none is recorded."""
+        return self.provenance.get(name) or UNCONFIRMED
+
+    def is_confirmed(self, name: str) -> bool:
+        """Whether a field's value has a public source (so it may be printed as fact)."""
+        return not is_unconfirmed(self.provenance.get(name))
+
+    def confirmed(self, name: str) -> Any:
+        """A field's value when it has a source, else None: what a label may print."""
+        return getattr(self, name) if self.is_confirmed(name) else None
+
+    @property
+    def label_name(self) -> str:
+        """The product's name as a label prints it: only names a source confirms.
+
+        The name, with the brand in brackets when that is confirmed too; else the
+        sponsor's development code; else veinline's catalogue code.
+        """
+        name = self.confirmed("name")
+        brand = self.confirmed("brand_name")
+        if name:
+            return f"{name} ({brand})" if brand else str(name)
+        if brand:
+            return str(brand)
+        development = self.confirmed("development_code")
+        return str(development) if development else self.code
+
+
+def _provenance_keys(product: Product) -> list[tuple[str, object]]:
+    """Every (key, value) of a product that is a catalogue fact and has a value."""
+    out: list[tuple[str, object]] = []
+    for name in PROVENANCE_FIELDS:
+        value = getattr(product, name)
+        if value is None:
+            continue
+        out.append((name, value.value if isinstance(value, StrEnum) else value))
+    for key, value in (product.dose_rule or {}).items():
+        out.append((f"dose_rule.{key}", value))
+    return out
+
+
+def fact_sources(product: Product) -> list[tuple[str, object, str]]:
+    """Each catalogue fact of a product with its source, or "unconfirmed".
+
+    Fields (and dose-rule parts, as `dose_rule.<key>`) come first, then the product's
+    statements as ("fact", text, source). A field without a value claims nothing and is
+    left out. This is what `veinline catalog show CODE` prints.
+    """
+    rows: list[tuple[str, object, str]] = [
+        (key, value, product.source_of(key)) for key, value in _provenance_keys(product)
+    ]
+    for item in product.facts:
+        rows.append(("fact", str(item.get("text", "")), str(item.get("source") or UNCONFIRMED)))
+    return rows
+
+
+def missing_provenance(product: Product) -> list[str]:
+    """Keys of facts with neither a source nor an "unconfirmed" mark (should be none)."""
+    missing = [k for k, _v in _provenance_keys(product) if not product.provenance.get(k)]
+    missing += [f"fact {i + 1}" for i, item in enumerate(product.facts) if not item.get("source")]
+    return missing
+
+
+def derive_source_lists(
+    provenance: dict[str, str], facts: list[JsonObject]
+) -> tuple[list[str], list[str]]:
+    """The distinct cited sources and the unconfirmed keys, from a provenance mapping."""
+    sources: list[str] = []
+    for text in [*provenance.values(), *(str(f.get("source", "")) for f in facts)]:
+        if text and not is_unconfirmed(text) and text not in sources:
+            sources.append(text)
+    unconfirmed = [k for k, v in provenance.items() if is_unconfirmed(v)]
+    return sources, unconfirmed
 
 
 EDITABLE_PRODUCT_FIELDS: dict[str, type] = {
     "name": str,
     "brand_name": str,
+    "development_code": str,
     "sponsor": str,
     "target": str,
     "platform": str,
     "cell_source": str,
+    "isbt128_class": str,
     "storage_max_c": float,
     "post_thaw_window_minutes": int,
+    "isbt128_collection_code": str,
+    "isbt128_product_code": str,
 }
 
 
@@ -236,12 +369,23 @@ def set_product_field(product: Product, name: str, raw: str) -> None:
             raise InvalidInput(f"{name} needs a {kind.__name__}, not {raw!r}") from None
     if value is None and name in ("name", "sponsor"):
         raise InvalidInput(f"{name} cannot be empty")
-    if getattr(product, name) == value:
+    if name in ("isbt128_collection_code", "isbt128_product_code") and isinstance(value, str):
+        from veinline.domain.labels import check_product_description_code
+
+        check_product_description_code(value)
+    # Setting an unconfirmed value to itself is how an administrator confirms it.
+    if getattr(product, name) == value and product.is_confirmed(name):
         raise InvalidInput(f"{product.code}: {name} is already {value!r}")
     setattr(product, name, value)
     if name in product.unconfirmed:
         product.unconfirmed = [f for f in product.unconfirmed if f != name]
     product.version += 1
+    # The administrator's value is site configuration with a ledger entry, not a claim
+    # from a public source; the provenance says so.
+    product.provenance = {
+        **product.provenance,
+        name: f"set by an administrator (catalogue version {product.version}; see the ledger)",
+    }
 
 
 @dataclass(eq=False)

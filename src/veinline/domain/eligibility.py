@@ -3,7 +3,18 @@
 The criteria are data on each authorisation (see `catalog.Criterion`); this module reads a
 patient file into `PatientFacts` and weighs it against them. The answer is three-valued:
 a fact the file does not give makes its criterion unknown, and an unknown criterion makes
-the answer "undetermined", never "eligible" (shared/domain/products.md).
+the answer "undetermined", never "eligible".
+
+Prior therapies may be given as classes or as drug names; `THERAPY_CLASSES` maps each
+drug veinline knows to its class, citing the drug's US prescribing information. A term
+veinline does not know never counts as "not given": if the classes it does know are not
+enough, the criterion is undetermined and the reason names the term.
+
+An indication that says "advanced" (a solid-tumour indication) is checked against the
+disease stage; a missing or ambiguous stage leaves it undetermined. Where a jurisdiction
+has several authorisations for the product, the answer names the one relied on and
+explains each of the others. For a trial (IND or investigator-initiated), the answer says
+that veinline checks the indication only: the protocol's criteria are the investigator's.
 """
 
 from __future__ import annotations
@@ -11,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from veinline.domain.catalog import (
@@ -24,7 +35,16 @@ from veinline.domain.catalog import (
 from veinline.domain.errors import InvalidInput
 from veinline.domain.ledger import JsonObject
 
-__all__ = ["CriterionResult", "EligibilityResult", "PatientFacts", "evaluate", "parse_patient"]
+__all__ = [
+    "THERAPY_CLASSES",
+    "CriterionResult",
+    "EligibilityResult",
+    "PatientFacts",
+    "evaluate",
+    "parse_patient",
+    "says_advanced",
+    "therapy_class_of",
+]
 
 _FIELDS = (
     "age_years",
@@ -33,6 +53,8 @@ _FIELDS = (
     "disease_status",
     "prior_lines",
     "prior_therapy_classes",
+    "prior_therapies",
+    "disease_stage",
     "biomarkers",
     "conditions",
     "prior_allo_hsct",
@@ -62,6 +84,9 @@ class PatientFacts:
     disease_status: str | None = None
     prior_lines: int | None = None
     prior_therapy_classes: tuple[str, ...] | None = None
+    # Drug names as written (bortezomib, lenalidomide ...), read through THERAPY_CLASSES.
+    prior_therapies: tuple[str, ...] | None = None
+    disease_stage: str | None = None
     # Keyed by the name as written; looked up through `biomarker_key`.
     biomarkers: Mapping[str, str | int | float] = field(default_factory=dict)
     conditions: tuple[str, ...] | None = None
@@ -82,8 +107,174 @@ class PatientFacts:
             return MISSING
         if dot or head not in _FIELDS or head == "biomarkers":
             raise _UnknownFact(path)
+        if head == "prior_therapy_classes":
+            known, _unknown = self.therapy_classes()
+            given = self.prior_therapy_classes is not None or self.prior_therapies is not None
+            return tuple(known) if given else MISSING
         value: object = getattr(self, head)
         return MISSING if value is None else value
+
+    def therapy_classes(self) -> tuple[list[str], list[str]]:
+        """The therapy classes the file shows, and the terms veinline cannot place.
+
+        Both `prior_therapy_classes` and `prior_therapies` are read through the same
+        vocabulary: a class name (or its usual abbreviation) or a drug name.
+        """
+        known: list[str] = []
+        unknown: list[str] = []
+        for term in (*(self.prior_therapy_classes or ()), *(self.prior_therapies or ())):
+            therapy_class = therapy_class_of(term)
+            if therapy_class is None:
+                unknown.append(term)
+            elif therapy_class not in known:
+                known.append(therapy_class)
+        return known, unknown
+
+
+# --------------------------------------------------------------- prior-therapy vocabulary
+
+
+@dataclass(frozen=True)
+class TherapyClass:
+    """A class of prior therapy an indication names, with the words that mean it."""
+
+    code: str
+    name: str
+    aliases: tuple[str, ...]
+
+
+# The classes named by the myeloma CAR-T labels: eque-cel's indication ("a proteasome
+# inhibitor and an immunomodulatory agent", IASO Bio/Innovent announcement, 2 July 2023)
+# and triple-class exposure ("an immunomodulatory agent, a proteasome inhibitor, and an
+# anti-CD38 monoclonal antibody", ABECMA US prescribing information, indication).
+THERAPY_CLASS_LIST: tuple[TherapyClass, ...] = (
+    TherapyClass("proteasome_inhibitor", "proteasome inhibitor", ("pi",)),
+    TherapyClass(
+        "immunomodulatory_agent",
+        "immunomodulatory agent",
+        ("imid", "immunomodulatory_drug", "immunomodulator"),
+    ),
+    TherapyClass(
+        "anti_cd38_antibody",
+        "anti-CD38 monoclonal antibody",
+        ("anti_cd38", "anti_cd38_monoclonal_antibody", "anti_cd38_mab", "cd38_antibody"),
+    ),
+)
+
+# Drug name -> (class code, source). Each class is the one the drug's US prescribing
+# information (Highlights, "Initial U.S. Approval" block and pharmacologic class) gives:
+# bortezomib, carfilzomib and ixazomib are proteasome inhibitors; lenalidomide,
+# pomalidomide and thalidomide are thalidomide analogues, which the myeloma CAR-T labels
+# (ABECMA, CARVYKTI) count as immunomodulatory agents; daratumumab and isatuximab are
+# CD38-directed cytolytic antibodies. Brand names are accepted as written on the carton.
+THERAPY_CLASSES: dict[str, tuple[str, str]] = {
+    "bortezomib": ("proteasome_inhibitor", "VELCADE (bortezomib) US prescribing information"),
+    "velcade": ("proteasome_inhibitor", "VELCADE (bortezomib) US prescribing information"),
+    "carfilzomib": ("proteasome_inhibitor", "KYPROLIS (carfilzomib) US prescribing information"),
+    "kyprolis": ("proteasome_inhibitor", "KYPROLIS (carfilzomib) US prescribing information"),
+    "ixazomib": ("proteasome_inhibitor", "NINLARO (ixazomib) US prescribing information"),
+    "ninlaro": ("proteasome_inhibitor", "NINLARO (ixazomib) US prescribing information"),
+    "lenalidomide": (
+        "immunomodulatory_agent",
+        "REVLIMID (lenalidomide) US prescribing information",
+    ),
+    "revlimid": ("immunomodulatory_agent", "REVLIMID (lenalidomide) US prescribing information"),
+    "pomalidomide": (
+        "immunomodulatory_agent",
+        "POMALYST (pomalidomide) US prescribing information",
+    ),
+    "pomalyst": ("immunomodulatory_agent", "POMALYST (pomalidomide) US prescribing information"),
+    "thalidomide": ("immunomodulatory_agent", "THALOMID (thalidomide) US prescribing information"),
+    "thalomid": ("immunomodulatory_agent", "THALOMID (thalidomide) US prescribing information"),
+    "daratumumab": ("anti_cd38_antibody", "DARZALEX (daratumumab) US prescribing information"),
+    "darzalex": ("anti_cd38_antibody", "DARZALEX (daratumumab) US prescribing information"),
+    "daratumumab_and_hyaluronidase": (
+        "anti_cd38_antibody",
+        "DARZALEX FASPRO (daratumumab and hyaluronidase) US prescribing information",
+    ),
+    "darzalex_faspro": (
+        "anti_cd38_antibody",
+        "DARZALEX FASPRO (daratumumab and hyaluronidase) US prescribing information",
+    ),
+    "isatuximab": ("anti_cd38_antibody", "SARCLISA (isatuximab) US prescribing information"),
+    "sarclisa": ("anti_cd38_antibody", "SARCLISA (isatuximab) US prescribing information"),
+}
+
+
+def _term_key(term: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", term.strip().casefold()).strip("_")
+
+
+_CLASS_BY_KEY: dict[str, str] = {}
+for _therapy_class in THERAPY_CLASS_LIST:
+    for _word in (_therapy_class.code, _therapy_class.name, *_therapy_class.aliases):
+        _CLASS_BY_KEY[_term_key(_word)] = _therapy_class.code
+_CLASS_NAMES = {c.code: c.name for c in THERAPY_CLASS_LIST}
+
+
+def therapy_class_of(term: str) -> str | None:
+    """The class code a prior-therapy term means (a class, its abbreviation or a drug)."""
+    key = _term_key(term)
+    if key in _CLASS_BY_KEY:
+        return _CLASS_BY_KEY[key]
+    drug = THERAPY_CLASSES.get(key)
+    return drug[0] if drug else None
+
+
+# --------------------------------------------------------------- disease stage
+
+# What "advanced" covers for a solid tumour: locally advanced (unresectable) or metastatic
+# disease, AJCC stage IV. Stage III may be resectable or not, so it alone does not say;
+# early stages (0-II, localised, resectable) are not advanced.
+_ADVANCED_STAGES = frozenset(
+    {
+        "advanced",
+        "locally_advanced",
+        "unresectable",
+        "locally_advanced_unresectable",
+        "metastatic",
+        "stage_iv",
+        "stage_4",
+        "iv",
+    }
+)
+_EARLY_STAGES = frozenset(
+    {
+        "early",
+        "localised",
+        "localized",
+        "resectable",
+        "stage_0",
+        "stage_i",
+        "stage_ii",
+        "stage_1",
+        "stage_2",
+        "0",
+        "i",
+        "ii",
+    }
+)
+_ADVANCED_WORD = re.compile(r"\badvanced\b", re.IGNORECASE)
+
+
+def says_advanced(indication: str) -> bool:
+    """Whether an indication limits itself to advanced disease."""
+    return bool(_ADVANCED_WORD.search(indication))
+
+
+def _weigh_stage(facts: PatientFacts) -> tuple[bool | None, str]:
+    stage = facts.disease_stage
+    if stage is None:
+        return None, "disease stage not given; the indication is for advanced disease"
+    key = _term_key(stage)
+    if key in _ADVANCED_STAGES:
+        return True, f"disease stage {stage} (advanced)"
+    if key in _EARLY_STAGES:
+        return False, f"disease stage {stage}, needs advanced (locally advanced or metastatic)"
+    return None, (
+        f"veinline cannot tell whether disease stage {stage!r} is advanced; give locally "
+        "advanced, unresectable, metastatic or an early stage"
+    )
 
 
 class _UnknownFact(Exception):
@@ -257,6 +448,8 @@ def parse_patient(data: object, *, today: date) -> PatientFacts:
             else None
         ),
         prior_therapy_classes=optional_texts("prior_therapy_classes"),
+        prior_therapies=optional_texts("prior_therapies"),
+        disease_stage=optional_text("disease_stage"),
         biomarkers=_biomarkers(given["biomarkers"]) if "biomarkers" in given else {},
         conditions=optional_texts("conditions"),
         prior_allo_hsct=hsct,
@@ -294,6 +487,10 @@ class EligibilityResult:
     product: str
     jurisdiction: str
     authorisation: str | None
+    # What the answer does not check (a trial's protocol criteria), in words.
+    notes: tuple[str, ...] = ()
+    # The other authorisations to treat in the jurisdiction, each weighed and explained.
+    others: tuple[JsonObject, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -309,6 +506,8 @@ class EligibilityResult:
             "product": self.product,
             "jurisdiction": self.jurisdiction,
             "authorisation": self.authorisation,
+            "notes": list(self.notes),
+            "others": [dict(o) for o in self.others],
         }
 
 
@@ -349,6 +548,7 @@ _WORDING = {
     "disease_status": _Wording("disease status", "disease status {v}"),
     "prior_lines": _Wording("number of prior lines", "{v} prior lines"),
     "prior_therapy_classes": _Wording("prior therapy classes", "prior therapy classes {v}"),
+    "disease_stage": _Wording("disease stage", "disease stage {v}"),
     "conditions": _Wording("conditions", "conditions {v}"),
     "prior_allo_hsct": _Wording("prior allogeneic HSCT", "prior allogeneic HSCT: {v}"),
     "weight_kg": _Wording("weight", "weighs {v} kg", unit=" kg"),
@@ -427,6 +627,17 @@ def _weigh(criterion: Criterion, facts: PatientFacts) -> tuple[bool | None, str]
             return cannot
         # A list the file gives is taken as complete: what it leaves out, the patient lacks.
         lacking = [w for w in want if not any(_same(v, w) for v in value)]
+        if lacking and criterion.fact == "prior_therapy_classes":
+            _known, unknown = facts.therapy_classes()
+            names = [_CLASS_NAMES.get(str(w), _show(w)) for w in lacking]
+            if unknown:
+                # An unknown drug may be the missing class: say so, never "not met".
+                terms = ", ".join(repr(t) for t in unknown)
+                return None, (
+                    f"veinline does not know the prior therapy {terms}; it may be the "
+                    f"{_either(names)} the indication needs: check by hand"
+                )
+            return False, f"no {_either(names)} among the prior therapies"
         if lacking:
             return False, f"no {_either(lacking)} among {words.noun}"
         return True, f"{words.noun} include {_either(want, 'and')}"
@@ -476,13 +687,41 @@ def _evaluate_one(product: Product, auth: Authorisation, facts: PatientFacts) ->
     for criterion in criteria:
         met, reason = _weigh(criterion, facts)
         lines.append(CriterionResult(criterion.id, criterion.description, met, reason))
+    if says_advanced(auth.indication) and not any(c.fact == "disease_stage" for c in criteria):
+        met, reason = _weigh_stage(facts)
+        lines.append(
+            CriterionResult(
+                "advanced-stage", "Advanced disease (locally advanced or metastatic)", met, reason
+            )
+        )
+    notes: list[str] = []
+    if auth.status.is_trial:
+        notes.append(
+            f"{auth.id} is a clinical trial ({auth.status.label}): veinline checks the "
+            "indication only; the protocol's inclusion and exclusion criteria are for the "
+            "investigator to assess"
+        )
     return EligibilityResult(
         eligible=_combine(lines),
         criteria=tuple(lines),
         product=product.code,
         jurisdiction=auth.jurisdiction.upper(),
         authorisation=auth.id,
+        notes=tuple(notes),
     )
+
+
+def _summary(result: EligibilityResult) -> JsonObject:
+    word = {True: "eligible", False: "not eligible", None: "undetermined"}[result.eligible]
+    open_lines = [c for c in result.criteria if c.met is not True]
+    because = "; ".join(f"{c.id}: {c.reason}" for c in open_lines) or "every criterion met"
+    head = result.criteria[0].reason if result.criteria else ""
+    return {
+        "authorisation": result.authorisation,
+        "eligible": result.eligible,
+        "explanation": f"{result.authorisation} ({head}): {word}, {because}",
+        "notes": list(result.notes),
+    }
 
 
 def _what_exists(here: list[Authorisation], mine: list[Authorisation]) -> str:
@@ -517,7 +756,8 @@ def evaluate(
 
     Where several authorisations apply (two trials in one country), the best answer
     wins (eligible, then undetermined, then not eligible; among equals, the one with
-    fewest failed then fewest unknown criteria, then the first given) and is named.
+    fewest failed then fewest unknown criteria, then the first given) and is named;
+    each of the others is weighed too and explained in `others`.
     """
     place = jurisdiction.strip().upper()
     if not place:
@@ -537,4 +777,8 @@ def evaluate(
         )
         return EligibilityResult(False, (refused,), product.code, place, None)
     results = [_evaluate_one(product, auth, facts) for auth in usable]
-    return min(results, key=_rank)
+    best = min(results, key=_rank)
+    if len(results) == 1:
+        return best
+    others = tuple(_summary(r) for r in results if r is not best)
+    return replace(best, others=others)

@@ -13,33 +13,51 @@ Identity rules kept here:
   which the renderer draws boxed (ST-001 §7.5.1.1).
 - ISBT 128 date-times carry no time zone: they are the labelling facility's local time.
   The text names that zone and repeats the instant in UTC, because a bag crosses zones.
-- Labels carry identifiers, never who the patient is: `LabelFacts` has no field for a
-  name, a date of birth or a medical record number (docs/architecture.md, "Authority":
-  manufacturing and QC see the identifier only).
+- Apheresis and shipper labels carry identifiers, never who the patient is. A final
+  product bag is the one label read at the bedside, so it carries the patient identifiers
+  the bedside check compares: the name and, per the treatment site's policy, the date of
+  birth or the medical record number (FACT-JACIE International Standards: a product for
+  a specific recipient is labelled with the recipient's name and identifier).
+- A product used under an IND in the United States carries the statement 21 CFR 312.6(a)
+  prescribes; another jurisdiction's statement is printed only where one is defined here
+  (`INVESTIGATIONAL_STATEMENTS`), never invented.
+- A collection label carries the volume collected and the anticoagulant.
+- The product description code (ISBT 128 data structure 003, `=<αoooo t ds`) is set per
+  product by configuration; each bag of a divided product gets its own division, so the
+  DIN + product code of every bag differs.
+- Label reconciliation (labels issued, used and destroyed, per case and item, as the
+  FACT-JACIE standards ask) is pure arithmetic here (`reconcile`); the service records it
+  with a ledger entry.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from veinline.domain import isbt128
 from veinline.domain.errors import InvalidInput
 
 __all__ = [
+    "INVESTIGATIONAL_STATEMENTS",
     "MAX_TEXT_LENGTH",
     "Barcode",
+    "BedsideIdentifiers",
     "Label",
     "LabelFacts",
     "LabelKind",
     "Symbology",
     "Text",
     "build_label",
+    "check_product_description_code",
+    "investigational_statement",
+    "reconcile",
+    "reconciliation_totals",
 ]
 
 # Free text has to fit one line of a 4 × 6 inch label at a readable size.
@@ -52,6 +70,48 @@ _DIVISIONS: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # ST-001 §2.4.3: a product description code is a category letter then 4 letters or digits.
 _PRODUCT_CODE: Final = re.compile(r"[A-Z][A-Z0-9]{4}")
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+
+# The statement an investigational product's label carries, by jurisdiction, with the
+# rule that prescribes it. Only statements a regulation fixes word for word are listed;
+# a jurisdiction without one prints none rather than an invented text.
+INVESTIGATIONAL_STATEMENTS: Final[dict[str, tuple[str, str]]] = {
+    "US": (
+        "Caution: New Drug\u2014Limited by Federal (or United States) law to investigational use.",
+        "21 CFR 312.6(a)",
+    ),
+}
+
+
+def investigational_statement(jurisdiction: str, *, investigational: bool) -> str | None:
+    """The statement a product used under an IND (or a trial) carries, if one is defined."""
+    if not investigational:
+        return None
+    found = INVESTIGATIONAL_STATEMENTS.get(jurisdiction.strip().upper())
+    return found[0] if found else None
+
+
+class BedsideIdentifiers(StrEnum):
+    """A treatment site's policy: which identifiers, with the name, a final bag carries.
+
+    The bedside check compares them with the patient's wristband before thaw.
+    """
+
+    NAME_AND_MRN = "name_and_mrn"
+    NAME_AND_BIRTH_DATE = "name_and_birth_date"
+
+    @classmethod
+    def parse(cls, value: object) -> BedsideIdentifiers:
+        if value is None:
+            # The wristband id (the medical record number) is what veinline's bedside
+            # check compares, so it is the default second identifier.
+            return cls.NAME_AND_MRN
+        try:
+            return cls(str(value))
+        except ValueError:
+            allowed = ", ".join(p.value for p in cls)
+            raise InvalidInput(
+                f"unknown bedside identifier policy {value!r}: use {allowed}"
+            ) from None
 
 
 class LabelKind(StrEnum):
@@ -134,6 +194,8 @@ class Label:
     barcodes: tuple[Barcode, ...]
     lines: tuple[Text, ...]
     notice: str | None = None
+    # Statements a regulation prescribes word for word (21 CFR 312.6(a)), printed boxed.
+    statements: tuple[str, ...] = ()
 
     @property
     def linear(self) -> tuple[Barcode, ...]:
@@ -150,6 +212,7 @@ class Label:
         lines = [self.title, self.heading.plain()]
         lines += [b.text.plain() for b in self.barcodes if b.text is not None]
         lines += [t.plain() for t in self.lines]
+        lines += list(self.statements)
         if self.notice:
             lines.append(self.notice)
         return lines
@@ -189,9 +252,26 @@ class LabelFacts:
     shipment_id: str | None = None
     dispatched_at: datetime | None = None
     shipper_contents: LabelKind = LabelKind.PRODUCT_BAG
+    # A collection: how much was collected, and into which anticoagulant.
+    volume_ml: float | None = None
+    anticoagulant: str | None = None
+    # A final product bag: (caption, value) pairs the bedside check compares, the
+    # patient's name first (see `BedsideIdentifiers`).
+    patient_identifiers: tuple[tuple[str, str], ...] = ()
+    # Statements a regulation prescribes for this product here (investigational use).
+    statements: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_text("product code", self.product_code)
+        if self.anticoagulant is not None:
+            _check_text("anticoagulant", self.anticoagulant)
+        if self.volume_ml is not None and (
+            not math.isfinite(self.volume_ml) or self.volume_ml <= 0
+        ):
+            raise InvalidInput(f"volume_ml must be a positive volume, not {self.volume_ml}")
+        for caption, value in self.patient_identifiers:
+            _check_text("patient identifier caption", caption)
+            _check_text(f"patient identifier {caption}", value)
         _check_text("product name", self.product_name)
         _check_text("site name", self.site_name)
         for name in ("batch_id", "shipper_type_label", "ship_from", "ship_to", "shipment_id"):
@@ -201,7 +281,7 @@ class LabelFacts:
         isbt128.coi_check_character(self.coi)
         isbt128.check_character(self.din)
         if self.isbt_product_code is not None:
-            _check_product_code(self.isbt_product_code)
+            check_product_description_code(self.isbt_product_code)
         if self.collection_type not in isbt128.COLLECTION_TYPES:
             raise InvalidInput(
                 f"unknown ISBT 128 collection type {self.collection_type!r}: "
@@ -260,7 +340,8 @@ def _check_text(name: str, value: str) -> None:
         )
 
 
-def _check_product_code(code: str) -> None:
+def check_product_description_code(code: str) -> None:
+    """Refuse a product description code ISBT 128 ST-001 §2.4.3 (DS003) does not allow."""
     if not _PRODUCT_CODE.fullmatch(code):
         raise InvalidInput(
             f"an ISBT 128 product description code is 5 characters, a letter then 4 letters "
@@ -430,6 +511,11 @@ def _apheresis(facts: LabelFacts, din: isbt128.Din) -> Label:
     lines = [
         Text("Collection type", _collection_type_words(facts.collection_type), strong=True),
         Text("Collection site", facts.site_name),
+        Text(
+            "Volume",
+            f"{facts.volume_ml:g} mL" if facts.volume_ml is not None else "not recorded",
+        ),
+        Text("Anticoagulant", facts.anticoagulant or "not recorded"),
         *([Text("Batch", facts.batch_id)] if facts.batch_id else []),
         *_storage(facts),
         *_unassigned_code(facts),
@@ -444,9 +530,20 @@ def _apheresis(facts: LabelFacts, din: isbt128.Din) -> Label:
     )
 
 
+def _patient(facts: LabelFacts, kind: LabelKind) -> list[Text]:
+    # Two identifiers, the name and one more, as the bedside check compares them.
+    if len(facts.patient_identifiers) < 2:
+        raise InvalidInput(
+            f"a {kind.banner.lower()} label needs the patient's name and a second identifier "
+            "(date of birth or medical record number, per the site's policy)"
+        )
+    return [Text(caption, value, strong=True) for caption, value in facts.patient_identifiers]
+
+
 def _product(facts: LabelFacts, din: isbt128.Din) -> Label:
     kind = LabelKind.PRODUCT_BAG
     _require(facts, kind, "expires_at", "batch_id")
+    patient = _patient(facts, kind)
     assert facts.expires_at is not None and facts.batch_id is not None
     if facts.bag_count > len(_DIVISIONS):
         raise InvalidInput(
@@ -466,6 +563,7 @@ def _product(facts: LabelFacts, din: isbt128.Din) -> Label:
         else []
     )
     lines = [
+        *patient,
         Text("Batch", facts.batch_id, strong=True),
         Text("Collection type", _collection_type_words(facts.collection_type), strong=True),
         _moment("Collected", facts.collected_at, zone),
@@ -481,6 +579,7 @@ def _product(facts: LabelFacts, din: isbt128.Din) -> Label:
         barcodes=(*linear, _compound(linear)),
         lines=tuple(lines),
         notice=_notice(din, facts.coi),
+        statements=facts.statements,
     )
 
 
@@ -526,6 +625,89 @@ def _shipper(facts: LabelFacts, din: isbt128.Din) -> Label:
 
 
 def build_label(kind: LabelKind, facts: LabelFacts) -> Label:
+    """See `_build`. Only a final product bag prints patient identifiers: an apheresis
+    bag or a shipper travels through manufacturing and couriers, which see the
+    identifiers (DIN, CoI) only, so its label leaves them off whatever it is given."""
+    if LabelKind(kind) is not LabelKind.PRODUCT_BAG:
+        facts = replace(facts, patient_identifiers=(), statements=())
+    return _build(kind, facts)
+
+
+# ---------------------------------------------------------------------------
+# Label reconciliation
+# ---------------------------------------------------------------------------
+
+RECONCILED_ITEMS: Final = ("apheresis_bag", "product_bag", "shipper")
+
+
+def reconcile(
+    record: dict[str, Any],
+    item: str,
+    *,
+    issued: int,
+    used: int,
+    destroyed: int,
+    at: str,
+    by: str,
+    reason: str,
+) -> dict[str, Any]:
+    """A case's label record with one more count of labels issued, used and destroyed.
+
+    Every label issued for a case is either used on its item or destroyed; what is neither
+    is unaccounted for and needs a reason (FACT-JACIE International Standards: label
+    reconciliation). Counts add up per item over the case; more used and destroyed than
+    issued is refused.
+    """
+    if item not in RECONCILED_ITEMS:
+        raise InvalidInput(f"unknown label item {item!r}; use {', '.join(RECONCILED_ITEMS)}")
+    for name, value in (("issued", issued), ("used", used), ("destroyed", destroyed)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidInput(f"labels {name} must be a whole number, 0 or more, not {value}")
+    if issued + used + destroyed == 0:
+        raise InvalidInput("a reconciliation counts at least one label")
+    totals = reconciliation_totals(record).get(item, {"issued": 0, "used": 0, "destroyed": 0})
+    new = {
+        "issued": totals["issued"] + issued,
+        "used": totals["used"] + used,
+        "destroyed": totals["destroyed"] + destroyed,
+    }
+    if new["used"] + new["destroyed"] > new["issued"]:
+        raise InvalidInput(
+            f"{item}: {new['used']} used and {new['destroyed']} destroyed, but only "
+            f"{new['issued']} issued: every label used or destroyed must have been issued"
+        )
+    if not reason.strip():
+        raise InvalidInput("a label reconciliation needs a reason")
+    entries = list(record.get("entries", []))
+    entries.append(
+        {
+            "item": item,
+            "issued": issued,
+            "used": used,
+            "destroyed": destroyed,
+            "at": at,
+            "by": by,
+            "reason": reason.strip(),
+        }
+    )
+    return {"entries": entries}
+
+
+def reconciliation_totals(record: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Per item: labels issued, used, destroyed, and unaccounted (issued - used - destroyed)."""
+    totals: dict[str, dict[str, int]] = {}
+    for entry in record.get("entries", []):
+        row = totals.setdefault(
+            str(entry["item"]), {"issued": 0, "used": 0, "destroyed": 0, "unaccounted": 0}
+        )
+        for key in ("issued", "used", "destroyed"):
+            row[key] += int(entry[key])
+    for row in totals.values():
+        row["unaccounted"] = row["issued"] - row["used"] - row["destroyed"]
+    return totals
+
+
+def _build(kind: LabelKind, facts: LabelFacts) -> Label:
     """The content of the label for `kind`, built from `facts`.
 
     Refuses (InvalidInput) what that kind of label cannot do without: a final product bag

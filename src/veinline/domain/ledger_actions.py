@@ -51,6 +51,7 @@ class LedgerAction(StrEnum):
     CASE_INFUSE = "case.infuse"
     CASE_START_FOLLOW_UP = "case.start_follow_up"
     CASE_CANCEL = "case.cancel"
+    CASE_LABELS_RECONCILED = "case.labels_reconciled"
     # custody: one per point, and the refused scans
     CUSTODY_COLLECTION = "custody.collection"
     CUSTODY_APHERESIS_PICKUP = "custody.apheresis_pickup"

@@ -6,7 +6,8 @@ product and site; a draft is approved by QA, never by its author, and approving 
 version supersedes the one in force, so exactly one approved version is in force for a
 (product, site). A technology transfer copies the version in force at one site to
 another as a new draft that QA at the receiving site must approve before a batch may use
-it (the first clinical batch at CARsgen's RTP site followed such a transfer; seed 002).
+it (the first clinical batch at CARsgen's RTP site followed such a transfer: CARsgen
+Therapeutics Business Wire release, 2022).
 
 This module also holds the life of a controlled document, which the release
 specification shares.

@@ -336,7 +336,7 @@ def scenario_json_schema() -> dict[str, Any]:
             "QC intake, waiting patients and started work. References (product, centre, "
             "facility, suite) must resolve; see veinline.planning.scenario. Example: "
             "rtp-example.json, a year at the CARsgen RTP facility built for 700 autologous "
-            "patients a year (seed 002)."
+            "patients a year (CARsgen Therapeutics Business Wire release, 2022)."
         ),
     }
 

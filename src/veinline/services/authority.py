@@ -137,6 +137,14 @@ COMMANDS: dict[type[commands.Command], Rule] = {
     ),
     commands.StartFollowUp: _with_admin("start follow-up", R.PHYSICIAN),
     commands.CancelCase: _with_admin("cancel", R.COORDINATOR, R.PHYSICIAN),
+    # Whoever prints and applies labels accounts for them; QA reviews the count.
+    commands.ReconcileLabels: _with_admin(
+        "reconcile labels",
+        R.APHERESIS_NURSE,
+        R.MANUFACTURING_OPERATOR,
+        R.COORDINATOR,
+        R.QA_REVIEWER,
+    ),
     # trials and planning
     commands.CreateTrial: _with_admin("set up trials", R.PHYSICIAN),
     commands.EnrolInCohort: _with_admin("enrol patients in trials", R.PHYSICIAN, R.COORDINATOR),

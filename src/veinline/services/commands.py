@@ -115,6 +115,20 @@ class Collect(Command):
     case_id: str
     collected_at: str
     volume_ml: float | None = None
+    # The anticoagulant the collection went into (e.g. ACD-A); printed on its label.
+    anticoagulant: str | None = None
+
+
+@dataclass(frozen=True)
+class ReconcileLabels(Command):
+    """Labels issued, used and destroyed for one item of a case (FACT-JACIE reconciliation)."""
+
+    case_id: str
+    item: str
+    issued: int
+    used: int
+    destroyed: int
+    reason: str
 
 
 @dataclass(frozen=True)

@@ -279,6 +279,7 @@ def collect(cmd: commands.Collect, uow: AbstractUnitOfWork, *, actor: User, cloc
             collected_at=collected_at,
             site=site.code,
             volume_ml=cmd.volume_ml,
+            anticoagulant=cmd.anticoagulant.strip() if cmd.anticoagulant else None,
             by=actor.username,
         )
         transition(

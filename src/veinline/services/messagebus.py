@@ -15,6 +15,7 @@ from veinline.services import (
     followup,
     handlers,
     journey,
+    labels,
     planning,
     processes,
     release,
@@ -40,6 +41,7 @@ HANDLERS: dict[type[commands.Command], Handler] = {
     **followup.HANDLERS,
     **trials.HANDLERS,
     **planning.HANDLERS,
+    **labels.HANDLERS,
 }
 
 

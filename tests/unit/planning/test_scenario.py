@@ -20,11 +20,12 @@ from veinline.planning.scenario import (
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "planning"
 
 
-def test_the_rtp_example_holds_700_patients_and_cites_seed_002() -> None:
+def test_the_rtp_example_holds_700_patients_and_cites_the_carsgen_release() -> None:
     scenario = load_scenario(DOCS / "rtp-example.json")
     assert len(scenario.patients) == 700
     assert scenario.facilities[0].id == "RTP"
-    assert scenario.description is not None and "seed 002" in scenario.description
+    assert scenario.description is not None
+    assert "CARsgen Therapeutics Business Wire release" in scenario.description
 
 
 def test_the_rtp_example_is_what_the_generator_makes() -> None:

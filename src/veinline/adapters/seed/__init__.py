@@ -14,6 +14,8 @@ from veinline.domain.catalog import (
     Site,
     SiteKind,
     check_code,
+    derive_source_lists,
+    missing_provenance,
 )
 from veinline.domain.errors import InvalidInput
 from veinline.domain.user import Role
@@ -31,7 +33,16 @@ def _product(data: dict[str, Any]) -> Product:
     fields = dict(data)
     fields["modality"] = Modality(fields["modality"])
     check_code(fields["code"])
-    return Product(**fields)
+    provenance = {str(k): str(v) for k, v in fields.pop("provenance", {}).items()}
+    facts = [dict(f) for f in fields.get("facts", [])]
+    sources, unconfirmed = derive_source_lists(provenance, facts)
+    product = Product(**fields, provenance=provenance, sources=sources, unconfirmed=unconfirmed)
+    missing = missing_provenance(product)
+    if missing:
+        raise InvalidInput(
+            f"seed product {product.code}: no source or 'unconfirmed' for {', '.join(missing)}"
+        )
+    return product
 
 
 def _authorisation(data: dict[str, Any]) -> Authorisation:
