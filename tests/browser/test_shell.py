@@ -29,6 +29,12 @@ def test_a_visitor_sees_the_catalogue_and_a_product(page: Page, live_server: str
     page.get_by_role("link", name="amimestrocel").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("amimestrocel injection")
     expect(page.locator("body")).to_contain_text("Aged 14 or over")
+    sources = page.get_by_test_id("fact-sources")
+    # Every fact names its source; what no source supports says so, highlighted.
+    expect(sources.locator("tbody tr").first).to_be_visible()
+    for cell in sources.locator("tbody tr td:nth-child(3)").all():
+        assert cell.inner_text().strip()
+    expect(sources.locator("td.warn").first).to_contain_text("unconfirmed")
     _shot(page, "product")
 
 

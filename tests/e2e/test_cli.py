@@ -150,6 +150,25 @@ def test_catalog_commands_list_and_show_the_seed_products(run: Run, demo_app: Ap
     assert missing.exit_code == 2 and "no product" in missing.stderr
 
 
+@pytest.mark.parametrize("code", ["eque-cel", "zevor-cel", "amimestrocel", "vum02", "imc001"])
+def test_catalog_show_names_a_source_or_unconfirmed_for_every_fact(
+    run: Run, demo_app: App, code: str
+) -> None:
+    shown = run("catalog", "show", code, "--json", db=demo_app)
+    assert shown.exit_code == 0
+    rows = json.loads(shown.stdout)["product"]["fact_sources"]
+    assert rows and all(r["source"].strip() for r in rows)
+    assert all(r["confirmed"] != r["source"].startswith("unconfirmed") for r in rows)
+    text = run("catalog", "show", code, db=demo_app).stdout
+    lines = text.splitlines()
+    # Every fact line is followed by its source line, as the JSON has them.
+    sources = [line.strip() for line in lines if line.strip().startswith("source: ")]
+    assert len(sources) == len(rows)
+    assert [s.removeprefix("source: ") for s in sources] == [
+        " ".join(r["source"].split()) for r in rows
+    ]
+
+
 def test_catalog_load_twice_creates_nothing_new(run: Run, demo_app: App) -> None:
     result = run("catalog", "load", db=demo_app)
     assert result.exit_code == 0

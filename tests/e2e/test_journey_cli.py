@@ -99,7 +99,29 @@ def test_a_case_goes_from_enrolment_to_infusion_through_the_cli(
             "demo-suzhou-manufacturing",
         )
     )
-    _ok(run("--as", "nurse", "case", "collect", case_id, "--at", "2026-03-02T09:00+08:00"))
+    collect = ("case", "collect", case_id, "--at", "2026-03-02T09:00+08:00")
+    _ok(run("--as", "nurse", *collect, "--volume-ml", "180", "--anticoagulant", "ACD-A"))
+    collection = _case(demo_app, case_id).current_collection
+    assert collection is not None
+    assert (collection.volume_ml, collection.anticoagulant) == (180.0, "ACD-A")
+    reconciled = run(
+        "--as",
+        "nurse",
+        "case",
+        "reconcile-labels",
+        case_id,
+        "--item",
+        "apheresis_bag",
+        "--issued",
+        "3",
+        "--used",
+        "1",
+        "--destroyed",
+        "1",
+        "--reason",
+        "one label spoilt",
+    )
+    assert "apheresis_bag: issued 3, used 1, destroyed 1, unaccounted 1" in _ok(reconciled).stdout
     shown = json.loads(_ok(run("case", "show", case_id, "--json")).stdout)["case"]
     label = f"={shown['din']}00&/{shown['coi']}"
     wrong = run(

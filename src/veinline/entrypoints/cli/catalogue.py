@@ -110,12 +110,11 @@ def catalog_show(
     ):
         if p.get(key):
             cli.out.print(f"  {label}: {p[key]}", highlight=False)
-    if p["unconfirmed"]:
-        cli.out.print(
-            f"  not from a seed (confirm): {', '.join(p['unconfirmed'])}", highlight=False
-        )
-    for fact in p["facts"]:
-        cli.out.print(f"  - {fact}", highlight=False)
+    cli.out.print("\n  [bold]Facts and their sources[/]", highlight=False)
+    for row in p["fact_sources"]:
+        source = row["source"] if row["confirmed"] else f"[yellow]{row['source']}[/]"
+        cli.out.print(f"  {row['field']}: {row['value']}", highlight=False, markup=False)
+        cli.out.print(f"      source: {source}", highlight=False)
     for a in detail["authorisations"]:
         cli.out.print(
             f"\n  [bold]{a['jurisdiction']}[/] {a['regulator']}: {a['status_label']}"

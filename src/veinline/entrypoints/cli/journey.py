@@ -166,9 +166,21 @@ def case_collect(
     case_id: Annotated[str, typer.Argument()],
     at: Annotated[str, typer.Option(help="Collection end, ISO 8601 with zone.")],
     volume_ml: Annotated[float | None, typer.Option(help="Volume collected, mL.")] = None,
+    anticoagulant: Annotated[
+        str | None,
+        typer.Option(help="Anticoagulant used, as the collection label prints it, e.g. ACD-A."),
+    ] = None,
 ) -> None:
-    """Record the apheresis collection: issues its DIN and the shipment to manufacturing."""
-    case = _do(commands.Collect(case_id=case_id, collected_at=at, volume_ml=volume_ml))
+    """Record the apheresis collection: issues its DIN and the shipment to manufacturing.
+
+    The volume and anticoagulant are printed on the collection label (ISBT 128 ST-004);
+    a label says "not recorded" for either when it is left out.
+    """
+    case = _do(
+        commands.Collect(
+            case_id=case_id, collected_at=at, volume_ml=volume_ml, anticoagulant=anticoagulant
+        )
+    )
     _done(case, f"collected as DIN {case.current_din}")
 
 
@@ -425,6 +437,43 @@ def label_command(
     except OSError as exc:
         cli.fail(f"cannot write {out}: {exc.strerror}")
     cli.out.print(f"{len(labels)} label(s) written to {out}", highlight=False)
+
+
+@case_app.command("reconcile-labels")
+def case_reconcile_labels(
+    case_id: Annotated[str, typer.Argument(help="Case id.")],
+    item: Annotated[str, typer.Option(help="apheresis_bag, product_bag or shipper.")],
+    issued: Annotated[int, typer.Option(help="Labels printed for this item.")],
+    used: Annotated[int, typer.Option(help="Labels applied to a container.")],
+    destroyed: Annotated[int, typer.Option(help="Labels destroyed (spoilt, surplus).")],
+    reason: Annotated[str, typer.Option(help="Why, for the ledger.")],
+) -> None:
+    """Reconcile a case's labels: issued = used + destroyed, as FACT-JACIE asks.
+
+    Each reconciliation is a ledger entry (case.labels_reconciled); the totals per item
+    follow, with any label unaccounted for.
+    """
+    from veinline.domain.labels import reconciliation_totals
+
+    case = _do(
+        commands.ReconcileLabels(
+            case_id=case_id,
+            item=item,
+            issued=issued,
+            used=used,
+            destroyed=destroyed,
+            reason=reason,
+        )
+    )
+    out = cli_context().out
+    out.print(f"case {case.id}: labels reconciled", highlight=False)
+    for name, row in reconciliation_totals(case.labels).items():
+        style = "red" if row["unaccounted"] else "green"
+        out.print(
+            f"  {name}: issued {row['issued']}, used {row['used']}, destroyed "
+            f"{row['destroyed']}, [{style}]unaccounted {row['unaccounted']}[/]",
+            highlight=False,
+        )
 
 
 __all__ = ["DomainError", "register"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from veinline.domain.catalog import Authorisation, Product, Site
+from veinline.domain.catalog import Authorisation, Product, Site, fact_sources, is_unconfirmed
 from veinline.domain.errors import NotFound
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
@@ -26,6 +26,10 @@ def _product(p: Product) -> dict[str, Any]:
         if rule.get("kind") == "per_kg"
         else None
     )
+    data["fact_sources"] = [
+        {"field": field, "value": value, "source": source, "confirmed": not is_unconfirmed(source)}
+        for field, value, source in fact_sources(p)
+    ]
     return data
 
 
