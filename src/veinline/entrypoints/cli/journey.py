@@ -58,6 +58,17 @@ def eligibility_check(
 ) -> None:
     """Check a patient against the authorisation in force; prints JSON with reasons.
 
+    The patient file is a JSON object of facts: age_years (or birth_date), diagnosis,
+    disease_status (relapsed, refractory), prior_lines, prior_therapies (drug or brand
+    names, e.g. ["bortezomib", "lenalidomide", "daratumumab"], mapped to their classes;
+    or prior_therapy_classes), disease_stage (for indications that say "advanced"),
+    biomarkers, conditions, prior_allo_hsct, weight_kg.
+
+    A drug veinline does not know, or a missing fact, leaves its criterion undetermined
+    (never "not met"); "others" explains the jurisdiction's other authorisations, and for
+    a trial "notes" says only the indication is checked: the protocol's criteria are the
+    investigator's.
+
     Exit 0 eligible, 1 not eligible, 3 undetermined (a needed fact is missing), 2 bad input.
     """
     from veinline.domain import eligibility
