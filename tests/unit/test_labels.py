@@ -477,6 +477,33 @@ def test_every_bag_of_a_divided_product_has_its_own_division(count: int) -> None
         assert code[-2] == "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[n]
 
 
+@pytest.mark.parametrize("count", [2, 4])
+def test_bags_of_a_set_differ_in_their_barcodes_before_a_product_code_is_configured(
+    count: int,
+) -> None:
+    # ISBT 128 ST-001 Table 3: flags 01-04 mark the containers of a set, so every bag's
+    # DIN barcode differs even where no product description code (DS003) is printed.
+    labels = [
+        build_label(
+            LabelKind.PRODUCT_BAG,
+            make_facts(bag_number=n, bag_count=count, isbt_product_code=None),
+        )
+        for n in range(1, count + 1)
+    ]
+    data = [tuple(data_of(label)) for label in labels]
+    assert len(set(data)) == count
+    dins = [next(d for d in row if d.startswith("=") and not d.startswith("=<")) for row in data]
+    assert [d[-2:] for d in dins] == ["01", "02", "03", "04"][:count]
+    assert not any(d.startswith("=<") for row in data for d in row)
+
+
+def test_a_large_set_without_a_product_code_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="needs an ISBT 128 product description code"):
+        build_label(
+            LabelKind.PRODUCT_BAG, make_facts(bag_number=1, bag_count=12, isbt_product_code=None)
+        )
+
+
 def test_a_single_bag_is_undivided() -> None:
     label = build_label(LabelKind.PRODUCT_BAG, make_facts(bag_number=1, bag_count=1))
     assert "=<S9999100" in data_of(label)

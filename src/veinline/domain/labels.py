@@ -551,9 +551,18 @@ def _product(facts: LabelFacts, din: isbt128.Din) -> Label:
         )
     zone = _zone("time zone", facts.manufacturing_timezone or facts.site_timezone)
     # ST-001 §2.4.3: each bag of a divided product is its own division (A0, B0, …), so the
-    # DIN + product code of every bag is unique; a single bag is undivided (00).
+    # DIN + product code of every bag is unique; a single bag is undivided (00). Until a
+    # product description code is configured, the DIN's flags mark each bag as a container
+    # of the set instead (ST-001 Table 3: 01–04, 15–19), so the bags' barcodes still differ.
     division = f"{_DIVISIONS[facts.bag_number - 1]}0" if facts.bag_count > 1 else "00"
-    linear = [_din_barcode(din, "00"), _coi_barcode(facts.coi)]
+    if facts.bag_count > len(_SET_FLAGS) and facts.isbt_product_code is None:
+        raise InvalidInput(
+            f"a set of {facts.bag_count} bags needs an ISBT 128 product description code: "
+            f"without one, flags tell at most {len(_SET_FLAGS)} containers apart"
+        )
+    unmarked = facts.isbt_product_code is None and facts.bag_count > 1
+    flags = _SET_FLAGS[facts.bag_number - 1] if unmarked else "00"
+    linear = [_din_barcode(din, flags), _coi_barcode(facts.coi)]
     if facts.isbt_product_code is not None:
         linear.append(_product_barcode(facts, facts.isbt_product_code, division))
     linear.append(_date_barcode("&>", "Expires", facts.expires_at, zone))
