@@ -21,6 +21,7 @@ from veinline.domain.labels import (
     INVESTIGATIONAL_STATEMENTS,
     BedsideIdentifiers,
     Label,
+    LabelKind,
     reconciliation_totals,
 )
 from veinline.domain.ledger_actions import LedgerAction
@@ -96,25 +97,46 @@ def test_an_approved_product_outside_the_us_carries_no_investigational_statement
 
 def test_no_label_prints_an_unconfirmed_catalogue_value(demo_app: App, driver: Driver) -> None:
     # The seed catalogue marks the storage limit and post-thaw window unconfirmed, and
-    # zevor-cel's INN: the labels leave them off and name the product by its CT053 code.
+    # zevor-cel's INN: the labels say the values are to be confirmed (never a number no
+    # source supports) and name the product by its CT053 code.
     case = _released(driver, ZEVOR_CEL_US, "WB-US-2")
+    printed = 0
     for item in ("apheresis_bag", "product_bag", "shipper"):
         try:
             labels = _labels(demo_app, case.id, item)
         except NotAllowed:
             continue
         for label in labels:
+            printed += 1
             text = "\n".join(label.text_lines())
-            assert "Storage" not in text and "After thaw" not in text
+            assert "-150" not in text and "minutes" not in text
             assert "zevorcabtagene" not in text
             assert "CT053" in label.heading.value
+            if label.kind is LabelKind.PRODUCT_BAG:
+                assert "Storage: cryopreserved; storage limit to be confirmed" in text
+                assert "After thaw: use-within window to be confirmed" in text
+    assert printed >= 2
+
+
+def test_labels_follow_the_material_fresh_collections_are_not_told_to_freeze(
+    demo_app: App, driver: Driver
+) -> None:
+    # A fresh apheresis bag travels at 2-8 °C: the product's cryogenic limit, even when
+    # confirmed, belongs to the cryopreserved product, never to the fresh cells.
+    _set_product(demo_app, "eque-cel", "storage_max_c", "-150")
+    case = _released(driver, EQUE_CEL_HK, "WB-HK-9")
+    (bag,) = _labels(demo_app, case.id, "apheresis_bag")
+    assert "Storage: fresh: keep at 2–8 °C, do not freeze" in bag.text_lines()
+    assert not any("-150" in line for line in bag.text_lines())
+    (product, *_rest) = _labels(demo_app, case.id, "product_bag")
+    assert "Storage: cryopreserved, at or below -150 °C" in product.text_lines()
 
 
 def test_a_confirmed_storage_limit_is_printed(demo_app: App, driver: Driver) -> None:
     _set_product(demo_app, "eque-cel", "storage_max_c", "-150")
     case = _released(driver, EQUE_CEL_HK, "WB-HK-2")
     (label, *_rest) = _labels(demo_app, case.id, "product_bag")
-    assert "Storage: at or below -150 °C" in label.text_lines()
+    assert "Storage: cryopreserved, at or below -150 °C" in label.text_lines()
 
 
 def test_the_collection_label_carries_volume_and_anticoagulant(

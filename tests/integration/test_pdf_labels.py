@@ -193,7 +193,8 @@ def test_eye_readable_text_is_on_each_page(texts: list[str]) -> None:
     assert "S99991B0" in product_2
     assert "2026-09-02 17:00 +08:00" in product_1
     assert "2026-09-02 09:00 UTC" in product_1
-    assert "at or below -150 °C" in product_1
+    assert "cryopreserved, at or below -150 °C" in product_1
+    assert "-150" not in apheresis and "keep at 2–8 °C, do not freeze" in apheresis
     assert "SHIPPER" in shipper
     assert "Demo Hospital Hong Kong" in shipper
     assert "SHP-26-0042" in shipper

@@ -272,7 +272,7 @@ def test_product_bag_shows_batch_storage_and_thaw_window() -> None:
     lines = build_label(LabelKind.PRODUCT_BAG, make_facts()).text_lines()
 
     assert "Batch: B-26-0001" in lines
-    assert "Storage: at or below -150 °C" in lines
+    assert "Storage: cryopreserved, at or below -150 °C" in lines
     assert "After thaw: use within 30 minutes" in lines
     assert "Collection site: Demo Hospital Hong Kong" in lines
 

@@ -40,7 +40,7 @@ from enum import StrEnum
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from veinline.domain import isbt128
+from veinline.domain import coldchain, isbt128
 from veinline.domain.errors import InvalidInput
 
 __all__ = [
@@ -469,10 +469,37 @@ def _collection_type_words(code: str) -> str:
     return words[0].upper() + words[1:]
 
 
-def _storage(facts: LabelFacts) -> list[Text]:
+TO_BE_CONFIRMED: Final = "to be confirmed"
+
+
+def _storage(facts: LabelFacts, material: LabelKind) -> list[Text]:
+    """Storage follows the material in the container, not the product's final form.
+
+    A fresh collection (an apheresis bag, or a shipper of one) is kept at 2–8 °C and must
+    not be frozen: the product's cryogenic limit does not apply to it yet (the fresh
+    shipment's own limits, `coldchain.limits_for`). A cryopreserved product carries its
+    storage limit when the catalogue confirms one; otherwise the label says the limit is
+    to be confirmed, never a value no source supports.
+    """
+    if material is LabelKind.APHERESIS_BAG:
+        fresh = coldchain.limits_for(coldchain.ShipperType.FRESH_2_8, None)
+        return [
+            Text(
+                "Storage",
+                f"fresh: keep at {fresh.low:g}–{fresh.high:g} °C, do not freeze",
+                strong=True,
+            )
+        ]
     if facts.storage_max_c is None:
-        return []
-    return [Text("Storage", f"at or below {facts.storage_max_c:g} °C", strong=True)]
+        return [Text("Storage", f"cryopreserved; storage limit {TO_BE_CONFIRMED}", strong=True)]
+    return [Text("Storage", f"cryopreserved, at or below {facts.storage_max_c:g} °C", strong=True)]
+
+
+def _after_thaw(facts: LabelFacts) -> list[Text]:
+    """The post-thaw window when the catalogue confirms one; otherwise said to be confirmed."""
+    if facts.post_thaw_window_minutes is None:
+        return [Text("After thaw", f"use-within window {TO_BE_CONFIRMED}", strong=True)]
+    return [Text("After thaw", f"use within {facts.post_thaw_window_minutes} minutes", strong=True)]
 
 
 def _unassigned_code(facts: LabelFacts) -> list[Text]:
@@ -517,7 +544,7 @@ def _apheresis(facts: LabelFacts, din: isbt128.Din) -> Label:
         ),
         Text("Anticoagulant", facts.anticoagulant or "not recorded"),
         *([Text("Batch", facts.batch_id)] if facts.batch_id else []),
-        *_storage(facts),
+        *_storage(facts, LabelKind.APHERESIS_BAG),
         *_unassigned_code(facts),
     ]
     return Label(
@@ -566,19 +593,14 @@ def _product(facts: LabelFacts, din: isbt128.Din) -> Label:
     if facts.isbt_product_code is not None:
         linear.append(_product_barcode(facts, facts.isbt_product_code, division))
     linear.append(_date_barcode("&>", "Expires", facts.expires_at, zone))
-    thaw = (
-        [Text("After thaw", f"use within {facts.post_thaw_window_minutes} minutes", strong=True)]
-        if facts.post_thaw_window_minutes is not None
-        else []
-    )
     lines = [
         *patient,
         Text("Batch", facts.batch_id, strong=True),
         Text("Collection type", _collection_type_words(facts.collection_type), strong=True),
         _moment("Collected", facts.collected_at, zone),
         Text("Collection site", facts.site_name),
-        *_storage(facts),
-        *thaw,
+        *_storage(facts, LabelKind.PRODUCT_BAG),
+        *_after_thaw(facts),
         *_unassigned_code(facts),
     ]
     return Label(
@@ -620,7 +642,7 @@ def _shipper(facts: LabelFacts, din: isbt128.Din) -> Label:
             if facts.dispatched_at is not None
             else []
         ),
-        *_storage(facts),
+        *_storage(facts, facts.shipper_contents),
         Text("Collection type", _collection_type_words(facts.collection_type), strong=True),
     ]
     return Label(
