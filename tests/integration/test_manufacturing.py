@@ -178,6 +178,29 @@ def test_the_performer_cannot_verify_their_own_critical_step(demo_app: App, driv
     assert _batch(demo_app, batch_id).step("receipt").verified is not None
 
 
+def test_an_unsigned_entry_is_corrected_without_a_signature_but_a_wrong_password_is_refused(
+    demo_app: App, driver: Driver
+) -> None:
+    case = _at(driver, S.MANUFACTURING)
+    batch_id = present(case.batch_id)
+    driver.do(commands.StartStep(batch_id, "receipt", "Suite 1", ["BSC-1"]), "operator")
+    driver.do(commands.RecordValue(batch_id, "receipt", "Temperature on receipt", "5"), "operator")
+    entry = _batch(demo_app, batch_id).step("receipt").current("Temperature on receipt")
+    assert entry is not None
+    # The form asks for credentials only for signed steps; given anyway, they are checked.
+    _refused(
+        demo_app,
+        batch_id,
+        commands.CorrectValue(batch_id, entry.seq, "6", "misread the display", "operator", "x"),
+        "operator",
+        NotAllowed,
+        "password is wrong",
+    )
+    driver.do(commands.CorrectValue(batch_id, entry.seq, "6", "misread the display"), "operator")
+    current = _batch(demo_app, batch_id).step("receipt").current("Temperature on receipt")
+    assert current is not None and current.value == 6.0 and current.corrects == entry.seq
+
+
 def test_a_signed_step_cannot_be_edited_only_corrected_with_a_signed_second_checked_entry(
     demo_app: App, driver: Driver
 ) -> None:

@@ -200,6 +200,10 @@ def correct_value(
             # A correction to a signed step is signed on its own (11.200 applies).
             signer = signatures.signer(uow, actor, cmd.username, cmd.password, hasher)
             meaning = Meaning.AUTHORED
+        elif cmd.username or cmd.password:
+            # An unsigned entry needs no signature, but credentials given are never
+            # ignored: a wrong password is refused, not passed over.
+            signatures.signer(uow, actor, cmd.username, cmd.password, hasher)
         batch = _change_batch(
             uow,
             cmd.batch_id,
