@@ -361,12 +361,24 @@ def test_the_case_page_imports_a_logger_file_and_qa_disposes_of_the_excursion(
     )
     assert "only QA disposes" in refused.text
     client.post("/login", data={"username": "qa", "password": "veinline-demo"})
+    careless = [
+        ({"reason": "…", "password": "veinline-demo"}, "needs a documented reason"),
+        ({"reason": "stability data cover it", "password": "wrong"}, "password is wrong"),
+    ]
+    for changes, message in careless:
+        answer = client.post(
+            f"/shipments/{shipment}/disposition",
+            data={"case_id": case.id, "decision": "accept", "username": "qa", **changes},
+        )
+        assert message in answer.text and "receipt blocked" in answer.text
     accepted = client.post(
         f"/shipments/{shipment}/disposition",
         data={
             "case_id": case.id,
             "decision": "accept",
             "reason": "15 minutes above 8 °C; stability data cover it",
+            "username": "qa",
+            "password": "veinline-demo",
         },
     )
     assert "excursion disposed" in accepted.text and "receipt blocked" not in accepted.text

@@ -208,6 +208,7 @@ def test_a_case_goes_from_enrolment_to_infusion_through_the_cli(
             "accept",
             "--reason",
             "15 min above limit, within stability data",
+            stdin="qa\nveinline-demo\n",
         )
     )
     _ok(

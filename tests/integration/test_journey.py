@@ -379,7 +379,10 @@ def test_an_excursion_blocks_manufacturing_receipt_until_qa_accepts_it(
         "only QA disposes",
     )
     driver.do(
-        commands.DisposeExcursion(shipment.id, "accept", "15 min at 8.6 °C: in stability"), "qa"
+        commands.DisposeExcursion(
+            shipment.id, "accept", "15 min at 8.6 °C: in stability", "qa", DEMO_PASSWORD
+        ),
+        "qa",
     )
     driver.do(receipt, "operator")
     assert _case(demo_app, case.id).state is S.AT_MANUFACTURING
@@ -394,7 +397,9 @@ def test_after_qa_rejects_an_excursion_the_material_is_not_received(
     demo_app: App, driver: Driver
 ) -> None:
     case, shipment = _logged_excursion(demo_app, driver)
-    driver.do(commands.DisposeExcursion(shipment.id, "reject", "above 8 °C"), "qa")
+    driver.do(
+        commands.DisposeExcursion(shipment.id, "reject", "above 8 °C", "qa", DEMO_PASSWORD), "qa"
+    )
     _refused(
         demo_app,
         case.id,

@@ -280,7 +280,7 @@ def test_a_rejected_excursion_blocks_receipt() -> None:
     shipment = _shipment()
     shipment.dispatch(T0)
     shipment.record_readings(_readings(5.0, 1.0, 5.0))
-    shipment.dispose("reject", "froze", "qa", T0)
+    shipment.dispose("reject", "froze in transit: cells lost", "qa", T0)
     with pytest.raises(NotAllowed, match="QA rejected shipment"):
         shipment.receive(T0)
     assert shipment.status is ShipmentStatus.IN_TRANSIT
@@ -898,7 +898,10 @@ def test_an_excursion_blocks_manufacturing_receipt_until_qa_accepts_it(
         _receipt(world, case)
     assert world.footprint(case.id) == before
     world.do(
-        commands.DisposeExcursion(shipment.id, "accept", "30 min at 9.4 °C within stability"), "qa"
+        commands.DisposeExcursion(
+            shipment.id, "accept", "30 min at 9.4 °C within stability", "qa", DEMO_PASSWORD
+        ),
+        "qa",
     )
     assert world.uow.ledger.committed[-1].action == "shipment.excursion_accepted"
     _receipt(world, case)
@@ -910,7 +913,12 @@ def test_after_qa_rejects_an_excursion_receipt_is_refused(
     world: World, excursion: tuple[Case, Shipment]
 ) -> None:
     case, shipment = excursion
-    world.do(commands.DisposeExcursion(shipment.id, "reject", "above 8 °C for 30 min"), "qa")
+    world.do(
+        commands.DisposeExcursion(
+            shipment.id, "reject", "above 8 °C for 30 min", "qa", DEMO_PASSWORD
+        ),
+        "qa",
+    )
     before = world.footprint(case.id)
     with pytest.raises(NotAllowed, match=r"QA rejected shipment .* cannot be received"):
         _receipt(world, case)
@@ -921,7 +929,12 @@ def test_a_clean_logger_file_imported_after_a_rejection_does_not_reopen_receipt(
     world: World, excursion: tuple[Case, Shipment]
 ) -> None:
     case, shipment = excursion
-    world.do(commands.DisposeExcursion(shipment.id, "reject", "above 8 °C for 30 min"), "qa")
+    world.do(
+        commands.DisposeExcursion(
+            shipment.id, "reject", "above 8 °C for 30 min", "qa", DEMO_PASSWORD
+        ),
+        "qa",
+    )
     # Refusing the import would be a fix too; what must not happen is the receipt.
     with contextlib.suppress(DomainError):
         world.do(commands.ImportLoggerData(shipment.id, LOGGER_CLEAN), "courier")
@@ -931,9 +944,19 @@ def test_a_clean_logger_file_imported_after_a_rejection_does_not_reopen_receipt(
 
 def test_a_rejection_is_final(world: World, excursion: tuple[Case, Shipment]) -> None:
     case, shipment = excursion
-    world.do(commands.DisposeExcursion(shipment.id, "reject", "above 8 °C for 30 min"), "qa")
+    world.do(
+        commands.DisposeExcursion(
+            shipment.id, "reject", "above 8 °C for 30 min", "qa", DEMO_PASSWORD
+        ),
+        "qa",
+    )
     with pytest.raises(NotAllowed):
-        world.do(commands.DisposeExcursion(shipment.id, "accept", "second thoughts"), "qa")
+        world.do(
+            commands.DisposeExcursion(
+                shipment.id, "accept", "second thoughts", "qa", DEMO_PASSWORD
+            ),
+            "qa",
+        )
     with pytest.raises(NotAllowed):
         _receipt(world, case)
 
@@ -1305,3 +1328,31 @@ def test_planned_dates_are_kept_and_unknown_fields_refused(world: World) -> None
     with pytest.raises(NotAllowed, match="courier may not plan"):
         world.do(commands.SetPlannedDates(case.id, {"suite": "B"}), "courier")
     assert world.case(case.id).planned["suite"] == "A"
+
+
+@pytest.mark.parametrize("reason", ["", "…", "...", "ok", "-", "n/a", "accepted", "fine ok"])
+def test_an_excursion_disposition_refuses_a_placeholder_for_a_reason(
+    world: World, excursion: tuple[Case, Shipment], reason: str
+) -> None:
+    case, shipment = excursion
+    before = world.footprint(case.id)
+    with pytest.raises(InvalidInput, match="needs a documented reason"):
+        world.do(
+            commands.DisposeExcursion(shipment.id, "accept", reason, "qa", DEMO_PASSWORD), "qa"
+        )
+    assert world.footprint(case.id) == before
+
+
+def test_an_excursion_disposition_is_signed_and_a_wrong_password_changes_nothing(
+    world: World, excursion: tuple[Case, Shipment]
+) -> None:
+    case, shipment = excursion
+    before = world.footprint(case.id)
+    reason = "30 min at 9.4 °C within stability"
+    with pytest.raises(NotAllowed, match="password is wrong"):
+        world.do(commands.DisposeExcursion(shipment.id, "accept", reason, "qa", "wrong"), "qa")
+    assert world.footprint(case.id) == before
+    world.do(commands.DisposeExcursion(shipment.id, "accept", reason, "qa", DEMO_PASSWORD), "qa")
+    entry = world.uow.ledger.committed[-1]
+    assert entry.action == "shipment.excursion_accepted"
+    assert entry.signature_meaning == "approved" and entry.signed_hash is not None

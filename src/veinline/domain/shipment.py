@@ -15,6 +15,7 @@ from veinline.domain import coldchain
 from veinline.domain.coldchain import ShipperType
 from veinline.domain.errors import InvalidInput, NotAllowed
 from veinline.domain.ledger import JsonObject, canonical_json, snapshot_time
+from veinline.domain.signature import documented_reason
 
 # A logger that stays silent longer than this leaves a gap QA must see.
 MAX_LOGGER_INTERVAL = timedelta(minutes=30)
@@ -133,11 +134,10 @@ class Shipment:
             )
         if decision not in ("accept", "reject"):
             raise InvalidInput("QA decides 'accept' or 'reject'")
-        if not reason.strip():
-            raise InvalidInput("a disposition needs a documented reason")
+        documented = documented_reason(reason, "a disposition of excursions")
         self.disposition = {
             "decision": decision,
-            "reason": reason.strip(),
+            "reason": documented,
             "by": by,
             "at": at.isoformat(),
         }

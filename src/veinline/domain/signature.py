@@ -12,6 +12,24 @@ from veinline.domain.ledger import JsonObject, aware, content_hash, snapshot_tim
 from veinline.domain.user import User
 
 
+def documented_reason(reason: str, what: str) -> str:
+    """A reason that documents a decision: words, not a placeholder ("…", "ok", "-").
+
+    A signed decision states its reason (21 CFR 11.50 shows the meaning; EU GMP Annex 11
+    §10 asks that changes and decisions record why): at least two words and eight
+    characters, with letters in them. Returns the reason with its spacing tidied.
+    """
+    cleaned = " ".join(reason.split())
+    words = [w for w in cleaned.split(" ") if any(ch.isalpha() for ch in w)]
+    if len(cleaned) < 8 or len(words) < 2:
+        raise InvalidInput(
+            f"{what} needs a documented reason: say what was judged and why (not {cleaned[:20]!r})"
+            if cleaned
+            else f"{what} needs a documented reason: say what was judged and why"
+        )
+    return cleaned
+
+
 class Meaning(StrEnum):
     """What a signer declares by signing (11.50(a)(3)); shown with every signed record."""
 

@@ -148,9 +148,13 @@ class ImportLoggerData(Command):
 
 @dataclass(frozen=True)
 class DisposeExcursion(Command):
+    """QA accepts or rejects a shipment's temperature excursions by e-signature."""
+
     shipment_id: str
     decision: str
     reason: str
+    username: str = ""
+    password: str = ""
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,10 @@ from veinline.domain.ledger import JsonObject
 from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.release import Disposition
 from veinline.domain.shipment import Leg, Shipment
+from veinline.domain.signature import Meaning
 from veinline.domain.user import Role, User
-from veinline.services import authority, batch_record, commands, release
-from veinline.services.handlers import Clock, allocate_identifier
+from veinline.services import authority, batch_record, commands, release, signatures
+from veinline.services.handlers import Clock, PasswordHasher, allocate_identifier
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
 
@@ -478,18 +479,27 @@ def _shipment(uow: AbstractUnitOfWork, shipment_id: str) -> Shipment:
 
 
 def dispose_excursion(
-    cmd: commands.DisposeExcursion, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
+    cmd: commands.DisposeExcursion,
+    uow: AbstractUnitOfWork,
+    *,
+    actor: User,
+    clock: Clock,
+    hasher: PasswordHasher,
 ) -> Shipment:
+    """QA's disposition of excursions is an e-signature (approved or rejected, 11.50)."""
     with uow:
         shipment = _shipment(uow, cmd.shipment_id)
         before = shipment.snapshot()
-        shipment.dispose(cmd.decision, cmd.reason, actor.username, clock())
-        uow.record(
+        signer = signatures.signer(uow, actor, cmd.username, cmd.password, hasher)
+        shipment.dispose(cmd.decision, cmd.reason, signer.username, clock())
+        signatures.record_change(
+            uow,
             shipment,
-            actor=actor,
-            action=LedgerAction.of("shipment", f"excursion_{cmd.decision}ed"),
-            before=before,
-            reason=cmd.reason,
+            signer,
+            LedgerAction.of("shipment", f"excursion_{cmd.decision}ed"),
+            before,
+            reason=str(shipment.disposition["reason"]) if shipment.disposition else cmd.reason,
+            meaning=Meaning.APPROVED if cmd.decision == "accept" else Meaning.REJECTED,
         )
         uow.commit()
         return shipment

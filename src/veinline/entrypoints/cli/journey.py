@@ -423,9 +423,20 @@ def shipment_dispose(
     decision: Annotated[str, typer.Option(help="accept or reject.")],
     reason: Annotated[str, typer.Option(help="QA's documented reason.")],
 ) -> None:
-    """QA disposes of a shipment's temperature excursions."""
+    """QA accepts or rejects a shipment's temperature excursions by e-signature.
+
+    Asks for the signer's user name and password (21 CFR 11.200); the reason must say
+    what was judged and why, e.g. "15 min at 8.6 °C, within the stability data".
+    """
+    username, password = _credentials()
     shipment = _do(
-        commands.DisposeExcursion(shipment_id=shipment_id, decision=decision, reason=reason)
+        commands.DisposeExcursion(
+            shipment_id=shipment_id,
+            decision=decision,
+            reason=reason,
+            username=username,
+            password=password,
+        )
     )
     cli_context().out.print(f"{shipment.id}: excursions {decision}ed", highlight=False)
 

@@ -50,7 +50,9 @@ class LoggerIn(BaseModel):
 
 class DispositionIn(BaseModel):
     decision: str = Field(description="accept or reject")
-    reason: str
+    reason: str = Field(description="What was judged and why (a documented reason).")
+    username: str = Field(description="The QA signer's user name, re-entered (11.200).")
+    password: str
 
 
 @router.post("/eligibility/check", tags=["journey"])
@@ -138,7 +140,11 @@ def disposition(
 ) -> dict[str, Any]:
     shipment = application.bus.handle(
         commands.DisposeExcursion(
-            shipment_id=shipment_id, decision=body.decision, reason=body.reason
+            shipment_id=shipment_id,
+            decision=body.decision,
+            reason=body.reason,
+            username=body.username,
+            password=body.password,
         ),
         actor=actor,
     )

@@ -128,6 +128,7 @@ def case_page(
         error=error,
         forms=forms,
         scan_points=_scan_points(detail["case"]["state"], user),
+        can_dispose=authority.may(user, commands.DisposeExcursion),
         **detail,
     )
 
@@ -216,6 +217,8 @@ async def disposition(
             shipment_id=shipment_id,
             decision=form.get("decision", ""),
             reason=form.get("reason", ""),
+            username=form.get("username", ""),
+            password=form.get("password", ""),
         ),
         "excursion disposed",
     )
