@@ -54,7 +54,7 @@ def row(report: TrialReport, group: str) -> int:
     return next(i for i, r in enumerate(report.responses) if r.group == group)
 
 
-# --- seed 003 -----------------------------------------------------------------------------
+# --- the IMC001 IIT (Immunofoco release, 21 March 2025) -----------------------------------
 
 
 def test_seed_003_report_gives_dcr_9_of_10_with_its_exact_interval(report: TrialReport) -> None:

@@ -205,7 +205,7 @@ def test_a_patient_infused_after_the_cutoff_is_refused() -> None:
         overall_survival(outcome(), as_of=DAY0 - timedelta(days=1))
 
 
-# --- seed 003 -----------------------------------------------------------------------------
+# --- the IMC001 IIT (Immunofoco release, 21 March 2025) -----------------------------------
 
 
 def test_seed_003_has_two_cohorts_and_ten_evaluable_patients_with_dcr_9_of_10() -> None:

@@ -109,7 +109,7 @@ _UCUM: Final = "http://unitsofmeasure.org"
 _NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, BASE)
 
 # ASTCT 2019: CRS grade 5 is death from CRS; veinline grades ICANS 0-4
-# (shared/domain/clinical-scales.md).
+# (ASTCT consensus grading, Lee et al. 2019).
 _TOXICITY: Final[dict[str, tuple[str, int]]] = {
     "crs": ("Cytokine release syndrome grade (ASTCT 2019)", 5),
     "icans": ("Immune effector cell-associated neurotoxicity syndrome grade (ASTCT 2019)", 4),

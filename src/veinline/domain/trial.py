@@ -339,7 +339,7 @@ def _member(enum: type[_E], value: str, name: str) -> _E:
         raise InvalidInput(f"{name}: {value!r} is not one of {choices}") from None
 
 
-# --- seed 003: IMC001 ---------------------------------------------------------------------
+# --- IMC001 IIT (Immunofoco release, 21 March 2025) -----------------------------------
 
 
 @dataclass(frozen=True)
@@ -390,7 +390,8 @@ _IMC001_COHORTS = {
 
 
 def seed_003_trial(start: date, *, three_dose_groups: bool = False) -> TrialData:
-    """Demo data shaped like seed 003: the IMC001 investigator-initiated trial.
+    """Demo data shaped like the IMC001 investigator-initiated trial's results
+    (Immunofoco release, 21 March 2025).
 
     EpCAM CAR-T in advanced gastric cancer, RECIST 1.1, as reported at ASCO and CSCO 2024:
     10 evaluable patients, DCR 90%, PR in 1 patient of the low-dose group (33.3%) and 2 of

@@ -364,8 +364,9 @@ def load_demo_cases(driver: Driver) -> int:
 
 
 def load_demo_trial(driver: Driver) -> bool:
-    """The demo trial shaped like seed 003 (IMC001, two dose cohorts, ten evaluable
-    patients), its outcomes imported as a sponsor would; idempotent."""
+    """The demo trial shaped like the IMC001 IIT results (Immunofoco release, 21 March 2025:
+    two dose cohorts, ten evaluable patients), its outcomes imported as a sponsor would;
+    idempotent."""
     from datetime import date
 
     from veinline.domain.trial import seed_003_trial
@@ -399,7 +400,10 @@ def load_demo_trial(driver: Driver) -> bool:
                 {"subject": o.case_id, "cohort_id": o.cohort_id, **outcome_to_data(o)}
                 for o in data.outcomes
             ],
-            reason="investigator-initiated trial data (demo, shaped like seed 003)",
+            reason=(
+                "investigator-initiated trial data "
+                "(demo, shaped like the IMC001 IIT results Immunofoco reported)"
+            ),
         ),
         "physician",
     )

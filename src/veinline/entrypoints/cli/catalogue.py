@@ -151,7 +151,10 @@ def load_demo_cases(application: App) -> None:
     created = load_demo_cases(driver)
     cli.out.print(f"demo cases: {created} created (one in every state)")
     if load_demo_trial(driver):
-        cli.out.print("demo trial: IMC001-IIT with ten evaluable patients (shaped like seed 003)")
+        cli.out.print(
+            "demo trial: IMC001-IIT with ten evaluable patients "
+            "(shaped like the IIT results Immunofoco reported, 21 March 2025)"
+        )
 
 
 def register(app: typer.Typer) -> None:

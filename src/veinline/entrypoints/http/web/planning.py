@@ -171,7 +171,7 @@ def capacity_sweep(
 
 
 def _sweep_png(low: int, high: int, replications: int) -> bytes:
-    """A suite-count sweep of the RTP facility (seed 002), plotted."""
+    """A suite-count sweep of CARsgen's RTP facility (Business Wire release, 2022), plotted."""
     import tempfile
     from pathlib import Path
 
