@@ -203,8 +203,6 @@ class FakeUnitOfWork(AbstractUnitOfWork):
 
     def regulated_snapshots(self) -> Generator[tuple[str, str, JsonObject], None, None]:
         for repo in self._repos():
-            if repo is self.sign_in_guards:
-                continue  # not a regulated record: its changes are ledgered as attempts
             for record in repo.rows.values():
                 yield record.ENTITY_TYPE, record.entity_id, record.snapshot()
 

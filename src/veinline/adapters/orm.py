@@ -556,6 +556,7 @@ REGULATED: list[type[Any]] = [
     Specification,
     Batch,
     ReleaseRecord,
+    SignInGuard,
 ]
 
 _mapped = False

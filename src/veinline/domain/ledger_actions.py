@@ -24,6 +24,7 @@ class LedgerAction(StrEnum):
     SIGN_IN_FAILED = "sign_in.failed"
     SIGN_IN_SIGNATURE_FAILED = "sign_in.signature_failed"
     SIGN_IN_LOCKED = "sign_in.locked"
+    SIGN_IN_CLEARED = "sign_in.cleared"
     SITE_CREATED = "site.created"
     PRODUCT_CREATED = "product.created"
     PRODUCT_CHANGED = "product.changed"

@@ -83,8 +83,7 @@ def authenticate(
         stored = user.password_hash if usable and user and user.password_hash else None
         matches = hasher.verify(stored or dummy_hash(hasher), password)
         if matches and usable and user is not None:
-            if guard is not None and (guard.failures or guard.lockouts):
-                guard.succeed()
+            if clear_failures(uow, key, actor=user):
                 uow.commit()
             return user
     guard = record_failure(
@@ -139,11 +138,21 @@ def check_not_locked(uow: AbstractUnitOfWork, username: str, *, clock: Clock) ->
         raise NotAllowed(guard.refusal())
 
 
-def clear_failures(uow: AbstractUnitOfWork, username: str) -> None:
-    """The right password: the count starts again (in the caller's transaction)."""
+def clear_failures(
+    uow: AbstractUnitOfWork, username: str, *, actor: User, reason: str = "right password"
+) -> bool:
+    """The right password (or an administrator's new one): the count starts again, in the
+    caller's transaction and ledgered, so the guard's row always matches its last entry.
+    True when there was a count to clear."""
     guard = uow.sign_in_guards.get(guard_key(username))
-    if guard is not None and (guard.failures or guard.lockouts):
-        guard.succeed()
+    if guard is None or not (guard.failures or guard.lockouts):
+        return False
+    before = guard.snapshot()
+    guard.succeed()
+    uow.record(
+        guard, actor=actor, action=LedgerAction.SIGN_IN_CLEARED, before=before, reason=reason
+    )
+    return True
 
 
 def digest(token: str) -> str:

@@ -107,7 +107,7 @@ def set_password(
         # An administrator's new password ends the user's sessions and tokens, and any
         # lockout of the name (the way to unlock a user before it runs out).
         uow.tokens.remove_of_user(user.username)
-        auth.clear_failures(uow, user.username)
+        auth.clear_failures(uow, user.username, actor=actor, reason="new password set")
         uow.record(
             user,
             actor=actor,
@@ -147,7 +147,7 @@ def change_password(
                 username=user.username,
                 action=LedgerAction.SIGN_IN_FAILED,
             )
-        auth.clear_failures(uow, user.username)
+        auth.clear_failures(uow, user.username, actor=actor, reason="right current password")
         before = user.snapshot()
         user.set_password_hash(hasher.hash(cmd.new_password))
         uow.tokens.remove_of_user(user.username)

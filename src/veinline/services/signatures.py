@@ -70,7 +70,7 @@ def check_signer(
         )
     if actor.is_service_account:
         raise NotAllowed("the system account cannot sign records")
-    auth.clear_failures(uow, actor.username)
+    auth.clear_failures(uow, actor.username, actor=actor, reason="right password at a signature")
 
 
 def signer(
