@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from veinline.domain.sign_in import TokenKind, TokenScope
+from veinline.domain.sign_in import TOKEN_ID_LENGTH, TokenKind, TokenScope
 from veinline.domain.user import Role
 from veinline.entrypoints.cli.context import cli_context
 from veinline.services import commands
@@ -143,15 +144,23 @@ def token_list() -> None:
         user = application.user(cli.acting_user)
     tokens = auth.tokens_of(application.uow(), user, clock=application.clock)
     table = Table()
-    for column in ("id", "kind", "scope", "created", "last used", "expires"):
-        table.add_column(column)
+    table.add_column("id", no_wrap=True, min_width=TOKEN_ID_LENGTH)
+    for column in ("kind", "scope", "created", "last used", "expires"):
+        table.add_column(column, no_wrap=True)
+
+    def when(moment: datetime | None) -> str:
+        return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
     for token in tokens:
-        row = token.to_dict()
-        table.add_row(*(str(row[key] or "-") for key in _TOKEN_COLUMNS))
+        table.add_row(
+            token.id,
+            token.kind.value,
+            token.scope.value if token.scope else "-",
+            when(token.created_at),
+            when(token.last_used_at),
+            when(token.expires_at),
+        )
     cli.out.print(table)
-
-
-_TOKEN_COLUMNS = ("id", "kind", "scope", "created_at", "last_used_at", "expires_at")
 
 
 @token_app.command("revoke")
