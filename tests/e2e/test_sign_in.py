@@ -292,3 +292,21 @@ def test_the_cli_lists_and_revokes_the_acting_users_tokens(
     assert len(ids) == 1
     assert "revoked api token" in run("--as", "qa", "token", "revoke", ids[0])
     assert ids[0] not in run("--as", "qa", "token", "list")
+
+
+def test_a_case_form_posted_with_its_token_as_a_field_acts_as_a_browser_does(
+    client: TestClient, demo_app: App
+) -> None:
+    from veinline.adapters.seed.cases import EQUE_CEL_HK, Driver
+
+    driver = Driver(demo_app.bus, demo_app.user, demo_app.clock)
+    case = driver.enrol(EQUE_CEL_HK, patient_name="Form Field", wristband="WB-FF")
+    sign_in_page(client, "physician")
+    client.headers.pop("X-CSRF-Token")
+    token = csrf_of(client.get(f"/cases/{case.id}").text)
+    done = client.post(
+        f"/cases/{case.id}/actions/confirm_eligibility",
+        data={"csrf_token": token},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and "error" not in done.headers["location"]

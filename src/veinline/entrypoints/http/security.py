@@ -109,6 +109,12 @@ def check_origin(request: Request) -> None:
         raise NotAllowed(_FOREIGN)
 
 
+async def form_of(request: Request) -> dict[str, str]:
+    """A page form's text fields, without its CSRF token (checked already by the guard)."""
+    form = await request.form()
+    return {k: str(v) for k, v in form.items() if k != CSRF_FIELD}
+
+
 async def csrf_guard(request: Request) -> None:
     """Every non-GET page request: from this origin, with the form's CSRF token."""
     if request.method.upper() in READ_METHODS:
