@@ -310,3 +310,27 @@ def test_a_case_form_posted_with_its_token_as_a_field_acts_as_a_browser_does(
         follow_redirects=False,
     )
     assert done.status_code == 303 and "error" not in done.headers["location"]
+
+
+def test_the_cli_changes_resets_and_deactivates(
+    demo_app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VEINLINE_DATABASE_URL", demo_app.settings.database_url)
+
+    def run(*args: str) -> tuple[int, str]:
+        cli_context().forget()
+        result = CliRunner().invoke(cli_app, list(args))
+        cli_context().forget()
+        return result.exit_code, result.output
+
+    new = "a fresh password"
+    assert run("--as", "nurse", "user", "password", "--old", "wrong", "--new", new)[0] == 2
+    code, out = run("--as", "nurse", "user", "password", "--old", DEMO_PASSWORD, "--new", new)
+    assert code == 0 and "changed" in out
+    assert run("--as", "nurse", "user", "set-password", "qa", "--password", new)[0] == 2
+    code, out = run("--as", "admin", "user", "set-password", "qa", "--password", new)
+    assert code == 0
+    assert run("--as", "admin", "user", "deactivate", "courier", "--reason", "left")[0] == 0
+    with demo_app.uow() as uow:
+        courier = uow.users.get("courier")
+        assert courier is not None and not courier.active

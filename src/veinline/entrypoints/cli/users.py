@@ -119,6 +119,24 @@ def user_password(
     cli.out.print(f"password of {user.username} changed; every token of theirs is revoked")
 
 
+@user_app.command("set-password")
+def user_set_password(
+    username: Annotated[str, typer.Argument(help="The user whose password is reset.")],
+    password: Annotated[
+        str | None,
+        typer.Option(envvar="VEINLINE_NEW_PASSWORD", help="The new password (prompted)."),
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why (kept in the ledger).")] = "password reset",
+) -> None:
+    """Reset a user's password (an administrator): their tokens are revoked and a lockout
+    of the name is cleared; the user changes it with `veinline user password`."""
+    cli = cli_context()
+    if password is None:
+        password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    user = cli.handle(commands.SetPassword(username=username, password=password, reason=reason))
+    cli.out.print(f"password of {user.username} set; their tokens are revoked")
+
+
 @user_app.command("deactivate")
 def user_deactivate(
     username: Annotated[str, typer.Argument(help="The user whose access ends.")],
