@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import dataclasses
 from collections.abc import Callable, Generator
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -11,6 +12,7 @@ from typing import Any, Generic, TypeVar
 from veinline.adapters.seed.release_panels import default_tests
 from veinline.domain.catalog import Modality
 from veinline.domain.ledger import GENESIS_HASH, JsonObject, LedgerDraft, LedgerEntry, seal
+from veinline.domain.sign_in import IssuedToken
 from veinline.domain.specification import ReleaseTest
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
@@ -88,18 +90,30 @@ class FakeSequences:
 
 class FakeTokens:
     def __init__(self) -> None:
-        self.rows: dict[str, tuple[str, datetime]] = {}
+        self.rows: dict[str, IssuedToken] = {}
 
-    def add(
-        self, token_hash: str, username: str, kind: str, created_at: datetime, expires_at: datetime
-    ) -> None:
-        self.rows[token_hash] = (username, expires_at)
+    def add(self, token: IssuedToken) -> None:
+        self.rows[token.token_hash] = token
 
-    def find(self, token_hash: str) -> tuple[str, datetime] | None:
+    def find(self, token_hash: str) -> IssuedToken | None:
         return self.rows.get(token_hash)
+
+    def of_user(self, username: str) -> list[IssuedToken]:
+        return [t for t in self.rows.values() if t.username == username]
+
+    def touch(self, token_hash: str, at: datetime) -> None:
+        token = self.rows.get(token_hash)
+        if token is not None:
+            self.rows[token_hash] = dataclasses.replace(token, last_used_at=at)
 
     def remove(self, token_hash: str) -> None:
         self.rows.pop(token_hash, None)
+
+    def remove_of_user(self, username: str) -> int:
+        mine = [h for h, t in self.rows.items() if t.username == username]
+        for token_hash in mine:
+            del self.rows[token_hash]
+        return len(mine)
 
 
 class FakeUnitOfWork(AbstractUnitOfWork):
@@ -130,6 +144,8 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self.sequences = FakeSequences()
         self.ledger = FakeLedger(clock)
         self.tokens = FakeTokens()
+        self.clock = clock
+        self.sign_in_guards = FakeRepository(lambda g: g.username)
         self.commits = 0
         self._saved: dict[str, Any] = {}
 
@@ -152,6 +168,7 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         "specifications",
         "batches",
         "release_records",
+        "sign_in_guards",
     )
 
     def _repos(self) -> list[FakeRepository[Any]]:

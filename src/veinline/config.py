@@ -18,6 +18,9 @@ class Settings:
     data_dir: Path
     host: str = "127.0.0.1"
     port: int = 8000
+    # Mark cookies Secure even when the request reached veinline over plain HTTP (behind
+    # a proxy that ends TLS); a request made over HTTPS gets Secure cookies anyway.
+    secure_cookies: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -29,6 +32,7 @@ class Settings:
             data_dir=data_dir,
             host=env.get("VEINLINE_HOST", "127.0.0.1"),
             port=int(env.get("VEINLINE_PORT", "8000")),
+            secure_cookies=env.get("VEINLINE_SECURE_COOKIES", "").lower() in {"1", "true", "yes"},
         )
 
     @property

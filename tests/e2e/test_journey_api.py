@@ -11,6 +11,7 @@ import zxingcpp
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from tests.e2e.pages import sign_in_page
 from veinline.adapters.seed.cases import EQUE_CEL_HK, Driver
 from veinline.bootstrap import App
 from veinline.domain.case import Case
@@ -328,7 +329,7 @@ def test_the_trial_report_is_served_as_json_pdf_csv_and_a_page(
     assert pdf.content.startswith(b"%PDF")
     csv_text = client.get("/api/v1/trials/IMC001-IIT/summary.csv", headers=headers).text
     assert csv_text.splitlines()[0].startswith("group,label")
-    client.post("/login", data={"username": "physician", "password": "veinline-demo"})
+    sign_in_page(client, "physician")
     page = client.get("/trials/IMC001-IIT")
     assert page.status_code == 200 and "Clopper" in page.text and "data:image/png" in page.text
 
@@ -346,7 +347,7 @@ def test_the_case_page_imports_a_logger_file_and_qa_disposes_of_the_excursion(
         CaseState.COLLECTED,
     )
     shipment = f"{case.id}-S01"
-    client.post("/login", data={"username": "courier", "password": "veinline-demo"})
+    sign_in_page(client, "courier")
     log = "timestamp,temperature_c\n2026-03-02T08:00Z,5.0\n2026-03-02T08:15Z,11.5\n"
     uploaded = client.post(
         f"/shipments/{shipment}/logger",
@@ -360,7 +361,7 @@ def test_the_case_page_imports_a_logger_file_and_qa_disposes_of_the_excursion(
         data={"case_id": case.id, "decision": "accept", "reason": "ok"},
     )
     assert "only QA disposes" in refused.text
-    client.post("/login", data={"username": "qa", "password": "veinline-demo"})
+    sign_in_page(client, "qa")
     careless = [
         ({"reason": "…", "password": "veinline-demo"}, "needs a documented reason"),
         ({"reason": "stability data cover it", "password": "wrong"}, "password is wrong"),
@@ -385,7 +386,7 @@ def test_the_case_page_imports_a_logger_file_and_qa_disposes_of_the_excursion(
 
 
 def test_the_enrol_page_refuses_bad_patient_facts_and_keeps_the_form(client: TestClient) -> None:
-    client.post("/login", data={"username": "coordinator", "password": "veinline-demo"})
+    sign_in_page(client, "coordinator")
     page = client.post(
         "/cases/new",
         data={

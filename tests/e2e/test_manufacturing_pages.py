@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.e2e.pages import sign_in_page
 from tests.fakes import present
 from veinline.adapters.seed.cases import ZEVOR_CEL_US, Driver
 from veinline.bootstrap import App
@@ -32,12 +33,7 @@ def driver(demo_app: App) -> Driver:
 
 
 def _sign_in(client: TestClient, username: str) -> None:
-    client.cookies.clear()
-    response = client.post(
-        "/login",
-        data={"username": username, "password": PASSWORD, "next": "/"},
-        follow_redirects=False,
-    )
+    response = sign_in_page(client, username, PASSWORD)
     assert response.status_code == 303, response.text
 
 

@@ -68,15 +68,17 @@ def _sequences(app: App) -> list[tuple[Any, ...]]:
 
 
 def _footprint(app: App, case_id: str) -> dict[str, Any]:
-    """What a refused command about this case must leave exactly as it was."""
+    """What a refused command about this case must leave exactly as it was (a wrong
+    signature password is ledgered apart, against the signer's sign-in guard)."""
     # Read apart from the unit of work: on SQLite it holds the write lock.
     sequences = _sequences(app)
     with app.uow() as uow:
         case = uow.cases.get(case_id)
-        last = uow.ledger.last()
         return {
             "case": case.snapshot() if case else None,
-            "ledger_head": last.seq if last else 0,
+            "ledger_head": sum(
+                1 for e in uow.ledger.entries() if not e.action.startswith("sign_in.")
+            ),
             "identifiers": sorted(i.value for i in uow.identifiers.list()),
             "shipments": [s.snapshot() for s in uow.shipments.find(case_id=case_id)],
             "events": [e.snapshot() for e in uow.custody_events.find(case_id=case_id)],

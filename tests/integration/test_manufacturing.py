@@ -39,15 +39,17 @@ def _at(driver: Driver, state: CaseState, route: object = EQUE_CEL_HK) -> Case:
 
 
 def _footprint(app: App, batch_id: str) -> str:
+    """What a refused command must leave as it was (a wrong signature password is
+    ledgered apart, against the signer's sign-in guard)."""
     with app.uow() as uow:
         batch = uow.batches.get(batch_id)
         record = uow.release_records.get(batch_id)
-        count = uow.ledger.last()
+        count = sum(1 for e in uow.ledger.entries() if not e.action.startswith("sign_in."))
     return json.dumps(
         [
             batch.snapshot() if batch else None,
             record.snapshot() if record else None,
-            count.seq if count else 0,
+            count,
         ],
         sort_keys=True,
     )

@@ -144,11 +144,22 @@ def test_a_scan_is_ruled_by_its_point_and_an_assessment_by_its_kind() -> None:
     assert authority.may(_user(Role.PHYSICIAN), AssessmentKind.RECIST)
 
 
-def test_anyone_may_set_their_own_password_and_only_an_admin_another_s() -> None:
+def test_only_an_admin_sets_a_password_and_anyone_changes_their_own_with_the_old() -> None:
     nurse = _user(Role.APHERESIS_NURSE)
-    assert authority.may(nurse, commands.SetPassword("apheresis_nurse", "long enough"))
+    # Setting a password without the old one is an administrator's reset, even one's own:
+    # a stolen session must not be enough to take the account (21 CFR 11.300(b)).
+    assert not authority.may(nurse, commands.SetPassword("apheresis_nurse", "long enough"))
     assert not authority.may(nurse, commands.SetPassword("qa", "long enough"))
     assert authority.may(_user(Role.ADMIN), commands.SetPassword("qa", "long enough"))
+    change = commands.ChangePassword("apheresis_nurse", "old password", "new password")
+    assert all(authority.may(_user(role), change) for role in Role)
+
+
+def test_only_an_admin_deactivates_a_user() -> None:
+    deactivate = commands.DeactivateUser("qa", "left the company")
+    assert authority.may(_user(Role.ADMIN), deactivate)
+    with pytest.raises(NotAllowed, match="a QA reviewer may not manage users"):
+        authority.check(_user(Role.QA_REVIEWER), deactivate)
 
 
 def test_only_a_physician_may_override_the_infusion_checks() -> None:

@@ -382,10 +382,13 @@ class World:
         return len(self.uow.ledger.committed)
 
     def footprint(self, case_id: str) -> dict[str, Any]:
-        """Everything a refused command about this case must leave as it was."""
+        """Everything a refused command about this case must leave as it was (a wrong
+        password is ledgered against the signer's sign-in guard, never the case's)."""
         return {
             "case": self.case(case_id).snapshot(),
-            "ledger": self.entries(),
+            "ledger": sum(
+                1 for e in self.uow.ledger.committed if not e.action.startswith("sign_in.")
+            ),
             "sequences": dict(self.uow.sequences.values),
             "identifiers": [i.value for i in self.uow.identifiers.list()],
             "shipments": [s.snapshot() for s in self.uow.shipments.find(case_id=case_id)],
@@ -1036,6 +1039,15 @@ def test_release_without_the_qa_users_own_credentials_changes_nothing(
     with pytest.raises(NotAllowed, match=message):
         world.do(commands.ReleaseProduct(case.id, username, password), "qa")
     assert world.footprint(case.id) == before
+    if username != "qa":
+        return
+    # 11.300(d): the failed signature is counted and ledgered, in its own transaction.
+    failed = world.uow.ledger.committed[-1]
+    assert (failed.action, failed.actor, failed.entity_id) == (
+        "sign_in.signature_failed",
+        "qa",
+        "qa",
+    )
     assert world.case(case.id).state is S.IN_QC
     assert world.uow.shipments.find(case_id=case.id, leg=Leg.PRODUCT) == []
 

@@ -50,6 +50,7 @@ from veinline.domain.planning_records import PlanRecord, TriageSettings
 from veinline.domain.process import DocumentStatus, ProcessTemplate, StepSpec
 from veinline.domain.release import Disposition, QcResult, ReleaseRecord
 from veinline.domain.shipment import Leg, Shipment, ShipmentStatus
+from veinline.domain.sign_in import SignInGuard
 from veinline.domain.signature import SignatureRecord, signature_from
 from veinline.domain.specification import ReleaseTest, Specification
 from veinline.domain.trial_records import OutcomeSource, TrialPatient, TrialRecord
@@ -179,6 +180,22 @@ api_tokens = Table(
     Column("kind", String(16), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+    # What an API token may do (read or write); none for a browser session.
+    Column("scope", String(16), nullable=True),
+    # A browser session ends after SESSION_IDLE without use (domain/sign_in.py).
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Index("ix_api_tokens_username", "username"),
+)
+
+# The failed-password count and lockout of each user name typed (no foreign key: names
+# that are no user are guarded the same, so a guess does not tell which exist).
+sign_in_guards = Table(
+    "sign_in_guards",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("lockouts", Integer, nullable=False, default=0),
+    Column("locked_until", UTCDateTime, nullable=True),
 )
 
 sites = Table(
@@ -545,6 +562,7 @@ REGULATED: list[type[Any]] = [
     Specification,
     Batch,
     ReleaseRecord,
+    SignInGuard,
 ]
 
 _mapped = False
@@ -573,5 +591,6 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(Specification, specifications)
     mapper_registry.map_imperatively(Batch, batches)
     mapper_registry.map_imperatively(ReleaseRecord, release_records)
+    mapper_registry.map_imperatively(SignInGuard, sign_in_guards)
     event.listen(Session, "before_flush", _flag_in_place_changes)
     _mapped = True

@@ -32,6 +32,7 @@ from veinline.domain.planning_records import PlanRecord, TriageSettings
 from veinline.domain.process import ProcessTemplate
 from veinline.domain.release import ReleaseRecord
 from veinline.domain.shipment import Shipment
+from veinline.domain.sign_in import IssuedToken, SignInGuard, TokenKind, TokenScope
 from veinline.domain.specification import Specification
 from veinline.domain.trial_records import TrialPatient, TrialRecord
 from veinline.domain.user import User
@@ -197,29 +198,55 @@ class SqlTokenStore:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(
-        self, token_hash: str, username: str, kind: str, created_at: datetime, expires_at: datetime
-    ) -> None:
+    def add(self, token: IssuedToken) -> None:
         self.session.execute(
             insert(orm.api_tokens).values(
-                token_hash=token_hash,
-                username=username,
-                kind=kind,
-                created_at=created_at,
-                expires_at=expires_at,
+                token_hash=token.token_hash,
+                username=token.username,
+                kind=token.kind.value,
+                scope=None if token.scope is None else token.scope.value,
+                created_at=token.created_at,
+                last_used_at=token.last_used_at,
+                expires_at=token.expires_at,
             )
         )
 
-    def find(self, token_hash: str) -> tuple[str, datetime] | None:
+    @staticmethod
+    def _token(row: Any) -> IssuedToken:
+        return IssuedToken(
+            token_hash=row.token_hash,
+            username=row.username,
+            kind=TokenKind(row.kind),
+            scope=None if row.scope is None else TokenScope(row.scope),
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
+            expires_at=row.expires_at,
+        )
+
+    def find(self, token_hash: str) -> IssuedToken | None:
         t = orm.api_tokens
-        row = self.session.execute(
-            select(t.c.username, t.c.expires_at).where(t.c.token_hash == token_hash)
-        ).first()
-        return (row.username, row.expires_at) if row else None
+        row = self.session.execute(select(t).where(t.c.token_hash == token_hash)).first()
+        return self._token(row) if row else None
+
+    def of_user(self, username: str) -> list[IssuedToken]:
+        t = orm.api_tokens
+        rows = self.session.execute(
+            select(t).where(t.c.username == username).order_by(t.c.created_at, t.c.token_hash)
+        )
+        return [self._token(row) for row in rows]
+
+    def touch(self, token_hash: str, at: datetime) -> None:
+        t = orm.api_tokens
+        self.session.execute(update(t).where(t.c.token_hash == token_hash).values(last_used_at=at))
 
     def remove(self, token_hash: str) -> None:
         t = orm.api_tokens
         self.session.execute(delete(t).where(t.c.token_hash == token_hash))
+
+    def remove_of_user(self, username: str) -> int:
+        t = orm.api_tokens
+        result = self.session.execute(delete(t).where(t.c.username == username))
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
@@ -268,6 +295,9 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.sequences = SqlSequenceAllocator(self.session)
         self.ledger = SqlLedger(self.session, self.clock)
         self.tokens = SqlTokenStore(self.session)
+        self.sign_in_guards = SqlRepository(
+            self.session, SignInGuard, orm.sign_in_guards.c.username
+        )
         super().__enter__()
         return self
 

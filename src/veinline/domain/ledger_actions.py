@@ -18,6 +18,13 @@ class LedgerAction(StrEnum):
     # users and the catalogue
     USER_CREATED = "user.created"
     USER_PASSWORD_SET = "user.password_set"  # noqa: S105 (an action code, not a secret)
+    USER_PASSWORD_CHANGED = "user.password_changed"  # noqa: S105 (an action code)
+    USER_DEACTIVATED = "user.deactivated"
+    # sign-in safeguards (21 CFR 11.300(d)): wrong passwords and the lockouts they earn
+    SIGN_IN_FAILED = "sign_in.failed"
+    SIGN_IN_SIGNATURE_FAILED = "sign_in.signature_failed"
+    SIGN_IN_LOCKED = "sign_in.locked"
+    SIGN_IN_CLEARED = "sign_in.cleared"
     SITE_CREATED = "site.created"
     PRODUCT_CREATED = "product.created"
     PRODUCT_CHANGED = "product.changed"

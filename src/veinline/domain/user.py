@@ -99,6 +99,10 @@ class User:
             "created_at": snapshot_time(self.created_at),
         }
 
+    def deactivate(self) -> None:
+        """Access withdrawn: the user signs in and signs no more (kept for the record)."""
+        self.active = False
+
     def set_password_hash(self, password_hash: str) -> None:
         self.password_hash = password_hash
         self.credential_version += 1

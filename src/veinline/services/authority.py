@@ -104,7 +104,10 @@ _PROCESS_AUTHORS = (R.QA_REVIEWER, R.MANUFACTURING_OPERATOR)
 COMMANDS: dict[type[commands.Command], Rule] = {
     # users and the catalogue
     commands.CreateUser: _rule("manage users", R.ADMIN),
-    commands.SetPassword: _rule("manage users", R.ADMIN),  # anyone may set their own
+    commands.SetPassword: _rule("manage users", R.ADMIN),
+    # Only one's own (a person-level rule the handler keeps), proving the old password.
+    commands.ChangePassword: _rule("change a password", *EVERYONE),
+    commands.DeactivateUser: _rule("manage users", R.ADMIN),
     commands.LoadCatalogue: _rule("change the catalogue", R.ADMIN),
     commands.SetProductField: _rule("change the catalogue", R.ADMIN),
     commands.IssueIdentifier: _with_admin("issue identifiers", R.COORDINATOR, R.APHERESIS_NURSE),
@@ -277,8 +280,6 @@ def rule_for(subject: Subject) -> Rule:
 
 def may(user: User, subject: Subject) -> bool:
     """Whether `user` may do or see this: what pages and the CLI offer."""
-    if isinstance(subject, commands.SetPassword) and subject.username == user.username:
-        return user.active
     return rule_for(subject).admits(user)
 
 

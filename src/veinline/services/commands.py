@@ -32,6 +32,25 @@ class SetPassword(Command):
 
 
 @dataclass(frozen=True)
+class ChangePassword(Command):
+    """A user changes their own password, proving the old one (21 CFR 11.300(b))."""
+
+    username: str
+    old_password: str
+    new_password: str
+    reason: str = "password changed by its user"
+
+
+@dataclass(frozen=True)
+class DeactivateUser(Command):
+    """An administrator ends a user's access: they sign in and sign no more, and every
+    token of theirs is revoked (11.300(b): identification codes withdrawn)."""
+
+    username: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class LoadCatalogue(Command):
     """Create every record of a seed catalogue that is not stored yet."""
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from veinline.domain import catalog, identifiers
 from veinline.domain.catalog import Authorisation, Product, Site
-from veinline.domain.errors import Conflict, InvalidInput, NotFound
+from veinline.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound, require_text
 from veinline.domain.identifiers import IdentifierKind, IssuedIdentifier
 from veinline.domain.ledger import LedgerEntry
 from veinline.domain.ledger_actions import LedgerAction
@@ -22,7 +22,7 @@ from veinline.domain.user import (
     check_printed_name,
     check_username,
 )
-from veinline.services import commands, signatures
+from veinline.services import auth, commands, signatures
 from veinline.services.passwords import PasswordHasher
 from veinline.services.unit_of_work import AbstractUnitOfWork, Repository
 
@@ -104,12 +104,83 @@ def set_password(
             raise NotFound(f"there is no user {cmd.username}")
         before = user.snapshot()
         user.set_password_hash(hasher.hash(check_password(cmd.password)))
+        # An administrator's new password ends the user's sessions and tokens, and any
+        # lockout of the name (the way to unlock a user before it runs out).
+        uow.tokens.remove_of_user(user.username)
+        auth.clear_failures(uow, user.username, actor=actor, reason="new password set")
         uow.record(
             user,
             actor=actor,
             action=LedgerAction.USER_PASSWORD_SET,
             before=before,
             reason=cmd.reason,
+        )
+        uow.commit()
+        return user
+
+
+def change_password(
+    cmd: commands.ChangePassword,
+    uow: AbstractUnitOfWork,
+    *,
+    actor: User,
+    hasher: PasswordHasher,
+    clock: Clock,
+) -> User:
+    """A user's own new password, once the old one checks out; every session and API
+    token of the user is revoked with it (a stolen token dies with the old password)."""
+    if cmd.username != actor.username:
+        raise NotAllowed(
+            "a password is changed only by its own user; an administrator sets a new one"
+        )
+    check_password(cmd.new_password)
+    if cmd.new_password == cmd.old_password:
+        raise InvalidInput("the new password must differ from the current one")
+    with uow:
+        auth.check_not_locked(uow, cmd.username, clock=clock)
+        user = uow.users.get(cmd.username, for_update=True)
+        if user is None:
+            raise NotFound(f"there is no user {cmd.username}")
+        if user.password_hash is None or not hasher.verify(user.password_hash, cmd.old_password):
+            raise auth.WrongPassword(
+                "the current password is wrong: the password was not changed",
+                username=user.username,
+                action=LedgerAction.SIGN_IN_FAILED,
+            )
+        auth.clear_failures(uow, user.username, actor=actor, reason="right current password")
+        before = user.snapshot()
+        user.set_password_hash(hasher.hash(cmd.new_password))
+        uow.tokens.remove_of_user(user.username)
+        uow.record(
+            user,
+            actor=actor,
+            action=LedgerAction.USER_PASSWORD_CHANGED,
+            before=before,
+            reason=cmd.reason,
+        )
+        uow.commit()
+        return user
+
+
+def deactivate_user(cmd: commands.DeactivateUser, uow: AbstractUnitOfWork, *, actor: User) -> User:
+    """An administrator withdraws a user's access; their tokens are revoked with it. The
+    user stays, with every entry that names them."""
+    reason = require_text(cmd.reason, "a reason for the deactivation")
+    if cmd.username == actor.username:
+        raise NotAllowed("an administrator does not deactivate themselves")
+    if cmd.username == SYSTEM_USERNAME:
+        raise NotAllowed("the system account cannot be deactivated")
+    with uow:
+        user = uow.users.get(cmd.username, for_update=True)
+        if user is None:
+            raise NotFound(f"there is no user {cmd.username}")
+        if not user.active:
+            raise Conflict(f"{user.username} is deactivated already")
+        before = user.snapshot()
+        user.deactivate()
+        uow.tokens.remove_of_user(user.username)
+        uow.record(
+            user, actor=actor, action=LedgerAction.USER_DEACTIVATED, before=before, reason=reason
         )
         uow.commit()
         return user
@@ -321,7 +392,9 @@ __all__ = [
     "LoadSummary",
     "PasswordHasher",
     "Site",
+    "change_password",
     "create_user",
+    "deactivate_user",
     "ensure_system_user",
     "issue_identifier",
     "load_catalogue",

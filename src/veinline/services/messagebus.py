@@ -6,9 +6,11 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from veinline.domain.errors import NotAllowed
 from veinline.domain.events import Event
 from veinline.domain.user import User
 from veinline.services import (
+    auth,
     authority,
     batch_record,
     commands,
@@ -29,6 +31,8 @@ Handler = Callable[..., Any]
 HANDLERS: dict[type[commands.Command], Handler] = {
     commands.CreateUser: handlers.create_user,
     commands.SetPassword: handlers.set_password,
+    commands.ChangePassword: handlers.change_password,
+    commands.DeactivateUser: handlers.deactivate_user,
     commands.LoadCatalogue: handlers.load_catalogue,
     commands.SetProductField: handlers.set_product_field,
     commands.IssueIdentifier: handlers.issue_identifier,
@@ -73,7 +77,23 @@ class MessageBus:
         authority.check(actor, cmd)
         uow = self.uow_factory()
         uow.publish = lambda event, in_uow: self._publish(event, in_uow, actor)
-        return handler(cmd, uow, actor=actor, **self._deps(handler))
+        try:
+            return handler(cmd, uow, actor=actor, **self._deps(handler))
+        except auth.WrongPassword as refused:
+            # The handler's transaction has rolled back; the wrong password (a signature's
+            # or a password change's) is counted and ledgered in one of its own, so it is
+            # never lost (11.300(d)).
+            guard = auth.record_failure(
+                self.uow_factory(),
+                refused.username,
+                refused.action,
+                clock=uow.clock,
+                reason=f"{type(cmd).__name__}: {refused.message}",
+                actor=actor,
+            )
+            if guard.is_locked(uow.clock()):
+                raise NotAllowed(guard.refusal()) from refused
+            raise
 
     def _publish(self, event: Event, uow: AbstractUnitOfWork, actor: User) -> None:
         handlers_of_event = EVENT_HANDLERS.get(type(event))

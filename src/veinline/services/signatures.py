@@ -8,6 +8,7 @@ from veinline.domain.ledger import JsonObject, LedgerEntry, Regulated, Signature
 from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.signature import Meaning
 from veinline.domain.user import User
+from veinline.services import auth
 from veinline.services.passwords import PasswordHasher
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
@@ -30,7 +31,7 @@ def sign(
     11.70: the entry carries the SHA-256 of the record's snapshot, so the signature
     cannot be moved to other content.
     """
-    check_signer(actor, username=username, password=password, hasher=hasher)
+    check_signer(uow, actor, username=username, password=password, hasher=hasher)
     snapshot = record.snapshot()
     if not snapshot:
         raise InvalidInput("there is nothing to sign")
@@ -44,14 +45,32 @@ def sign(
     )
 
 
-def check_signer(actor: User, *, username: str, password: str, hasher: PasswordHasher) -> None:
-    """11.200(a): the signer re-enters both components, and they are their own (11.100)."""
+def check_signer(
+    uow: AbstractUnitOfWork,
+    actor: User,
+    *,
+    username: str,
+    password: str,
+    hasher: PasswordHasher,
+) -> None:
+    """11.200(a): the signer re-enters both components, and they are their own (11.100);
+    a signer locked out by wrong passwords signs nothing until the lockout ends."""
+    auth.check_not_locked(uow, actor.username, clock=uow.clock)
     if username.strip().lower() != actor.username:
-        raise NotAllowed("a signature needs the signer's own user name, re-entered")
+        raise auth.WrongPassword(
+            "a signature needs the signer's own user name, re-entered",
+            username=actor.username,
+            action=LedgerAction.SIGN_IN_SIGNATURE_FAILED,
+        )
     if actor.password_hash is None or not hasher.verify(actor.password_hash, password):
-        raise NotAllowed("the password is wrong: nothing was signed")
+        raise auth.WrongPassword(
+            "the password is wrong: nothing was signed",
+            username=actor.username,
+            action=LedgerAction.SIGN_IN_SIGNATURE_FAILED,
+        )
     if actor.is_service_account:
         raise NotAllowed("the system account cannot sign records")
+    auth.clear_failures(uow, actor.username, actor=actor, reason="right password at a signature")
 
 
 def signer(
@@ -60,7 +79,7 @@ def signer(
     """The signer as stored now (their current password and state), once their re-entered
     user name and password check out."""
     stored = uow.users.get(actor.username) or actor
-    check_signer(stored, username=username, password=password, hasher=hasher)
+    check_signer(uow, stored, username=username, password=password, hasher=hasher)
     return stored
 
 

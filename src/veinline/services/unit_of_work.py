@@ -27,6 +27,7 @@ from veinline.domain.planning_records import PlanRecord, TriageSettings
 from veinline.domain.process import ProcessTemplate
 from veinline.domain.release import ReleaseRecord
 from veinline.domain.shipment import Shipment
+from veinline.domain.sign_in import IssuedToken, SignInGuard
 from veinline.domain.specification import Specification
 from veinline.domain.trial_records import TrialPatient, TrialRecord
 from veinline.domain.user import User
@@ -69,20 +70,23 @@ class Ledger(Protocol):
 
 
 class TokenStore(Protocol):
-    """Hashes of API and session tokens, with their user and expiry."""
+    """Hashes of API and session tokens, with their user, kind, scope and times."""
 
-    def add(
-        self,
-        token_hash: str,
-        username: str,
-        kind: str,
-        created_at: datetime,
-        expires_at: datetime,
-    ) -> None: ...
+    def add(self, token: IssuedToken) -> None: ...
 
-    def find(self, token_hash: str) -> tuple[str, datetime] | None: ...
+    def find(self, token_hash: str) -> IssuedToken | None: ...
+
+    def of_user(self, username: str) -> list[IssuedToken]: ...
+
+    def touch(self, token_hash: str, at: datetime) -> None:
+        """Note that the token was used at `at` (a session's idle time starts again)."""
+        ...
 
     def remove(self, token_hash: str) -> None: ...
+
+    def remove_of_user(self, username: str) -> int:
+        """Revoke every token of the user; how many there were."""
+        ...
 
 
 class AbstractUnitOfWork(abc.ABC):
@@ -109,6 +113,9 @@ class AbstractUnitOfWork(abc.ABC):
     sequences: SequenceAllocator
     ledger: Ledger
     tokens: TokenStore
+    sign_in_guards: Repository[SignInGuard]
+    # The time the transaction's records are stamped with (the app's injectable clock).
+    clock: Callable[[], datetime]
     # Set by the message bus: hands an event to the handlers of the records that follow.
     publish: Callable[[Event, AbstractUnitOfWork], None] | None = None
 

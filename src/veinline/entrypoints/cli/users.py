@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from veinline.domain.sign_in import TOKEN_ID_LENGTH, TokenKind, TokenScope
 from veinline.domain.user import Role
 from veinline.entrypoints.cli.context import cli_context
 from veinline.services import commands
@@ -69,6 +71,7 @@ def user_token(
     password: Annotated[
         str | None, typer.Option(envvar="VEINLINE_PASSWORD", help="The user's password.")
     ] = None,
+    scope: Annotated[str, typer.Option(help="read (GET only) or write.")] = "write",
 ) -> None:
     """Sign in and print an API token (Authorization: Bearer TOKEN)."""
     from veinline.services import auth
@@ -78,9 +81,121 @@ def user_token(
     if password is None:
         password = typer.prompt("password", hide_input=True)
     with cli.friendly_errors():
-        user = auth.authenticate(application.uow(), username, password, hasher=application.hasher)
-    print(auth.issue_token(application.uow(), user, kind="api", clock=application.clock))
+        wanted = TokenScope.parse(scope)
+        user = auth.authenticate(
+            application.uow(),
+            username,
+            password,
+            hasher=application.hasher,
+            clock=application.clock,
+        )
+    print(
+        auth.issue_token(
+            application.uow(), user, kind=TokenKind.API, clock=application.clock, scope=wanted
+        )
+    )
+
+
+@user_app.command("password")
+def user_password(
+    old: Annotated[
+        str | None, typer.Option(envvar="VEINLINE_PASSWORD", help="Your current password.")
+    ] = None,
+    new: Annotated[
+        str | None,
+        typer.Option(envvar="VEINLINE_NEW_PASSWORD", help="The new password (prompted)."),
+    ] = None,
+) -> None:
+    """Change your own password (the --as user's), proving the current one; every
+    session and API token of yours is revoked."""
+    cli = cli_context()
+    if old is None:
+        old = typer.prompt("current password", hide_input=True)
+    if new is None:
+        new = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    user = cli.handle(
+        commands.ChangePassword(username=cli.acting_user, old_password=old, new_password=new)
+    )
+    cli.out.print(f"password of {user.username} changed; every token of theirs is revoked")
+
+
+@user_app.command("set-password")
+def user_set_password(
+    username: Annotated[str, typer.Argument(help="The user whose password is reset.")],
+    password: Annotated[
+        str | None,
+        typer.Option(envvar="VEINLINE_NEW_PASSWORD", help="The new password (prompted)."),
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why (kept in the ledger).")] = "password reset",
+) -> None:
+    """Reset a user's password (an administrator): their tokens are revoked and a lockout
+    of the name is cleared; the user changes it with `veinline user password`."""
+    cli = cli_context()
+    if password is None:
+        password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    user = cli.handle(commands.SetPassword(username=username, password=password, reason=reason))
+    cli.out.print(f"password of {user.username} set; their tokens are revoked")
+
+
+@user_app.command("deactivate")
+def user_deactivate(
+    username: Annotated[str, typer.Argument(help="The user whose access ends.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the ledger).")],
+) -> None:
+    """Deactivate a user (an administrator): no sign-in, no signature, tokens revoked."""
+    cli = cli_context()
+    user = cli.handle(commands.DeactivateUser(username=username, reason=reason))
+    cli.out.print(f"deactivated {user.username}; their tokens are revoked")
+
+
+token_app = typer.Typer(help="Your sessions and API tokens: list and revoke.", no_args_is_help=True)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List the --as user's live sessions and API tokens (ids, never the tokens)."""
+    from veinline.services import auth
+
+    cli = cli_context()
+    application = cli.app()
+    with cli.friendly_errors():
+        user = application.user(cli.acting_user)
+    tokens = auth.tokens_of(application.uow(), user, clock=application.clock)
+    table = Table()
+    table.add_column("id", no_wrap=True, min_width=TOKEN_ID_LENGTH)
+    for column in ("kind", "scope", "created", "last used", "expires"):
+        table.add_column(column, no_wrap=True)
+
+    def when(moment: datetime | None) -> str:
+        return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+    for token in tokens:
+        table.add_row(
+            token.id,
+            token.kind.value,
+            token.scope.value if token.scope else "-",
+            when(token.created_at),
+            when(token.last_used_at),
+            when(token.expires_at),
+        )
+    cli.out.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="The id `veinline token list` shows.")],
+) -> None:
+    """Revoke one of the --as user's tokens."""
+    from veinline.services import auth
+
+    cli = cli_context()
+    application = cli.app()
+    with cli.friendly_errors():
+        user = application.user(cli.acting_user)
+        revoked = auth.revoke_token_by_id(application.uow(), user, token_id)
+    cli.out.print(f"revoked {revoked.kind.value} token {revoked.id}")
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(user_app, name="user")
+    app.add_typer(token_app, name="token")

@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 import veinline
 from veinline.bootstrap import App
-from veinline.entrypoints.http import api, errors, web
+from veinline.entrypoints.http import api, errors, security, web
 
 
 def create_app(application: App) -> FastAPI:
@@ -25,6 +25,7 @@ def create_app(application: App) -> FastAPI:
         redoc_url=None,
     )
     app.state.veinline = application
+    app.add_middleware(security.SecurityHeaders)
     errors.install(app)
     app.include_router(api.router, prefix="/api/v1")
     app.include_router(web.router)

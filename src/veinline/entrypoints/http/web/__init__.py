@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
+from veinline.entrypoints.http.security import csrf_guard
 from veinline.entrypoints.http.web import (
     auth,
     cases,
@@ -14,6 +15,7 @@ from veinline.entrypoints.http.web import (
     trials,
 )
 
-router = APIRouter(include_in_schema=False)
+# Every page route, GET or not, passes the CSRF guard; it checks the ones that change.
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])
 for area in (catalogue, auth, ledger, cases, trials, manufacturing, planning):
     router.include_router(area.router)

@@ -22,6 +22,7 @@ from veinline.domain.errors import DomainError
 from veinline.domain.user import Role, User
 from veinline.entrypoints.http import actions
 from veinline.entrypoints.http.deps import AppDep, WebUser
+from veinline.entrypoints.http.security import form_of
 from veinline.entrypoints.http.templates import render, see_other
 from veinline.entrypoints.views import cases, catalogue
 from veinline.services import authority, commands
@@ -67,7 +68,7 @@ def enrol_page(request: Request, user: WebUser, application: AppDep) -> Response
 
 @router.post("/cases/new")
 async def enrol(request: Request, user: WebUser, application: AppDep) -> Response:
-    form = {k: str(v) for k, v in (await request.form()).items()}
+    form = await form_of(request)
     try:
         facts = actions.json_object(form.get("patient_facts", ""), "patient facts")
         case = application.bus.handle(
@@ -137,7 +138,7 @@ def case_page(
 async def case_action(
     request: Request, case_id: str, action: str, user: WebUser, application: AppDep
 ) -> Response:
-    form = {k: str(v) for k, v in (await request.form()).items() if v != ""}
+    form = {k: v for k, v in (await form_of(request)).items() if v != ""}
     return _submit(
         application,
         case_id,
@@ -149,7 +150,7 @@ async def case_action(
 
 @router.post("/cases/{case_id}/assessments")
 async def assess(request: Request, case_id: str, user: WebUser, application: AppDep) -> Response:
-    form = {k: str(v) for k, v in (await request.form()).items()}
+    form = await form_of(request)
     try:
         findings = actions.json_object(form.get("inputs", ""), "the findings")
         record = application.bus.handle(
@@ -168,7 +169,7 @@ async def assess(request: Request, case_id: str, user: WebUser, application: App
 
 @router.post("/cases/{case_id}/scan")
 async def scan(request: Request, case_id: str, user: WebUser, application: AppDep) -> Response:
-    form = {k: str(v) for k, v in (await request.form()).items()}
+    form = await form_of(request)
     return _submit(
         application,
         case_id,
@@ -208,7 +209,7 @@ async def _import_log(application: App, form: Any, user: User, shipment_id: str)
 async def disposition(
     request: Request, shipment_id: str, user: WebUser, application: AppDep
 ) -> Response:
-    form = {k: str(v) for k, v in (await request.form()).items()}
+    form = await form_of(request)
     return _submit(
         application,
         form.get("case_id", ""),

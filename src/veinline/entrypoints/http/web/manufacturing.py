@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from veinline.domain.errors import DomainError
 from veinline.entrypoints.http import actions
 from veinline.entrypoints.http.deps import AppDep, WebUser
+from veinline.entrypoints.http.security import form_of
 from veinline.entrypoints.http.templates import render, see_other
 from veinline.entrypoints.views import manufacturing
 from veinline.services import release
@@ -79,7 +80,7 @@ def batch_page(
 async def batch_action(
     request: Request, batch_id: str, action: str, user: WebUser, application: AppDep
 ) -> Response:
-    form = {k: str(v) for k, v in (await request.form()).items()}
+    form = await form_of(request)
     back = f"/batches/{quote(batch_id)}"
     try:
         command = actions.build_batch(action, batch_id, form)

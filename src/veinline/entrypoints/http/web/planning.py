@@ -17,6 +17,7 @@ from veinline.bootstrap import App
 from veinline.domain.errors import DomainError, InvalidInput, NotFound
 from veinline.domain.user import User
 from veinline.entrypoints.http.deps import AppDep, Planner
+from veinline.entrypoints.http.security import form_of
 from veinline.entrypoints.http.templates import render, see_other
 from veinline.services import authority, commands
 
@@ -47,7 +48,7 @@ def planning_page(
 
 @router.post("/planning/weights")
 async def planning_weights(request: Request, user: Planner, application: AppDep) -> Response:
-    form = {k: str(v) for k, v in (await request.form()).items()}
+    form = await form_of(request)
     reason = form.pop("reason", "")
     try:
         values: dict[str, object] = {
