@@ -85,6 +85,9 @@ class FakeSequences:
         self.values[key] = self.values.get(key, 0) + 1
         return self.values[key]
 
+    def next_in(self, scope: str, kind: str) -> int:
+        return self.next(kind, scope, 0)
+
 
 class FakeTokens:
     def __init__(self) -> None:

@@ -246,6 +246,31 @@ identifier_sequences = Table(
     Column("last_value", Integer, nullable=False),
 )
 
+# Per-record counters (a case's assessments, custody events, incidents, shipments and
+# batches): `SqlSequenceAllocator.next_in` increments one with UPDATE ... RETURNING, so
+# two transactions never read the same number (docs/security.md, "Concurrency").
+record_sequences = Table(
+    "record_sequences",
+    metadata,
+    Column("scope", String(60), primary_key=True),
+    Column("kind", String(8), primary_key=True),
+    Column("last_value", Integer, nullable=False),
+)
+
+# Idempotency-Key answers: the key is claimed in the transaction of the change it
+# guards, and the answer (status and JSON) kept for a retry (services/idempotency.py).
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("username", String(64), ForeignKey("users.username"), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("attempt", String(32), nullable=False),
+    Column("status", Integer, nullable=True),
+    Column("response", JSON, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
 issued_identifiers = Table(
     "issued_identifiers",
     metadata,

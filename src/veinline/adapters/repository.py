@@ -87,17 +87,32 @@ class SqlSequenceAllocator:
 
     def next(self, kind: str, fin: str, year: int) -> int:
         table = orm.identifier_sequences
-        dialect = self.session.get_bind().dialect.name
-        values = {"kind": kind, "fin": fin, "year": year, "last_value": 0}
+        return self._increment(
+            table,
+            {"kind": kind, "fin": fin, "year": year},
+            (table.c.kind == kind, table.c.fin == fin, table.c.year == year),
+        )
+
+    def next_in(self, scope: str, kind: str) -> int:
+        table = orm.record_sequences
+        return self._increment(
+            table, {"scope": scope, "kind": kind}, (table.c.scope == scope, table.c.kind == kind)
+        )
+
+    def _increment(self, table: Any, key: dict[str, object], where: tuple[Any, ...]) -> int:
+        # Create the counter row if it is missing (a racing creator is ignored), then
+        # increment it in place: the UPDATE holds the row lock until this transaction
+        # ends, so a concurrent caller waits and reads the number after ours.
+        values = {**key, "last_value": 0}
         stmt: Any
-        if dialect == "postgresql":
+        if self.session.get_bind().dialect.name == "postgresql":
             stmt = pg_insert(table).values(**values).on_conflict_do_nothing()
         else:
             stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
         self.session.execute(stmt)
         value = self.session.execute(
             update(table)
-            .where(table.c.kind == kind, table.c.fin == fin, table.c.year == year)
+            .where(*where)
             .values(last_value=table.c.last_value + 1)
             .returning(table.c.last_value)
         ).scalar_one()

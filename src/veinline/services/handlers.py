@@ -222,6 +222,13 @@ def set_product_field(
         return product
 
 
+def case_record_id(uow: AbstractUnitOfWork, case_id: str, letter: str, width: int = 3) -> str:
+    """The next id of one of a case's records (`C2026-00001-A001`), from the case's own
+    counter: readable, in the order made, and never the same for two requests at once
+    (docs/security.md, "Concurrency"). Zero-padded so the ids sort in that order."""
+    return f"{case_id}-{letter}{uow.sequences.next_in(case_id, letter):0{width}d}"
+
+
 def allocate_identifier(
     uow: AbstractUnitOfWork,
     kind: IdentifierKind,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -29,7 +29,7 @@ from veinline.domain.release import Disposition
 from veinline.domain.shipment import Leg, Shipment
 from veinline.domain.user import Role, User
 from veinline.services import authority, batch_record, commands, release
-from veinline.services.handlers import Clock, allocate_identifier
+from veinline.services.handlers import Clock, allocate_identifier, case_record_id
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
 
@@ -315,9 +315,8 @@ def _new_shipment(
 ) -> Shipment:
     product = _product(uow, case.product_code)
     limits = coldchain.limits_for(shipper_type, product.storage_max_c)
-    count = len(uow.shipments.find(case_id=case.id))
     shipment = Shipment(
-        id=f"{case.id}-S{count + 1:02d}",
+        id=case_record_id(uow, case.id, "S", width=2),
         case_id=case.id,
         leg=leg,
         shipper_type=shipper_type,
@@ -383,7 +382,7 @@ def scan_custody(
                     reason=f"scanned at {point.label.lower()}",
                 )
             event = custody.CustodyEvent(
-                id=_next_id(uow.custody_events.find(case_id=case.id), case.id, "E"),
+                id=case_record_id(uow, case.id, "E"),
                 case_id=case.id,
                 point=point,
                 actor=actor.username,
@@ -410,11 +409,6 @@ def scan_custody(
         raise
 
 
-def _next_id(existing: Sequence[object], case_id: str, letter: str) -> str:
-    # Zero-padded so the ids sort in the order they were made.
-    return f"{case_id}-{letter}{len(existing) + 1:03d}"
-
-
 def _record_incident(
     uow: AbstractUnitOfWork,
     case_id: str,
@@ -427,7 +421,7 @@ def _record_incident(
     """Kept in its own transaction: the refused change is rolled back, the incident stays."""
     with uow:
         incident = custody.IdentityIncident(
-            id=_next_id(uow.incidents.find(case_id=case_id), case_id, "X"),
+            id=case_record_id(uow, case_id, "X"),
             case_id=case_id,
             point=point,
             actor=actor.username,
@@ -603,7 +597,7 @@ def _infuse(
             by=actor.username,
         )
         event = custody.CustodyEvent(
-            id=_next_id(uow.custody_events.find(case_id=case.id), case.id, "E"),
+            id=case_record_id(uow, case.id, "E"),
             case_id=case.id,
             point=custody.CustodyPoint.BEDSIDE,
             actor=actor.username,
@@ -678,10 +672,11 @@ def start_manufacturing(
     """The received material goes into manufacturing as a batch on the process in force."""
     with uow:
         case = case_for_update(uow, cmd.case_id)
-        earlier = uow.batches.find(case_id=case.id)
-        batch_id = cmd.batch_id.strip() or (
-            f"B-{case.id}-{len(earlier) + 1}" if earlier else f"B-{case.id}"
-        )
+        batch_id = cmd.batch_id.strip()
+        if not batch_id:
+            # The case's first batch is B-<case>, a re-manufacture B-<case>-2 and on.
+            number = uow.sequences.next_in(case.id, "B")
+            batch_id = f"B-{case.id}-{number}" if number > 1 else f"B-{case.id}"
         transition(
             uow,
             case,

@@ -53,6 +53,11 @@ class SequenceAllocator(Protocol):
 
     def next(self, kind: str, fin: str, year: int) -> int: ...
 
+    def next_in(self, scope: str, kind: str) -> int:
+        """The next number of one record's own series (a case's assessments: scope the
+        case id, kind "A"), never the same twice even when asked at once."""
+        ...
+
 
 class Ledger(Protocol):
     """The append-only ledger as seen from inside a transaction."""
