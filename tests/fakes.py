@@ -79,6 +79,8 @@ class FakeLedger:
 class FakeSequences:
     def __init__(self) -> None:
         self.values: dict[tuple[str, str, int], int] = {}
+        # A case's own record counters, apart from the identifier sequences.
+        self.records: dict[tuple[str, str], int] = {}
 
     def next(self, kind: str, fin: str, year: int) -> int:
         key = (kind, fin, year)
@@ -86,7 +88,8 @@ class FakeSequences:
         return self.values[key]
 
     def next_in(self, scope: str, kind: str) -> int:
-        return self.next(kind, scope, 0)
+        self.records[scope, kind] = self.records.get((scope, kind), 0) + 1
+        return self.records[scope, kind]
 
 
 class FakeTokens:
@@ -165,6 +168,7 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         # Snapshot committed objects so a rollback restores mutated records too.
         self._saved = {str(id(r)): copy.deepcopy(r.rows) for r in self._repos()}
         self._saved["sequences"] = dict(self.sequences.values)
+        self._saved["records"] = dict(self.sequences.records)
         return self
 
     def _commit(self) -> None:
@@ -175,6 +179,7 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self.ledger.pending.clear()
         self._saved = {str(id(r)): copy.deepcopy(r.rows) for r in self._repos()}
         self._saved["sequences"] = dict(self.sequences.values)
+        self._saved["records"] = dict(self.sequences.records)
         self.commits += 1
 
     def rollback(self) -> None:
@@ -185,6 +190,7 @@ class FakeUnitOfWork(AbstractUnitOfWork):
                 repo.rows = self._saved[str(id(repo))]
         if "sequences" in self._saved:
             self.sequences.values = self._saved["sequences"]
+            self.sequences.records = self._saved["records"]
         self.ledger.pending.clear()
 
     def regulated_snapshots(self) -> Generator[tuple[str, str, JsonObject], None, None]:
