@@ -566,6 +566,22 @@ REGULATED: list[type[Any]] = [
     ReleaseRecord,
 ]
 
+# The aggregates that carry a version, and their tables (see start_mappers).
+VERSIONED: list[tuple[type[Any], Table]] = [
+    (Site, sites),
+    (Product, products),
+    (Authorisation, authorisations),
+    (Case, cases),
+    (Shipment, shipments),
+    (TrialRecord, trials),
+    (TriageSettings, triage_settings),
+    (PlanRecord, plans),
+    (ProcessTemplate, process_templates),
+    (Specification, specifications),
+    (Batch, batches),
+    (ReleaseRecord, release_records),
+]
+
 _mapped = False
 
 
@@ -575,22 +591,18 @@ def start_mappers() -> None:
     if _mapped:
         return
     mapper_registry.map_imperatively(User, users)
-    mapper_registry.map_imperatively(Site, sites)
-    mapper_registry.map_imperatively(Product, products)
-    mapper_registry.map_imperatively(Authorisation, authorisations)
     mapper_registry.map_imperatively(IssuedIdentifier, issued_identifiers)
-    mapper_registry.map_imperatively(Case, cases)
     mapper_registry.map_imperatively(CustodyEvent, custody_events)
     mapper_registry.map_imperatively(IdentityIncident, identity_incidents)
-    mapper_registry.map_imperatively(Shipment, shipments)
     mapper_registry.map_imperatively(Assessment, assessments)
-    mapper_registry.map_imperatively(TrialRecord, trials)
     mapper_registry.map_imperatively(TrialPatient, trial_patients)
-    mapper_registry.map_imperatively(TriageSettings, triage_settings)
-    mapper_registry.map_imperatively(PlanRecord, plans)
-    mapper_registry.map_imperatively(ProcessTemplate, process_templates)
-    mapper_registry.map_imperatively(Specification, specifications)
-    mapper_registry.map_imperatively(Batch, batches)
-    mapper_registry.map_imperatively(ReleaseRecord, release_records)
+    for cls, table in VERSIONED:
+        # Optimistic check on every versioned aggregate: the domain moves `version`,
+        # and every UPDATE says `WHERE version = <the version read>`; a row changed by
+        # another transaction meanwhile updates nothing, SQLAlchemy raises
+        # StaleDataError and the unit of work refuses it as a Conflict (409).
+        mapper_registry.map_imperatively(
+            cls, table, version_id_col=table.c.version, version_id_generator=False
+        )
     event.listen(Session, "before_flush", _flag_in_place_changes)
     _mapped = True

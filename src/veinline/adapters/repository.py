@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from veinline.adapters import orm
 from veinline.adapters.database import LEDGER_LOCK_KEY
@@ -19,6 +20,7 @@ from veinline.domain.batch import Batch
 from veinline.domain.case import Case
 from veinline.domain.catalog import Authorisation, Product, Site
 from veinline.domain.custody import CustodyEvent, IdentityIncident
+from veinline.domain.errors import Conflict
 from veinline.domain.identifiers import IssuedIdentifier
 from veinline.domain.ledger import (
     GENESIS_HASH,
@@ -35,7 +37,7 @@ from veinline.domain.shipment import Shipment
 from veinline.domain.specification import Specification
 from veinline.domain.trial_records import TrialPatient, TrialRecord
 from veinline.domain.user import User
-from veinline.services.unit_of_work import AbstractUnitOfWork
+from veinline.services.unit_of_work import AbstractUnitOfWork, Claim, KeyTaken, StoredKey
 
 T = TypeVar("T")
 
@@ -237,6 +239,56 @@ class SqlTokenStore:
         self.session.execute(delete(t).where(t.c.token_hash == token_hash))
 
 
+class SqlIdempotencyStore:
+    """Idempotency-Keys and their answers, one row per user and key."""
+
+    def __init__(self, session: Session, clock: Callable[[], datetime]) -> None:
+        self.session = session
+        self.clock = clock
+
+    def find(self, username: str, key: str) -> StoredKey | None:
+        t = orm.idempotency_keys
+        row = self.session.execute(
+            select(t.c.request_hash, t.c.attempt, t.c.status, t.c.response).where(
+                t.c.username == username, t.c.key == key
+            )
+        ).first()
+        if row is None:
+            return None
+        return StoredKey(row.request_hash, row.attempt, row.status, row.response)
+
+    def claim(self, claim: Claim) -> None:
+        values = {
+            "username": claim.username,
+            "key": claim.key,
+            "request_hash": claim.request_hash,
+            "attempt": claim.attempt,
+            "created_at": self.clock(),
+        }
+        table = orm.idempotency_keys
+        stmt: Any
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = pg_insert(table).values(**values).on_conflict_do_nothing()
+        else:
+            stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
+        # On PostgreSQL a concurrent claim of the same key waits here for the other
+        # transaction; once it commits, nothing is inserted and this change is refused.
+        if self.session.execute(stmt.returning(table.c.attempt)).first() is None:
+            raise KeyTaken(f"Idempotency-Key {claim.key!r} was claimed by another request")
+
+    def answer(self, claim: Claim, status: int, response: object) -> None:
+        t = orm.idempotency_keys
+        self.session.execute(
+            update(t)
+            .where(
+                t.c.username == claim.username,
+                t.c.key == claim.key,
+                t.c.attempt == claim.attempt,
+            )
+            .values(status=status, response=response)
+        )
+
+
 class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
     """A unit of work on one SQLAlchemy session."""
 
@@ -283,15 +335,23 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.sequences = SqlSequenceAllocator(self.session)
         self.ledger = SqlLedger(self.session, self.clock)
         self.tokens = SqlTokenStore(self.session)
+        self.idempotency = SqlIdempotencyStore(self.session, self.clock)
         super().__enter__()
         return self
 
-    def __exit__(self, *args: Any) -> None:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         # close() ends the transaction (a rollback unless a handler committed) and
         # detaches the records with their values loaded, so callers can still read them.
         # Events of a transaction that did not commit are forgotten with it.
         self._pending().clear()
         self.session.close()
+        if isinstance(exc, StaleDataError):
+            # The optimistic check (orm.VERSIONED): another transaction changed the
+            # record after this one read it; nothing of this one is kept.
+            raise Conflict(
+                "the record was changed by someone else at the same time: nothing was "
+                "saved; reload it and try again"
+            ) from exc
 
     def _commit(self) -> None:
         self.session.commit()

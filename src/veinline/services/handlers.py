@@ -12,7 +12,7 @@ from veinline.domain import catalog, identifiers
 from veinline.domain.catalog import Authorisation, Product, Site
 from veinline.domain.errors import Conflict, InvalidInput, NotFound
 from veinline.domain.identifiers import IdentifierKind, IssuedIdentifier
-from veinline.domain.ledger import LedgerEntry
+from veinline.domain.ledger import LedgerEntry, Regulated
 from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.user import (
     SYSTEM_USERNAME,
@@ -220,6 +220,17 @@ def set_product_field(
         )
         uow.commit()
         return product
+
+
+def expect_version(record: Regulated, version: int, expected: int | None) -> None:
+    """Refuse a change made from a stale read: the client read `expected`, the record is
+    now at `version` (docs/architecture.md, "Concurrency")."""
+    if expected is not None and expected != version:
+        raise Conflict(
+            f"{record.ENTITY_TYPE.replace('_', ' ')} {record.entity_id} is at version "
+            f"{version}, not {expected}: someone changed it since you read it; reload it "
+            "and try again"
+        )
 
 
 def case_record_id(uow: AbstractUnitOfWork, case_id: str, letter: str, width: int = 3) -> str:
