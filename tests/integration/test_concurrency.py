@@ -283,3 +283,27 @@ def test_an_action_on_a_stale_version_is_refused_with_409(demo_app: App, driver:
     )
     assert stale.status_code == 409
     assert "reload it and try again" in stale.json()["message"]
+
+
+def test_concurrent_drafts_of_one_document_are_refused_not_failed(demo_app: App) -> None:
+    operator = demo_app.user("operator")
+
+    def draft(_: int) -> object:
+        return demo_app.bus.handle(
+            commands.DraftProcess("eque-cel", "demo-suzhou-manufacturing"), actor=operator
+        )
+
+    outcomes = at_once(6, draft)
+    # Each draft takes the next version number; one that raced another for the same
+    # number is refused as a Conflict (409), never a server error.
+    assert all(isinstance(e, Conflict) for e in _errors(outcomes)), _errors(outcomes)
+    drafted = [o for o in outcomes if not isinstance(o, BaseException)]
+    assert len(drafted) >= 1
+    with demo_app.uow() as uow:
+        numbers = [
+            t.number
+            for t in uow.process_templates.list()
+            if (t.product_code, t.site) == ("eque-cel", "demo-suzhou-manufacturing")
+        ]
+    assert len(numbers) == len(set(numbers)) == len(drafted)
+    assert ledger.verify(demo_app.uow()).ok

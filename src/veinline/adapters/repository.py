@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -289,6 +290,13 @@ class SqlIdempotencyStore:
         )
 
 
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    # PostgreSQL's SQLSTATE for unique_violation; SQLite names the constraint kind.
+    return getattr(exc.orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(
+        exc.orig
+    )
+
+
 class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
     """A unit of work on one SQLAlchemy session."""
 
@@ -345,6 +353,13 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         # Events of a transaction that did not commit are forgotten with it.
         self._pending().clear()
         self.session.close()
+        if isinstance(exc, IntegrityError) and _is_unique_violation(exc):
+            # Two requests made the same key at once (a document's next version
+            # number): the second is refused, never half-saved.
+            raise Conflict(
+                "another request recorded the same record at the same time: nothing was "
+                "saved; reload and try again"
+            ) from exc
         if isinstance(exc, StaleDataError):
             # The optimistic check (orm.VERSIONED): another transaction changed the
             # record after this one read it; nothing of this one is kept.

@@ -156,14 +156,27 @@ def scan(
 
 
 @router.post("/shipments/{shipment_id}/logger", tags=["journey"])
-def logger(shipment_id: str, body: LoggerIn, actor: Actor, application: AppDep) -> dict[str, Any]:
-    shipment = application.bus.handle(
+def logger(
+    shipment_id: str,
+    body: LoggerIn,
+    request: Request,
+    actor: Actor,
+    application: AppDep,
+    key: IdempotencyKey = None,
+) -> Any:
+    """Import a logger file; an Idempotency-Key makes a retry safe."""
+    return idempotent.run(
+        request,
+        application,
+        actor,
+        key,
         commands.ImportLoggerData(
             shipment_id=shipment_id, csv_text=body.csv, timezone=body.timezone
         ),
-        actor=actor,
+        body=body.model_dump(),
+        render=lambda shipment: {**shipment.snapshot(), "blocked": shipment.blocked},
+        status=200,
     )
-    return {**shipment.snapshot(), "blocked": shipment.blocked}
 
 
 @router.post("/shipments/{shipment_id}/disposition", tags=["journey"])
