@@ -12,7 +12,7 @@ from veinline.adapters.seed.release_panels import default_tests
 from veinline.domain.catalog import Modality
 from veinline.domain.ledger import GENESIS_HASH, JsonObject, LedgerDraft, LedgerEntry, seal
 from veinline.domain.specification import ReleaseTest
-from veinline.services.unit_of_work import AbstractUnitOfWork
+from veinline.services.unit_of_work import AbstractUnitOfWork, Claim, KeyTaken, StoredKey
 
 T = TypeVar("T")
 
@@ -108,11 +108,37 @@ class FakeTokens:
         self.rows.pop(token_hash, None)
 
 
+class FakeIdempotency:
+    """Idempotency-Keys in a dict; a claim is kept only when its transaction commits."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], StoredKey] = {}
+        self.pending: dict[tuple[str, str], StoredKey] = {}
+
+    def find(self, username: str, key: str) -> StoredKey | None:
+        return self.rows.get((username, key))
+
+    def claim(self, claim: Claim) -> None:
+        if (claim.username, claim.key) in self.rows:
+            raise KeyTaken(f"Idempotency-Key {claim.key!r} was claimed by another request")
+        self.pending[claim.username, claim.key] = StoredKey(
+            claim.request_hash, claim.attempt, None, None
+        )
+
+    def answer(self, claim: Claim, status: int, response: object) -> None:
+        stored = self.rows.get((claim.username, claim.key))
+        if stored is not None and stored.attempt == claim.attempt:
+            self.rows[claim.username, claim.key] = StoredKey(
+                stored.request_hash, stored.attempt, status, response
+            )
+
+
 class FakeUnitOfWork(AbstractUnitOfWork):
     """Keeps everything in dicts; a rollback forgets what was not committed."""
 
     sequences: FakeSequences
     ledger: FakeLedger
+    idempotency: FakeIdempotency
 
     def __init__(self, clock: Callable[[], datetime]) -> None:
         self.users = FakeRepository(lambda u: u.username)
@@ -136,6 +162,7 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self.sequences = FakeSequences()
         self.ledger = FakeLedger(clock)
         self.tokens = FakeTokens()
+        self.idempotency = FakeIdempotency()
         self.commits = 0
         self._saved: dict[str, Any] = {}
 
@@ -177,6 +204,8 @@ class FakeUnitOfWork(AbstractUnitOfWork):
             repo.pending.clear()
         self.ledger.committed.extend(self.ledger.pending)
         self.ledger.pending.clear()
+        self.idempotency.rows.update(self.idempotency.pending)
+        self.idempotency.pending.clear()
         self._saved = {str(id(r)): copy.deepcopy(r.rows) for r in self._repos()}
         self._saved["sequences"] = dict(self.sequences.values)
         self._saved["records"] = dict(self.sequences.records)
@@ -192,6 +221,7 @@ class FakeUnitOfWork(AbstractUnitOfWork):
             self.sequences.values = self._saved["sequences"]
             self.sequences.records = self._saved["records"]
         self.ledger.pending.clear()
+        self.idempotency.pending.clear()
 
     def regulated_snapshots(self) -> Generator[tuple[str, str, JsonObject], None, None]:
         for repo in self._repos():
