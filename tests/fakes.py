@@ -14,7 +14,7 @@ from veinline.domain.catalog import Modality
 from veinline.domain.ledger import GENESIS_HASH, JsonObject, LedgerDraft, LedgerEntry, seal
 from veinline.domain.sign_in import IssuedToken
 from veinline.domain.specification import ReleaseTest
-from veinline.services.unit_of_work import AbstractUnitOfWork
+from veinline.services.unit_of_work import AbstractUnitOfWork, Claim, KeyTaken, StoredKey
 
 T = TypeVar("T")
 
@@ -81,11 +81,17 @@ class FakeLedger:
 class FakeSequences:
     def __init__(self) -> None:
         self.values: dict[tuple[str, str, int], int] = {}
+        # A case's own record counters, apart from the identifier sequences.
+        self.records: dict[tuple[str, str], int] = {}
 
     def next(self, kind: str, fin: str, year: int) -> int:
         key = (kind, fin, year)
         self.values[key] = self.values.get(key, 0) + 1
         return self.values[key]
+
+    def next_in(self, scope: str, kind: str) -> int:
+        self.records[scope, kind] = self.records.get((scope, kind), 0) + 1
+        return self.records[scope, kind]
 
 
 class FakeTokens:
@@ -116,11 +122,37 @@ class FakeTokens:
         return len(mine)
 
 
+class FakeIdempotency:
+    """Idempotency-Keys in a dict; a claim is kept only when its transaction commits."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], StoredKey] = {}
+        self.pending: dict[tuple[str, str], StoredKey] = {}
+
+    def find(self, username: str, key: str) -> StoredKey | None:
+        return self.rows.get((username, key))
+
+    def claim(self, claim: Claim) -> None:
+        if (claim.username, claim.key) in self.rows:
+            raise KeyTaken(f"Idempotency-Key {claim.key!r} was claimed by another request")
+        self.pending[claim.username, claim.key] = StoredKey(
+            claim.request_hash, claim.attempt, None, None
+        )
+
+    def answer(self, claim: Claim, status: int, response: object) -> None:
+        stored = self.rows.get((claim.username, claim.key))
+        if stored is not None and stored.attempt == claim.attempt:
+            self.rows[claim.username, claim.key] = StoredKey(
+                stored.request_hash, stored.attempt, status, response
+            )
+
+
 class FakeUnitOfWork(AbstractUnitOfWork):
     """Keeps everything in dicts; a rollback forgets what was not committed."""
 
     sequences: FakeSequences
     ledger: FakeLedger
+    idempotency: FakeIdempotency
 
     def __init__(self, clock: Callable[[], datetime]) -> None:
         self.users = FakeRepository(lambda u: u.username)
@@ -146,6 +178,7 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self.tokens = FakeTokens()
         self.clock = clock
         self.sign_in_guards = FakeRepository(lambda g: g.username)
+        self.idempotency = FakeIdempotency()
         self.commits = 0
         self._saved: dict[str, Any] = {}
 
@@ -179,6 +212,7 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         # Snapshot committed objects so a rollback restores mutated records too.
         self._saved = {str(id(r)): copy.deepcopy(r.rows) for r in self._repos()}
         self._saved["sequences"] = dict(self.sequences.values)
+        self._saved["records"] = dict(self.sequences.records)
         return self
 
     def _commit(self) -> None:
@@ -187,8 +221,11 @@ class FakeUnitOfWork(AbstractUnitOfWork):
             repo.pending.clear()
         self.ledger.committed.extend(self.ledger.pending)
         self.ledger.pending.clear()
+        self.idempotency.rows.update(self.idempotency.pending)
+        self.idempotency.pending.clear()
         self._saved = {str(id(r)): copy.deepcopy(r.rows) for r in self._repos()}
         self._saved["sequences"] = dict(self.sequences.values)
+        self._saved["records"] = dict(self.sequences.records)
         self.commits += 1
 
     def rollback(self) -> None:
@@ -199,7 +236,9 @@ class FakeUnitOfWork(AbstractUnitOfWork):
                 repo.rows = self._saved[str(id(repo))]
         if "sequences" in self._saved:
             self.sequences.values = self._saved["sequences"]
+            self.sequences.records = self._saved["records"]
         self.ledger.pending.clear()
+        self.idempotency.pending.clear()
 
     def regulated_snapshots(self) -> Generator[tuple[str, str, JsonObject], None, None]:
         for repo in self._repos():

@@ -469,7 +469,7 @@ def test_a_conditional_release_needs_an_investigation_the_physicians_signature_a
     assert "Viability 62" in present(present(case.release).reason)
 
     def conditional(**overrides: str) -> commands.ConditionalRelease:
-        fields = {
+        fields: dict[str, Any] = {
             "justification": "no alternative therapy; risk discussed",
             "username": "qa",
             "password": DEMO_PASSWORD,

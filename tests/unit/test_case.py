@@ -1056,7 +1056,7 @@ def test_release_without_the_qa_users_own_credentials_changes_nothing(
 
 
 def _conditional(case: Case, **overrides: str) -> commands.ConditionalRelease:
-    fields = {
+    fields: dict[str, Any] = {
         "justification": "viability 62%; no alternative therapy; physician informed",
         "username": "qa",
         "password": DEMO_PASSWORD,

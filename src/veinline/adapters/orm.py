@@ -268,6 +268,31 @@ identifier_sequences = Table(
     Column("last_value", Integer, nullable=False),
 )
 
+# Per-record counters (a case's assessments, custody events, incidents, shipments and
+# batches): `SqlSequenceAllocator.next_in` increments one with UPDATE ... RETURNING, so
+# two transactions never read the same number (docs/security.md, "Concurrency").
+record_sequences = Table(
+    "record_sequences",
+    metadata,
+    Column("scope", String(60), primary_key=True),
+    Column("kind", String(8), primary_key=True),
+    Column("last_value", Integer, nullable=False),
+)
+
+# Idempotency-Key answers: the key is claimed in the transaction of the change it
+# guards, and the answer (status and JSON) kept for a retry (services/idempotency.py).
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("username", String(64), ForeignKey("users.username"), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("attempt", String(32), nullable=False),
+    Column("status", Integer, nullable=True),
+    Column("response", JSON, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
 issued_identifiers = Table(
     "issued_identifiers",
     metadata,
@@ -565,6 +590,22 @@ REGULATED: list[type[Any]] = [
     SignInGuard,
 ]
 
+# The aggregates that carry a version, and their tables (see start_mappers).
+VERSIONED: list[tuple[type[Any], Table]] = [
+    (Site, sites),
+    (Product, products),
+    (Authorisation, authorisations),
+    (Case, cases),
+    (Shipment, shipments),
+    (TrialRecord, trials),
+    (TriageSettings, triage_settings),
+    (PlanRecord, plans),
+    (ProcessTemplate, process_templates),
+    (Specification, specifications),
+    (Batch, batches),
+    (ReleaseRecord, release_records),
+]
+
 _mapped = False
 
 
@@ -574,23 +615,19 @@ def start_mappers() -> None:
     if _mapped:
         return
     mapper_registry.map_imperatively(User, users)
-    mapper_registry.map_imperatively(Site, sites)
-    mapper_registry.map_imperatively(Product, products)
-    mapper_registry.map_imperatively(Authorisation, authorisations)
     mapper_registry.map_imperatively(IssuedIdentifier, issued_identifiers)
-    mapper_registry.map_imperatively(Case, cases)
     mapper_registry.map_imperatively(CustodyEvent, custody_events)
     mapper_registry.map_imperatively(IdentityIncident, identity_incidents)
-    mapper_registry.map_imperatively(Shipment, shipments)
     mapper_registry.map_imperatively(Assessment, assessments)
-    mapper_registry.map_imperatively(TrialRecord, trials)
     mapper_registry.map_imperatively(TrialPatient, trial_patients)
-    mapper_registry.map_imperatively(TriageSettings, triage_settings)
-    mapper_registry.map_imperatively(PlanRecord, plans)
-    mapper_registry.map_imperatively(ProcessTemplate, process_templates)
-    mapper_registry.map_imperatively(Specification, specifications)
-    mapper_registry.map_imperatively(Batch, batches)
-    mapper_registry.map_imperatively(ReleaseRecord, release_records)
+    for cls, table in VERSIONED:
+        # Optimistic check on every versioned aggregate: the domain moves `version`,
+        # and every UPDATE says `WHERE version = <the version read>`; a row changed by
+        # another transaction meanwhile updates nothing, SQLAlchemy raises
+        # StaleDataError and the unit of work refuses it as a Conflict (409).
+        mapper_registry.map_imperatively(
+            cls, table, version_id_col=table.c.version, version_id_generator=False
+        )
     mapper_registry.map_imperatively(SignInGuard, sign_in_guards)
     event.listen(Session, "before_flush", _flag_in_place_changes)
     _mapped = True

@@ -10,7 +10,9 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from veinline.adapters import orm
 from veinline.adapters.database import LEDGER_LOCK_KEY
@@ -19,6 +21,7 @@ from veinline.domain.batch import Batch
 from veinline.domain.case import Case
 from veinline.domain.catalog import Authorisation, Product, Site
 from veinline.domain.custody import CustodyEvent, IdentityIncident
+from veinline.domain.errors import Conflict
 from veinline.domain.identifiers import IssuedIdentifier
 from veinline.domain.ledger import (
     GENESIS_HASH,
@@ -36,7 +39,7 @@ from veinline.domain.sign_in import IssuedToken, SignInGuard, TokenKind, TokenSc
 from veinline.domain.specification import Specification
 from veinline.domain.trial_records import TrialPatient, TrialRecord
 from veinline.domain.user import User
-from veinline.services.unit_of_work import AbstractUnitOfWork
+from veinline.services.unit_of_work import AbstractUnitOfWork, Claim, KeyTaken, StoredKey
 
 T = TypeVar("T")
 
@@ -88,17 +91,32 @@ class SqlSequenceAllocator:
 
     def next(self, kind: str, fin: str, year: int) -> int:
         table = orm.identifier_sequences
-        dialect = self.session.get_bind().dialect.name
-        values = {"kind": kind, "fin": fin, "year": year, "last_value": 0}
+        return self._increment(
+            table,
+            {"kind": kind, "fin": fin, "year": year},
+            (table.c.kind == kind, table.c.fin == fin, table.c.year == year),
+        )
+
+    def next_in(self, scope: str, kind: str) -> int:
+        table = orm.record_sequences
+        return self._increment(
+            table, {"scope": scope, "kind": kind}, (table.c.scope == scope, table.c.kind == kind)
+        )
+
+    def _increment(self, table: Any, key: dict[str, object], where: tuple[Any, ...]) -> int:
+        # Create the counter row if it is missing (a racing creator is ignored), then
+        # increment it in place: the UPDATE holds the row lock until this transaction
+        # ends, so a concurrent caller waits and reads the number after ours.
+        values = {**key, "last_value": 0}
         stmt: Any
-        if dialect == "postgresql":
+        if self.session.get_bind().dialect.name == "postgresql":
             stmt = pg_insert(table).values(**values).on_conflict_do_nothing()
         else:
             stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
         self.session.execute(stmt)
         value = self.session.execute(
             update(table)
-            .where(table.c.kind == kind, table.c.fin == fin, table.c.year == year)
+            .where(*where)
             .values(last_value=table.c.last_value + 1)
             .returning(table.c.last_value)
         ).scalar_one()
@@ -249,6 +267,63 @@ class SqlTokenStore:
         return int(getattr(result, "rowcount", 0) or 0)
 
 
+class SqlIdempotencyStore:
+    """Idempotency-Keys and their answers, one row per user and key."""
+
+    def __init__(self, session: Session, clock: Callable[[], datetime]) -> None:
+        self.session = session
+        self.clock = clock
+
+    def find(self, username: str, key: str) -> StoredKey | None:
+        t = orm.idempotency_keys
+        row = self.session.execute(
+            select(t.c.request_hash, t.c.attempt, t.c.status, t.c.response).where(
+                t.c.username == username, t.c.key == key
+            )
+        ).first()
+        if row is None:
+            return None
+        return StoredKey(row.request_hash, row.attempt, row.status, row.response)
+
+    def claim(self, claim: Claim) -> None:
+        values = {
+            "username": claim.username,
+            "key": claim.key,
+            "request_hash": claim.request_hash,
+            "attempt": claim.attempt,
+            "created_at": self.clock(),
+        }
+        table = orm.idempotency_keys
+        stmt: Any
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = pg_insert(table).values(**values).on_conflict_do_nothing()
+        else:
+            stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
+        # On PostgreSQL a concurrent claim of the same key waits here for the other
+        # transaction; once it commits, nothing is inserted and this change is refused.
+        if self.session.execute(stmt.returning(table.c.attempt)).first() is None:
+            raise KeyTaken(f"Idempotency-Key {claim.key!r} was claimed by another request")
+
+    def answer(self, claim: Claim, status: int, response: object) -> None:
+        t = orm.idempotency_keys
+        self.session.execute(
+            update(t)
+            .where(
+                t.c.username == claim.username,
+                t.c.key == claim.key,
+                t.c.attempt == claim.attempt,
+            )
+            .values(status=status, response=response)
+        )
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    # PostgreSQL's SQLSTATE for unique_violation; SQLite names the constraint kind.
+    return getattr(exc.orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(
+        exc.orig
+    )
+
+
 class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
     """A unit of work on one SQLAlchemy session."""
 
@@ -298,15 +373,30 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.sign_in_guards = SqlRepository(
             self.session, SignInGuard, orm.sign_in_guards.c.username
         )
+        self.idempotency = SqlIdempotencyStore(self.session, self.clock)
         super().__enter__()
         return self
 
-    def __exit__(self, *args: Any) -> None:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         # close() ends the transaction (a rollback unless a handler committed) and
         # detaches the records with their values loaded, so callers can still read them.
         # Events of a transaction that did not commit are forgotten with it.
         self._pending().clear()
         self.session.close()
+        if isinstance(exc, IntegrityError) and _is_unique_violation(exc):
+            # Two requests made the same key at once (a document's next version
+            # number): the second is refused, never half-saved.
+            raise Conflict(
+                "another request recorded the same record at the same time: nothing was "
+                "saved; reload and try again"
+            ) from exc
+        if isinstance(exc, StaleDataError):
+            # The optimistic check (orm.VERSIONED): another transaction changed the
+            # record after this one read it; nothing of this one is kept.
+            raise Conflict(
+                "the record was changed by someone else at the same time: nothing was "
+                "saved; reload it and try again"
+            ) from exc
 
     def _commit(self) -> None:
         self.session.commit()

@@ -19,7 +19,7 @@ from veinline.domain.process import (
 from veinline.domain.signature import Meaning
 from veinline.domain.user import User
 from veinline.services import commands, signatures
-from veinline.services.handlers import Clock
+from veinline.services.handlers import Clock, expect_version
 from veinline.services.passwords import PasswordHasher
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
@@ -40,8 +40,10 @@ def _change_batch(
     *,
     reason: str = "",
     meaning: Meaning | None = None,
+    expected_version: int | None = None,
 ) -> Batch:
     batch = get_batch(uow, batch_id, for_update=True)
+    expect_version(batch, batch.version, expected_version)
     before = batch.snapshot()
     change(batch)
     signatures.record_change(uow, batch, actor, action, before, reason, meaning)
@@ -106,6 +108,7 @@ def _batch_handler(
                 lambda b: change(b, cmd, by, clock()),
                 reason=reason(cmd),
                 meaning=meaning,
+                expected_version=cmd.expected_version,
             )
             uow.commit()
             return batch
@@ -212,6 +215,7 @@ def correct_value(
             lambda b: b.correct_value(cmd.seq, cmd.value, reason=cmd.reason, by=signer, at=clock()),
             reason=cmd.reason,
             meaning=meaning,
+            expected_version=cmd.expected_version,
         )
         uow.commit()
         return batch

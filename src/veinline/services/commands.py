@@ -10,8 +10,17 @@ from veinline.domain.signature import Meaning
 from veinline.domain.user import Role
 
 
+@dataclass(frozen=True, kw_only=True)
 class Command:
-    """Base of every command."""
+    """Base of every command.
+
+    `expected_version` is the version of the record being changed as the client last
+    read it: the commands that change an existing case or batch record refuse the change
+    (Conflict, 409) when the stored version differs, instead of overwriting a change the
+    client has not seen (docs/architecture.md, "Concurrency").
+    """
+
+    expected_version: int | None = None
 
 
 @dataclass(frozen=True)

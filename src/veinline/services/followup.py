@@ -12,7 +12,7 @@ from veinline.domain.errors import NotAllowed, NotFound
 from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.user import User
 from veinline.services import commands
-from veinline.services.handlers import Clock
+from veinline.services.handlers import Clock, case_record_id
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
 
@@ -35,9 +35,8 @@ def record_assessment(
             cmd.assessed_on, infused_on=infused_on, today=now.date()
         )
         result = assessment.evaluate(kind, dict(cmd.inputs), day)
-        existing = uow.assessments.find(case_id=case.id)
         record = Assessment(
-            id=f"{case.id}-A{len(existing) + 1:03d}",
+            id=case_record_id(uow, case.id, "A"),
             case_id=case.id,
             kind=kind,
             assessed_on=day.isoformat(),

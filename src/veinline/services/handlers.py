@@ -12,7 +12,7 @@ from veinline.domain import catalog, identifiers
 from veinline.domain.catalog import Authorisation, Product, Site
 from veinline.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound, require_text
 from veinline.domain.identifiers import IdentifierKind, IssuedIdentifier
-from veinline.domain.ledger import LedgerEntry
+from veinline.domain.ledger import LedgerEntry, Regulated
 from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.user import (
     SYSTEM_USERNAME,
@@ -291,6 +291,24 @@ def set_product_field(
         )
         uow.commit()
         return product
+
+
+def expect_version(record: Regulated, version: int, expected: int | None) -> None:
+    """Refuse a change made from a stale read: the client read `expected`, the record is
+    now at `version` (docs/architecture.md, "Concurrency")."""
+    if expected is not None and expected != version:
+        raise Conflict(
+            f"{record.ENTITY_TYPE.replace('_', ' ')} {record.entity_id} is at version "
+            f"{version}, not {expected}: someone changed it since you read it; reload it "
+            "and try again"
+        )
+
+
+def case_record_id(uow: AbstractUnitOfWork, case_id: str, letter: str, width: int = 3) -> str:
+    """The next id of one of a case's records (`C2026-00001-A001`), from the case's own
+    counter: readable, in the order made, and never the same for two requests at once
+    (docs/security.md, "Concurrency"). Zero-padded so the ids sort in that order."""
+    return f"{case_id}-{letter}{uow.sequences.next_in(case_id, letter):0{width}d}"
 
 
 def allocate_identifier(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -30,15 +30,25 @@ from veinline.domain.shipment import Leg, Shipment
 from veinline.domain.signature import Meaning
 from veinline.domain.user import Role, User
 from veinline.services import authority, batch_record, commands, release, signatures
-from veinline.services.handlers import Clock, PasswordHasher, allocate_identifier
+from veinline.services.handlers import (
+    Clock,
+    PasswordHasher,
+    allocate_identifier,
+    case_record_id,
+    expect_version,
+)
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
 
-def case_for_update(uow: AbstractUnitOfWork, case_id: str) -> Case:
-    # Every journey handler changes the case it loads: lock it for this transaction.
+def case_for_update(
+    uow: AbstractUnitOfWork, case_id: str, expected_version: int | None = None
+) -> Case:
+    # Every journey handler changes the case it loads: lock it for this transaction,
+    # and refuse a change the client made from an older version of it.
     case = uow.cases.get(case_id, for_update=True)
     if case is None:
         raise NotFound(f"there is no case {case_id}")
+    expect_version(case, case.version, expected_version)
     return case
 
 
@@ -172,7 +182,7 @@ def confirm_eligibility(
     cmd: commands.ConfirmEligibility, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
 ) -> Case:
     with uow:
-        case = case_for_update(uow, cmd.case_id)
+        case = case_for_update(uow, cmd.case_id, cmd.expected_version)
         facts = dict(cmd.patient_facts) if cmd.patient_facts is not None else case.patient_facts
         answer = _evaluate(uow, _product(uow, case.product_code), case.jurisdiction, facts, clock())
         guard_confirm_eligibility(case, answer)
@@ -202,7 +212,7 @@ def guard_confirm_eligibility(case: Case, answer: JsonObject) -> None:
 def book_apheresis(cmd: commands.BookApheresis, uow: AbstractUnitOfWork, *, actor: User) -> Case:
     day = parse_date(cmd.apheresis_date, "apheresis_date")
     with uow:
-        case = case_for_update(uow, cmd.case_id)
+        case = case_for_update(uow, cmd.case_id, cmd.expected_version)
         _site(uow, cmd.apheresis_site, SiteKind.APHERESIS_CENTRE)
         _site(uow, cmd.manufacturing_site, SiteKind.MANUFACTURING_FACILITY)
         transition(
@@ -241,7 +251,7 @@ def set_planned_dates(
         if key != "suite":
             parse_date(value, key)
     with uow:
-        case = case_for_update(uow, cmd.case_id)
+        case = case_for_update(uow, cmd.case_id, cmd.expected_version)
         if case.state in (CaseState.INFUSED, CaseState.FOLLOW_UP, CaseState.CANCELLED):
             raise NotAllowed(f"case {case.id} is {case.state.label.lower()}: nothing to plan")
         before = case.snapshot()
@@ -259,7 +269,7 @@ def collect(cmd: commands.Collect, uow: AbstractUnitOfWork, *, actor: User, cloc
     if collected_at > clock():
         raise InvalidInput("the collection time is in the future")
     with uow:
-        case = case_for_update(uow, cmd.case_id)
+        case = case_for_update(uow, cmd.case_id, cmd.expected_version)
         if case.apheresis_site is None or case.manufacturing_site is None:
             raise NotAllowed(f"case {case.id} has no apheresis booking")
         site = _site(uow, case.apheresis_site)
@@ -317,9 +327,8 @@ def _new_shipment(
 ) -> Shipment:
     product = _product(uow, case.product_code)
     limits = coldchain.limits_for(shipper_type, product.storage_max_c)
-    count = len(uow.shipments.find(case_id=case.id))
     shipment = Shipment(
-        id=f"{case.id}-S{count + 1:02d}",
+        id=case_record_id(uow, case.id, "S", width=2),
         case_id=case.id,
         leg=leg,
         shipper_type=shipper_type,
@@ -356,7 +365,7 @@ def scan_custody(
     now = clock()
     try:
         with uow:
-            case = case_for_update(uow, cmd.case_id)
+            case = case_for_update(uow, cmd.case_id, cmd.expected_version)
             rule = custody.guard_scan(case, point)
             result = custody.check_scan(case, cmd.data)
             expiry = _expiry(case)
@@ -385,7 +394,7 @@ def scan_custody(
                     reason=f"scanned at {point.label.lower()}",
                 )
             event = custody.CustodyEvent(
-                id=_next_id(uow.custody_events.find(case_id=case.id), case.id, "E"),
+                id=case_record_id(uow, case.id, "E"),
                 case_id=case.id,
                 point=point,
                 actor=actor.username,
@@ -412,11 +421,6 @@ def scan_custody(
         raise
 
 
-def _next_id(existing: Sequence[object], case_id: str, letter: str) -> str:
-    # Zero-padded so the ids sort in the order they were made.
-    return f"{case_id}-{letter}{len(existing) + 1:03d}"
-
-
 def _record_incident(
     uow: AbstractUnitOfWork,
     case_id: str,
@@ -429,7 +433,7 @@ def _record_incident(
     """Kept in its own transaction: the refused change is rolled back, the incident stays."""
     with uow:
         incident = custody.IdentityIncident(
-            id=_next_id(uow.incidents.find(case_id=case_id), case_id, "X"),
+            id=case_record_id(uow, case_id, "X"),
             case_id=case_id,
             point=point,
             actor=actor.username,
@@ -523,7 +527,7 @@ def recollect(cmd: commands.Recollect, uow: AbstractUnitOfWork, *, actor: User) 
     if not cmd.reason.strip():
         raise InvalidInput("a re-collection needs a reason")
     with uow:
-        case = case_for_update(uow, cmd.case_id)
+        case = case_for_update(uow, cmd.case_id, cmd.expected_version)
         batch_id = case.batch_id
         transition(uow, case, Action.RECOLLECT, actor, cmd.reason, manufacturing=None, release=None)
         batch = uow.batches.get(batch_id) if batch_id else None
@@ -569,7 +573,7 @@ def _infuse(
     started: datetime,
 ) -> Case:
     with uow:
-        case = case_for_update(uow, cmd.case_id)
+        case = case_for_update(uow, cmd.case_id, cmd.expected_version)
         custody.guard_scan(case, custody.CustodyPoint.BEDSIDE)
         # Two identifiers before thaw: the wristband and the bag (DIN and CoI).
         if cmd.wristband_id.strip() != case.wristband_id:
@@ -614,7 +618,7 @@ def _infuse(
             by=actor.username,
         )
         event = custody.CustodyEvent(
-            id=_next_id(uow.custody_events.find(case_id=case.id), case.id, "E"),
+            id=case_record_id(uow, case.id, "E"),
             case_id=case.id,
             point=custody.CustodyPoint.BEDSIDE,
             actor=actor.username,
@@ -650,7 +654,7 @@ def _expiry(case: Case) -> datetime | None:
 
 def start_follow_up(cmd: commands.StartFollowUp, uow: AbstractUnitOfWork, *, actor: User) -> Case:
     with uow:
-        case = case_for_update(uow, cmd.case_id)
+        case = case_for_update(uow, cmd.case_id, cmd.expected_version)
         transition(uow, case, Action.START_FOLLOW_UP, actor, "follow-up starts")
         uow.commit()
         return case
@@ -662,7 +666,7 @@ def cancel_case(
     if not cmd.reason.strip():
         raise InvalidInput("a cancellation needs a reason")
     with uow:
-        case = case_for_update(uow, cmd.case_id)
+        case = case_for_update(uow, cmd.case_id, cmd.expected_version)
         transition(
             uow,
             case,
@@ -688,11 +692,12 @@ def start_manufacturing(
 ) -> Case:
     """The received material goes into manufacturing as a batch on the process in force."""
     with uow:
-        case = case_for_update(uow, cmd.case_id)
-        earlier = uow.batches.find(case_id=case.id)
-        batch_id = cmd.batch_id.strip() or (
-            f"B-{case.id}-{len(earlier) + 1}" if earlier else f"B-{case.id}"
-        )
+        case = case_for_update(uow, cmd.case_id, cmd.expected_version)
+        batch_id = cmd.batch_id.strip()
+        if not batch_id:
+            # The case's first batch is B-<case>, a re-manufacture B-<case>-2 and on.
+            number = uow.sequences.next_in(case.id, "B")
+            batch_id = f"B-{case.id}-{number}" if number > 1 else f"B-{case.id}"
         transition(
             uow,
             case,
@@ -721,7 +726,7 @@ def complete_manufacturing(
     if expires <= now:
         raise InvalidInput("the expiry must be in the future")
     with uow:
-        case = case_for_update(uow, cmd.case_id)
+        case = case_for_update(uow, cmd.case_id, cmd.expected_version)
         batch = batch_record.get_batch(uow, release.case_batch_id(case))
         assert case.manufacturing is not None  # case_batch_id refused a case without one
         if batch.status is not BatchStatus.COMPLETED:

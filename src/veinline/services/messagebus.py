@@ -24,7 +24,7 @@ from veinline.services import (
     specifications,
     trials,
 )
-from veinline.services.unit_of_work import AbstractUnitOfWork
+from veinline.services.unit_of_work import AbstractUnitOfWork, Claim
 
 Handler = Callable[..., Any]
 
@@ -69,13 +69,16 @@ class MessageBus:
         if unruled:
             raise LookupError(f"the authority table has no rule for {', '.join(unruled)}")
 
-    def handle(self, cmd: commands.Command, *, actor: User) -> Any:
+    def handle(self, cmd: commands.Command, *, actor: User, claim: Claim | None = None) -> Any:
+        """Run the command's handler; with a `claim`, its commit also claims the request's
+        Idempotency-Key (services/idempotency.py)."""
         handler = self._handlers.get(type(cmd))
         if handler is None:
             raise LookupError(f"no handler for {type(cmd).__name__}")
         # Authority is decided here, once, before any handler runs (services.authority).
         authority.check(actor, cmd)
         uow = self.uow_factory()
+        uow.claim = claim
         uow.publish = lambda event, in_uow: self._publish(event, in_uow, actor)
         try:
             return handler(cmd, uow, actor=actor, **self._deps(handler))

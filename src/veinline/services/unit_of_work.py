@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Generic, Protocol, TypeVar
@@ -13,6 +14,7 @@ from veinline.domain.batch import Batch
 from veinline.domain.case import Case
 from veinline.domain.catalog import Authorisation, Product, Site
 from veinline.domain.custody import CustodyEvent, IdentityIncident
+from veinline.domain.errors import Conflict
 from veinline.domain.events import Event
 from veinline.domain.identifiers import IssuedIdentifier
 from veinline.domain.ledger import (
@@ -54,6 +56,11 @@ class SequenceAllocator(Protocol):
 
     def next(self, kind: str, fin: str, year: int) -> int: ...
 
+    def next_in(self, scope: str, kind: str) -> int:
+        """The next number of one record's own series (a case's assessments: scope the
+        case id, kind "A"), never the same twice even when asked at once."""
+        ...
+
 
 class Ledger(Protocol):
     """The append-only ledger as seen from inside a transaction."""
@@ -89,6 +96,46 @@ class TokenStore(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Claim:
+    """An Idempotency-Key this request claims in the transaction of its change: the
+    user's key, a hash of the request, and this attempt's own mark."""
+
+    username: str
+    key: str
+    request_hash: str
+    attempt: str
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    """A claimed Idempotency-Key; its answer (status and JSON) once it was given."""
+
+    request_hash: str
+    attempt: str
+    status: int | None
+    response: object
+
+
+class KeyTaken(Conflict):
+    """Another request claimed this Idempotency-Key first; its change stands, not ours."""
+
+    code = "idempotency_key_in_use"
+
+
+class IdempotencyStore(Protocol):
+    """Idempotency-Keys per user: claimed with a change, answered once it is answered."""
+
+    def find(self, username: str, key: str) -> StoredKey | None: ...
+
+    def claim(self, claim: Claim) -> None:
+        """Claim the key in this transaction, or raise KeyTaken (waiting, on PostgreSQL,
+        for a transaction claiming it at the same moment to end)."""
+        ...
+
+    def answer(self, claim: Claim, status: int, response: object) -> None: ...
+
+
 class AbstractUnitOfWork(abc.ABC):
     """One transaction: repositories read and write in it, the ledger records in it."""
 
@@ -116,6 +163,10 @@ class AbstractUnitOfWork(abc.ABC):
     sign_in_guards: Repository[SignInGuard]
     # The time the transaction's records are stamped with (the app's injectable clock).
     clock: Callable[[], datetime]
+    idempotency: IdempotencyStore
+    # Set by the message bus for a request with an Idempotency-Key: the next commit
+    # claims the key with the change (services/idempotency.py).
+    claim: Claim | None = None
     # Set by the message bus: hands an event to the handlers of the records that follow.
     publish: Callable[[Event, AbstractUnitOfWork], None] | None = None
 
@@ -144,7 +195,11 @@ class AbstractUnitOfWork(abc.ABC):
             if self.publish is None:
                 raise LookupError(f"nothing handles {type(event).__name__} in this unit of work")
             self.publish(event, self)
+        if self.claim is not None:
+            # The key lands with the change or not at all: a retry finds it claimed.
+            self.idempotency.claim(self.claim)
         self._commit()
+        self.claim = None
 
     def _pending(self) -> list[Event]:
         events: list[Event] = self.__dict__.setdefault("_events", [])

@@ -52,7 +52,8 @@ BATCH_COMMANDS: dict[str, type[commands.Command]] = {
 def field_names(action: str, table: dict[str, type[commands.Command]] | None = None) -> list[str]:
     cls = (table or COMMAND_FOR_ACTION)[action]
     key = "case_id" if table is None else "batch_id"
-    return [f.name for f in dataclasses.fields(cls) if f.name != key]  # type: ignore[arg-type]
+    # A page's form is read and posted at once; its expected version is the API's.
+    return [f.name for f in dataclasses.fields(cls) if f.name not in (key, "expected_version")]
 
 
 def build(action: str, case_id: str, body: dict[str, Any]) -> commands.Command:
@@ -75,7 +76,7 @@ def _build(
     cls = table.get(action)
     if cls is None:
         raise InvalidInput(f"unknown action {action!r}; use one of: {', '.join(table)}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(body) - set(fields) - {key_field})
     if unknown:
         raise InvalidInput(f"{action} does not take {', '.join(unknown)}")

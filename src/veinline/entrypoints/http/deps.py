@@ -40,6 +40,16 @@ def application_of(request: Request) -> App:
 
 AppDep = Annotated[App, Depends(application_of)]
 
+# The client's own key for a request it may retry (http/idempotent.py).
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Your key for this request: a retry with the same key and body gets "
+        "the first answer and records nothing new.",
+    ),
+]
+
 
 def signed_in(request: Request) -> User | None:
     """The user of the session cookie, if it is a live browser session (an API token

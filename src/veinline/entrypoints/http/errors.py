@@ -50,14 +50,19 @@ def status_for(exc: DomainError) -> int:
 def refused(request: Request, exc: DomainError) -> Response:
     """A refusal as the caller reads it: JSON under /api/, the error page elsewhere."""
     if request.url.path.startswith(API_PREFIX):
-        content: dict[str, object] = {"error": exc.code, "message": exc.message}
-        if isinstance(exc, InvalidFields):
-            # Grading input: every problem found, each with the field it concerns.
-            content["problems"] = [
-                {"field": problem.field, "message": problem.message} for problem in exc.problems
-            ]
-        return JSONResponse(status_code=status_for(exc), content=content)
+        return JSONResponse(status_code=status_for(exc), content=api_content(exc))
     return render(request, "error.html", status=status_for(exc), message=exc.message)
+
+
+def api_content(exc: DomainError) -> dict[str, object]:
+    """A refusal's JSON body under /api/."""
+    content: dict[str, object] = {"error": exc.code, "message": exc.message}
+    if isinstance(exc, InvalidFields):
+        # Grading input: every problem found, each with the field it concerns.
+        content["problems"] = [
+            {"field": problem.field, "message": problem.message} for problem in exc.problems
+        ]
+    return content
 
 
 def login_first(request: Request, exc: LoginRequired) -> Response:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from veinline.domain.errors import NotFound
-from veinline.entrypoints.http import actions
-from veinline.entrypoints.http.deps import Actor, AppDep
+from veinline.entrypoints.http import actions, idempotent
+from veinline.entrypoints.http.deps import Actor, AppDep, IdempotencyKey
 from veinline.entrypoints.views import cases
 from veinline.services import commands
 
@@ -76,9 +76,20 @@ def case_board(actor: Actor, application: AppDep) -> list[dict[str, Any]]:
 
 
 @router.post("/cases", status_code=201, tags=["journey"])
-def enrol(body: EnrolIn, actor: Actor, application: AppDep) -> dict[str, Any]:
-    case = application.bus.handle(commands.EnrolPatient(**body.model_dump()), actor=actor)
-    return cases.case_view(case, actor)
+def enrol(
+    body: EnrolIn, request: Request, actor: Actor, application: AppDep, key: IdempotencyKey = None
+) -> Any:
+    """Enrol a patient; send an Idempotency-Key to make a retry safe."""
+    return idempotent.run(
+        request,
+        application,
+        actor,
+        key,
+        commands.EnrolPatient(**body.model_dump()),
+        body=body.model_dump(),
+        render=lambda case: cases.case_view(case, actor),
+        status=201,
+    )
 
 
 @router.get("/cases/{case_id}", tags=["journey"])
@@ -91,13 +102,25 @@ def case_detail(case_id: str, actor: Actor, application: AppDep) -> dict[str, An
 def case_action(
     case_id: str,
     action: str,
+    request: Request,
     actor: Actor,
     application: AppDep,
     body: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Fire one action of the case's state table (see the case's `actions`)."""
-    case = application.bus.handle(actions.build(action, case_id, body or {}), actor=actor)
-    return cases.case_view(case, actor)
+    key: IdempotencyKey = None,
+) -> Any:
+    """Fire one action of the case's state table (see the case's `actions`). Give
+    `expected_version` (the case's `version` as you read it) to be refused (409) rather
+    than act on a case someone changed since; an Idempotency-Key makes a retry safe."""
+    return idempotent.run(
+        request,
+        application,
+        actor,
+        key,
+        actions.build(action, case_id, body or {}),
+        body=body or {},
+        render=lambda case: cases.case_view(case, actor),
+        status=200,
+    )
 
 
 @router.get("/cases/{case_id}/labels/{item}", tags=["journey"], response_class=Response)
@@ -117,21 +140,45 @@ def labels(case_id: str, item: str, actor: Actor, application: AppDep) -> Respon
 
 
 @router.post("/custody/scans", status_code=201, tags=["journey"])
-def scan(body: ScanIn, actor: Actor, application: AppDep) -> dict[str, Any]:
-    """A hand-off; a mismatch is refused (409) and kept as an identity incident."""
-    event = application.bus.handle(commands.ScanCustody(**body.model_dump()), actor=actor)
-    return dict(event.snapshot())
+def scan(
+    body: ScanIn, request: Request, actor: Actor, application: AppDep, key: IdempotencyKey = None
+) -> Any:
+    """A hand-off; a mismatch is refused (409) and kept as an identity incident. A retry
+    with the same Idempotency-Key gets the first answer and records nothing again."""
+    return idempotent.run(
+        request,
+        application,
+        actor,
+        key,
+        commands.ScanCustody(**body.model_dump()),
+        body=body.model_dump(),
+        render=lambda event: dict(event.snapshot()),
+        status=201,
+    )
 
 
 @router.post("/shipments/{shipment_id}/logger", tags=["journey"])
-def logger(shipment_id: str, body: LoggerIn, actor: Actor, application: AppDep) -> dict[str, Any]:
-    shipment = application.bus.handle(
+def logger(
+    shipment_id: str,
+    body: LoggerIn,
+    request: Request,
+    actor: Actor,
+    application: AppDep,
+    key: IdempotencyKey = None,
+) -> Any:
+    """Import a logger file; an Idempotency-Key makes a retry safe."""
+    return idempotent.run(
+        request,
+        application,
+        actor,
+        key,
         commands.ImportLoggerData(
             shipment_id=shipment_id, csv_text=body.csv, timezone=body.timezone
         ),
-        actor=actor,
+        body=body.model_dump(),
+        render=lambda shipment: {**shipment.snapshot(), "blocked": shipment.blocked},
+        status=200,
     )
-    return {**shipment.snapshot(), "blocked": shipment.blocked}
 
 
 @router.post("/shipments/{shipment_id}/disposition", tags=["journey"])

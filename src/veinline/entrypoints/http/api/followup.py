@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from veinline.entrypoints.http.deps import Actor, AppDep
+from veinline.entrypoints.http import idempotent
+from veinline.entrypoints.http.deps import Actor, AppDep, IdempotencyKey
 from veinline.entrypoints.views import cases
 from veinline.services import authority, commands
 
@@ -39,15 +40,26 @@ def grade_schema(kind: str) -> dict[str, object]:
 
 @router.post("/cases/{case_id}/assessments", status_code=201, tags=["follow-up"])
 def record_assessment(
-    case_id: str, body: AssessmentIn, actor: Actor, application: AppDep
-) -> dict[str, Any]:
-    record = application.bus.handle(
+    case_id: str,
+    body: AssessmentIn,
+    request: Request,
+    actor: Actor,
+    application: AppDep,
+    key: IdempotencyKey = None,
+) -> Any:
+    """Record a graded assessment; an Idempotency-Key makes a retry safe."""
+    return idempotent.run(
+        request,
+        application,
+        actor,
+        key,
         commands.RecordAssessment(
             case_id=case_id, kind=body.kind, assessed_on=body.assessed_on, inputs=body.inputs
         ),
-        actor=actor,
+        body=body.model_dump(),
+        render=lambda record: {**record.snapshot(), "summary": record.summary},
+        status=201,
     )
-    return {**record.snapshot(), "summary": record.summary}
 
 
 @router.get("/cases/{case_id}/fhir", tags=["follow-up"])

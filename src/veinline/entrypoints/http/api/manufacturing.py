@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from veinline.entrypoints.http import actions
-from veinline.entrypoints.http.deps import Actor, AppDep
+from veinline.entrypoints.http import actions, idempotent
+from veinline.entrypoints.http.deps import Actor, AppDep, IdempotencyKey
 from veinline.entrypoints.views.manufacturing import batch_view
 from veinline.services import commands, release
 
@@ -165,18 +165,34 @@ def show_batch(batch_id: str, actor: Actor, application: AppDep) -> dict[str, An
 def batch_action(
     batch_id: str,
     action: str,
+    request: Request,
     actor: Actor,
     application: AppDep,
     body: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    key: IdempotencyKey = None,
+) -> Any:
     """One action on a batch record: start_step, record_value, correct_value,
     complete_step, verify_step, verify_correction, raise_deviation,
     investigate_deviation, classify_deviation, close_deviation, abort, enter_result,
     correct_result, open_investigation, acknowledge, release, release_conditionally,
-    reject. Signing actions take `username` and `password`."""
-    application.bus.handle(actions.build_batch(action, batch_id, body or {}), actor=actor)
-    with application.uow() as uow:
-        return batch_view(uow, batch_id)
+    reject. Signing actions take `username` and `password`. Give `expected_version`
+    (the batch's `version` as you read it) to be refused (409) rather than act on a
+    batch someone changed since; an Idempotency-Key makes a retry safe."""
+
+    def view(_: object) -> dict[str, Any]:
+        with application.uow() as uow:
+            return batch_view(uow, batch_id)
+
+    return idempotent.run(
+        request,
+        application,
+        actor,
+        key,
+        actions.build_batch(action, batch_id, body or {}),
+        body=body or {},
+        render=view,
+        status=200,
+    )
 
 
 @router.get("/batches/{batch_id}/coa.pdf", tags=["manufacturing"], response_class=Response)
