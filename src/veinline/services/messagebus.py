@@ -11,6 +11,7 @@ from veinline.domain.user import User
 from veinline.services import (
     authority,
     batch_record,
+    bounds,
     commands,
     followup,
     handlers,
@@ -62,11 +63,16 @@ class MessageBus:
         unruled = authority.uncovered_commands(self._handlers)
         if unruled:
             raise LookupError(f"the authority table has no rule for {', '.join(unruled)}")
+        for command_class in self._handlers:
+            bounds.bounds_of(command_class)  # every field's bound resolves, or no start
 
     def handle(self, cmd: commands.Command, *, actor: User) -> Any:
         handler = self._handlers.get(type(cmd))
         if handler is None:
             raise LookupError(f"no handler for {type(cmd).__name__}")
+        # Input is bounded here, once, before authority or any handler sees it
+        # (services.bounds): nothing out of bounds reaches a transaction.
+        bounds.check(cmd)
         # Authority is decided here, once, before any handler runs (services.authority).
         authority.check(actor, cmd)
         uow = self.uow_factory()
