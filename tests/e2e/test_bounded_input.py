@@ -226,3 +226,32 @@ def test_the_cli_refuses_out_of_bounds_input_with_exit_2(
     assert result.exit_code == 2, result.output
     assert message in result.stderr
     assert _counts(demo_app) == before
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/cases/%00", "/api/v1/ledger/history/x%00", "/api/v1/cases?q=%00", "/cases/C%01"],
+)
+def test_an_address_with_a_control_character_is_refused_before_any_route(
+    client: TestClient, path: str
+) -> None:
+    answer = client.get(path, headers=_as(client, "coordinator"))
+    assert answer.status_code == 422
+    assert "the address contains a control character" in answer.text
+
+
+def test_a_lone_surrogate_where_a_value_of_another_type_belongs_is_a_plain_422(
+    client: TestClient, demo_app: App
+) -> None:
+    """FastAPI's own refusal would echo the value and fail to encode it (a 500)."""
+    before = _counts(demo_app)
+    raw = json.dumps(_enrolment(consent_given="PLACEHOLDER")).replace("PLACEHOLDER", "\\ud800")
+    answer = client.post(
+        "/api/v1/cases",
+        headers={**_as(client, "coordinator"), "Content-Type": "application/json"},
+        content=raw.encode(),
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"][0]["loc"] == ["body", "consent_given"]
+    assert "input" not in answer.json()["detail"][0]
+    assert _counts(demo_app) == before
