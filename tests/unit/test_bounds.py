@@ -112,6 +112,13 @@ def test_logger_csv_is_multiline_and_allowed_to_be_large() -> None:
     )
 
 
+def test_scan_data_may_end_with_a_scanner_s_enter_but_holds_no_other_control() -> None:
+    bounds.check(commands.ScanCustody(case_id="C-1", point="p", data="=A9999\r\n"))
+    assert _refusal(commands.ScanCustody(case_id="C-1", point="p", data="=A99\x1d99")).startswith(
+        "data contains a control character (U+001D"
+    )
+
+
 def test_scan_data_with_a_nul_is_refused_before_any_transaction() -> None:
     assert _refusal(commands.ScanCustody(case_id="C-1", point="p", data="=A9999\x00")).startswith(
         "data contains a control character"

@@ -59,7 +59,9 @@ Code = Annotated[str, Text(max=64)]
 Date = Annotated[str, Text(max=40)]
 Name = Annotated[str, Text(max=NAME_MAX)]
 Secret = Annotated[str, Text(max=256)]
-Scan = Annotated[str, Text(max=1_000)]
+# Scanned barcode data: a keyboard-wedge scanner ends it with Enter or Tab, which the
+# domain strips; NUL and every other control character are refused.
+Scan = Annotated[str, Text(max=1_000, multiline=True)]
 FreeText = Annotated[str, Text(max=FREE_TEXT_MAX, multiline=True)]
 
 # A temperature logger's CSV export: a reading a minute for a fortnight fits easily.
