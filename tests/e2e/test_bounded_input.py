@@ -255,3 +255,19 @@ def test_a_lone_surrogate_where_a_value_of_another_type_belongs_is_a_plain_422(
     assert answer.json()["detail"][0]["loc"] == ["body", "consent_given"]
     assert "input" not in answer.json()["detail"][0]
     assert _counts(demo_app) == before
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"product": "eque\x00cel", "jurisdiction": "HK", "patient": {}}, "product contains"),
+        ({"product": "eque-cel", "jurisdiction": "H" * 9, "patient": {}}, "jurisdiction is too"),
+        ({"product": "eque-cel", "jurisdiction": "HK", "patient": {"a": "\x00"}}, "patient.a"),
+    ],
+)
+def test_the_eligibility_check_reads_nothing_out_of_bounds(
+    client: TestClient, body: dict[str, object], message: str
+) -> None:
+    answer = client.post("/api/v1/eligibility/check", json=body)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["message"].startswith(message)
