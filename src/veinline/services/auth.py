@@ -22,6 +22,8 @@ from veinline.domain.sign_in import (
     is_live,
 )
 from veinline.domain.user import SYSTEM_USERNAME, User
+from veinline.services import bounds
+from veinline.services.bounds import Text
 from veinline.services.passwords import PasswordHasher
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
@@ -65,7 +67,14 @@ def authenticate(
     clock: Clock,
 ) -> User:
     """The user whose password this is; otherwise one refusal for every cause, the
-    failure counted and ledgered, and the name locked after `MAX_FAILURES` in a row."""
+    failure counted and ledgered, and the name locked after `MAX_FAILURES` in a row.
+
+    A name or password no user could have (too long, a control character, an unpaired
+    surrogate) is refused before any lookup, as every command's text is (services.bounds):
+    the database never sees it.
+    """
+    bounds.check_text(username, "username", Text(max=64))
+    bounds.check_text(password, "password", Text(max=256))
     key = guard_key(username)
     now = clock()
     with uow:

@@ -1,13 +1,35 @@
-"""Commands: what a user asks veinline to change. One handler serves each."""
+"""Commands: what a user asks veinline to change. One handler serves each.
+
+Every field is bounded (`services/bounds.py`): text by its `Annotated` metadata (the
+aliases below, matching the column lengths in `adapters/orm.py`) or the default of 200
+characters on one line; dicts and lists by `Nested`. The bus checks them first.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
 
 from veinline.domain.catalog import Authorisation, Product, Site
 from veinline.domain.identifiers import IdentifierKind
 from veinline.domain.signature import Meaning
 from veinline.domain.user import Role
+from veinline.services.bounds import (
+    CATALOGUE,
+    LARGE,
+    LOGGER_CSV_MAX,
+    Code,
+    Date,
+    FreeText,
+    Id,
+    LongId,
+    Name,
+    Nested,
+    Scan,
+    Secret,
+    Text,
+    Username,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,19 +47,19 @@ class Command:
 
 @dataclass(frozen=True)
 class CreateUser(Command):
-    username: str
-    printed_name: str
+    username: Username
+    printed_name: Name
     role: Role
-    site_code: str | None = None
-    password: str | None = None
-    reason: str = "new user"
+    site_code: Annotated[str | None, Text(max=40)] = None
+    password: Annotated[str | None, Text(max=256)] = None
+    reason: FreeText = "new user"
 
 
 @dataclass(frozen=True)
 class SetPassword(Command):
-    username: str
-    password: str
-    reason: str = "password changed"
+    username: Username
+    password: Secret
+    reason: FreeText = "password changed"
 
 
 @dataclass(frozen=True)
@@ -63,38 +85,38 @@ class DeactivateUser(Command):
 class LoadCatalogue(Command):
     """Create every record of a seed catalogue that is not stored yet."""
 
-    products: list[Product] = field(default_factory=list)
-    authorisations: list[Authorisation] = field(default_factory=list)
-    sites: list[Site] = field(default_factory=list)
-    users: list[CreateUser] = field(default_factory=list)
-    reason: str = "seed catalogue"
+    products: Annotated[list[Product], CATALOGUE] = field(default_factory=list)
+    authorisations: Annotated[list[Authorisation], CATALOGUE] = field(default_factory=list)
+    sites: Annotated[list[Site], CATALOGUE] = field(default_factory=list)
+    users: Annotated[list[CreateUser], CATALOGUE] = field(default_factory=list)
+    reason: FreeText = "seed catalogue"
 
 
 @dataclass(frozen=True)
 class SetProductField(Command):
-    code: str
-    field: str
-    value: str
-    reason: str
+    code: Id
+    field: Name
+    value: Name
+    reason: FreeText
 
 
 @dataclass(frozen=True)
 class IssueIdentifier(Command):
     kind: IdentifierKind
-    fin: str
-    purpose: str
+    fin: Annotated[str, Text(max=5)]
+    purpose: Name
 
 
 @dataclass(frozen=True)
 class SignRecord(Command):
     """Sign a catalogue record as it stands (e.g. QA approves a product's version)."""
 
-    entity_type: str
-    entity_id: str
+    entity_type: Annotated[str, Text(max=40)]
+    entity_id: LongId
     meaning: Meaning
-    username: str
-    password: str
-    reason: str = ""
+    username: Username
+    password: Secret
+    reason: FreeText = ""
 
 
 # ---------------------------------------------------------------- the autologous journey
@@ -102,46 +124,46 @@ class SignRecord(Command):
 
 @dataclass(frozen=True)
 class EnrolPatient(Command):
-    product_code: str
-    jurisdiction: str
-    treatment_site: str
-    patient_name: str
-    wristband_id: str
-    treating_physician: str
+    product_code: Id
+    jurisdiction: Annotated[str, Text(max=8)]
+    treatment_site: Id
+    patient_name: Name
+    wristband_id: Code
+    treating_physician: Username
     consent_given: bool
-    consent_date: str
+    consent_date: Date
     patient_facts: dict[str, object]
-    consent_form: str = ""
-    case_id: str | None = None
+    consent_form: FreeText = ""
+    case_id: Annotated[str | None, Text(max=40)] = None
 
 
 @dataclass(frozen=True)
 class ConfirmEligibility(Command):
-    case_id: str
+    case_id: Id
     patient_facts: dict[str, object] | None = None
 
 
 @dataclass(frozen=True)
 class BookApheresis(Command):
-    case_id: str
-    apheresis_site: str
-    apheresis_date: str
-    manufacturing_site: str
+    case_id: Id
+    apheresis_site: Id
+    apheresis_date: Date
+    manufacturing_site: Id
 
 
 @dataclass(frozen=True)
 class SetPlannedDates(Command):
     """The seam for planning: a case takes its promised dates from the current plan."""
 
-    case_id: str
+    case_id: Id
     planned: dict[str, str]
-    reason: str = "planned dates"
+    reason: FreeText = "planned dates"
 
 
 @dataclass(frozen=True)
 class Collect(Command):
-    case_id: str
-    collected_at: str
+    case_id: Id
+    collected_at: Date
     volume_ml: float | None = None
     # The anticoagulant the collection went into (e.g. ACD-A); printed on its label.
     anticoagulant: str | None = None
@@ -161,91 +183,91 @@ class ReconcileLabels(Command):
 
 @dataclass(frozen=True)
 class ScanCustody(Command):
-    case_id: str
-    point: str
-    data: str
-    site_code: str | None = None
+    case_id: Id
+    point: Id
+    data: Scan
+    site_code: Annotated[str | None, Text(max=40)] = None
 
 
 @dataclass(frozen=True)
 class ImportLoggerData(Command):
-    shipment_id: str
-    csv_text: str
-    timezone: str = "UTC"
+    shipment_id: Annotated[str, Text(max=60)]
+    csv_text: Annotated[str, Text(max=LOGGER_CSV_MAX, multiline=True)]
+    timezone: Code = "UTC"
 
 
 @dataclass(frozen=True)
 class DisposeExcursion(Command):
     """QA accepts or rejects a shipment's temperature excursions by e-signature."""
 
-    shipment_id: str
-    decision: str
-    reason: str
-    username: str = ""
-    password: str = ""
+    shipment_id: Annotated[str, Text(max=60)]
+    decision: Id
+    reason: FreeText
+    username: Username = ""
+    password: Secret = ""
 
 
 @dataclass(frozen=True)
 class StartManufacturing(Command):
     """Open the case's batch record; a blank batch id is named after the case."""
 
-    case_id: str
-    batch_id: str = ""
+    case_id: Id
+    batch_id: Id = ""
 
 
 @dataclass(frozen=True)
 class CompleteManufacturing(Command):
-    case_id: str
+    case_id: Id
     bag_count: int
-    expires_at: str
+    expires_at: Date
     total_cells: float | None = None
 
 
 @dataclass(frozen=True)
 class ReleaseProduct(Command):
-    case_id: str
-    username: str
-    password: str
-    reason: str = "released for infusion"
+    case_id: Id
+    username: Username
+    password: Secret
+    reason: FreeText = "released for infusion"
 
 
 @dataclass(frozen=True)
 class ConditionalRelease(Command):
     """QA releases an out-of-specification product the treating physician acknowledged."""
 
-    case_id: str
-    justification: str
-    username: str
-    password: str
+    case_id: Id
+    justification: FreeText
+    username: Username
+    password: Secret
 
 
 @dataclass(frozen=True)
 class Recollect(Command):
-    case_id: str
-    reason: str
+    case_id: Id
+    reason: FreeText
 
 
 @dataclass(frozen=True)
 class Infuse(Command):
-    case_id: str
-    wristband_id: str
-    bag_scan: str
-    thawed_at: str
-    infusion_started_at: str
+    case_id: Id
+    wristband_id: Code
+    bag_scan: Scan
+    thawed_at: Date
+    infusion_started_at: Date
     weight_kg: float
     dose_cells: float
-    override_reason: str = ""
+    override_reason: FreeText = ""
 
 
 @dataclass(frozen=True)
 class StartFollowUp(Command):
-    case_id: str
+    case_id: Id
 
 
 @dataclass(frozen=True)
 class CancelCase(Command):
-    case_id: str
-    reason: str
+    case_id: Id
+    reason: FreeText
 
 
 # ---------------------------------------------------------------- follow-up
@@ -253,35 +275,35 @@ class CancelCase(Command):
 
 @dataclass(frozen=True)
 class RecordAssessment(Command):
-    case_id: str
-    kind: str
-    assessed_on: str
+    case_id: Id
+    kind: Id
+    assessed_on: Date
     inputs: dict[str, object]
 
 
 @dataclass(frozen=True)
 class CreateTrial(Command):
-    id: str
-    title: str
-    product_code: str
-    criteria: str
+    id: Id
+    title: Annotated[str, Text(max=300)]
+    product_code: Id
+    criteria: Annotated[str, Text(max=20)]
     cohorts: list[dict[str, object]]
 
 
 @dataclass(frozen=True)
 class EnrolInCohort(Command):
-    trial_id: str
-    case_id: str
-    cohort_id: str
+    trial_id: Id
+    case_id: Id
+    cohort_id: Id
 
 
 @dataclass(frozen=True)
 class ImportTrialOutcomes(Command):
     """A sponsor's outcome records: [{subject, cohort_id, best_response, infused_on, ...}]."""
 
-    trial_id: str
-    outcomes: list[dict[str, object]]
-    reason: str = "outcomes imported"
+    trial_id: Id
+    outcomes: Annotated[list[dict[str, object]], LARGE]
+    reason: FreeText = "outcomes imported"
 
 
 # ---------------------------------------------------------------- planning
@@ -290,13 +312,13 @@ class ImportTrialOutcomes(Command):
 @dataclass(frozen=True)
 class SetTriageWeights(Command):
     weights: dict[str, object]
-    reason: str
+    reason: FreeText
 
 
 @dataclass(frozen=True)
 class MakePlan(Command):
-    scenario: dict[str, object]
-    policy: str = "optimal"
+    scenario: Annotated[dict[str, object], LARGE]
+    policy: Id = "optimal"
     time_limit_s: float = 10.0
 
 
@@ -304,8 +326,8 @@ class MakePlan(Command):
 class ApplyPlan(Command):
     """Give every case the plan names its planned dates."""
 
-    plan_id: str
-    reason: str = "planned dates from the current plan"
+    plan_id: Id
+    reason: FreeText = "planned dates from the current plan"
 
 
 # ---------------------------------------------------------------- manufacturing and release
@@ -317,69 +339,71 @@ class ApplyPlan(Command):
 class DraftProcess(Command):
     """A new draft version of a product's process at a site (no steps: the demo default)."""
 
-    product_code: str
-    site: str
+    product_code: Id
+    site: Id
     steps: list[dict[str, object]] | None = None
-    notes: str = ""
+    notes: FreeText = ""
 
 
 @dataclass(frozen=True)
 class ApproveProcess(Command):
-    template_id: str
-    username: str
-    password: str
+    template_id: LongId
+    username: Username
+    password: Secret
 
 
 @dataclass(frozen=True)
 class TransferProcess(Command):
     """Technology transfer: the version in force becomes a draft at another site."""
 
-    template_id: str
-    to_site: str
+    template_id: LongId
+    to_site: Id
 
 
 @dataclass(frozen=True)
 class RetireProcess(Command):
-    template_id: str
-    reason: str
+    template_id: LongId
+    reason: FreeText
 
 
 @dataclass(frozen=True)
 class DraftSpecification(Command):
     """A new draft release specification for a market (no tests: the demo default panel)."""
 
-    product_code: str
-    market: str
+    product_code: Id
+    market: Annotated[str, Text(max=12)]
     tests: list[dict[str, object]] | None = None
-    notes: str = ""
+    notes: FreeText = ""
 
 
 @dataclass(frozen=True)
 class ApproveSpecification(Command):
-    specification_id: str
-    username: str
-    password: str
+    specification_id: LongId
+    username: Username
+    password: Secret
 
 
 @dataclass(frozen=True)
 class RetireSpecification(Command):
-    specification_id: str
-    reason: str
+    specification_id: LongId
+    reason: FreeText
 
 
 @dataclass(frozen=True)
 class StartStep(Command):
-    batch_id: str
-    step: str
-    suite: str
-    equipment: list[str] = field(default_factory=list)
+    batch_id: Id
+    step: Name
+    suite: Id
+    equipment: Annotated[list[str], Nested(max_items=100, text=Text(max=64))] = field(
+        default_factory=list
+    )
 
 
 @dataclass(frozen=True)
 class RecordValue(Command):
-    batch_id: str
-    step: str
-    parameter: str
+    batch_id: Id
+    step: Name
+    parameter: Name
     value: float | str
 
 
@@ -387,136 +411,136 @@ class RecordValue(Command):
 class CorrectValue(Command):
     """A correction is a new entry; after the step was signed it is signed too."""
 
-    batch_id: str
+    batch_id: Id
     seq: int
     value: float | str
-    reason: str
-    username: str = ""
-    password: str = ""
+    reason: FreeText
+    username: Username = ""
+    password: Secret = ""
 
 
 @dataclass(frozen=True)
 class CompleteStep(Command):
     """The operator signs the step "performed"."""
 
-    batch_id: str
-    step: str
-    username: str
-    password: str
+    batch_id: Id
+    step: Name
+    username: Username
+    password: Secret
 
 
 @dataclass(frozen=True)
 class VerifyStep(Command):
     """A second person signs a critical step "verified"."""
 
-    batch_id: str
-    step: str
-    username: str
-    password: str
+    batch_id: Id
+    step: Name
+    username: Username
+    password: Secret
 
 
 @dataclass(frozen=True)
 class VerifyCorrection(Command):
-    batch_id: str
+    batch_id: Id
     seq: int
-    username: str
-    password: str
+    username: Username
+    password: Secret
 
 
 @dataclass(frozen=True)
 class RaiseDeviation(Command):
-    batch_id: str
-    description: str
-    severity: str
-    step: str | None = None
+    batch_id: Id
+    description: FreeText
+    severity: Id
+    step: Annotated[str | None, Text(max=200)] = None
 
 
 @dataclass(frozen=True)
 class InvestigateDeviation(Command):
-    batch_id: str
-    deviation_id: str
+    batch_id: Id
+    deviation_id: Id
 
 
 @dataclass(frozen=True)
 class ClassifyDeviation(Command):
-    batch_id: str
-    deviation_id: str
-    severity: str
-    reason: str
+    batch_id: Id
+    deviation_id: Id
+    severity: Id
+    reason: FreeText
 
 
 @dataclass(frozen=True)
 class CloseDeviation(Command):
     """QA closes an investigated deviation with root cause and CAPA, and signs."""
 
-    batch_id: str
-    deviation_id: str
-    root_cause: str
-    capa: str
-    username: str
-    password: str
+    batch_id: Id
+    deviation_id: Id
+    root_cause: FreeText
+    capa: FreeText
+    username: Username
+    password: Secret
 
 
 @dataclass(frozen=True)
 class AbortBatch(Command):
-    batch_id: str
-    reason: str
+    batch_id: Id
+    reason: FreeText
 
 
 @dataclass(frozen=True)
 class EnterResult(Command):
     """A QC result; the first one opens the batch's QC record on the specification in force."""
 
-    batch_id: str
-    test: str
+    batch_id: Id
+    test: Name
     value: float | str
 
 
 @dataclass(frozen=True)
 class CorrectResult(Command):
-    batch_id: str
-    test: str
+    batch_id: Id
+    test: Name
     value: float | str
-    reason: str
+    reason: FreeText
 
 
 @dataclass(frozen=True)
 class OpenInvestigation(Command):
     """Open the out-of-specification investigation."""
 
-    batch_id: str
-    reference: str
-    summary: str
+    batch_id: Id
+    reference: Name
+    summary: FreeText
 
 
 @dataclass(frozen=True)
 class AcknowledgeResults(Command):
     """The treating physician acknowledges the out-of-specification results, and signs."""
 
-    batch_id: str
-    username: str
-    password: str
-    statement: str = ""
+    batch_id: Id
+    username: Username
+    password: Secret
+    statement: FreeText = ""
 
 
 @dataclass(frozen=True)
 class ReleaseBatch(Command):
-    batch_id: str
-    username: str
-    password: str
+    batch_id: Id
+    username: Username
+    password: Secret
 
 
 @dataclass(frozen=True)
 class ReleaseBatchConditionally(Command):
-    batch_id: str
-    justification: str
-    username: str
-    password: str
+    batch_id: Id
+    justification: FreeText
+    username: Username
+    password: Secret
 
 
 @dataclass(frozen=True)
 class RejectBatch(Command):
-    batch_id: str
-    reason: str
-    username: str
-    password: str
+    batch_id: Id
+    reason: FreeText
+    username: Username
+    password: Secret

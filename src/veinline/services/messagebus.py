@@ -13,6 +13,7 @@ from veinline.services import (
     auth,
     authority,
     batch_record,
+    bounds,
     commands,
     followup,
     handlers,
@@ -68,6 +69,8 @@ class MessageBus:
         unruled = authority.uncovered_commands(self._handlers)
         if unruled:
             raise LookupError(f"the authority table has no rule for {', '.join(unruled)}")
+        for command_class in self._handlers:
+            bounds.bounds_of(command_class)  # every field's bound resolves, or no start
 
     def handle(self, cmd: commands.Command, *, actor: User, claim: Claim | None = None) -> Any:
         """Run the command's handler; with a `claim`, its commit also claims the request's
@@ -75,6 +78,9 @@ class MessageBus:
         handler = self._handlers.get(type(cmd))
         if handler is None:
             raise LookupError(f"no handler for {type(cmd).__name__}")
+        # Input is bounded here, once, before authority or any handler sees it
+        # (services.bounds): nothing out of bounds reaches a transaction.
+        bounds.check(cmd)
         # Authority is decided here, once, before any handler runs (services.authority).
         authority.check(actor, cmd)
         uow = self.uow_factory()

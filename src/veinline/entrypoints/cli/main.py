@@ -16,6 +16,7 @@ import typer
 
 from veinline.domain.user import SYSTEM_USERNAME
 from veinline.entrypoints.cli import (
+    backup,
     catalogue,
     db,
     grading,
@@ -65,6 +66,7 @@ def _global(
 for group in (
     server,
     db,
+    backup,
     ledger,
     isbt,
     catalogue,

@@ -98,6 +98,9 @@ def _build(
 def _coerce(field: dataclasses.Field[Any], value: Any) -> Any:
     # Web forms send text; the API may too. Numbers are parsed here, named when wrong.
     kind = str(field.type)
+    if kind.startswith("Annotated["):
+        # A bounded field (services/bounds.py): the type it wraps comes first.
+        kind = kind.removeprefix("Annotated[")
     if isinstance(value, str):
         if kind == "float | str":
             # A measured value stays as typed: the domain reads the number and keeps the

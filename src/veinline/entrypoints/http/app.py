@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 import veinline
 from veinline.bootstrap import App
 from veinline.entrypoints.http import api, errors, security, web
+from veinline.entrypoints.http.limits import BodyLimit
 
 
 def create_app(application: App) -> FastAPI:
@@ -27,6 +28,8 @@ def create_app(application: App) -> FastAPI:
     app.state.veinline = application
     app.add_middleware(security.SecurityHeaders)
     errors.install(app)
+    # Bodies are bounded before any route reads them (413 over the limit).
+    app.add_middleware(BodyLimit)
     app.include_router(api.router, prefix="/api/v1")
     app.include_router(web.router)
     static = resources.files("veinline.entrypoints.http") / "static"

@@ -10,7 +10,10 @@ the login page, back to where the browser was going.
 
 from __future__ import annotations
 
+import json
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from veinline.domain.custody import IdentityMismatch
@@ -65,6 +68,18 @@ def api_content(exc: DomainError) -> dict[str, object]:
     return content
 
 
+def malformed(request: Request, exc: RequestValidationError) -> Response:
+    """A body or parameter of the wrong shape: 422 with where and what, never the value
+    sent (it may be a patient's data, or text no JSON encoder takes, such as a lone
+    surrogate), escaped to ASCII."""
+    detail = [
+        {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type")}
+        for error in exc.errors()
+    ]
+    body = json.dumps({"detail": detail}, ensure_ascii=True, default=str)
+    return Response(body, status_code=422, media_type="application/json")
+
+
 def login_first(request: Request, exc: LoginRequired) -> Response:
     return RedirectResponse(f"/login?next={exc.path}", status_code=303)
 
@@ -75,6 +90,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _refused(request: Request, exc: DomainError) -> Response:
         return refused(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _malformed(request: Request, exc: RequestValidationError) -> Response:
+        return malformed(request, exc)
 
     @app.exception_handler(LoginRequired)
     async def _login_first(request: Request, exc: LoginRequired) -> Response:

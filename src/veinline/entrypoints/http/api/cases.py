@@ -12,7 +12,7 @@ from veinline.domain.errors import NotFound
 from veinline.entrypoints.http import actions, idempotent
 from veinline.entrypoints.http.deps import Actor, AppDep, IdempotencyKey
 from veinline.entrypoints.views import cases
-from veinline.services import commands
+from veinline.services import bounds, commands
 
 router = APIRouter()
 
@@ -60,6 +60,10 @@ def eligibility_check(body: EligibilityIn, application: AppDep) -> dict[str, Any
     """Eligible true, false or null (undetermined: a needed fact is missing)."""
     from veinline.domain import eligibility
 
+    # Not a command, so not checked by the bus: the same bounds, named here.
+    bounds.check_text(body.product, "product", bounds.Text(max=40))
+    bounds.check_text(body.jurisdiction, "jurisdiction", bounds.Text(max=8))
+    bounds.check_nested(body.patient, "patient", bounds.Nested())
     with application.uow() as uow:
         product = uow.products.get(body.product)
         if product is None:
