@@ -289,7 +289,8 @@ class _Builder:
 
     def _patient(self) -> str:
         # Pseudonymous by construction: only the CoI identifier, never name, wristband
-        # id, birth date, sex or address (DESIGN.md, Identity).
+        # id, birth date, sex or address (HIPAA Safe Harbor identifiers, 45 CFR
+        # 164.514(b)(2), stay out of an export).
         return self.add(
             ("patient",),
             {
