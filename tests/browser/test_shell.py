@@ -27,7 +27,10 @@ def test_a_visitor_sees_the_catalogue_and_a_product(page: Page, live_server: str
     expect(table.locator("tbody tr")).to_have_count(8)
     _shot(page, "catalogue")
     page.get_by_role("link", name="amimestrocel").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("amimestrocel injection")
+    # The seed's notice gives another English rendering: the name is shown, marked.
+    expect(page.get_by_role("heading", level=1)).to_contain_text("amimestrocel injection")
+    expect(page.get_by_test_id("name-unconfirmed")).to_have_text("name unconfirmed")
+    expect(page.locator("dl.facts")).to_contain_text("at or below -150 °C (unconfirmed)")
     expect(page.locator("body")).to_contain_text("Aged 14 or over")
     sources = page.get_by_test_id("fact-sources")
     # Every fact names its source; what no source supports says so, highlighted.

@@ -150,6 +150,26 @@ def test_catalog_commands_list_and_show_the_seed_products(run: Run, demo_app: Ap
     assert missing.exit_code == 2 and "no product" in missing.stderr
 
 
+def test_catalog_show_never_states_an_unconfirmed_value_as_fact(run: Run, demo_app: App) -> None:
+    shown = run("catalog", "show", "eque-cel", db=demo_app).stdout
+    # The seed catalogue has no source for the storage limit and the post-thaw window;
+    # the dose comes from FUMANBA-1 (CTR20192510, NCT05066646).
+    assert "storage: at or below -150 °C (unconfirmed)" in shown
+    assert "post-thaw window: 90 minutes (unconfirmed)" in shown
+    dose = next(line for line in shown.splitlines() if line.strip().startswith("dose:"))
+    assert "unconfirmed" not in dose
+    summary = json.loads(run("catalog", "show", "zevor-cel", "--json", db=demo_app).stdout)
+    rows = {row["field"]: row for row in summary["product"]["fact_sources"]}
+    lines = {line["label"]: line["text"] for line in summary["product"]["summary"]}
+    for label, field in (
+        ("Target", "target"),
+        ("Sponsor", "sponsor"),
+        ("Storage", "storage_max_c"),
+    ):
+        if label in lines:
+            assert lines[label].endswith("(unconfirmed)") == (not rows[field]["confirmed"])
+
+
 @pytest.mark.parametrize("code", ["eque-cel", "zevor-cel", "amimestrocel", "vum02", "imc001"])
 def test_catalog_show_names_a_source_or_unconfirmed_for_every_fact(
     run: Run, demo_app: App, code: str

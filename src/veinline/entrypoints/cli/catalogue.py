@@ -96,20 +96,12 @@ def catalog_show(
         return
     p = detail["product"]
     cli.out.print(
-        f"[bold]{p['display_name']}[/]  ({p['code']}, version {p['version']})", highlight=False
+        f"[bold]{p['display_name']}[/]  ({p['code']}, version {p['version']})"
+        + ("" if p["name_confirmed"] else "  [yellow]name unconfirmed[/]"),
+        highlight=False,
     )
-    for label, key in (
-        ("sponsor", "sponsor"),
-        ("modality", "modality_label"),
-        ("target", "target"),
-        ("platform", "platform"),
-        ("cell source", "cell_source"),
-        ("storage", "storage"),
-        ("post-thaw window", "post_thaw"),
-        ("dose", "dose"),
-    ):
-        if p.get(key):
-            cli.out.print(f"  {label}: {p[key]}", highlight=False)
+    for line in p["summary"]:
+        cli.out.print(f"  {line['label'].lower()}: {line['text']}", highlight=False, markup=False)
     cli.out.print("\n  [bold]Facts and their sources[/]", highlight=False)
     for row in p["fact_sources"]:
         source = row["source"] if row["confirmed"] else f"[yellow]{row['source']}[/]"

@@ -12,20 +12,54 @@ from veinline.domain.errors import NotFound
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
 
+def _claim(p: Product, field: str, text: str | None) -> str | None:
+    """A value as a summary shows it: one no source supports says so, never stands as fact."""
+    if text is None or p.is_confirmed(field):
+        return text
+    return f"{text} (unconfirmed)"
+
+
 def _product(p: Product) -> dict[str, Any]:
     data = p.snapshot()
     data["display_name"] = p.display_name
+    data["name_confirmed"] = p.is_confirmed("name")
     data["modality_label"] = p.modality.label
-    data["storage"] = f"at or below {p.storage_max_c:g} °C" if p.storage_max_c is not None else None
-    data["post_thaw"] = (
-        f"{p.post_thaw_window_minutes} minutes" if p.post_thaw_window_minutes else None
+    data["storage"] = _claim(
+        p,
+        "storage_max_c",
+        f"at or below {p.storage_max_c:g} °C" if p.storage_max_c is not None else None,
+    )
+    data["post_thaw"] = _claim(
+        p,
+        "post_thaw_window_minutes",
+        f"{p.post_thaw_window_minutes} minutes" if p.post_thaw_window_minutes else None,
     )
     rule = p.dose_rule or {}
-    data["dose"] = (
+    data["dose"] = _claim(
+        p,
+        "dose_rule.cells_per_kg",
         f"{rule['cells_per_kg']:.1e} {rule.get('cell_type', 'cells')}/kg"
         if rule.get("kind") == "per_kg"
-        else None
+        else None,
     )
+    # The summary a person reads first, each line marked when no source supports it
+    # (the CLI's `catalog show` and the product page print these, in this order).
+    data["summary"] = [
+        {"label": label, "text": text}
+        for label, text in (
+            ("Name", _claim(p, "name", p.display_name)),
+            ("Development code", _claim(p, "development_code", p.development_code)),
+            ("Sponsor", _claim(p, "sponsor", p.sponsor)),
+            ("Modality", _claim(p, "modality", p.modality.label)),
+            ("Target", _claim(p, "target", p.target)),
+            ("Platform", _claim(p, "platform", p.platform)),
+            ("Cell source", _claim(p, "cell_source", p.cell_source)),
+            ("Storage", data["storage"]),
+            ("Post-thaw window", data["post_thaw"]),
+            ("Dose", data["dose"]),
+        )
+        if text
+    ]
     data["fact_sources"] = [
         {"field": field, "value": value, "source": source, "confirmed": not is_unconfirmed(source)}
         for field, value, source in fact_sources(p)
