@@ -59,3 +59,18 @@ def test_a_qa_reviewer_signs_in_and_verifies_the_ledger(page: Page, live_server:
     expect(page.get_by_role("heading", level=1)).to_have_text("History of product/eque-cel")
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+
+
+def test_at_tablet_width_wide_tables_scroll_inside_the_page(page: Page, live_server: str) -> None:
+    # A tablet held upright (820 px): the ledger's wide table scrolls in its own box, so
+    # the header and forms stay on screen instead of the whole page sliding sideways.
+    page.set_viewport_size({"width": 820, "height": 1000})
+    page.goto(f"{live_server}/login?next=/ledger")
+    page.get_by_label("User name").fill("qa")
+    page.get_by_label("Password").fill("veinline-demo")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_test_id("ledger-status")).to_contain_text("Verified")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 820
+    table = page.locator("table.grid").first
+    assert table.evaluate("t => t.scrollWidth > t.clientWidth")
+    _shot(page, "ledger-tablet")
