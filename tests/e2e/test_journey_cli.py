@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -94,7 +95,8 @@ def test_a_case_goes_from_enrolment_to_infusion_through_the_cli(
             "--apheresis-site",
             "demo-hk-apheresis",
             "--date",
-            "2026-03-09",
+            # The CLI runs on the real clock: a booking is for a day not long past.
+            date.today().isoformat(),
             "--manufacturing-site",
             "demo-suzhou-manufacturing",
         )

@@ -1368,3 +1368,31 @@ def test_an_excursion_disposition_is_signed_and_a_wrong_password_changes_nothing
     entry = world.uow.ledger.committed[-1]
     assert entry.action == "shipment.excursion_accepted"
     assert entry.signature_meaning == "approved" and entry.signed_hash is not None
+
+
+def _book(case: Case, day: str) -> commands.BookApheresis:
+    return commands.BookApheresis(case.id, "demo-hk-apheresis", day, "demo-suzhou-manufacturing")
+
+
+def test_apheresis_is_not_booked_before_consent_nor_long_after_the_fact(world: World) -> None:
+    case = world.at(S.ELIGIBLE)  # consent given on the clock's day, 2026-03-02
+    before = world.footprint(case.id)
+    with pytest.raises(InvalidInput, match=r"before the patient's consent \(2026-03-02\)"):
+        world.do(_book(case, "2026-03-01"), "coordinator")
+    world.clock.now = T0 + timedelta(days=30)  # 2026-04-01, 17:30 in Hong Kong
+    with pytest.raises(InvalidInput, match="at most 7 days after the fact"):
+        world.do(_book(case, "2026-03-20"), "coordinator")
+    assert world.footprint(case.id) == before
+    world.do(_book(case, "2026-03-28"), "coordinator")
+    entry = world.uow.ledger.committed[-1]
+    assert entry.action == "case.book_apheresis"
+    assert entry.reason == "apheresis on 2026-03-28 (entered 4 day(s) after the fact)"
+
+
+def test_the_back_entry_limit_counts_days_at_the_apheresis_unit(world: World) -> None:
+    case = world.at(S.ELIGIBLE)
+    # 20:00 UTC on 9 March is already 04:00 on 10 March in Hong Kong: a collection on
+    # 2 March is 7 days ago by the server's date but 8 at the unit, and is refused.
+    world.clock.now = datetime(2026, 3, 9, 20, 0, tzinfo=UTC)
+    with pytest.raises(InvalidInput, match=r"is 8 days ago at .*at most 7 days"):
+        world.do(_book(case, "2026-03-02"), "coordinator")

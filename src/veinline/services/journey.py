@@ -63,6 +63,13 @@ def _site(uow: AbstractUnitOfWork, code: str, kind: SiteKind | None = None) -> S
     return site
 
 
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"unknown time zone {name!r}") from None
+
+
 def _product(uow: AbstractUnitOfWork, code: str) -> Product:
     product = uow.products.get(code)
     if product is None:
@@ -209,18 +216,39 @@ def guard_confirm_eligibility(case: Case, answer: JsonObject) -> None:
         raise NotAllowed(f"eligibility is {word}: " + "; ".join(unknown))
 
 
-def book_apheresis(cmd: commands.BookApheresis, uow: AbstractUnitOfWork, *, actor: User) -> Case:
+# A booking may be entered after the fact (a collection booked by telephone, entered
+# the next morning) for at most this many days; it is recorded as a back-entry.
+BACK_ENTRY_DAYS = 7
+
+
+def book_apheresis(
+    cmd: commands.BookApheresis, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
+) -> Case:
     day = parse_date(cmd.apheresis_date, "apheresis_date")
     with uow:
         case = case_for_update(uow, cmd.case_id, cmd.expected_version)
-        _site(uow, cmd.apheresis_site, SiteKind.APHERESIS_CENTRE)
+        unit = _site(uow, cmd.apheresis_site, SiteKind.APHERESIS_CENTRE)
         _site(uow, cmd.manufacturing_site, SiteKind.MANUFACTURING_FACILITY)
+        consented = case.consent.get("date")
+        if consented and day < parse_date(str(consented), "consent date"):
+            raise InvalidInput(
+                f"apheresis on {day} would be before the patient's consent ({consented})"
+            )
+        # "Today" is the apheresis unit's local day, not the server's (UTC) one.
+        today = clock().astimezone(_zone(unit.timezone)).date()
+        late = (today - day).days
+        if late > BACK_ENTRY_DAYS:
+            raise InvalidInput(
+                f"apheresis on {day} is {late} days ago at {unit.name}: a booking may be "
+                f"entered at most {BACK_ENTRY_DAYS} days after the fact"
+            )
+        back_entry = f" (entered {late} day(s) after the fact)" if late > 0 else ""
         transition(
             uow,
             case,
             Action.BOOK_APHERESIS,
             actor,
-            f"apheresis on {day}",
+            f"apheresis on {day}{back_entry}",
             apheresis_site=cmd.apheresis_site,
             apheresis_date=day.isoformat(),
             manufacturing_site=cmd.manufacturing_site,
@@ -455,11 +483,7 @@ def _record_incident(
 def import_logger_data(
     cmd: commands.ImportLoggerData, uow: AbstractUnitOfWork, *, actor: User
 ) -> Shipment:
-    try:
-        zone = ZoneInfo(cmd.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"unknown time zone {cmd.timezone!r}") from None
-    readings = coldchain.parse_logger_csv(cmd.csv_text, default_tz=zone)
+    readings = coldchain.parse_logger_csv(cmd.csv_text, default_tz=_zone(cmd.timezone))
     with uow:
         shipment = _shipment(uow, cmd.shipment_id)
         before = shipment.snapshot()
