@@ -90,12 +90,20 @@ def _env(database_url: str, data_dir: Path) -> dict[str, str]:
 class Server:
     """`veinline serve` as a child process (the process itself, no shell between)."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, *, demo: bool = True) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self._log = log.open("ab")
         self.process = subprocess.Popen(
-            [VEINLINE, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [
+                VEINLINE,
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--demo" if demo else "--no-demo",
+            ],
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -229,7 +237,8 @@ def test_a_killed_server_keeps_every_acknowledged_write_and_its_ledger(
     finally:
         server.kill()
 
-    restarted = Server(env, tmp_path / "server.log")
+    # Restarted as it is, without loading demo data: nothing is written before the check.
+    restarted = Server(env, tmp_path / "server.log", demo=False)
     try:
         restarted.wait_ready()
         token = _token(restarted.base)
