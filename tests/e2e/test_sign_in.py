@@ -135,6 +135,25 @@ def test_tokens_are_listed_and_one_revoked_answers_no_more(client: TestClient) -
     assert client.delete(f"/api/v1/tokens/{mine}", headers=admin).status_code == 404
 
 
+def test_a_token_id_with_non_ascii_characters_is_not_found_not_a_server_error(
+    client: TestClient,
+) -> None:
+    # Found by tests/e2e/test_fuzz_api.py: hmac.compare_digest raised on non-ASCII str.
+    token = _bearer(_token(client, "nurse"))
+    refused = client.delete("/api/v1/tokens/%C2%A1", headers=token)
+    assert refused.status_code == 404 and refused.json()["error"] == "not_found"
+    assert client.get("/api/v1/me", headers=token).status_code == 200
+
+
+def test_a_page_form_with_a_non_ascii_csrf_token_is_refused_not_a_server_error(
+    client: TestClient,
+) -> None:
+    sign_in_page(client, "coordinator")
+    client.headers.pop("X-CSRF-Token")
+    refused = client.post("/logout", data={"csrf_token": "¡é"})
+    assert refused.status_code == 403 and "form was refused" in refused.text
+
+
 def test_a_session_is_no_bearer_token_and_an_api_token_no_session(client: TestClient) -> None:
     sign_in_page(client, "coordinator")
     session = client.cookies[SESSION_COOKIE]

@@ -11,10 +11,12 @@ the login page, back to where the browser was going.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 
 from veinline.domain.custody import IdentityMismatch
 from veinline.domain.errors import (
@@ -41,6 +43,53 @@ STATUS_FOR: dict[type[DomainError], int] = {
     NotAllowed: 403,
     Conflict: 409,
 }
+
+
+class ApiError(BaseModel):
+    """A refusal under /api/ (`api_content`)."""
+
+    error: str = Field(description="What kind of refusal: the error's code.")
+    message: str = Field(description="Why, in words for a person.")
+
+
+class Problem(BaseModel):
+    field: str
+    message: str
+
+
+class ApiInvalid(BaseModel):
+    """422: a refusal of veinline's bounds or rules ({error, message}, plus problems
+    for grading input), or a body or parameter of the wrong shape ({detail})."""
+
+    error: str | None = None
+    message: str | None = None
+    problems: list[Problem] | None = None
+    detail: list[dict[str, Any]] | None = None
+
+
+# What each refusal of the API means; the routes list theirs with `refusals(...)`.
+REFUSALS: dict[int, str] = {
+    401: "Not signed in: no bearer API token, or one unknown, revoked or expired.",
+    403: "Not allowed: this user's role may not do this, the token may only read, or a "
+    "password was wrong.",
+    404: "No such record.",
+    409: "Conflict: the record changed since the expected_version read, a unique value "
+    "is taken, an identity mismatch, a refused infusion, or an Idempotency-Key still "
+    "being answered.",
+    413: "The request body is over the limit (1 MB; 8 MB for a logger file).",
+    422: "Invalid input: out of bounds, refused by a rule, or of the wrong shape.",
+}
+
+
+def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses` of a route that may answer these refusal statuses."""
+    return {
+        status: {
+            "model": ApiInvalid if status == 422 else ApiError,
+            "description": REFUSALS[status],
+        }
+        for status in statuses
+    }
 
 
 def status_for(exc: DomainError) -> int:

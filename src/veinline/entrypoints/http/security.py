@@ -131,5 +131,12 @@ async def csrf_guard(request: Request) -> None:
             # sends the browser to sign in.
             return
         expected = auth.csrf_token(session)
-    if not expected or not isinstance(sent, str) or not hmac.compare_digest(sent, expected):
+    # Bytes, not str: compare_digest raises TypeError on non-ASCII str (a 500).
+    if (
+        not expected
+        or not isinstance(sent, str)
+        or not hmac.compare_digest(
+            sent.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+        )
+    ):
         raise NotAllowed(_REFUSED)

@@ -11,6 +11,7 @@ from veinline.domain.ledger import JsonObject
 from veinline.domain.sign_in import TokenKind, TokenScope
 from veinline.domain.user import Role
 from veinline.entrypoints.http.deps import Actor, AppDep, Caller
+from veinline.entrypoints.http.errors import refusals
 from veinline.services import auth, commands
 
 router = APIRouter()
@@ -41,7 +42,9 @@ class DeactivationIn(BaseModel):
     reason: str
 
 
-@router.post("/auth/token", response_model=TokenOut, tags=["auth"])
+@router.post(
+    "/auth/token", response_model=TokenOut, tags=["auth"], responses=refusals(403, 413, 422)
+)
 def sign_in(
     application: AppDep,
     username: Annotated[str, Form()],
@@ -61,12 +64,12 @@ def sign_in(
     )
 
 
-@router.get("/me", tags=["auth"])
+@router.get("/me", tags=["auth"], responses=refusals(401, 403, 422))
 def me(actor: Actor) -> dict[str, Any]:
     return actor.snapshot()
 
 
-@router.get("/tokens", tags=["auth"])
+@router.get("/tokens", tags=["auth"], responses=refusals(401, 403, 422))
 def list_tokens(found: Caller, application: AppDep) -> list[JsonObject]:
     """The caller's live sessions and API tokens (never the tokens themselves)."""
     user, current = found
@@ -76,14 +79,14 @@ def list_tokens(found: Caller, application: AppDep) -> list[JsonObject]:
     ]
 
 
-@router.delete("/tokens/{token_id}", tags=["auth"])
+@router.delete("/tokens/{token_id}", tags=["auth"], responses=refusals(401, 403, 404, 409, 422))
 def revoke_token(token_id: str, actor: Actor, application: AppDep) -> JsonObject:
     """Revoke one of the caller's own tokens (this one too, if named)."""
     revoked = auth.revoke_token_by_id(application.uow(), actor, token_id)
     return {"revoked": revoked.id}
 
 
-@router.post("/me/password", tags=["auth"])
+@router.post("/me/password", tags=["auth"], responses=refusals(401, 403, 404, 409, 413, 422))
 def change_password(body: PasswordChangeIn, actor: Actor, application: AppDep) -> JsonObject:
     """Change the caller's own password; every token of theirs (this one too) ends."""
     application.bus.handle(
@@ -95,7 +98,9 @@ def change_password(body: PasswordChangeIn, actor: Actor, application: AppDep) -
     return {"changed": actor.username, "tokens": "revoked: sign in again"}
 
 
-@router.post("/users", status_code=201, tags=["users"])
+@router.post(
+    "/users", status_code=201, tags=["users"], responses=refusals(401, 403, 404, 409, 413, 422)
+)
 def create_user(body: UserIn, actor: Actor, application: AppDep) -> dict[str, Any]:
     user = application.bus.handle(
         commands.CreateUser(
@@ -110,7 +115,9 @@ def create_user(body: UserIn, actor: Actor, application: AppDep) -> dict[str, An
     return dict(user.snapshot())
 
 
-@router.post("/users/{username}/deactivate", tags=["users"])
+@router.post(
+    "/users/{username}/deactivate", tags=["users"], responses=refusals(401, 403, 404, 409, 413, 422)
+)
 def deactivate_user(
     username: str, body: DeactivationIn, actor: Actor, application: AppDep
 ) -> dict[str, Any]:

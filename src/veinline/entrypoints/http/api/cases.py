@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from veinline.domain.errors import NotFound
 from veinline.entrypoints.http import actions, idempotent
 from veinline.entrypoints.http.deps import Actor, AppDep, IdempotencyKey
+from veinline.entrypoints.http.errors import refusals
 from veinline.entrypoints.views import cases
 from veinline.services import bounds, commands
 
@@ -55,7 +56,7 @@ class DispositionIn(BaseModel):
     password: str
 
 
-@router.post("/eligibility/check", tags=["journey"])
+@router.post("/eligibility/check", tags=["journey"], responses=refusals(404, 413, 422))
 def eligibility_check(body: EligibilityIn, application: AppDep) -> dict[str, Any]:
     """Eligible true, false or null (undetermined: a needed fact is missing)."""
     from veinline.domain import eligibility
@@ -73,13 +74,15 @@ def eligibility_check(body: EligibilityIn, application: AppDep) -> dict[str, Any
         return eligibility.evaluate(product, auths, body.jurisdiction.upper(), facts).to_dict()
 
 
-@router.get("/cases", tags=["journey"])
+@router.get("/cases", tags=["journey"], responses=refusals(401, 403, 422))
 def case_board(actor: Actor, application: AppDep) -> list[dict[str, Any]]:
     with application.uow() as uow:
         return cases.case_board(uow, actor)
 
 
-@router.post("/cases", status_code=201, tags=["journey"])
+@router.post(
+    "/cases", status_code=201, tags=["journey"], responses=refusals(401, 403, 404, 409, 413, 422)
+)
 def enrol(
     body: EnrolIn, request: Request, actor: Actor, application: AppDep, key: IdempotencyKey = None
 ) -> Any:
@@ -96,13 +99,17 @@ def enrol(
     )
 
 
-@router.get("/cases/{case_id}", tags=["journey"])
+@router.get("/cases/{case_id}", tags=["journey"], responses=refusals(401, 403, 404, 422))
 def case_detail(case_id: str, actor: Actor, application: AppDep) -> dict[str, Any]:
     with application.uow() as uow:
         return cases.case_detail(uow, case_id, actor, today=application.clock().date())
 
 
-@router.post("/cases/{case_id}/actions/{action}", tags=["journey"])
+@router.post(
+    "/cases/{case_id}/actions/{action}",
+    tags=["journey"],
+    responses=refusals(401, 403, 404, 409, 413, 422),
+)
 def case_action(
     case_id: str,
     action: str,
@@ -127,7 +134,12 @@ def case_action(
     )
 
 
-@router.get("/cases/{case_id}/labels/{item}", tags=["journey"], response_class=Response)
+@router.get(
+    "/cases/{case_id}/labels/{item}",
+    tags=["journey"],
+    response_class=Response,
+    responses=refusals(401, 403, 404, 422),
+)
 def labels(case_id: str, item: str, actor: Actor, application: AppDep) -> Response:
     """Labels as PDF: apheresis_bag, product_bag (or product_bag:N), shipper."""
     from veinline.adapters.pdf_labels import render_labels
@@ -143,7 +155,12 @@ def labels(case_id: str, item: str, actor: Actor, application: AppDep) -> Respon
     )
 
 
-@router.post("/custody/scans", status_code=201, tags=["journey"])
+@router.post(
+    "/custody/scans",
+    status_code=201,
+    tags=["journey"],
+    responses=refusals(401, 403, 404, 409, 413, 422),
+)
 def scan(
     body: ScanIn, request: Request, actor: Actor, application: AppDep, key: IdempotencyKey = None
 ) -> Any:
@@ -161,7 +178,11 @@ def scan(
     )
 
 
-@router.post("/shipments/{shipment_id}/logger", tags=["journey"])
+@router.post(
+    "/shipments/{shipment_id}/logger",
+    tags=["journey"],
+    responses=refusals(401, 403, 404, 409, 413, 422),
+)
 def logger(
     shipment_id: str,
     body: LoggerIn,
@@ -185,7 +206,11 @@ def logger(
     )
 
 
-@router.post("/shipments/{shipment_id}/disposition", tags=["journey"])
+@router.post(
+    "/shipments/{shipment_id}/disposition",
+    tags=["journey"],
+    responses=refusals(401, 403, 404, 409, 413, 422),
+)
 def disposition(
     shipment_id: str, body: DispositionIn, actor: Actor, application: AppDep
 ) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from veinline.entrypoints.http.deps import Actor, AppDep
+from veinline.entrypoints.http.errors import refusals
 from veinline.entrypoints.views import catalogue
 from veinline.services import commands
 
@@ -20,19 +21,21 @@ class ProductChangeIn(BaseModel):
     reason: str
 
 
-@router.get("/catalog/products", tags=["catalogue"])
+@router.get("/catalog/products", tags=["catalogue"], responses=refusals(422))
 def list_products(application: AppDep) -> list[dict[str, Any]]:
     with application.uow() as uow:
         return catalogue.product_summaries(uow)
 
 
-@router.get("/catalog/products/{code}", tags=["catalogue"])
+@router.get("/catalog/products/{code}", tags=["catalogue"], responses=refusals(404, 422))
 def show_product(code: str, application: AppDep) -> dict[str, Any]:
     with application.uow() as uow:
         return catalogue.product_detail(uow, code)
 
 
-@router.patch("/catalog/products/{code}", tags=["catalogue"])
+@router.patch(
+    "/catalog/products/{code}", tags=["catalogue"], responses=refusals(401, 403, 404, 409, 413, 422)
+)
 def change_product(
     code: str, body: ProductChangeIn, actor: Actor, application: AppDep
 ) -> dict[str, Any]:
@@ -43,7 +46,7 @@ def change_product(
     return dict(product.snapshot())
 
 
-@router.get("/catalog/sites", tags=["catalogue"])
+@router.get("/catalog/sites", tags=["catalogue"], responses=refusals(422))
 def list_sites(application: AppDep) -> list[dict[str, Any]]:
     with application.uow() as uow:
         return catalogue.sites(uow)

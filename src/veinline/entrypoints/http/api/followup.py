@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from veinline.entrypoints.http import idempotent
 from veinline.entrypoints.http.deps import Actor, AppDep, IdempotencyKey
+from veinline.entrypoints.http.errors import refusals
 from veinline.entrypoints.views import cases
 from veinline.services import authority, commands
 
@@ -21,7 +22,7 @@ class AssessmentIn(BaseModel):
     inputs: dict[str, Any]
 
 
-@router.post("/grade/{kind}", tags=["follow-up"])
+@router.post("/grade/{kind}", tags=["follow-up"], responses=refusals(404, 413, 422))
 def grade(kind: str, findings: dict[str, Any]) -> dict[str, Any]:
     """Grade findings (CRS, ICANS, MAGIC aGVHD, RECIST 1.1, IMWG) with the reasons."""
     from veinline.domain.grading import grade as grade_findings
@@ -29,7 +30,7 @@ def grade(kind: str, findings: dict[str, Any]) -> dict[str, Any]:
     return grade_findings(kind, findings)
 
 
-@router.get("/grade/{kind}/schema", tags=["follow-up"])
+@router.get("/grade/{kind}/schema", tags=["follow-up"], responses=refusals(404, 422))
 def grade_schema(kind: str) -> dict[str, object]:
     """The input of one grading kind as a JSON Schema (2020-12): its fields, types,
     units, bounds and which are required."""
@@ -38,7 +39,12 @@ def grade_schema(kind: str) -> dict[str, object]:
     return json_schema(kind)
 
 
-@router.post("/cases/{case_id}/assessments", status_code=201, tags=["follow-up"])
+@router.post(
+    "/cases/{case_id}/assessments",
+    status_code=201,
+    tags=["follow-up"],
+    responses=refusals(401, 403, 404, 409, 413, 422),
+)
 def record_assessment(
     case_id: str,
     body: AssessmentIn,
@@ -62,7 +68,7 @@ def record_assessment(
     )
 
 
-@router.get("/cases/{case_id}/fhir", tags=["follow-up"])
+@router.get("/cases/{case_id}/fhir", tags=["follow-up"], responses=refusals(401, 403, 404, 422))
 def fhir_export(case_id: str, actor: Actor, application: AppDep) -> dict[str, Any]:
     """The case as a pseudonymous FHIR R4 Bundle (no name, no wristband)."""
     authority.require_read(actor, authority.Read.LEDGER)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from veinline.domain.errors import NotFound
 from veinline.domain.signature import Meaning
 from veinline.entrypoints.http.deps import Actor, AppDep
+from veinline.entrypoints.http.errors import refusals
 from veinline.entrypoints.views.ledger import entry_view
 from veinline.services import authority, commands, ledger
 
@@ -25,7 +26,7 @@ class SignIn(BaseModel):
     reason: str = ""
 
 
-@router.get("/ledger/verify", tags=["ledger"])
+@router.get("/ledger/verify", tags=["ledger"], responses=refusals(401, 403, 422))
 def verify(actor: Actor, application: AppDep) -> dict[str, Any]:
     authority.require_read(actor, authority.Read.LEDGER)
     report = ledger.verify(application.uow())
@@ -45,7 +46,9 @@ def verify(actor: Actor, application: AppDep) -> dict[str, Any]:
     }
 
 
-@router.get("/ledger/history/{entity_id:path}", tags=["ledger"])
+@router.get(
+    "/ledger/history/{entity_id:path}", tags=["ledger"], responses=refusals(401, 403, 404, 422)
+)
 def history(entity_id: str, actor: Actor, application: AppDep) -> list[dict[str, Any]]:
     entries = ledger.history(application.uow(), entity_id, actor=actor)
     if not entries:
@@ -53,7 +56,12 @@ def history(entity_id: str, actor: Actor, application: AppDep) -> list[dict[str,
     return [entry_view(e) for e in entries]
 
 
-@router.post("/signatures", status_code=201, tags=["ledger"])
+@router.post(
+    "/signatures",
+    status_code=201,
+    tags=["ledger"],
+    responses=refusals(401, 403, 404, 409, 413, 422),
+)
 def sign(body: SignIn, actor: Actor, application: AppDep) -> dict[str, Any]:
     """Sign a record: the signer's user name and password, every time (Part 11)."""
     entry = application.bus.handle(

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from veinline.entrypoints.http import actions, idempotent
 from veinline.entrypoints.http.deps import Actor, AppDep, IdempotencyKey
+from veinline.entrypoints.http.errors import refusals
 from veinline.entrypoints.views.manufacturing import batch_view
 from veinline.services import commands, release
 
@@ -59,13 +60,18 @@ def _signed(body: SignatureIn) -> tuple[str, str]:
 # ---------------------------------------------------------- process templates
 
 
-@router.get("/processes", tags=["manufacturing"])
+@router.get("/processes", tags=["manufacturing"], responses=refusals(401, 403, 422))
 def list_processes(actor: Actor, application: AppDep) -> list[dict[str, Any]]:
     with application.uow() as uow:
         return [dict(t.snapshot()) for t in uow.process_templates.list()]
 
 
-@router.post("/processes", status_code=201, tags=["manufacturing"])
+@router.post(
+    "/processes",
+    status_code=201,
+    tags=["manufacturing"],
+    responses=refusals(401, 403, 404, 409, 413, 422),
+)
 def draft_process(body: ProcessIn, actor: Actor, application: AppDep) -> dict[str, Any]:
     template = application.bus.handle(
         commands.DraftProcess(body.product_code, body.site, body.steps, body.notes),
@@ -74,7 +80,11 @@ def draft_process(body: ProcessIn, actor: Actor, application: AppDep) -> dict[st
     return dict(template.snapshot())
 
 
-@router.post("/processes/{template_id:path}/approve", tags=["manufacturing"])
+@router.post(
+    "/processes/{template_id:path}/approve",
+    tags=["manufacturing"],
+    responses=refusals(401, 403, 404, 409, 413, 422),
+)
 def approve_process(
     template_id: str, body: SignatureIn, actor: Actor, application: AppDep
 ) -> dict[str, Any]:
@@ -84,7 +94,12 @@ def approve_process(
     return dict(template.snapshot())
 
 
-@router.post("/processes/{template_id:path}/transfer", status_code=201, tags=["manufacturing"])
+@router.post(
+    "/processes/{template_id:path}/transfer",
+    status_code=201,
+    tags=["manufacturing"],
+    responses=refusals(401, 403, 404, 409, 413, 422),
+)
 def transfer_process(
     template_id: str, body: TransferIn, actor: Actor, application: AppDep
 ) -> dict[str, Any]:
@@ -93,7 +108,11 @@ def transfer_process(
     return dict(copy.snapshot())
 
 
-@router.post("/processes/{template_id:path}/retire", tags=["manufacturing"])
+@router.post(
+    "/processes/{template_id:path}/retire",
+    tags=["manufacturing"],
+    responses=refusals(401, 403, 404, 409, 413, 422),
+)
 def retire_process(
     template_id: str, body: RetireIn, actor: Actor, application: AppDep
 ) -> dict[str, Any]:
@@ -104,13 +123,18 @@ def retire_process(
 # ---------------------------------------------------------- specifications
 
 
-@router.get("/specifications", tags=["manufacturing"])
+@router.get("/specifications", tags=["manufacturing"], responses=refusals(401, 403, 422))
 def list_specifications(actor: Actor, application: AppDep) -> list[dict[str, Any]]:
     with application.uow() as uow:
         return [dict(s.snapshot()) for s in uow.specifications.list()]
 
 
-@router.post("/specifications", status_code=201, tags=["manufacturing"])
+@router.post(
+    "/specifications",
+    status_code=201,
+    tags=["manufacturing"],
+    responses=refusals(401, 403, 404, 409, 413, 422),
+)
 def draft_specification(body: SpecificationIn, actor: Actor, application: AppDep) -> dict[str, Any]:
     spec = application.bus.handle(
         commands.DraftSpecification(body.product_code, body.market, body.tests, body.notes),
@@ -119,7 +143,11 @@ def draft_specification(body: SpecificationIn, actor: Actor, application: AppDep
     return dict(spec.snapshot())
 
 
-@router.post("/specifications/{spec_id:path}/approve", tags=["manufacturing"])
+@router.post(
+    "/specifications/{spec_id:path}/approve",
+    tags=["manufacturing"],
+    responses=refusals(401, 403, 404, 409, 413, 422),
+)
 def approve_specification(
     spec_id: str, body: SignatureIn, actor: Actor, application: AppDep
 ) -> dict[str, Any]:
@@ -132,7 +160,7 @@ def approve_specification(
 # ---------------------------------------------------------- batches
 
 
-@router.get("/batches", tags=["manufacturing"])
+@router.get("/batches", tags=["manufacturing"], responses=refusals(401, 403, 422))
 def list_batches(
     actor: Actor, application: AppDep, status: str | None = None
 ) -> list[dict[str, Any]]:
@@ -155,13 +183,17 @@ def list_batches(
         ]
 
 
-@router.get("/batches/{batch_id}", tags=["manufacturing"])
+@router.get("/batches/{batch_id}", tags=["manufacturing"], responses=refusals(401, 403, 404, 422))
 def show_batch(batch_id: str, actor: Actor, application: AppDep) -> dict[str, Any]:
     with application.uow() as uow:
         return batch_view(uow, batch_id)
 
 
-@router.post("/batches/{batch_id}/actions/{action}", tags=["manufacturing"])
+@router.post(
+    "/batches/{batch_id}/actions/{action}",
+    tags=["manufacturing"],
+    responses=refusals(401, 403, 404, 409, 413, 422),
+)
 def batch_action(
     batch_id: str,
     action: str,
@@ -195,7 +227,12 @@ def batch_action(
     )
 
 
-@router.get("/batches/{batch_id}/coa.pdf", tags=["manufacturing"], response_class=Response)
+@router.get(
+    "/batches/{batch_id}/coa.pdf",
+    tags=["manufacturing"],
+    response_class=Response,
+    responses=refusals(401, 403, 404, 422),
+)
 def certificate(batch_id: str, actor: Actor, application: AppDep) -> Response:
     """The certificate of analysis of a decided batch, as PDF."""
     from veinline.adapters.coa_pdf import render_coa

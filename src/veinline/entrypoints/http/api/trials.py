@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from veinline.bootstrap import App
 from veinline.entrypoints.http.deps import Actor, AppDep
+from veinline.entrypoints.http.errors import refusals
 
 if TYPE_CHECKING:
     from veinline.adapters.trial_report import TrialReport
@@ -25,20 +26,25 @@ def _trial_report(application: App, trial_id: str) -> TrialReport:
     return build_report(data.trial, data.outcomes, as_of=data.data_cutoff)
 
 
-@router.get("/trials", tags=["trials"])
+@router.get("/trials", tags=["trials"], responses=refusals(401, 403, 422))
 def list_trials(actor: Actor, application: AppDep) -> list[dict[str, Any]]:
     with application.uow() as uow:
         return [t.snapshot() for t in uow.trials.list()]
 
 
-@router.get("/trials/{trial_id}/report", tags=["trials"])
+@router.get("/trials/{trial_id}/report", tags=["trials"], responses=refusals(401, 403, 404, 422))
 def trial_report(trial_id: str, actor: Actor, application: AppDep) -> dict[str, Any]:
     """ORR, DCR, CR rate with exact 95% CIs; KM medians; vein-to-vein; toxicity."""
     result: dict[str, Any] = _trial_report(application, trial_id).to_dict()
     return result
 
 
-@router.get("/trials/{trial_id}/report.pdf", tags=["trials"], response_class=Response)
+@router.get(
+    "/trials/{trial_id}/report.pdf",
+    tags=["trials"],
+    response_class=Response,
+    responses=refusals(401, 403, 404, 422),
+)
 def trial_report_pdf(trial_id: str, actor: Actor, application: AppDep) -> Response:
     from veinline.adapters.trial_report import render_pdf
 
@@ -49,7 +55,12 @@ def trial_report_pdf(trial_id: str, actor: Actor, application: AppDep) -> Respon
     )
 
 
-@router.get("/trials/{trial_id}/summary.csv", tags=["trials"], response_class=Response)
+@router.get(
+    "/trials/{trial_id}/summary.csv",
+    tags=["trials"],
+    response_class=Response,
+    responses=refusals(401, 403, 404, 422),
+)
 def trial_summary_csv(trial_id: str, actor: Actor, application: AppDep) -> Response:
     import csv
     import io
