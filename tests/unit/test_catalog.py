@@ -3,6 +3,7 @@ says it is unconfirmed, and the shape of each record follows what the sources sa
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -115,8 +116,14 @@ def test_fact_sources_lists_fields_dose_parts_and_statements() -> None:
     assert facts and all(s for _v, s in facts)
 
 
+def _fresh(code: str) -> Product:
+    """A copy of a seed product to change (by its fields: a mapped instance's __dict__
+    also holds SQLAlchemy's state once another test has started the mappers)."""
+    return dataclasses.replace(PRODUCTS[code], provenance=dict(PRODUCTS[code].provenance))
+
+
 def test_an_administrators_value_replaces_unconfirmed_with_its_provenance() -> None:
-    product = Product(**{**PRODUCTS["eque-cel"].__dict__})
+    product = _fresh("eque-cel")
     product.provenance = dict(product.provenance)
     set_product_field(product, "storage_max_c", "-135")
     assert product.is_confirmed("storage_max_c")
@@ -125,7 +132,7 @@ def test_an_administrators_value_replaces_unconfirmed_with_its_provenance() -> N
 
 
 def test_setting_an_unconfirmed_value_to_itself_confirms_it() -> None:
-    product = Product(**{**PRODUCTS["eque-cel"].__dict__})
+    product = _fresh("eque-cel")
     product.provenance = dict(product.provenance)
     version = product.version
     set_product_field(product, "storage_max_c", "-150")
@@ -137,13 +144,13 @@ def test_setting_an_unconfirmed_value_to_itself_confirms_it() -> None:
 
 @pytest.mark.parametrize("code", ["S123", "s1234", "A1234", "S12345"])
 def test_a_product_description_code_follows_isbt_128_ds003(code: str) -> None:
-    product = Product(**{**PRODUCTS["eque-cel"].__dict__})
+    product = _fresh("eque-cel")
     with pytest.raises(InvalidInput):
         set_product_field(product, "isbt128_product_code", code)
 
 
 def test_a_cellular_therapy_product_description_code_is_accepted() -> None:
-    product = Product(**{**PRODUCTS["eque-cel"].__dict__})
+    product = _fresh("eque-cel")
     product.provenance = dict(product.provenance)
     set_product_field(product, "isbt128_product_code", "S1234")
     assert product.isbt128_product_code == "S1234"
