@@ -12,7 +12,6 @@ from veinline.domain.errors import InvalidInput, NotFound
 from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.planning_records import TRIAGE_SETTINGS_ID, PlanRecord, TriageSettings
 from veinline.domain.user import User
-from veinline.planning import fifo, scheduler
 from veinline.planning.plan_io import Plan, parse_plan
 from veinline.planning.scenario import parse_scenario
 from veinline.planning.weights import TriageWeights
@@ -74,6 +73,10 @@ def make_plan(
         raise InvalidInput("the time limit is 0.5 to 120 seconds")
     with uow:
         weights = weights_in_force(uow)
+    # The solvers (NumPy, SciPy, OR-Tools) are imported by this handler alone, so that
+    # building the bus, and every other command, does not load them.
+    from veinline.planning import fifo, scheduler
+
     if cmd.policy == "fifo":
         result: Plan = fifo.fifo_plan(scenario, weights=weights)
     else:
