@@ -58,11 +58,10 @@ def main() -> None:
     baseline = statistics.median(times["python -c pass"])
     print(f"CLI start, {args.runs} runs each (wall seconds; {os.cpu_count()} CPUs)")
     print(f"{'command':28s} {'median':>8s} {'min':>8s} {'max':>8s} {'× pass':>8s}")
-    for name, seconds in times.items():
-        median = statistics.median(seconds)
+    for name, runs in times.items():
+        median = statistics.median(runs)
         print(
-            f"{name:28s} {median:8.3f} {min(seconds):8.3f} {max(seconds):8.3f}"
-            f" {median / baseline:8.1f}"
+            f"{name:28s} {median:8.3f} {min(runs):8.3f} {max(runs):8.3f} {median / baseline:8.1f}"
         )
 
 
