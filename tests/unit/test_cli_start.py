@@ -93,3 +93,17 @@ def test_the_probe_sees_a_heavy_import() -> None:
     result = _probe("--help", database_url="sqlite://", preload="scipy.optimize")
     assert result["code"] == 0
     assert result["loaded"] == ["numpy", "scipy"]
+
+
+def test_the_root_app_holds_only_the_group_asked_for() -> None:
+    from veinline.entrypoints.cli.main import app, command_app
+
+    narrow = command_app(["--as", "catalog", "isbt", "check-char", "G123417654321"])
+    assert [info.name for info in narrow.registered_groups] == ["isbt"]
+    assert narrow.registered_commands == []
+    assert narrow.registered_callback is app.registered_callback
+    assert [info.name for info in command_app(["plan", "--help"]).registered_commands] == ["plan"]
+    # No name, or one that is not registered: the whole app (its help, its suggestion).
+    for args in ([], ["--help"], ["catlog", "list"]):
+        assert command_app(args) is app
+    assert len(app.registered_groups) > 1
