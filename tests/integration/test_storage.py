@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from alembic import command
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from veinline.adapters import database
 from veinline.adapters.database import alembic_config
 from veinline.bootstrap import App
 from veinline.domain.identifiers import IdentifierKind
@@ -32,6 +35,20 @@ def _unlock_ledger(app: App) -> None:
 
 def test_models_and_migrations_agree(app: App) -> None:
     command.check(alembic_config(app.engine))
+
+
+def test_the_schema_check_reads_the_revision_alembic_reads(app: App) -> None:
+    with app.engine.connect() as connection:
+        alembic_reads = MigrationContext.configure(connection).get_current_revision()
+    assert database.current_revision(app.engine) == alembic_reads == database.SCHEMA_HEAD
+    assert database.is_current(app.engine)
+
+
+def test_a_database_before_its_first_migration_is_not_current(tmp_path: Path) -> None:
+    engine = database.make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    assert database.current_revision(engine) is None
+    assert not database.is_current(engine)
+    engine.dispose()
 
 
 def test_a_loaded_demo_verifies_end_to_end(demo_app: App) -> None:

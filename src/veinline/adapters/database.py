@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported only where the migrations themselves are read or run: checking
+# that the schema is current, on every start, reads one row and needs none of it.
+
+# The newest migration's revision (migrations/versions/); `is_current` compares the
+# database with it. tests/unit/test_database.py checks that it is Alembic's head, so a
+# new migration that does not move it fails there.
+SCHEMA_HEAD = "0009"
+VERSION_TABLE = "alembic_version"
 
 # A fixed key for PostgreSQL's transaction-level advisory lock that serialises ledger
 # appends (and so sequence numbers and the hash chain).
@@ -58,6 +66,8 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option(
         "script_location", str(resources.files("veinline.adapters") / "migrations")
@@ -67,17 +77,30 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def head_revision(engine: Engine) -> str | None:
+    """Alembic's head, read from the migration scripts."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (Alembic's version table), or None before the
+    first migration. The migrations are one line, so the table holds at most one row."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table(VERSION_TABLE):
+            return None
+        rows = connection.execute(text("SELECT version_num FROM alembic_version"))
+        revisions = list(rows.scalars())
+    if len(revisions) > 1:
+        raise RuntimeError(f"the database is at several revisions: {', '.join(revisions)}")
+    return revisions[0] if revisions else None
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(engine), revision)
 
 
 def is_current(engine: Engine) -> bool:
-    return current_revision(engine) == head_revision(engine)
+    return current_revision(engine) == SCHEMA_HEAD

@@ -8,8 +8,6 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -108,11 +106,7 @@ class SqlSequenceAllocator:
         # increment it in place: the UPDATE holds the row lock until this transaction
         # ends, so a concurrent caller waits and reads the number after ours.
         values = {**key, "last_value": 0}
-        stmt: Any
-        if self.session.get_bind().dialect.name == "postgresql":
-            stmt = pg_insert(table).values(**values).on_conflict_do_nothing()
-        else:
-            stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
+        stmt = _insert_ignoring_conflict(self.session, table, values)
         self.session.execute(stmt)
         value = self.session.execute(
             update(table)
@@ -294,11 +288,7 @@ class SqlIdempotencyStore:
             "created_at": self.clock(),
         }
         table = orm.idempotency_keys
-        stmt: Any
-        if self.session.get_bind().dialect.name == "postgresql":
-            stmt = pg_insert(table).values(**values).on_conflict_do_nothing()
-        else:
-            stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
+        stmt = _insert_ignoring_conflict(self.session, table, values)
         # On PostgreSQL a concurrent claim of the same key waits here for the other
         # transaction; once it commits, nothing is inserted and this change is refused.
         if self.session.execute(stmt.returning(table.c.attempt)).first() is None:
@@ -414,3 +404,16 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
             finally:
                 result.close()
             self.session.expunge_all()
+
+
+def _insert_ignoring_conflict(session: Session, table: Any, values: dict[str, object]) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING in the session's dialect; each dialect's module is
+    imported when a database of its kind is used (PostgreSQL's loads its async drivers
+    too), not on every start."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).values(**values).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).values(**values).on_conflict_do_nothing()

@@ -1,30 +1,34 @@
-"""Planning handlers: the triage weights in force (ledgered), plans made and applied."""
+"""Planning handlers: the triage weights in force (ledgered), plans made and applied.
+
+The planning models (pydantic) and the solvers are imported inside the handlers: the bus
+imports this module on every start, and only these commands need them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from veinline.domain.case import CaseState
 from veinline.domain.errors import InvalidInput, NotFound
 from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.planning_records import TRIAGE_SETTINGS_ID, PlanRecord, TriageSettings
 from veinline.domain.user import User
-from veinline.planning import fifo, scheduler
-from veinline.planning.plan_io import Plan, parse_plan
-from veinline.planning.scenario import parse_scenario
-from veinline.planning.weights import TriageWeights
 from veinline.services import commands
 from veinline.services.handlers import Clock
 from veinline.services.unit_of_work import AbstractUnitOfWork
+
+if TYPE_CHECKING:
+    from veinline.planning.plan_io import Plan
+    from veinline.planning.weights import TriageWeights
 
 ACTIVE = frozenset(CaseState) - {CaseState.INFUSED, CaseState.FOLLOW_UP, CaseState.CANCELLED}
 
 
 def weights_in_force(uow: AbstractUnitOfWork) -> TriageWeights:
     """The stored weights, or the documented defaults when none were ever set."""
+    from veinline.planning.weights import TriageWeights
+
     settings = uow.triage.get(TRIAGE_SETTINGS_ID)
     return TriageWeights.model_validate(settings.weights) if settings else TriageWeights()
 
@@ -32,6 +36,10 @@ def weights_in_force(uow: AbstractUnitOfWork) -> TriageWeights:
 def set_triage_weights(
     cmd: commands.SetTriageWeights, uow: AbstractUnitOfWork, *, actor: User
 ) -> TriageSettings:
+    from pydantic import ValidationError
+
+    from veinline.planning.weights import TriageWeights
+
     if not cmd.reason.strip():
         raise InvalidInput("a change of triage weights needs a reason: it changes who goes first")
     try:
@@ -67,6 +75,8 @@ def make_plan(
     cmd: commands.MakePlan, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
 ) -> PlanRecord:
     """Solve outside any transaction (it takes seconds), then store the plan."""
+    from veinline.planning.scenario import parse_scenario
+
     scenario = parse_scenario(cmd.scenario)
     if cmd.policy not in ("optimal", "fifo"):
         raise InvalidInput("policy must be optimal or fifo")
@@ -74,6 +84,8 @@ def make_plan(
         raise InvalidInput("the time limit is 0.5 to 120 seconds")
     with uow:
         weights = weights_in_force(uow)
+    from veinline.planning import fifo, scheduler  # NumPy, SciPy, OR-Tools
+
     if cmd.policy == "fifo":
         result: Plan = fifo.fifo_plan(scenario, weights=weights)
     else:
@@ -105,6 +117,8 @@ def apply_plan(
     cmd: commands.ApplyPlan, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
 ) -> PlanRecord:
     """Cases named in the plan take its dates; one transaction for all of them."""
+    from veinline.planning.plan_io import parse_plan
+
     with uow:
         record = uow.plans.get(cmd.plan_id)
         if record is None:
@@ -152,6 +166,8 @@ def apply_plan(
 
 
 def plan_from(record: PlanRecord) -> Plan:
+    from veinline.planning.plan_io import parse_plan
+
     return parse_plan(record.plan)
 
 
