@@ -79,13 +79,23 @@ def _snapshot(url: str) -> backup.Snapshot:
         engine.dispose()
 
 
-@pytest.mark.parametrize("logical", [False, True], ids=["native", "logical"])
+# The logical export is PostgreSQL's fallback (when pg_dump is absent); SQLite always
+# uses its online backup API.
+@pytest.mark.parametrize(
+    ("database_url", "logical"),
+    [
+        ("sqlite", False),
+        pytest.param("postgresql", False, marks=pytest.mark.postgres),
+        pytest.param("postgresql", True, marks=pytest.mark.postgres),
+    ],
+    indirect=["database_url"],
+    ids=["sqlite-native", "postgresql-native", "postgresql-logical"],
+)
 def test_a_backup_restores_into_a_fresh_database_with_every_row_and_the_ledger_tip(
     with_cases: App, scratch_url: str, tmp_path: Path, run: Run, logical: bool
 ) -> None:
     source_url = with_cases.settings.database_url
-    if logical and source_url.startswith("sqlite"):
-        pytest.skip("the logical export is PostgreSQL's fallback; SQLite uses its backup API")
+    assert not (logical and source_url.startswith("sqlite"))
     out = tmp_path / "veinline.backup"
     args = ["backup", "--out", str(out)] + (["--logical"] if logical else [])
     backed = run(source_url, *args)
