@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from veinline.domain.case_parts import Collection, Infusion, Manufacturing, ReleaseOutcome
 from veinline.domain.errors import InvalidInput
@@ -275,3 +276,13 @@ def parse_moment(text: str, field_name: str) -> datetime:
     if moment.tzinfo is None:
         raise InvalidInput(f"{field_name} needs a time zone (e.g. +08:00 or Z): {text!r}")
     return moment
+
+
+def parse_zone(key: str, what: str = "time zone") -> ZoneInfo:
+    """An IANA time zone (a site's, a logger's), refused with a clear message if unknown."""
+    try:
+        return ZoneInfo(key)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"unknown {what} {key!r}: use an IANA name such as 'Asia/Shanghai'"
+        ) from None

@@ -38,9 +38,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from veinline.domain import coldchain, isbt128
+from veinline.domain.case import parse_zone
 from veinline.domain.errors import InvalidInput
 
 __all__ = [
@@ -287,9 +288,9 @@ class LabelFacts:
                 f"unknown ISBT 128 collection type {self.collection_type!r}: "
                 f"use a code of ST-001 Table 7, e.g. '1' for autologous use only"
             )
-        _zone("site time zone", self.site_timezone)
+        parse_zone(self.site_timezone, "site time zone")
         if self.manufacturing_timezone is not None:
-            _zone("manufacturing time zone", self.manufacturing_timezone)
+            parse_zone(self.manufacturing_timezone, "manufacturing time zone")
         _check_aware("collected_at", self.collected_at)
         _isbt_year(self.collected_at, "collected_at")
         if self.expires_at is not None:
@@ -360,15 +361,6 @@ def _check_aware(name: str, value: datetime) -> None:
         raise InvalidInput(
             f"{name} {value.isoformat()} has no time zone: give an aware date-time (UTC stored)"
         )
-
-
-def _zone(name: str, key: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(key)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(
-            f"unknown {name} {key!r}: use an IANA name such as 'Asia/Shanghai'"
-        ) from None
 
 
 def _isbt_year(value: datetime, name: str) -> None:
@@ -522,7 +514,7 @@ def _apheresis(facts: LabelFacts, din: isbt128.Din) -> Label:
             f"ISBT 128 flags number at most {len(_SET_FLAGS)} containers of a collection, "
             f"not {facts.bag_count}"
         )
-    zone = _zone("site time zone", facts.site_timezone)
+    zone = parse_zone(facts.site_timezone, "site time zone")
     # ST-001 Table 3: one collection in several bags is a set of containers (flags 01–04,
     # 15–19); a single bag has no flag.
     flags = _SET_FLAGS[facts.bag_number - 1] if facts.bag_count > 1 else "00"
@@ -576,7 +568,7 @@ def _product(facts: LabelFacts, din: isbt128.Din) -> Label:
         raise InvalidInput(
             f"ISBT 128 divisions A–Z number at most {len(_DIVISIONS)} bags, not {facts.bag_count}"
         )
-    zone = _zone("time zone", facts.manufacturing_timezone or facts.site_timezone)
+    zone = parse_zone(facts.manufacturing_timezone or facts.site_timezone, "time zone")
     # ST-001 §2.4.3: each bag of a divided product is its own division (A0, B0, …), so the
     # DIN + product code of every bag is unique; a single bag is undivided (00). Until a
     # product description code is configured, the DIN's flags mark each bag as a container
@@ -624,7 +616,7 @@ def _shipper(facts: LabelFacts, din: isbt128.Din) -> Label:
         if facts.shipper_contents is LabelKind.APHERESIS_BAG
         else facts.manufacturing_timezone or facts.site_timezone
     )
-    zone = _zone("time zone", packed_in_zone)
+    zone = parse_zone(packed_in_zone, "time zone")
     # The outer label names the donation and the therapy event; the product code and its
     # divisions stay on the bags inside, which a shipper may hold several of.
     linear = [_din_barcode(din, "00"), _coi_barcode(facts.coi)]

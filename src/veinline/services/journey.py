@@ -6,11 +6,18 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from veinline.domain import coldchain, custody, eligibility, infusion
 from veinline.domain.batch import BatchStatus
-from veinline.domain.case import Action, Case, CaseState, check_case_id, parse_date, parse_moment
+from veinline.domain.case import (
+    Action,
+    Case,
+    CaseState,
+    check_case_id,
+    parse_date,
+    parse_moment,
+    parse_zone,
+)
 from veinline.domain.case_parts import (
     Collection,
     Infusion,
@@ -61,13 +68,6 @@ def _site(uow: AbstractUnitOfWork, code: str, kind: SiteKind | None = None) -> S
             f"{site.name} is a {site.kind.label.lower()}, not a {kind.label.lower()}"
         )
     return site
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"unknown time zone {name!r}") from None
 
 
 def _product(uow: AbstractUnitOfWork, code: str) -> Product:
@@ -235,7 +235,7 @@ def book_apheresis(
                 f"apheresis on {day} would be before the patient's consent ({consented})"
             )
         # "Today" is the apheresis unit's local day, not the server's (UTC) one.
-        today = clock().astimezone(_zone(unit.timezone)).date()
+        today = clock().astimezone(parse_zone(unit.timezone, "time zone of " + unit.name)).date()
         late = (today - day).days
         if late > BACK_ENTRY_DAYS:
             raise InvalidInput(
@@ -483,7 +483,7 @@ def _record_incident(
 def import_logger_data(
     cmd: commands.ImportLoggerData, uow: AbstractUnitOfWork, *, actor: User
 ) -> Shipment:
-    readings = coldchain.parse_logger_csv(cmd.csv_text, default_tz=_zone(cmd.timezone))
+    readings = coldchain.parse_logger_csv(cmd.csv_text, default_tz=parse_zone(cmd.timezone))
     with uow:
         shipment = _shipment(uow, cmd.shipment_id)
         before = shipment.snapshot()
