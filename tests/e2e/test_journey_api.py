@@ -159,7 +159,8 @@ def test_a_refused_action_answers_with_a_message_and_changes_nothing(
         json={"username": "qa", "password": "veinline-demo"},
     )
     assert response.status_code == 403
-    assert "enrolled" in response.json()["message"]
+    # An enrolled case is at no facility yet: no facility's QA may release it.
+    assert "is not at a manufacturing facility yet" in response.json()["message"]
     missing = client.post(
         f"/api/v1/cases/{cid}/actions/cancel", headers=_as(client, "coordinator"), json={}
     )
@@ -216,13 +217,31 @@ def test_the_label_command_writes_the_pdf(
     monkeypatch.setenv("VEINLINE_DATABASE_URL", demo_app.settings.database_url)
     out = tmp_path / "bag.pdf"
     try:
+        # Labels are printed by the case's own sites' staff: not another centre's.
+        other = CliRunner().invoke(
+            cli_app,
+            [
+                "--as",
+                "coordinator.us",
+                "label",
+                case.id,
+                "--item",
+                "apheresis_bag",
+                "--out",
+                str(out),
+            ],
+        )
+        assert other.exit_code == 2 and "not at the sites of case" in other.stderr
+        assert not out.exists()
         result = CliRunner().invoke(
-            cli_app, ["label", case.id, "--item", "apheresis_bag", "--out", str(out)]
+            cli_app,
+            ["--as", "nurse.hk", "label", case.id, "--item", "apheresis_bag", "--out", str(out)],
         )
         assert result.exit_code == 0, result.stderr
         assert out.read_bytes().startswith(b"%PDF")
         early = CliRunner().invoke(
-            cli_app, ["label", case.id, "--item", "product_bag", "--out", str(out)]
+            cli_app,
+            ["--as", "nurse.hk", "label", case.id, "--item", "product_bag", "--out", str(out)],
         )
         assert early.exit_code == 2 and "no final product" in early.stderr
     finally:

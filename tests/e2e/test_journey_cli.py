@@ -124,7 +124,9 @@ def test_a_case_goes_from_enrolment_to_infusion_through_the_cli(
         "one label spoilt",
     )
     assert "apheresis_bag: issued 3, used 1, destroyed 1, unaccounted 1" in _ok(reconciled).stdout
-    shown = json.loads(_ok(run("case", "show", case_id, "--json")).stdout)["case"]
+    shown = json.loads(_ok(run("--as", "coordinator", "case", "show", case_id, "--json")).stdout)[
+        "case"
+    ]
     label = f"={shown['din']}00&/{shown['coi']}"
     wrong = run(
         "--as",
@@ -182,7 +184,9 @@ def test_a_case_goes_from_enrolment_to_infusion_through_the_cli(
         "timestamp,temperature_c\n2026-03-02T10:00Z,-180\n2026-03-02T10:15Z,-120\n"
         "2026-03-02T10:30Z,-181\n"
     )
-    shipments = json.loads(_ok(run("case", "show", case_id, "--json")).stdout)["shipments"]
+    shipments = json.loads(
+        _ok(run("--as", "coordinator", "case", "show", case_id, "--json")).stdout
+    )["shipments"]
     product_shipment = next(s["id"] for s in shipments if s["leg"] == "product")
     logged = _ok(run("--as", "courier", "shipment", "log", product_shipment, "--file", str(csv)))
     assert "1 excursion" in logged.stdout
@@ -249,7 +253,10 @@ def test_a_case_goes_from_enrolment_to_infusion_through_the_cli(
         )
     )
     assert (
-        json.loads(_ok(run("case", "show", case_id, "--json")).stdout)["case"]["state"] == "infused"
+        json.loads(_ok(run("--as", "coordinator", "case", "show", case_id, "--json")).stdout)[
+            "case"
+        ]["state"]
+        == "infused"
     )
     assert "ledger verified" in _ok(run("ledger", "verify")).stdout
 

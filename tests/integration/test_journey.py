@@ -235,7 +235,8 @@ def test_collect_before_booking_and_release_before_qc_are_refused(
         commands.ReleaseProduct(case.id, "qa", DEMO_PASSWORD),
         "qa",
         NotAllowed,
-        "is eligible: it cannot be released now",
+        # Before its booking the case is at no facility: no facility's QA may release it.
+        r"case C\d{4}-\d{5} is not at a manufacturing facility yet: nobody there may release",
     )
     cancelled = driver.do(commands.CancelCase(case.id, "patient withdrew"), "coordinator")
     assert cancelled.cancellation["from_state"] == "eligible"

@@ -41,9 +41,9 @@ def _released(driver: Driver, route: Route, wristband: str) -> Case:
     return driver.advance(case, route, CaseState.RELEASED)
 
 
-def _labels(app: App, case_id: str, item: str) -> list[Label]:
+def _labels(app: App, case_id: str, item: str, reader: str = "operator") -> list[Label]:
     with app.uow() as uow:
-        return labels_for(uow, case_id, item)
+        return labels_for(uow, case_id, item, app.user(reader))
 
 
 def _set_product(app: App, code: str, field: str, value: str) -> None:

@@ -23,6 +23,7 @@ from veinline.domain.errors import DomainError, InvalidInput, NotAllowed
 from veinline.domain.ledger import content_hash
 from veinline.domain.process import DocumentStatus
 from veinline.domain.release import Disposition
+from veinline.domain.user import Role
 from veinline.services import commands, ledger, release
 
 S = CaseState
@@ -110,13 +111,21 @@ def test_the_process_in_force_is_bound_and_a_new_version_supersedes_it(
     assert batch.template_id == "eque-cel/demo-suzhou-manufacturing/v1"
     draft = driver.do(commands.DraftProcess("eque-cel", "demo-suzhou-manufacturing"), "operator")
     assert draft.number == 2 and draft.status is DocumentStatus.DRAFT
+    # QA of another facility only (RTP): the process is Suzhou's.
+    demo_app.bus.handle(
+        commands.CreateUser(
+            "qa.rtp", "QA of RTP", Role.QA_REVIEWER, "carsgen-rtp", password=DEMO_PASSWORD
+        ),
+        actor=demo_app.user("admin"),
+    )
     _refused(
         demo_app,
         batch.id,
-        commands.ApproveProcess(draft.id, "qa", DEMO_PASSWORD),
-        "qa",
+        commands.ApproveProcess(draft.id, "qa.rtp", DEMO_PASSWORD),
+        "qa.rtp",
         NotAllowed,
-        "a QA reviewer of demo-suzhou-manufacturing must approve it",
+        r"qa.rtp works as a QA reviewer at carsgen-rtp, not at the sites of process "
+        r"template eque-cel/demo-suzhou-manufacturing/v2",
     )
     driver.do(commands.ApproveProcess(draft.id, "qa2", DEMO_PASSWORD), "qa2")
     with demo_app.uow() as uow:
@@ -356,7 +365,7 @@ def test_a_batch_goes_through_oos_to_a_conditional_release_and_the_coa_marks_it(
     assert stored is not None and stored.state is S.RELEASED
     assert present(stored.release).kind == "conditional"
 
-    content = release.certificate(demo_app.uow(), batch_id)
+    content = release.certificate(demo_app.uow(), batch_id, demo_app.user("qa"))
     pdf = render_coa(content)
     document = pypdfium2.PdfDocument(pdf)
     try:

@@ -47,7 +47,7 @@ def test_a_stored_plan_gives_waiting_cases_their_dates(demo_app: App) -> None:
         commands.MakePlan(scenario, "optimal", 2.0), actor=demo_app.user("planner")
     )
     assert record.plan["metrics"]["patients"] == 12
-    applied = demo_app.bus.handle(commands.ApplyPlan(record.id), actor=demo_app.user("coordinator"))
+    applied = demo_app.bus.handle(commands.ApplyPlan(record.id), actor=demo_app.user("planner"))
     assert applied.applied_cases == [case.id]
     with demo_app.uow() as uow:
         planned = uow.cases.get(case.id)

@@ -171,22 +171,24 @@ def test_only_a_physician_may_override_the_infusion_checks() -> None:
 
 def test_the_planning_page_and_making_a_plan_agree() -> None:
     coordinator, planner = _user(Role.COORDINATOR), _user(Role.PLANNER)
-    # A coordinator sees plans and applies them to cases, but does not make them.
+    # A coordinator sees plans; only planners make them and apply them across the network.
     assert authority.may(coordinator, authority.Read.PLAN)
-    assert authority.may(coordinator, commands.ApplyPlan)
+    assert not authority.may(coordinator, commands.ApplyPlan)
+    assert authority.may(planner, commands.ApplyPlan)
     assert not authority.may(coordinator, commands.MakePlan)
     assert authority.may(planner, commands.MakePlan)
     assert not authority.may(_user(Role.COURIER), authority.Read.PLAN)
 
 
-def test_manufacturing_qc_and_couriers_read_identifiers_only() -> None:
+def test_only_the_care_team_reads_patient_data() -> None:
+    # Manufacturing, QC, QA, couriers and planners see identifiers; administrators no case.
+    care_team = (Role.COORDINATOR, Role.APHERESIS_NURSE, Role.PHYSICIAN)
     for role in Role:
         expected = (
-            authority.DataClass.IDENTIFIERS
-            if role in (Role.MANUFACTURING_OPERATOR, Role.QC_ANALYST, Role.COURIER)
-            else authority.DataClass.FULL
+            authority.DataClass.FULL if role in care_team else authority.DataClass.IDENTIFIERS
         )
         assert authority.sees(_user(role)) is expected, role
+    assert not authority.may(_user(Role.ADMIN), authority.Read.CASE)
     with pytest.raises(NotAllowed, match="a courier may not read the ledger"):
         authority.require_read(_user(Role.COURIER), authority.Read.LEDGER)
 

@@ -49,8 +49,8 @@ T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 # =============================================================== the pure domain
 
 
-def _user(role: Role, name: str | None = None) -> User:
-    return User(name or role.value, f"A {role.label}", role, None, T0)
+def _user(role: Role, name: str | None = None, site: str | None = None) -> User:
+    return User(name or role.value, f"A {role.label}", role, site, T0)
 
 
 def _case(state: CaseState = S.ENROLLED, **fields: Any) -> Case:
@@ -140,30 +140,27 @@ def test_a_refusal_names_the_role_with_the_right_article() -> None:
         authority.check(nurse, custody.CustodyPoint.APHERESIS_PICKUP)
 
 
-def test_an_administrator_may_take_every_patient_side_arrow_of_the_case() -> None:
+def test_an_administrator_takes_no_arrow_of_a_patients_case() -> None:
+    # Administrators manage users, sites and the catalogue; they act on no patient.
     admin = _user(Role.ADMIN)
-    # Manufacturing, QC and QA's signatures are their own; everything else an admin may do.
-    signed_elsewhere = {
-        Action.START_MANUFACTURING,
-        Action.RELEASE,
-        Action.CONDITIONAL_RELEASE,
-        Action.FAIL_SPECIFICATION,
-    }
-    for action, subjects in authority.CASE_ACTIONS.items():
-        assert any(authority.may(admin, s) for s in subjects) is (action not in signed_elsewhere)
+    case = _case(S.ELIGIBLE)
+    for subjects in authority.CASE_ACTIONS.values():
+        assert not any(authority.may(admin, s) for s in subjects)
+    assert authority.case_actions(admin, case) == []
 
 
-def test_offered_actions_are_what_this_role_may_do_in_this_state() -> None:
-    case = _case(S.IN_QC)
-    assert authority.case_actions(_user(Role.QA_REVIEWER), case) == [
-        Action.RELEASE,
-        Action.FAIL_SPECIFICATION,
-    ]
-    assert authority.case_actions(_user(Role.COORDINATOR), case) == [Action.CANCEL]
-    assert authority.case_actions(_user(Role.COURIER), case) == []
-    inactive = _user(Role.QA_REVIEWER)
-    inactive.active = False
-    assert authority.case_actions(inactive, case) == []
+def test_offered_actions_are_what_this_role_may_do_in_this_state_at_this_site() -> None:
+    case = _case(S.IN_QC, manufacturing_site="demo-suzhou-manufacturing")
+    qa = _user(Role.QA_REVIEWER, site="demo-suzhou-manufacturing")
+    assert authority.case_actions(qa, case) == [Action.RELEASE, Action.FAIL_SPECIFICATION]
+    # QA of another facility is offered nothing on this case.
+    assert authority.case_actions(_user(Role.QA_REVIEWER, site="carsgen-rtp"), case) == []
+    coordinator = _user(Role.COORDINATOR, site="demo-hk-treatment")
+    assert authority.case_actions(coordinator, case) == [Action.CANCEL]
+    assert authority.case_actions(_user(Role.COORDINATOR, site="demo-nc-treatment"), case) == []
+    assert authority.case_actions(_user(Role.COURIER, site="demo-hk-treatment"), case) == []
+    qa.active = False
+    assert authority.case_actions(qa, case) == []
 
 
 def test_manufacturing_qc_and_couriers_see_the_identifier_never_the_name() -> None:
@@ -1119,7 +1116,13 @@ def test_only_the_treating_physician_acknowledges_out_of_specification_results(
     world: World,
 ) -> None:
     world.do(
-        commands.CreateUser("dr-other", "Dr Other", Role.PHYSICIAN, password="long enough pw"),
+        commands.CreateUser(
+            "dr-other",
+            "Dr Other",
+            Role.PHYSICIAN,
+            site_code="demo-hk-treatment",
+            password="long enough pw",
+        ),
         "admin",
     )
     case = world.at(S.OUT_OF_SPECIFICATION)

@@ -54,7 +54,7 @@ from veinline.domain.sign_in import SignInGuard
 from veinline.domain.signature import SignatureRecord, signature_from
 from veinline.domain.specification import ReleaseTest, Specification
 from veinline.domain.trial_records import OutcomeSource, TrialPatient, TrialRecord
-from veinline.domain.user import Role, User
+from veinline.domain.user import Membership, Role, User
 
 # Stable constraint names, so Alembic migrations read the same on SQLite and PostgreSQL.
 metadata = MetaData(
@@ -144,6 +144,7 @@ COLLECTIONS = _stored_list(Collection.to_dict, Collection.from_dict)
 MANUFACTURING = StoredPart(Manufacturing.to_dict, Manufacturing.from_dict)
 RELEASE_OUTCOME = StoredPart(ReleaseOutcome.to_dict, ReleaseOutcome.from_dict)
 INFUSION = StoredPart(Infusion.to_dict, Infusion.from_dict)
+MEMBERSHIPS = _stored_tuple(Membership.to_dict, Membership.from_dict)
 
 
 def _enum(enum_cls: Any, name: str) -> Enum:
@@ -170,6 +171,8 @@ users = Table(
     Column("credential_version", Integer, nullable=False, default=0),
     Column("password_hash", String(200), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # The other sites the user works at, each with its role (domain.user.Membership).
+    Column("also_at", MEMBERSHIPS, nullable=False, default=list),
 )
 
 api_tokens = Table(

@@ -87,6 +87,56 @@ POINTS: dict[CustodyPoint, PointRule] = {
 }
 
 
+# Where each hand-off happens: the case's apheresis unit, its facility or its treatment
+# centre. A shipment's own end (its origin at a pickup, its destination at a receipt)
+# comes first when there is one: that is where the material is expected.
+_PLACE_OF_POINT: dict[CustodyPoint, str] = {
+    CustodyPoint.COLLECTION: "apheresis_site",
+    CustodyPoint.APHERESIS_PICKUP: "apheresis_site",
+    CustodyPoint.MANUFACTURING_RECEIPT: "manufacturing_site",
+    CustodyPoint.PRODUCT_PICKUP: "manufacturing_site",
+    CustodyPoint.SITE_RECEIPT: "treatment_site",
+    CustodyPoint.BEDSIDE: "treatment_site",
+}
+
+
+def expected_place(
+    point: CustodyPoint,
+    case: Case,
+    *,
+    shipment_from: str | None = None,
+    shipment_to: str | None = None,
+) -> str | None:
+    """The site where the hand-off at `point` happens for this case."""
+    if point in (CustodyPoint.APHERESIS_PICKUP, CustodyPoint.PRODUCT_PICKUP) and shipment_from:
+        return shipment_from
+    if point in (CustodyPoint.MANUFACTURING_RECEIPT, CustodyPoint.SITE_RECEIPT) and shipment_to:
+        return shipment_to
+    site = getattr(case, _PLACE_OF_POINT[point])
+    return str(site) if site else None
+
+
+def check_place(
+    point: CustodyPoint, expected: str | None, given: str | None, actor_sites: frozenset[str]
+) -> str:
+    """The place to record for a hand-off: the one given (or else the expected one), if it
+    is where the material is expected and the scanning user works there."""
+    place = (given or "").strip() or expected
+    if place is None:
+        raise InvalidInput(f"say where the scan at '{point.label}' happens")
+    if expected is not None and place != expected:
+        raise NotAllowed(
+            f"'{point.label}' happens at {expected}, where the material is expected, "
+            f"not at {place}: scan it there"
+        )
+    if actor_sites and place not in actor_sites:
+        raise NotAllowed(
+            f"you do not work at {place}: only its staff scan '{point.label}' there "
+            f"(you work at {', '.join(sorted(actor_sites))})"
+        )
+    return place
+
+
 def open_points(state: CaseState) -> list[CustodyPoint]:
     """The points where a scan belongs while a case is in `state` (whoever scans there)."""
     return [point for point, rule in POINTS.items() if state in rule.states]

@@ -20,6 +20,8 @@ class LedgerAction(StrEnum):
     USER_PASSWORD_SET = "user.password_set"  # noqa: S105 (an action code, not a secret)
     USER_PASSWORD_CHANGED = "user.password_changed"  # noqa: S105 (an action code)
     USER_DEACTIVATED = "user.deactivated"
+    USER_SITE_GRANTED = "user.site_granted"
+    USER_SITE_REVOKED = "user.site_revoked"
     # sign-in safeguards (21 CFR 11.300(d)): wrong passwords and the lockouts they earn
     SIGN_IN_FAILED = "sign_in.failed"
     SIGN_IN_SIGNATURE_FAILED = "sign_in.signature_failed"

@@ -96,10 +96,11 @@ def guard_approval(
         raise NotAllowed(
             f"{by.username} wrote {what} and cannot approve it: another QA reviewer must"
         )
-    if site is not None and by.site_code not in (None, site):
+    works_at = {m.site_code for m in by.memberships}
+    if site is not None and works_at and site not in works_at:
         raise NotAllowed(
             f"{what} is for site {site}: a QA reviewer of {site} must approve it, "
-            f"not one of {by.site_code}"
+            f"not one of {', '.join(sorted(works_at))}"
         )
 
 

@@ -63,6 +63,30 @@ ROLE_LABELS: dict[Role, str] = {
 }
 
 
+@dataclass(frozen=True)
+class Membership:
+    """One site a user works at, and the role they hold there (docs/security.md,
+    "Site scope")."""
+
+    site_code: str
+    role: Role
+
+    def to_dict(self) -> JsonObject:
+        return {"site_code": self.site_code, "role": self.role.value}
+
+    @classmethod
+    def from_dict(cls, data: JsonObject) -> Membership:
+        return cls(str(data["site_code"]), Role(str(data["role"])))
+
+    @classmethod
+    def parse(cls, text: str, default_role: Role) -> Membership:
+        """`SITE` or `SITE:ROLE` (as the CLI and the seed file give them)."""
+        site, _, role = text.strip().partition(":")
+        if not site.strip():
+            raise InvalidInput(f"a site membership needs a site code, not {text!r}")
+        return cls(site.strip(), Role.parse(role) if role.strip() else default_role)
+
+
 @dataclass(eq=False)
 class User:
     """A person who signs in to veinline, or the system service account."""
@@ -77,10 +101,45 @@ class User:
     active: bool = True
     credential_version: int = 0
     password_hash: str | None = None
+    # The sites the user also works at, beyond the home site (`site_code`, `role`).
+    also_at: tuple[Membership, ...] = ()
 
     @property
     def entity_id(self) -> str:
         return self.username
+
+    @property
+    def memberships(self) -> tuple[Membership, ...]:
+        """Every site the user works at with the role held there, home site first."""
+        home = (Membership(self.site_code, self.role),) if self.site_code else ()
+        return home + tuple(m for m in self.also_at if m not in home)
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        """Every role the user holds, at one site or another."""
+        return frozenset({self.role, *(m.role for m in self.also_at)})
+
+    def sites_as(self, roles: frozenset[Role]) -> frozenset[str]:
+        """The sites where the user holds one of these roles."""
+        return frozenset(m.site_code for m in self.memberships if m.role in roles)
+
+    def grant(self, membership: Membership) -> None:
+        if membership in self.memberships:
+            raise InvalidInput(
+                f"{self.username} already works at {membership.site_code} as "
+                f"{membership.role.a_label}"
+            )
+        self.also_at = (*self.also_at, membership)
+
+    def revoke(self, site_code: str) -> None:
+        if site_code == self.site_code:
+            raise InvalidInput(
+                f"{site_code} is {self.username}'s home site: deactivate the user instead"
+            )
+        kept = tuple(m for m in self.also_at if m.site_code != site_code)
+        if kept == self.also_at:
+            raise InvalidInput(f"{self.username} does not work at {site_code}")
+        self.also_at = kept
 
     @property
     def is_service_account(self) -> bool:
@@ -89,7 +148,7 @@ class User:
     def snapshot(self) -> JsonObject:
         # The password hash stays out of the ledger: the ledger is read by auditors.
         # A password change shows as a new credential_version instead.
-        return {
+        snapshot: JsonObject = {
             "username": self.username,
             "printed_name": self.printed_name,
             "role": self.role.value,
@@ -98,6 +157,10 @@ class User:
             "credential_version": self.credential_version,
             "created_at": snapshot_time(self.created_at),
         }
+        if self.also_at:
+            # Only when there is any, so users recorded before memberships still verify.
+            snapshot["also_at"] = [m.to_dict() for m in self.also_at]
+        return snapshot
 
     def deactivate(self) -> None:
         """Access withdrawn: the user signs in and signs no more (kept for the record)."""

@@ -1,14 +1,20 @@
-"""Authority: who may do what, and see what, decided in one table (21 CFR 11.10(g)).
+"""Authority: who may do what, where, and see what, decided in one table (21 CFR 11.10(g)).
 
 Every command has a rule here, and so does every read (a case, a batch, a shipment, the
 ledger, a report, a label, a plan). The message bus checks a command's rule once, before
-its handler runs; reads ask `require_read`; pages and the CLI ask `may` what to offer.
-State tables in the domain say only which states an action may be fired from: they carry
-no role lists. See docs/architecture.md, "Authority".
+its handler runs, against the sites of the record it acts on (`Where`, resolved by
+services/places.py); reads ask `require_read` with the record's `Where` and lists keep
+what `visible` admits; pages and the CLI ask `may` what to offer. State tables in the
+domain say only which states an action may be fired from: they carry no role lists. See
+docs/architecture.md, "Authority", and docs/security.md, "Site scope".
 
-A rule names the roles that may act and the sites it is scoped to (the seam the trust
-work fills: every rule is `Scope.ANY_SITE` today), and a read's rule says which roles see
-the patient's full data; everyone else who may read sees identifiers only.
+A rule names the roles that may act and its scope: `Scope.RECORD` (the default) admits a
+role only at the record's sites where that role works (`WORKS_AT`: a treatment centre's
+coordinators at their centre, a facility's operators, QC and QA at their facility);
+`Scope.ANY_SITE` is for what belongs to no site (the catalogue, users, a market's
+specification). Planners work across the network (`NETWORK_ROLES`). A read's rule also
+says which roles see the patient's full data; everyone else who may read sees
+identifiers only.
 """
 
 from __future__ import annotations
@@ -30,9 +36,82 @@ EVERYONE = frozenset(Role)
 
 
 class Scope(StrEnum):
-    """Where a rule lets a user act; narrowed by the trust work (site scoping)."""
+    """Where a rule lets a user act."""
 
+    # At the record's sites only, each role at the places it works (WORKS_AT).
+    RECORD = "the record's sites"
+    # Wherever the user works: the rule concerns no site's record.
     ANY_SITE = "any site"
+
+
+class Place(StrEnum):
+    """The part a site plays for one record (a case, its batch, its shipments)."""
+
+    TREATMENT = "treatment centre"
+    APHERESIS = "apheresis unit"
+    FACILITY = "manufacturing facility"
+
+
+# Where each role works on a record. A treatment centre's coordinators and physicians
+# follow their patients through the centre's apheresis unit too; nurses collect at the
+# unit and check at the bedside; couriers carry between all three; a facility's
+# operators, QC and QA see the batches bound to it. Planners and administrators are not
+# bound to a site (NETWORK_ROLES); administrators are admitted to no patient's record.
+_CARE = frozenset({Place.TREATMENT, Place.APHERESIS})
+WORKS_AT: dict[Role, frozenset[Place]] = {
+    Role.COORDINATOR: _CARE,
+    Role.PHYSICIAN: _CARE,
+    Role.APHERESIS_NURSE: _CARE,
+    Role.COURIER: frozenset(Place),
+    Role.MANUFACTURING_OPERATOR: frozenset({Place.FACILITY}),
+    Role.QC_ANALYST: frozenset({Place.FACILITY}),
+    Role.QA_REVIEWER: frozenset({Place.FACILITY}),
+}
+NETWORK_ROLES = frozenset({Role.PLANNER, Role.ADMIN})
+
+
+@dataclass(frozen=True)
+class Where:
+    """The sites one record is bound to, by the part each plays; a record that is not
+    yet bound to a place (a case before its booking has no facility) leaves it None."""
+
+    record: str
+    treatment: str | None = None
+    apheresis: str | None = None
+    facility: str | None = None
+
+    def site(self, place: Place) -> str | None:
+        return {
+            Place.TREATMENT: self.treatment,
+            Place.APHERESIS: self.apheresis,
+            Place.FACILITY: self.facility,
+        }[place]
+
+    def sites_for(self, role: Role) -> frozenset[str]:
+        """The record's sites where someone in this role works on it."""
+        found = (self.site(place) for place in WORKS_AT.get(role, frozenset()))
+        return frozenset(site for site in found if site)
+
+    @classmethod
+    def of_case(cls, case: Case) -> Where:
+        return cls(
+            f"case {case.id}",
+            treatment=case.treatment_site,
+            apheresis=case.apheresis_site,
+            facility=case.manufacturing_site,
+        )
+
+    @classmethod
+    def at(cls, record: str, place: Place, site: str) -> Where:
+        """A record bound to one site (a new case at its centre, a process at a facility)."""
+        return cls(record, **{_FIELD[place]: site})
+
+    def described(self) -> str:
+        parts = [f"{place.value} {self.site(place)}" for place in Place if self.site(place)]
+        return f"{self.record} ({', '.join(parts)})" if parts else self.record
+
+
+_FIELD = {Place.TREATMENT: "treatment", Place.APHERESIS: "apheresis", Place.FACILITY: "facility"}
 
 
 class DataClass(StrEnum):
@@ -68,18 +147,53 @@ class Rule:
 
     roles: frozenset[Role]
     doing: str
-    scope: Scope = Scope.ANY_SITE
+    scope: Scope = Scope.RECORD
     full_data: frozenset[Role] = frozenset()
     # The refusal in other words than "<role> may not <doing>" ({who} is the role).
     refusal: str = ""
 
-    def admits(self, user: User) -> bool:
-        return user.active and user.role in self.roles
+    def admits(self, user: User, where: Where | None = None) -> bool:
+        """Whether the user, in a role this rule names, may act on the record `where`
+        describes (None: whether they may at all, somewhere: what a menu offers)."""
+        return user.active and bool(self.roles_admitted(user, where))
 
-    def refuse(self, user: User, context: str = "") -> NotAllowed:
+    def roles_admitted(self, user: User, where: Where | None = None) -> frozenset[Role]:
+        """The user's roles this rule admits on that record."""
+        admitted: set[Role] = set()
+        for site, role in _held(user):
+            if role not in self.roles:
+                continue
+            if self._admits_at(site, role, where):
+                admitted.add(role)
+        return frozenset(admitted)
+
+    def _admits_at(self, site: str | None, role: Role, where: Where | None) -> bool:
+        if where is None or self.scope is Scope.ANY_SITE or role in NETWORK_ROLES:
+            return True
+        return site is not None and site in where.sites_for(role)
+
+    def refuse(self, user: User, context: str = "", where: Where | None = None) -> NotAllowed:
         """The refusal in words a coordinator understands; `context` names the record."""
         if not user.active:
             message = f"{user.username} is deactivated and may not {self.doing}"
+        elif where is not None and self.admits(user):
+            # The role would do; the site does not, or the record is not there yet.
+            roles = [role for _, role in _held(user) if role in self.roles]
+            if not any(where.sites_for(role) for role in roles):
+                places = sorted({p.value for role in roles for p in WORKS_AT.get(role, ())})
+                return NotAllowed(
+                    f"{where.record} is not at a {' or '.join(places) or 'site'} yet: "
+                    f"nobody there may {self.doing} on it now"
+                )
+            held = ", ".join(
+                f"{role.a_label} at {site}" if site else f"{role.a_label} of no site"
+                for site, role in _held(user)
+                if role in self.roles
+            )
+            return NotAllowed(
+                f"{user.username} works as {held}, not at the sites of {where.described()}: "
+                f"they may not {self.doing} there"
+            )
         elif self.refusal:
             message = self.refusal.format(who=user.role.a_label)
         else:
@@ -87,12 +201,22 @@ class Rule:
         return NotAllowed(f"{message} ({context})" if context else message)
 
 
-def _rule(doing: str, *roles: Role, refusal: str = "") -> Rule:
-    return Rule(frozenset(roles), doing, refusal=refusal)
+def _held(user: User) -> tuple[tuple[str | None, Role], ...]:
+    """(site, role) for every role the user holds; a user with no site holds the role
+    nowhere in particular (a planner, an administrator)."""
+    memberships = user.memberships
+    if not memberships:
+        return ((None, user.role),)
+    return tuple((m.site_code, m.role) for m in memberships)
 
 
-def _with_admin(doing: str, *roles: Role, refusal: str = "") -> Rule:
-    return _rule(doing, *roles, R.ADMIN, refusal=refusal)
+def _rule(doing: str, *roles: Role, refusal: str = "", scope: Scope = Scope.RECORD) -> Rule:
+    return Rule(frozenset(roles), doing, scope=scope, refusal=refusal)
+
+
+def _network(doing: str, *roles: Role) -> Rule:
+    """A rule about no site's record: the catalogue, users, a market's documents, plans."""
+    return _rule(doing, *roles, scope=Scope.ANY_SITE)
 
 
 # Operators make the batch; a second person verifies (another operator, or QA on the floor).
@@ -101,68 +225,72 @@ _VERIFIERS = (R.MANUFACTURING_OPERATOR, R.QA_REVIEWER)
 _DEVIATION_REPORTERS = (R.MANUFACTURING_OPERATOR, R.QC_ANALYST, R.QA_REVIEWER)
 _PROCESS_AUTHORS = (R.QA_REVIEWER, R.MANUFACTURING_OPERATOR)
 
+# Administrators manage users, sites and the catalogue; they act on no patient's record.
 COMMANDS: dict[type[commands.Command], Rule] = {
     # users and the catalogue
-    commands.CreateUser: _rule("manage users", R.ADMIN),
-    commands.SetPassword: _rule("manage users", R.ADMIN),
+    commands.CreateUser: _network("manage users", R.ADMIN),
+    commands.SetPassword: _network("manage users", R.ADMIN),
+    commands.GrantSite: _network("manage users", R.ADMIN),
+    commands.RevokeSite: _network("manage users", R.ADMIN),
     # Only one's own (a person-level rule the handler keeps), proving the old password.
-    commands.ChangePassword: _rule("change a password", *EVERYONE),
-    commands.DeactivateUser: _rule("manage users", R.ADMIN),
-    commands.LoadCatalogue: _rule("change the catalogue", R.ADMIN),
-    commands.SetProductField: _rule("change the catalogue", R.ADMIN),
-    commands.IssueIdentifier: _with_admin("issue identifiers", R.COORDINATOR, R.APHERESIS_NURSE),
-    commands.SignRecord: _with_admin("sign catalogue records", R.QA_REVIEWER),
+    commands.ChangePassword: _network("change a password", *EVERYONE),
+    commands.DeactivateUser: _network("manage users", R.ADMIN),
+    commands.LoadCatalogue: _network("change the catalogue", R.ADMIN),
+    commands.SetProductField: _network("change the catalogue", R.ADMIN),
+    # Under a FIN of a site the user works at.
+    commands.IssueIdentifier: _rule("issue identifiers", R.COORDINATOR, R.APHERESIS_NURSE),
+    commands.SignRecord: _network("sign catalogue records", R.QA_REVIEWER),
     # the journey
-    commands.EnrolPatient: _with_admin("enrol patients", R.COORDINATOR, R.PHYSICIAN),
-    commands.ConfirmEligibility: _with_admin("confirm eligibility", R.PHYSICIAN),
-    commands.BookApheresis: _with_admin("book apheresis", R.COORDINATOR),
-    commands.SetPlannedDates: _with_admin("plan cases", R.PLANNER, R.COORDINATOR),
-    commands.Collect: _with_admin("collect", R.APHERESIS_NURSE),
+    commands.EnrolPatient: _rule("enrol patients", R.COORDINATOR, R.PHYSICIAN),
+    commands.ConfirmEligibility: _rule("confirm eligibility", R.PHYSICIAN),
+    commands.BookApheresis: _rule("book apheresis", R.COORDINATOR),
+    commands.SetPlannedDates: _rule("plan cases", R.PLANNER, R.COORDINATOR),
+    commands.Collect: _rule("collect", R.APHERESIS_NURSE),
     commands.ImportLoggerData: _rule(
         "import logger data",
-        *(EVERYONE - {R.PLANNER, R.PHYSICIAN}),
+        *(EVERYONE - {R.PLANNER, R.PHYSICIAN, R.ADMIN}),
         refusal="{who} does not import logger data",
     ),
-    commands.DisposeExcursion: _with_admin(
+    commands.DisposeExcursion: _rule(
         "dispose of temperature excursions",
         R.QA_REVIEWER,
         refusal="only QA disposes of temperature excursions",
     ),
     commands.StartManufacturing: _rule("start manufacturing", *_OPERATORS),
-    commands.CompleteManufacturing: _with_admin("complete manufacturing", *_OPERATORS),
-    commands.Recollect: _with_admin("recollect", R.COORDINATOR, R.PHYSICIAN),
+    commands.CompleteManufacturing: _rule("complete manufacturing", *_OPERATORS),
+    commands.Recollect: _rule("recollect", R.COORDINATOR, R.PHYSICIAN),
     # The infusion is the bedside check: its rule is the bedside point's.
-    commands.Infuse: _with_admin(
+    commands.Infuse: _rule(
         "infuse",
         R.PHYSICIAN,
         R.APHERESIS_NURSE,
         refusal="{who} does not scan at 'Bedside check before thaw'",
     ),
-    commands.StartFollowUp: _with_admin("start follow-up", R.PHYSICIAN),
-    commands.CancelCase: _with_admin("cancel", R.COORDINATOR, R.PHYSICIAN),
+    commands.StartFollowUp: _rule("start follow-up", R.PHYSICIAN),
+    commands.CancelCase: _rule("cancel", R.COORDINATOR, R.PHYSICIAN),
     # Whoever prints and applies labels accounts for them; QA reviews the count.
-    commands.ReconcileLabels: _with_admin(
+    commands.ReconcileLabels: _rule(
         "reconcile labels",
         R.APHERESIS_NURSE,
         R.MANUFACTURING_OPERATOR,
         R.COORDINATOR,
         R.QA_REVIEWER,
     ),
-    # trials and planning
-    commands.CreateTrial: _with_admin("set up trials", R.PHYSICIAN),
-    commands.EnrolInCohort: _with_admin("enrol patients in trials", R.PHYSICIAN, R.COORDINATOR),
-    commands.ImportTrialOutcomes: _with_admin("import trial outcomes", R.PHYSICIAN),
-    commands.SetTriageWeights: _with_admin("change the triage weights", R.PLANNER),
-    commands.MakePlan: _with_admin("make plans", R.PLANNER),
-    commands.ApplyPlan: _with_admin("apply plans to cases", R.PLANNER, R.COORDINATOR),
-    # controlled documents
-    commands.DraftProcess: _with_admin("write a process template", *_PROCESS_AUTHORS),
+    # trials and planning: a trial and a plan span the network's sites
+    commands.CreateTrial: _network("set up trials", R.PHYSICIAN),
+    commands.EnrolInCohort: _rule("enrol patients in trials", R.PHYSICIAN, R.COORDINATOR),
+    commands.ImportTrialOutcomes: _network("import trial outcomes", R.PHYSICIAN),
+    commands.SetTriageWeights: _network("change the triage weights", R.PLANNER),
+    commands.MakePlan: _network("make plans", R.PLANNER),
+    commands.ApplyPlan: _network("apply plans to cases", R.PLANNER),
+    # controlled documents: a process belongs to its facility, a specification to a market
+    commands.DraftProcess: _rule("write a process template", *_PROCESS_AUTHORS),
     commands.ApproveProcess: _rule("approve a process template", R.QA_REVIEWER),
-    commands.TransferProcess: _with_admin("transfer a process template", *_PROCESS_AUTHORS),
+    commands.TransferProcess: _rule("transfer a process template", *_PROCESS_AUTHORS),
     commands.RetireProcess: _rule("retire a process template", R.QA_REVIEWER),
-    commands.DraftSpecification: _with_admin("write a specification", R.QA_REVIEWER, R.QC_ANALYST),
-    commands.ApproveSpecification: _rule("approve a specification", R.QA_REVIEWER),
-    commands.RetireSpecification: _rule("retire a specification", R.QA_REVIEWER),
+    commands.DraftSpecification: _network("write a specification", R.QA_REVIEWER, R.QC_ANALYST),
+    commands.ApproveSpecification: _network("approve a specification", R.QA_REVIEWER),
+    commands.RetireSpecification: _network("retire a specification", R.QA_REVIEWER),
     # the batch record
     commands.StartStep: _rule("start a manufacturing step", *_OPERATORS),
     commands.RecordValue: _rule("record a process value", *_OPERATORS),
@@ -189,7 +317,7 @@ COMMANDS: dict[type[commands.Command], Rule] = {
 
 _SCAN = "{who} does not scan at '%s'"
 SCANS: dict[CustodyPoint, Rule] = {
-    point: _with_admin(f"scan at '{point.label}'", *roles, refusal=_SCAN % point.label)
+    point: _rule(f"scan at '{point.label}'", *roles, refusal=_SCAN % point.label)
     for point, roles in {
         CustodyPoint.COLLECTION: (R.APHERESIS_NURSE,),
         CustodyPoint.APHERESIS_PICKUP: (R.COURIER,),
@@ -204,7 +332,7 @@ SCANS: dict[CustodyPoint, Rule] = {
 # physician's judgement.
 _BEDSIDE_CHECKS = {AssessmentKind.CRS, AssessmentKind.ICANS}
 ASSESSMENTS: dict[AssessmentKind, Rule] = {
-    kind: _with_admin(
+    kind: _rule(
         f"record {kind.label.lower()}",
         R.PHYSICIAN,
         *((R.APHERESIS_NURSE,) if kind in _BEDSIDE_CHECKS else ()),
@@ -218,37 +346,35 @@ PRIVILEGES: dict[Privilege, Rule] = {
     ),
 }
 
-# Treatment-centre staff see the patient; manufacturing, QC and couriers see identifiers.
-_CARE_TEAM = frozenset({R.COORDINATOR, R.APHERESIS_NURSE, R.PHYSICIAN, R.ADMIN})
-_EVERYONE_READS = Rule(
-    EVERYONE,
-    "read this",
-    full_data=EVERYONE
-    - {
-        R.MANUFACTURING_OPERATOR,
-        R.QC_ANALYST,
-        R.COURIER,
-    },
-)
+# A treatment centre's staff see their patients; everyone else who may read a record
+# (a facility's operators, QC and QA, couriers, planners) sees identifiers only.
+CARE_TEAM = frozenset({R.COORDINATOR, R.APHERESIS_NURSE, R.PHYSICIAN})
+_RECORD_READ = Rule(EVERYONE - {R.ADMIN}, "read patients' records", full_data=CARE_TEAM)
 READS: dict[Read, Rule] = {
-    Read.CASE: _EVERYONE_READS,
-    Read.BATCH: _EVERYONE_READS,
-    Read.SHIPMENT: _EVERYONE_READS,
-    Read.LABEL: _EVERYONE_READS,
-    Read.REPORT: _EVERYONE_READS,
-    Read.CATALOGUE: _EVERYONE_READS,
+    Read.CASE: _RECORD_READ,
+    Read.BATCH: _RECORD_READ,
+    Read.SHIPMENT: _RECORD_READ,
+    Read.LABEL: _RECORD_READ,
+    Read.REPORT: Rule(
+        frozenset({R.PHYSICIAN, R.COORDINATOR, R.QA_REVIEWER, R.PLANNER}),
+        "read reports",
+        scope=Scope.ANY_SITE,
+    ),
+    Read.CATALOGUE: Rule(EVERYONE, "read the catalogue", scope=Scope.ANY_SITE),
+    # The ledger is the auditors' record of every change; the patient's personal data in
+    # it is a keyed digest, never the data (docs/security.md, "Patient data at rest").
     Read.LEDGER: Rule(
         frozenset({R.ADMIN, R.QA_REVIEWER, R.COORDINATOR, R.PHYSICIAN}),
         "read the ledger",
-        full_data=_CARE_TEAM | {R.QA_REVIEWER},
+        scope=Scope.ANY_SITE,
     ),
     Read.PLAN: Rule(
-        frozenset({R.PLANNER, R.COORDINATOR, R.ADMIN}),
+        frozenset({R.PLANNER, R.COORDINATOR}),
         "see the manufacturing plan",
-        full_data=frozenset({R.PLANNER, R.COORDINATOR, R.ADMIN}),
+        scope=Scope.ANY_SITE,
         refusal="{who} does not plan manufacturing slots",
     ),
-    Read.USERS: Rule(EVERYONE, "list users", full_data=EVERYONE),
+    Read.USERS: Rule(EVERYONE, "list users", scope=Scope.ANY_SITE),
 }
 
 Subject = (
@@ -278,14 +404,15 @@ def rule_for(subject: Subject) -> Rule:
         raise LookupError(f"the authority table has no rule for {kind.__name__}") from None
 
 
-def may(user: User, subject: Subject) -> bool:
-    """Whether `user` may do or see this: what pages and the CLI offer."""
-    return rule_for(subject).admits(user)
+def may(user: User, subject: Subject, where: Where | None = None) -> bool:
+    """Whether `user` may do or see this (on the record `where` describes; without one,
+    whether they may anywhere): what pages and the CLI offer."""
+    return rule_for(subject).admits(user, where)
 
 
-def check(user: User, subject: Subject) -> None:
-    """Refuse, in words a coordinator understands, what `user` may not do."""
-    if may(user, subject):
+def check(user: User, subject: Subject, where: Where | None = None) -> None:
+    """Refuse, in words a coordinator understands, what `user` may not do (there)."""
+    if may(user, subject, where):
         return
     context = ""
     if isinstance(subject, commands.Command):
@@ -294,18 +421,27 @@ def check(user: User, subject: Subject) -> None:
             if isinstance(value, str) and value:
                 context = f"{noun} {value}"
                 break
-    raise rule_for(subject).refuse(user, context)
+    raise rule_for(subject).refuse(user, context, where)
 
 
-def require_read(user: User, read: Read) -> DataClass:
-    """Refuse a read the user may not make; otherwise say which data class they see."""
-    check(user, read)
-    return sees(user, read)
+def require_read(user: User, read: Read, where: Where | None = None) -> DataClass:
+    """Refuse a read the user may not make (of this record); otherwise say which data
+    class they see."""
+    check(user, read, where)
+    return sees(user, read, where)
 
 
-def sees(user: User, read: Read = Read.CASE) -> DataClass:
-    """Whether this user sees a patient's full data or identifiers only, in this read."""
-    return DataClass.FULL if user.role in READS[read].full_data else DataClass.IDENTIFIERS
+def sees(user: User, read: Read = Read.CASE, where: Where | None = None) -> DataClass:
+    """Whether this user sees a patient's full data or identifiers only, in this read:
+    full data only in a role of the care team at the record's own site."""
+    rule = READS[read]
+    admitted = rule.roles_admitted(user, where) if user.active else frozenset()
+    return DataClass.FULL if admitted & rule.full_data else DataClass.IDENTIFIERS
+
+
+def visible(user: User, read: Read, where: Where) -> bool:
+    """Whether a list shows this record to the user (the board, queues, worklists)."""
+    return may(user, read, where)
 
 
 def offered(user: User, subjects: Iterable[Subject]) -> list[Subject]:
@@ -345,25 +481,28 @@ RELEASE_ACTIONS: dict[ReleaseAction, Subject] = {
 
 def case_actions(user: User, case: Case) -> list[Action]:
     """The case's arrows open now that this user may take: what the case page offers."""
+    where = Where.of_case(case)
     return [
         action
         for action in case.available_actions()
-        if any(may(user, subject) for subject in CASE_ACTIONS[action])
+        if any(may(user, subject, where) for subject in CASE_ACTIONS[action])
     ]
 
 
-def release_actions(user: User, record: ReleaseRecord) -> list[ReleaseAction]:
+def release_actions(
+    user: User, record: ReleaseRecord, where: Where | None = None
+) -> list[ReleaseAction]:
     """The release record's arrows open now that this user may take."""
-    return [a for a in record.available_actions() if may(user, RELEASE_ACTIONS[a])]
+    return [a for a in record.available_actions() if may(user, RELEASE_ACTIONS[a], where)]
 
 
-def scan_points(user: User, state: CaseState) -> list[CustodyPoint]:
+def scan_points(user: User, state: CaseState, where: Where | None = None) -> list[CustodyPoint]:
     """The custody points where this user may scan a case in `state` (the bedside check is
     part of the infusion and is not offered as a scan)."""
     return [
         point
         for point in open_points(state)
-        if point is not CustodyPoint.BEDSIDE and may(user, point)
+        if point is not CustodyPoint.BEDSIDE and may(user, point, where)
     ]
 
 

@@ -53,6 +53,30 @@ class CreateUser(Command):
     site_code: Annotated[str | None, Text(max=40)] = None
     password: Annotated[str | None, Text(max=256)] = None
     reason: FreeText = "new user"
+    # Other sites the user works at: "SITE" (the same role) or "SITE:ROLE".
+    also_at: Annotated[list[str], Nested(max_items=50, text=Text(max=80))] = field(
+        default_factory=list
+    )
+
+
+@dataclass(frozen=True)
+class GrantSite(Command):
+    """An administrator lets a user work at one more site, in a role (the user's own by
+    default): they then see and act on that site's records (docs/security.md)."""
+
+    username: Username
+    site_code: Annotated[str, Text(max=40)]
+    role: Role | None = None
+    reason: FreeText = "works at one more site"
+
+
+@dataclass(frozen=True)
+class RevokeSite(Command):
+    """An administrator withdraws a user's work at one site (not the home site)."""
+
+    username: Username
+    site_code: Annotated[str, Text(max=40)]
+    reason: FreeText = "no longer works at this site"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from veinline.domain.ledger import LedgerEntry, Regulated
 from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.user import (
     SYSTEM_USERNAME,
+    Membership,
     Role,
     User,
     check_password,
@@ -68,6 +69,10 @@ def _new_user(
         site_code=cmd.site_code,
         created_at=clock(),
     )
+    for text in cmd.also_at:
+        membership = Membership.parse(text, cmd.role)
+        _known_site(uow, membership.site_code)
+        user.grant(membership)
     if cmd.password is not None:
         user.set_password_hash(hasher.hash(check_password(cmd.password)))
     return user
@@ -86,6 +91,48 @@ def create_user(
         uow.users.add(user)
         uow.record(
             user, actor=actor, action=LedgerAction.USER_CREATED, before=None, reason=cmd.reason
+        )
+        uow.commit()
+        return user
+
+
+def _known_site(uow: AbstractUnitOfWork, site_code: str) -> None:
+    if uow.sites.get(site_code) is None:
+        raise NotFound(f"site {site_code} is not in the catalogue")
+
+
+def grant_site(cmd: commands.GrantSite, uow: AbstractUnitOfWork, *, actor: User) -> User:
+    with uow:
+        user = uow.users.get(cmd.username)
+        if user is None:
+            raise NotFound(f"there is no user {cmd.username}")
+        _known_site(uow, cmd.site_code)
+        before = user.snapshot()
+        user.grant(Membership(cmd.site_code, cmd.role or user.role))
+        uow.record(
+            user,
+            actor=actor,
+            action=LedgerAction.USER_SITE_GRANTED,
+            before=before,
+            reason=cmd.reason,
+        )
+        uow.commit()
+        return user
+
+
+def revoke_site(cmd: commands.RevokeSite, uow: AbstractUnitOfWork, *, actor: User) -> User:
+    with uow:
+        user = uow.users.get(cmd.username)
+        if user is None:
+            raise NotFound(f"there is no user {cmd.username}")
+        before = user.snapshot()
+        user.revoke(cmd.site_code)
+        uow.record(
+            user,
+            actor=actor,
+            action=LedgerAction.USER_SITE_REVOKED,
+            before=before,
+            reason=cmd.reason,
         )
         uow.commit()
         return user

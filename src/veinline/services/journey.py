@@ -403,6 +403,19 @@ def scan_custody(
                     "it is not shipped"
                 )
             shipment = _open_shipment(uow, case, rule.shipment_leg) if rule.shipment_leg else None
+            # The place of the hand-off, never on the client's word alone: where the
+            # material is expected, and a site the scanning user works at.
+            place = custody.check_place(
+                point,
+                custody.expected_place(
+                    point,
+                    case,
+                    shipment_from=shipment.from_site if shipment else None,
+                    shipment_to=shipment.to_site if shipment else None,
+                ),
+                cmd.site_code,
+                actor.sites_as(authority.rule_for(point).roles),
+            )
             if shipment is not None:
                 before = shipment.snapshot()
                 if point in (
@@ -426,7 +439,7 @@ def scan_custody(
                 case_id=case.id,
                 point=point,
                 actor=actor.username,
-                site_code=cmd.site_code or actor.site_code,
+                site_code=place,
                 at=now,
                 scan_data=cmd.data.strip(),
                 identifiers=result.to_dict(),

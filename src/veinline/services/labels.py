@@ -25,15 +25,16 @@ from veinline.domain.labels import (
 from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.shipment import Leg
 from veinline.domain.user import User
-from veinline.services import commands
+from veinline.services import authority, commands
 from veinline.services.handlers import Clock
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
 ITEMS = ("apheresis_bag", "product_bag", "shipper")
 
 
-def labels_for(uow: AbstractUnitOfWork, case_id: str, item: str) -> list[Label]:
-    """The labels for one item of a case: product bags come one label per bag.
+def labels_for(uow: AbstractUnitOfWork, case_id: str, item: str, reader: User) -> list[Label]:
+    """The labels for one item of a case: product bags come one label per bag, for a
+    reader who works at one of the case's sites.
 
     `item` is apheresis_bag, product_bag (all bags) or product_bag:N, or shipper (the
     case's newest shipment).
@@ -45,6 +46,7 @@ def labels_for(uow: AbstractUnitOfWork, case_id: str, item: str) -> list[Label]:
     case = uow.cases.get(case_id)
     if case is None:
         raise NotFound(f"there is no case {case_id}")
+    authority.require_read(reader, authority.Read.LABEL, authority.Where.of_case(case))
     collection = case.current_collection
     if collection is None:
         raise NotAllowed(f"case {case.id} has not been collected: there is no DIN to print")

@@ -19,6 +19,7 @@ from veinline.services import (
     handlers,
     journey,
     labels,
+    places,
     planning,
     processes,
     release,
@@ -34,6 +35,8 @@ HANDLERS: dict[type[commands.Command], Handler] = {
     commands.SetPassword: handlers.set_password,
     commands.ChangePassword: handlers.change_password,
     commands.DeactivateUser: handlers.deactivate_user,
+    commands.GrantSite: handlers.grant_site,
+    commands.RevokeSite: handlers.revoke_site,
     commands.LoadCatalogue: handlers.load_catalogue,
     commands.SetProductField: handlers.set_product_field,
     commands.IssueIdentifier: handlers.issue_identifier,
@@ -81,8 +84,9 @@ class MessageBus:
         # Input is bounded here, once, before authority or any handler sees it
         # (services.bounds): nothing out of bounds reaches a transaction.
         bounds.check(cmd)
-        # Authority is decided here, once, before any handler runs (services.authority).
-        authority.check(actor, cmd)
+        # Authority is decided here, once, before any handler runs (services.authority),
+        # at the sites of the record the command acts on (services.places).
+        authority.check(actor, cmd, self._where(cmd))
         uow = self.uow_factory()
         uow.claim = claim
         uow.publish = lambda event, in_uow: self._publish(event, in_uow, actor)
@@ -103,6 +107,12 @@ class MessageBus:
             if guard.is_locked(uow.clock()):
                 raise NotAllowed(guard.refusal()) from refused
             raise
+
+    def _where(self, cmd: commands.Command) -> authority.Where | None:
+        if authority.rule_for(cmd).scope is not authority.Scope.RECORD:
+            return None
+        with self.uow_factory() as uow:
+            return places.where(uow, cmd)
 
     def _publish(self, event: Event, uow: AbstractUnitOfWork, actor: User) -> None:
         handlers_of_event = EVENT_HANDLERS.get(type(event))

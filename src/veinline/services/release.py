@@ -24,7 +24,7 @@ from veinline.domain.release import Disposition, ReleaseRecord, open_release_rec
 from veinline.domain.signature import Meaning
 from veinline.domain.specification import ReleaseTest, specification_in_force
 from veinline.domain.user import User
-from veinline.services import commands, signatures
+from veinline.services import authority, commands, places, signatures
 from veinline.services.batch_record import get_batch
 from veinline.services.handlers import Clock
 from veinline.services.passwords import PasswordHasher
@@ -170,16 +170,17 @@ def acknowledge_results(
         return record
 
 
-def certificate(uow: AbstractUnitOfWork, batch_id: str) -> JsonObject:
+def certificate(uow: AbstractUnitOfWork, batch_id: str, reader: User) -> JsonObject:
     """The certificate of analysis of a decided batch, as its JSON read model
     (`domain.coa`), which `adapters.coa_pdf` draws."""
-    return certificate_of(uow, batch_id).to_dict()
+    return certificate_of(uow, batch_id, reader).to_dict()
 
 
-def certificate_of(uow: AbstractUnitOfWork, batch_id: str) -> CertificateOfAnalysis:
-    """The certificate of analysis of a decided batch."""
+def certificate_of(uow: AbstractUnitOfWork, batch_id: str, reader: User) -> CertificateOfAnalysis:
+    """The certificate of analysis of a decided batch, for a reader of the batch's sites."""
     with uow:
         batch = get_batch(uow, batch_id)
+        authority.require_read(reader, authority.Read.BATCH, places.of_batch(uow, batch))
         record = uow.release_records.get(batch.id)
         if record is None:
             raise NotAllowed(f"batch {batch.id} has no QC results: there is nothing to certify")

@@ -84,6 +84,7 @@ def demo_command() -> LoadCatalogue:
             site_code=u.get("site_code"),
             password=DEMO_PASSWORD,
             reason="demo user",
+            also_at=list(u.get("also_at", [])),
         )
         for u in data.get("users", [])
     ]

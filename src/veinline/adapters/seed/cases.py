@@ -204,13 +204,13 @@ class Driver:
             specs = uow.specifications.find(product_code=route.product, market=route.jurisdiction)
         if not any(t.status is DocumentStatus.APPROVED for t in templates):
             template: ProcessTemplate = self.do(
-                commands.DraftProcess(route.product, route.manufacturing_site), "admin"
+                commands.DraftProcess(route.product, route.manufacturing_site), "operator"
             )
             approver = "qa" if route.manufacturing_site == "carsgen-rtp" else "qa2"
             self.do(commands.ApproveProcess(template.id, approver, DEMO_PASSWORD), approver)
         if not any(s.status is DocumentStatus.APPROVED for s in specs):
             spec: Specification = self.do(
-                commands.DraftSpecification(route.product, route.jurisdiction), "admin"
+                commands.DraftSpecification(route.product, route.jurisdiction), "qc"
             )
             self.do(commands.ApproveSpecification(spec.id, "qa", DEMO_PASSWORD), "qa")
 

@@ -359,7 +359,7 @@ def case_list(state: Annotated[str | None, typer.Option(help="Only this state.")
 
     cli = cli_context()
     application = cli.app()
-    with application.uow() as uow:
+    with cli.friendly_errors(), application.uow() as uow:
         viewer = application.user(cli.acting_user)
         board = views.case_board(uow, viewer)
     for column in board:
@@ -453,7 +453,7 @@ def label_command(
     cli = cli_context()
     application = cli.app()
     with cli.friendly_errors(), application.uow() as uow:
-        labels = labels_for(uow, case_id, item)
+        labels = labels_for(uow, case_id, item, application.user(cli.acting_user))
     try:
         out.write_bytes(render_labels(labels))
     except OSError as exc:
@@ -537,7 +537,10 @@ def fhir_export(
     cli = cli_context()
     application = cli.app()
     with cli.friendly_errors(), application.uow() as uow:
-        bundle = views.fhir_bundle(uow, case_id, exported_at=application.clock().isoformat())
+        viewer = application.user(cli.acting_user)
+        bundle = views.fhir_bundle(
+            uow, case_id, viewer, exported_at=application.clock().isoformat()
+        )
     text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
     if out is None:
         sys.stdout.write(text)

@@ -170,13 +170,16 @@ def spec_approve(spec_id: Annotated[str, typer.Argument(help="e.g. eque-cel/HK/v
 @batch_app.command("list")
 def batch_list() -> None:
     """Every batch with its status, as JSON."""
+    from veinline.entrypoints.views.manufacturing import visible_batches
+
     cli = cli_context()
     application = cli.app()
-    with application.uow() as uow:
+    with cli.friendly_errors(), application.uow() as uow:
+        viewer = application.user(cli.acting_user)
         cli.print_json(
             [
                 {"id": b.id, "product": b.product_code, "case": b.case_id, "status": b.status}
-                for b in uow.batches.list()
+                for b in visible_batches(uow, viewer)
             ]
         )
 
@@ -187,8 +190,9 @@ def batch_show(batch_id: Annotated[str, typer.Argument()]) -> None:
     from veinline.entrypoints.views.manufacturing import batch_view
 
     cli = cli_context()
-    with cli.friendly_errors(), cli.app().uow() as uow:
-        cli.print_json(batch_view(uow, batch_id))
+    application = cli.app()
+    with cli.friendly_errors(), application.uow() as uow:
+        cli.print_json(batch_view(uow, batch_id, application.user(cli.acting_user)))
 
 
 @batch_app.command("start-step")
@@ -406,7 +410,11 @@ def coa_command(
 
     cli = cli_context()
     with cli.friendly_errors():
-        pdf = render_coa(release.certificate(cli.app().uow(), batch_id))
+        pdf = render_coa(
+            release.certificate(
+                cli.app().uow(), batch_id, cli.app().user(cli_context().acting_user)
+            )
+        )
     try:
         out.write_bytes(pdf)
     except OSError as exc:

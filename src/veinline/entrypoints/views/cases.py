@@ -10,10 +10,11 @@ from typing import Any
 
 from veinline.domain.case import Case, CaseState
 from veinline.domain.catalog import Product
-from veinline.domain.errors import NotFound
+from veinline.domain.errors import NotAllowed, NotFound
 from veinline.domain.user import User
 from veinline.entrypoints.views.ledger import entry_view
 from veinline.services import authority
+from veinline.services.authority import DataClass, Read, Where
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
 REDACTED = "(hidden: identifiers only)"
@@ -36,11 +37,22 @@ def case_view(case: Case, viewer: User) -> dict[str, Any]:
     return data
 
 
+def readable_case(uow: AbstractUnitOfWork, case_id: str, viewer: User) -> Case:
+    """One case, if it exists and this viewer may read it (their sites' cases only)."""
+    case = uow.cases.get(case_id)
+    if case is None:
+        raise NotFound(f"there is no case {case_id}")
+    authority.require_read(viewer, Read.CASE, Where.of_case(case))
+    return case
+
+
 def case_board(uow: AbstractUnitOfWork, viewer: User) -> list[dict[str, Any]]:
-    """All cases grouped by state, in journey order."""
+    """The cases of the viewer's sites, grouped by state, in journey order."""
+    authority.require_read(viewer, Read.CASE)
     by_state: dict[CaseState, list[dict[str, Any]]] = {s: [] for s in CaseState}
     for case in uow.cases.list():
-        by_state[case.state].append(case_view(case, viewer))
+        if authority.visible(viewer, Read.CASE, Where.of_case(case)):
+            by_state[case.state].append(case_view(case, viewer))
     return [
         {"state": s.value, "label": s.label, "colour": s.colour, "cases": by_state[s]}
         for s in CaseState
@@ -51,9 +63,8 @@ def case_detail(
     uow: AbstractUnitOfWork, case_id: str, viewer: User, *, today: date
 ) -> dict[str, Any]:
     """The case with its custody events, shipments, incidents and (if allowed) ledger."""
-    case = uow.cases.get(case_id)
-    if case is None:
-        raise NotFound(f"there is no case {case_id}")
+    case = readable_case(uow, case_id, viewer)
+    full_data = authority.sees(viewer, Read.CASE, Where.of_case(case)) is DataClass.FULL
     product = uow.products.get(case.product_code)
     events = uow.custody_events.find(case_id=case.id)
     shipments = uow.shipments.find(case_id=case.id)
@@ -79,19 +90,25 @@ def case_detail(
         "assessments": [
             {**a.snapshot(), "kind_label": a.kind.label, "summary": a.summary} for a in assessments
         ]
-        if authority.sees(viewer) is authority.DataClass.FULL
+        if full_data
         else [],
         "ledger": entries,
     }
 
 
-def fhir_bundle(uow: AbstractUnitOfWork, case_id: str, *, exported_at: str) -> dict[str, Any]:
-    """A case as a pseudonymous FHIR R4 Bundle, with its follow-up."""
+def fhir_bundle(
+    uow: AbstractUnitOfWork, case_id: str, viewer: User, *, exported_at: str
+) -> dict[str, Any]:
+    """A case as a pseudonymous FHIR R4 Bundle, with its follow-up (for its care team:
+    the bundle carries the patient's facts and follow-up)."""
     from veinline.adapters.fhir import CaseExport, case_bundle
 
-    case = uow.cases.get(case_id)
-    if case is None:
-        raise NotFound(f"there is no case {case_id}")
+    case = readable_case(uow, case_id, viewer)
+    if authority.sees(viewer, Read.CASE, Where.of_case(case)) is not DataClass.FULL:
+        raise NotAllowed(
+            f"{viewer.role.a_label} sees identifiers only: the FHIR export of case "
+            f"{case.id} is for its care team"
+        )
     product = uow.products.get(case.product_code)
     site = uow.sites.get(case.treatment_site)
     assert product is not None and site is not None

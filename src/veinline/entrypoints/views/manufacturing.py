@@ -29,7 +29,7 @@ from veinline.domain.release import Disposition, QcResult, ReleaseAction, Releas
 from veinline.domain.signature import SignatureRecord
 from veinline.domain.specification import ReleaseTest, Specification, specification_in_force
 from veinline.domain.user import Role, User
-from veinline.services import authority, commands
+from veinline.services import authority, commands, places
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
 # ------------------------------------------------------------------ small pieces
@@ -149,12 +149,33 @@ def _document_row(
 # ------------------------------------------------------------------ the manufacturing queue
 
 
-def manufacturing_queue(uow: AbstractUnitOfWork) -> dict[str, Any]:
+def visible_batches(
+    uow: AbstractUnitOfWork, viewer: User, batches: list[Batch] | None = None
+) -> list[Batch]:
+    """The batches this viewer may read: those of their sites (services/authority.py)."""
+    authority.require_read(viewer, authority.Read.BATCH)
+    return [
+        b
+        for b in (uow.batches.list() if batches is None else batches)
+        if authority.visible(viewer, authority.Read.BATCH, places.of_batch(uow, b))
+    ]
+
+
+def readable_batch(uow: AbstractUnitOfWork, batch_id: str, viewer: User) -> Batch:
+    """One batch, if it exists and this viewer works at one of its sites."""
+    batch = uow.batches.get(batch_id)
+    if batch is None:
+        raise NotFound(f"there is no batch {batch_id}")
+    authority.require_read(viewer, authority.Read.BATCH, places.of_batch(uow, batch))
+    return batch
+
+
+def manufacturing_queue(uow: AbstractUnitOfWork, viewer: User) -> dict[str, Any]:
     """Batches on the floor, batches awaiting release, recent decisions, and the
-    process versions and release specifications they run on."""
+    process versions and release specifications they run on (the viewer's sites')."""
     names = _Names(uow)
     records = {r.batch_id: r for r in uow.release_records.list()}
-    batches = uow.batches.list()
+    batches = visible_batches(uow, viewer)
     rows = [_batch_row(b, records.get(b.id), names) for b in batches]
     decided = [r for r in rows if r["status"] not in ("in_progress", "completed")]
     templates = uow.process_templates.list()
@@ -508,9 +529,7 @@ def _release_view(record: ReleaseRecord | None, batch: Batch) -> dict[str, Any] 
 
 def batch_detail(uow: AbstractUnitOfWork, batch_id: str, viewer: User) -> dict[str, Any]:
     """The batch record as a page shows it, with the forms this viewer may use."""
-    batch = uow.batches.get(batch_id)
-    if batch is None:
-        raise NotFound(f"there is no batch {batch_id}")
+    batch = readable_batch(uow, batch_id, viewer)
     names = _Names(uow)
     record = uow.release_records.get(batch.id)
     case = uow.cases.get(batch.case_id) if batch.case_id else None
@@ -559,11 +578,12 @@ def batch_detail(uow: AbstractUnitOfWork, batch_id: str, viewer: User) -> dict[s
 # ------------------------------------------------------------------ QC and QA work lists
 
 
-def qc_worklist(uow: AbstractUnitOfWork) -> list[dict[str, Any]]:
-    """Manufactured batches that still need QC: results to enter, or out of specification."""
+def qc_worklist(uow: AbstractUnitOfWork, viewer: User) -> list[dict[str, Any]]:
+    """Manufactured batches that still need QC: results to enter, or out of specification
+    (at the viewer's sites)."""
     names = _Names(uow)
     rows = []
-    for batch in uow.batches.find(status=BatchStatus.COMPLETED):
+    for batch in visible_batches(uow, viewer, uow.batches.find(status=BatchStatus.COMPLETED)):
         record = uow.release_records.get(batch.id)
         if record is not None and record.disposition not in (
             Disposition.AWAITING_RESULTS,
@@ -590,9 +610,10 @@ def qc_worklist(uow: AbstractUnitOfWork) -> list[dict[str, Any]]:
     return rows
 
 
-def release_queue(uow: AbstractUnitOfWork) -> dict[str, list[dict[str, Any]]]:
+def release_queue(uow: AbstractUnitOfWork, viewer: User) -> dict[str, list[dict[str, Any]]]:
     """Release records by where they stand: ready, out of specification, awaiting results,
-    and the latest decisions; each flagged with what would stop a release."""
+    and the latest decisions; each flagged with what would stop a release (the viewer's
+    sites' batches)."""
     names = _Names(uow)
     queue: dict[str, list[dict[str, Any]]] = {
         "ready": [],
@@ -608,7 +629,7 @@ def release_queue(uow: AbstractUnitOfWork) -> dict[str, list[dict[str, Any]]]:
     }
     for record in uow.release_records.list():
         batch = uow.batches.get(record.batch_id)
-        if batch is None:
+        if batch is None or not visible_batches(uow, viewer, [batch]):
             continue
         row = {
             **_batch_row(batch, record, names),
@@ -625,11 +646,9 @@ def release_queue(uow: AbstractUnitOfWork) -> dict[str, list[dict[str, Any]]]:
     return queue
 
 
-def batch_view(uow: AbstractUnitOfWork, batch_id: str) -> dict[str, Any]:
+def batch_view(uow: AbstractUnitOfWork, batch_id: str, viewer: User) -> dict[str, Any]:
     """A batch record with its QC record and the signatures on both (API and CLI)."""
-    batch = uow.batches.get(batch_id)
-    if batch is None:
-        raise NotFound(f"there is no batch {batch_id}")
+    batch = readable_batch(uow, batch_id, viewer)
     record = uow.release_records.get(batch_id)
     signatures = [{"signed": what, **signature.to_dict()} for what, signature in batch.signatures()]
     if record is not None:

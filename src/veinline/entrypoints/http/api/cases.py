@@ -146,7 +146,7 @@ def labels(case_id: str, item: str, actor: Actor, application: AppDep) -> Respon
     from veinline.services.labels import labels_for
 
     with application.uow() as uow:
-        pdf = render_labels(labels_for(uow, case_id, item))
+        pdf = render_labels(labels_for(uow, case_id, item, actor))
     filename = f"{case_id}-{item.replace(':', '-')}.pdf"
     return Response(
         pdf,

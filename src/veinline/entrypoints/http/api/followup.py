@@ -11,7 +11,7 @@ from veinline.entrypoints.http import idempotent
 from veinline.entrypoints.http.deps import Actor, AppDep, IdempotencyKey
 from veinline.entrypoints.http.errors import refusals
 from veinline.entrypoints.views import cases
-from veinline.services import authority, commands
+from veinline.services import commands
 
 router = APIRouter()
 
@@ -70,7 +70,7 @@ def record_assessment(
 
 @router.get("/cases/{case_id}/fhir", tags=["follow-up"], responses=refusals(401, 403, 404, 422))
 def fhir_export(case_id: str, actor: Actor, application: AppDep) -> dict[str, Any]:
-    """The case as a pseudonymous FHIR R4 Bundle (no name, no wristband)."""
-    authority.require_read(actor, authority.Read.LEDGER)
+    """The case as a pseudonymous FHIR R4 Bundle (no name, no wristband), for the care
+    team of the case's own sites."""
     with application.uow() as uow:
-        return cases.fhir_bundle(uow, case_id, exported_at=application.clock().isoformat())
+        return cases.fhir_bundle(uow, case_id, actor, exported_at=application.clock().isoformat())

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from veinline.entrypoints.http import actions, idempotent
 from veinline.entrypoints.http.deps import Actor, AppDep, IdempotencyKey
 from veinline.entrypoints.http.errors import refusals
-from veinline.entrypoints.views.manufacturing import batch_view
+from veinline.entrypoints.views.manufacturing import batch_view, visible_batches
 from veinline.services import commands, release
 
 router = APIRouter()
@@ -178,7 +178,7 @@ def list_batches(
                 "open_deviations": len(b.open_deviations()),
                 "disposition": records[b.id].disposition.value if b.id in records else None,
             }
-            for b in uow.batches.list()
+            for b in visible_batches(uow, actor)
             if status is None or b.status.value == status
         ]
 
@@ -186,7 +186,7 @@ def list_batches(
 @router.get("/batches/{batch_id}", tags=["manufacturing"], responses=refusals(401, 403, 404, 422))
 def show_batch(batch_id: str, actor: Actor, application: AppDep) -> dict[str, Any]:
     with application.uow() as uow:
-        return batch_view(uow, batch_id)
+        return batch_view(uow, batch_id, actor)
 
 
 @router.post(
@@ -213,7 +213,7 @@ def batch_action(
 
     def view(_: object) -> dict[str, Any]:
         with application.uow() as uow:
-            return batch_view(uow, batch_id)
+            return batch_view(uow, batch_id, actor)
 
     return idempotent.run(
         request,
@@ -237,7 +237,7 @@ def certificate(batch_id: str, actor: Actor, application: AppDep) -> Response:
     """The certificate of analysis of a decided batch, as PDF."""
     from veinline.adapters.coa_pdf import render_coa
 
-    content = release.certificate(application.uow(), batch_id)
+    content = release.certificate(application.uow(), batch_id, actor)
     stored_id = content["identifiers"]["batch_id"]  # the stored id, never the typed one
     return Response(
         render_coa(content),

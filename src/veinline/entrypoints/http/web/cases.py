@@ -16,9 +16,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from veinline.bootstrap import App
+from veinline.domain import custody
 from veinline.domain.assessment import AssessmentKind
-from veinline.domain.case import CaseState
+from veinline.domain.case import Case
+from veinline.domain.custody import CustodyPoint
 from veinline.domain.errors import DomainError
+from veinline.domain.shipment import Shipment
 from veinline.domain.user import Role, User
 from veinline.entrypoints.http import actions
 from veinline.entrypoints.http.deps import AppDep, WebUser
@@ -26,6 +29,7 @@ from veinline.entrypoints.http.security import form_of
 from veinline.entrypoints.http.templates import render, see_other
 from veinline.entrypoints.views import cases, catalogue
 from veinline.services import authority, commands
+from veinline.services.authority import Place, Where
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
 router = APIRouter(include_in_schema=False)
@@ -62,7 +66,7 @@ def case_board(request: Request, user: WebUser, application: AppDep) -> Response
 @router.get("/cases/new", response_class=HTMLResponse)
 def enrol_page(request: Request, user: WebUser, application: AppDep) -> Response:
     with application.uow() as uow:
-        context = _enrol_context(uow)
+        context = _enrol_context(uow, user)
     return render(request, "enrol.html", user=user, error=None, form={}, **context)
 
 
@@ -95,7 +99,7 @@ def _enrol_again(
     request: Request, application: App, user: User, form: dict[str, str], error: str
 ) -> Response:
     with application.uow() as uow:
-        context = _enrol_context(uow)
+        context = _enrol_context(uow, user)
     return render(request, "enrol.html", status=422, user=user, error=error, form=form, **context)
 
 
@@ -111,12 +115,16 @@ def case_page(
     with application.uow() as uow:
         detail = cases.case_detail(uow, case_id, user, today=application.clock().date())
         sites = catalogue.sites(uow)
+        case = cases.readable_case(uow, case_id, user)
+        shipments = uow.shipments.find(case_id=case_id)
+    where = Where.of_case(case)
     forms = [
         _action_form(a, user, sites, application.clock())
         for a in detail["case"]["actions"]
         if a in actions.COMMAND_FOR_ACTION
     ]
-    kinds = [k for k in AssessmentKind if authority.may(user, k)]
+    kinds = [k for k in AssessmentKind if authority.may(user, k, where)]
+    points = authority.scan_points(user, case.state, where)
     can_assess = detail["case"]["state"] in ("infused", "follow_up") and bool(kinds)
     return render(
         request,
@@ -128,8 +136,9 @@ def case_page(
         done=done,
         error=error,
         forms=forms,
-        scan_points=_scan_points(detail["case"]["state"], user),
-        can_dispose=authority.may(user, commands.DisposeExcursion),
+        scan_points=[{"value": p.value, "label": p.label} for p in points],
+        scan_places=_scan_places(user, case, shipments, points, sites),
+        can_dispose=authority.may(user, commands.DisposeExcursion, where),
         **detail,
     )
 
@@ -175,7 +184,10 @@ async def scan(request: Request, case_id: str, user: WebUser, application: AppDe
         case_id,
         user,
         lambda: commands.ScanCustody(
-            case_id=case_id, point=form.get("point", ""), data=form.get("data", "")
+            case_id=case_id,
+            point=form.get("point", ""),
+            data=form.get("data", ""),
+            site_code=form.get("site_code") or None,
         ),
         "scan recorded",
     )
@@ -225,17 +237,50 @@ async def disposition(
     )
 
 
-def _enrol_context(uow: AbstractUnitOfWork) -> dict[str, Any]:
+def _enrol_context(uow: AbstractUnitOfWork, user: User) -> dict[str, Any]:
     products = [p for p in catalogue.product_summaries(uow) if p["modality"] == "autologous_car_t"]
-    sites = [s for s in catalogue.sites(uow) if s["kind"] == "treatment_centre"]
+    # Only the treatment centres where this user enrols (services/authority.py).
+    sites = [
+        s
+        for s in catalogue.sites(uow)
+        if s["kind"] == "treatment_centre"
+        and authority.may(
+            user,
+            commands.EnrolPatient,
+            Where.at("a new case", Place.TREATMENT, s["code"]),
+        )
+    ]
     physicians = [u for u in uow.users.list() if u.role is Role.PHYSICIAN]
     return {"products": products, "treatment_sites": sites, "physicians": physicians}
 
 
-def _scan_points(state: str, user: User) -> list[dict[str, str]]:
-    """The hand-offs this user may scan for a case in this state (the authority table's)."""
-    points = authority.scan_points(user, CaseState(state))
-    return [{"value": p.value, "label": p.label} for p in points]
+def _scan_places(
+    user: User,
+    case: Case,
+    shipments: list[Shipment],
+    points: list[CustodyPoint],
+    sites: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """The places this user may record a hand-off at (the sites they scan at), the place
+    where the first offered point's material is expected first and chosen."""
+    if not points:
+        return []
+    point = points[0]
+    leg = custody.POINTS[point].shipment_leg
+    shipment = next((s for s in reversed(shipments) if s.leg.value == leg), None)
+    expected = custody.expected_place(
+        point,
+        case,
+        shipment_from=shipment.from_site if shipment else None,
+        shipment_to=shipment.to_site if shipment else None,
+    )
+    names = {s["code"]: s["name"] for s in sites}
+    mine = sorted(user.sites_as(frozenset().union(*(authority.rule_for(p).roles for p in points))))
+    ordered = ([expected] if expected in mine else []) + [c for c in mine if c != expected]
+    return [
+        {"code": code, "name": names.get(code, code), "selected": code == expected}
+        for code in ordered
+    ]
 
 
 def _action_form(

@@ -44,21 +44,21 @@ BATCH_DONE: dict[str, str] = {
 @router.get("/manufacturing", response_class=HTMLResponse)
 def manufacturing_page(request: Request, user: WebUser, application: AppDep) -> Response:
     with application.uow() as uow:
-        queue = manufacturing.manufacturing_queue(uow)
+        queue = manufacturing.manufacturing_queue(uow, user)
     return render(request, "manufacturing.html", user=user, **queue)
 
 
 @router.get("/qc", response_class=HTMLResponse)
 def qc_page(request: Request, user: WebUser, application: AppDep) -> Response:
     with application.uow() as uow:
-        rows = manufacturing.qc_worklist(uow)
+        rows = manufacturing.qc_worklist(uow, user)
     return render(request, "qc.html", user=user, rows=rows)
 
 
 @router.get("/release", response_class=HTMLResponse)
 def release_page(request: Request, user: WebUser, application: AppDep) -> Response:
     with application.uow() as uow:
-        queue = manufacturing.release_queue(uow)
+        queue = manufacturing.release_queue(uow, user)
     return render(request, "release.html", user=user, queue=queue)
 
 
@@ -94,7 +94,7 @@ async def batch_action(
 def batch_certificate(batch_id: str, user: WebUser, application: AppDep) -> Response:
     from veinline.adapters.coa_pdf import render_coa
 
-    content = release.certificate(application.uow(), batch_id)
+    content = release.certificate(application.uow(), batch_id, user)
     # The stored batch id (letters, digits and '-'), not the path as typed.
     filename = f"CoA-{content['identifiers']['batch_id']}.pdf"
     return Response(
