@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from veinline.domain.sign_in import TOKEN_ID_LENGTH, TokenKind, TokenScope
-from veinline.domain.user import Role
+from veinline.domain.user import Role, User
 from veinline.entrypoints.cli.context import cli_context
 from veinline.services import commands
 
@@ -26,8 +26,18 @@ def user_create(
         str | None,
         typer.Option(envvar="VEINLINE_NEW_PASSWORD", help="Password (prompted when absent)."),
     ] = None,
+    also_at: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--also-at",
+            help="Another site the user works at: SITE (same role) or SITE:ROLE; repeatable.",
+        ),
+    ] = None,
 ) -> None:
-    """Create a user with a role (and a password to sign in and sign with)."""
+    """Create a user with a role (and a password to sign in and sign with).
+
+    A user sees and acts on the records of the sites they work at only: their site, and
+    each --also-at site (e.g. --site demo-hk-treatment --also-at demo-hk-apheresis)."""
     cli = cli_context()
     with cli.friendly_errors():
         parsed_role = Role.parse(role)
@@ -40,9 +50,43 @@ def user_create(
             role=parsed_role,
             site_code=site,
             password=password,
+            also_at=list(also_at or []),
         )
     )
     cli.out.print(f"created {user.username} ({user.role.label})")
+
+
+@user_app.command("grant")
+def user_grant(
+    username: Annotated[str, typer.Argument(help="The user.")],
+    site: Annotated[str, typer.Argument(help="The site code they will also work at.")],
+    role: Annotated[
+        str | None, typer.Option(help="Their role there (default: their own role).")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why (ledgered).")] = "works at one more site",
+) -> None:
+    """Let a user work at one more site: they then see and act on its records."""
+    cli = cli_context()
+    with cli.friendly_errors():
+        parsed = Role.parse(role) if role else None
+    user = cli.handle(commands.GrantSite(username, site, parsed, reason))
+    cli.out.print(f"{user.username} works at {_sites(user)}", highlight=False)
+
+
+@user_app.command("revoke")
+def user_revoke(
+    username: Annotated[str, typer.Argument(help="The user.")],
+    site: Annotated[str, typer.Argument(help="The site they no longer work at.")],
+    reason: Annotated[str, typer.Option(help="Why (ledgered).")] = "no longer works there",
+) -> None:
+    """Withdraw a user's work at one site (not their home site: deactivate them instead)."""
+    cli = cli_context()
+    user = cli.handle(commands.RevokeSite(username, site, reason))
+    cli.out.print(f"{user.username} works at {_sites(user) or 'no site'}", highlight=False)
+
+
+def _sites(user: User) -> str:
+    return ", ".join(f"{m.site_code} ({m.role.label})" for m in user.memberships)
 
 
 @user_app.command("list")
@@ -52,14 +96,14 @@ def user_list() -> None:
     with cli.app().uow() as uow:
         users = uow.users.list()
     table = Table()
-    for column in ("user", "printed name", "role", "site", "active"):
+    for column in ("user", "printed name", "role", "sites", "active"):
         table.add_column(column)
     for u in users:
         table.add_row(
             u.username,
             u.printed_name,
             u.role.label,
-            u.site_code or "-",
+            _sites(u) or "-",
             "yes" if u.active else "no",
         )
     cli.out.print(table)
