@@ -212,9 +212,9 @@ def test_a_batch_goes_through_oos_to_a_conditional_release_through_the_cli(
         stdin="qa\nveinline-demo\n",
     )
     out = tmp_path / "coa.pdf"
-    written = ok("coa", batch_id, "--out", str(out))
+    written = ok("--as", "qa", "coa", batch_id, "--out", str(out))
     assert "certificate of analysis" in written.stdout and out.read_bytes().startswith(b"%PDF")
-    undecided = invoke("coa", "NO-SUCH-BATCH", "--out", str(tmp_path / "x.pdf"))  # type: ignore[operator]
+    undecided = invoke("--as", "qa", "coa", "NO-SUCH-BATCH", "--out", str(tmp_path / "x.pdf"))  # type: ignore[operator]
     assert undecided.exit_code == 2 and "there is no batch" in undecided.stderr
     with demo_app.uow() as uow:
         stored = uow.cases.get(case.id)
