@@ -68,6 +68,8 @@ def test_a_case_goes_from_enrolment_to_follow_up_through_the_pages(
     page: Page, live_server: str, demo_app: App
 ) -> None:
     base = live_server
+    # The facility has an approved process: a booking is refused otherwise.
+    Driver(demo_app.bus, demo_app.user, demo_app.clock).prepare_manufacturing(EQUE_CEL_HK)
     # The batch record itself is driven through its own pages in test_manufacturing.py.
     driver = Driver(demo_app.bus, demo_app.user, demo_app.clock)
     driver.prepare_manufacturing(EQUE_CEL_HK)

@@ -84,6 +84,8 @@ def _scan(client: TestClient, user: str, case_id: object, point: str, data: str)
 def test_a_case_goes_from_enrolment_to_infusion_through_the_api(
     client: TestClient, demo_app: App
 ) -> None:
+    # The facility has an approved process: a booking is refused otherwise.
+    Driver(demo_app.bus, demo_app.user, demo_app.clock).prepare_manufacturing(EQUE_CEL_HK)
     case = _enrol(client)
     cid = case["id"]
     assert case["actions"] == ["cancel"]  # the coordinator cannot confirm eligibility

@@ -46,6 +46,8 @@ def _ok(result: Result) -> Result:
 def test_a_case_goes_from_enrolment_to_infusion_through_the_cli(
     run: Run, tmp_path: Path, demo_app: App
 ) -> None:
+    # The facility has an approved process: a booking is refused otherwise.
+    Driver(demo_app.bus, demo_app.user, demo_app.clock).prepare_manufacturing(EQUE_CEL_HK)
     patient = tmp_path / "patient.json"
     patient.write_text(json.dumps(EQUE_CEL_HK.facts))
     eligible = run(

@@ -14,10 +14,12 @@ from veinline.adapters.seed import DEMO_PASSWORD
 from veinline.adapters.seed.cases import EQUE_CEL_HK, ZEVOR_CEL_US, Driver, barcode
 from veinline.bootstrap import App
 from veinline.domain.case import Case, CaseState
+from veinline.domain.errors import NotAllowed
+from veinline.domain.user import Role
 from veinline.entrypoints.cli.context import cli_context
 from veinline.entrypoints.cli.main import app as cli_app
 from veinline.entrypoints.http.app import create_app
-from veinline.services import ledger
+from veinline.services import commands, ledger
 
 Run = Callable[..., Result]
 
@@ -151,3 +153,25 @@ def test_pages_show_only_the_users_sites_and_refuse_another_sites_case(
         assert page.status_code == 403 and "HARBOUR" not in page.text
         enrol = client.get("/cases/new").text
         assert "demo-nc-treatment" in enrol and "demo-hk-treatment" not in enrol
+
+
+def test_a_collection_and_an_infusion_are_made_by_the_staff_of_their_place(
+    demo_app: App, driver: Driver
+) -> None:
+    hk, _ = _two_cases(driver, CaseState.APHERESIS_BOOKED)
+    admin = demo_app.user("admin")
+    # A nurse of the Hong Kong centre only: not of its apheresis unit.
+    demo_app.bus.handle(
+        commands.CreateUser(
+            "ward.nurse", "Ward Nurse", Role.APHERESIS_NURSE, "demo-hk-treatment",
+            password=DEMO_PASSWORD,
+        ),
+        actor=admin,
+    )  # fmt: skip
+    now = demo_app.clock().isoformat()
+    with pytest.raises(NotAllowed, match="you do not work at demo-hk-apheresis"):
+        demo_app.bus.handle(commands.Collect(hk.id, now, 150.0), actor=demo_app.user("ward.nurse"))
+    collected = demo_app.bus.handle(
+        commands.Collect(hk.id, now, 150.0), actor=demo_app.user("nurse.hk")
+    )
+    assert collected.current_collection.site == "demo-hk-apheresis"

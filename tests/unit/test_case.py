@@ -498,14 +498,52 @@ REFUSALS: list[tuple[str, CaseState, Any, str, type[DomainError], str]] = [
         "is collected: it cannot be collected now",
     ),
     (
-        "book-twice",
+        "rebook-without-a-reason",
         S.APHERESIS_BOOKED,
         lambda c, now: commands.BookApheresis(
             c.id, "demo-hk-apheresis", "2026-03-20", "demo-suzhou-manufacturing"
         ),
         "coordinator",
+        InvalidInput,
+        "a booked case is rescheduled with a reason: one of patient_unwell",
+    ),
+    (
+        "reschedule-for-another-reason-unsaid",
+        S.APHERESIS_BOOKED,
+        lambda c, now: commands.BookApheresis(
+            c.id,
+            "demo-hk-apheresis",
+            "2026-03-20",
+            "demo-suzhou-manufacturing",
+            reschedule_reason="other",
+        ),
+        "coordinator",
+        InvalidInput,
+        r"say why the apheresis is rescheduled \(note\)",
+    ),
+    (
+        "book-at-a-facility-without-an-approved-process",
+        S.ELIGIBLE,
+        lambda c, now: commands.BookApheresis(
+            c.id, "demo-hk-apheresis", "2026-03-20", "carsgen-rtp"
+        ),
+        "coordinator",
         NotAllowed,
-        "is apheresis booked: it cannot be booked for apheresis now",
+        "there is no approved process for eque-cel at carsgen-rtp: book a facility with",
+    ),
+    (
+        "book-after-collection",
+        S.COLLECTED,
+        lambda c, now: commands.BookApheresis(
+            c.id,
+            "demo-hk-apheresis",
+            "2026-03-20",
+            "demo-suzhou-manufacturing",
+            reschedule_reason="patient_unwell",
+        ),
+        "coordinator",
+        NotAllowed,
+        "is collected: it cannot be booked for apheresis now",
     ),
     (
         "release-before-qc",
@@ -659,6 +697,26 @@ def test_a_refused_transition_says_why_and_changes_nothing(
         world.do(make(case, world.clock()), as_user)
     assert world.footprint(case.id) == before
     assert world.case(case.id).state is state
+
+
+def test_a_booked_case_is_rescheduled_with_a_coded_reason_in_the_ledger(world: World) -> None:
+    case = world.at(S.APHERESIS_BOOKED)
+    first = case.apheresis_date
+    moved = world.do(
+        commands.BookApheresis(
+            case.id,
+            "demo-hk-apheresis",
+            "2026-03-20",
+            "demo-suzhou-manufacturing",
+            reschedule_reason="patient_unwell",
+            note="febrile",
+        ),
+        "coordinator",
+    )
+    assert moved.state is S.APHERESIS_BOOKED and moved.apheresis_date == "2026-03-20"
+    reason = world.uow.ledger.for_entity(case.id, "case")[-1].reason
+    assert reason.startswith(f"rescheduled (patient_unwell: febrile) from {first}")
+    assert moved.version == case.version + 1
 
 
 # ---------------------------------------------------------------- enrolment
@@ -1379,6 +1437,7 @@ def _book(case: Case, day: str) -> commands.BookApheresis:
 
 def test_apheresis_is_not_booked_before_consent_nor_long_after_the_fact(world: World) -> None:
     case = world.at(S.ELIGIBLE)  # consent given on the clock's day, 2026-03-02
+    world.driver.prepare_manufacturing(EQUE_CEL_HK)
     before = world.footprint(case.id)
     with pytest.raises(InvalidInput, match=r"before the patient's consent \(2026-03-02\)"):
         world.do(_book(case, "2026-03-01"), "coordinator")

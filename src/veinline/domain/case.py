@@ -93,6 +93,38 @@ class Action(StrEnum):
         return self.value.replace("_", " ").capitalize()
 
 
+class RescheduleReason(StrEnum):
+    """Why a booked apheresis moves: coded, so that rescheduling can be counted."""
+
+    PATIENT_UNWELL = "patient_unwell"
+    PATIENT_REQUEST = "patient_request"
+    APHERESIS_UNAVAILABLE = "apheresis_unavailable"
+    MANUFACTURING_SLOT = "manufacturing_slot"
+    LOGISTICS = "logistics"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return {
+            "patient_unwell": "Patient unwell",
+            "patient_request": "Patient's request",
+            "apheresis_unavailable": "Apheresis unit unavailable",
+            "manufacturing_slot": "Manufacturing slot moved",
+            "logistics": "Transport or logistics",
+            "other": "Other (say why)",
+        }[self.value]
+
+    @classmethod
+    def parse(cls, text: str | None) -> RescheduleReason:
+        try:
+            return cls((text or "").strip())
+        except ValueError:
+            codes = ", ".join(r.value for r in cls)
+            raise InvalidInput(
+                f"a booked case is rescheduled with a reason: one of {codes}"
+            ) from None
+
+
 S = CaseState
 # Each arrow of the journey (docs/architecture.md, "The case"); who may fire it is the
 # authority table's business, what else must be true is the handler's guard.
@@ -101,7 +133,8 @@ TRANSITIONS: StateTable[Action, CaseState] = StateTable(
     Action,
     {
         Action.CONFIRM_ELIGIBILITY: arrow({S.ENROLLED}, S.ELIGIBLE),
-        Action.BOOK_APHERESIS: arrow({S.ELIGIBLE}, S.APHERESIS_BOOKED),
+        # A booked case is rescheduled by booking it again, with a coded reason.
+        Action.BOOK_APHERESIS: arrow({S.ELIGIBLE, S.APHERESIS_BOOKED}, S.APHERESIS_BOOKED),
         Action.COLLECT: arrow({S.APHERESIS_BOOKED}, S.COLLECTED),
         Action.RECEIVE_AT_MANUFACTURING: arrow({S.COLLECTED}, S.AT_MANUFACTURING),
         Action.START_MANUFACTURING: arrow({S.AT_MANUFACTURING}, S.MANUFACTURING),

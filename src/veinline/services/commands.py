@@ -169,10 +169,15 @@ class ConfirmEligibility(Command):
 
 @dataclass(frozen=True)
 class BookApheresis(Command):
+    """Book a case's apheresis (and the facility that will make its product); a booked
+    case is rescheduled the same way, with a coded reason (`RescheduleReason`)."""
+
     case_id: Id
     apheresis_site: Id
     apheresis_date: Date
     manufacturing_site: Id
+    reschedule_reason: Annotated[str | None, Text(max=40)] = None
+    note: FreeText = ""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from veinline.domain.case import (
     Action,
     Case,
     CaseState,
+    RescheduleReason,
     check_case_id,
     parse_date,
     parse_moment,
@@ -32,6 +33,7 @@ from veinline.domain.events import BatchDisposed, Event, ResultsOutOfSpecificati
 from veinline.domain.identifiers import IdentifierKind
 from veinline.domain.ledger import JsonObject
 from veinline.domain.ledger_actions import LedgerAction
+from veinline.domain.process import in_force
 from veinline.domain.release import Disposition
 from veinline.domain.shipment import Leg, Shipment
 from veinline.domain.signature import Meaning
@@ -229,6 +231,16 @@ def book_apheresis(
         case = case_for_update(uow, cmd.case_id, cmd.expected_version)
         unit = _site(uow, cmd.apheresis_site, SiteKind.APHERESIS_CENTRE)
         _site(uow, cmd.manufacturing_site, SiteKind.MANUFACTURING_FACILITY)
+        rescheduled = ""
+        if case.state is CaseState.APHERESIS_BOOKED:
+            code = RescheduleReason.parse(cmd.reschedule_reason)
+            if code is RescheduleReason.OTHER and not cmd.note.strip():
+                raise InvalidInput("say why the apheresis is rescheduled (note)")
+            note = f": {cmd.note.strip()}" if cmd.note.strip() else ""
+            rescheduled = (
+                f"rescheduled ({code.value}{note}) from {case.apheresis_date} at "
+                f"{case.apheresis_site}; "
+            )
         consented = case.consent.get("date")
         if consented and day < parse_date(str(consented), "consent date"):
             raise InvalidInput(
@@ -243,12 +255,27 @@ def book_apheresis(
                 f"entered at most {BACK_ENTRY_DAYS} days after the fact"
             )
         back_entry = f" (entered {late} day(s) after the fact)" if late > 0 else ""
+        # Cells go only where an approved process can make them: refused now, not after
+        # they are collected and shipped (docs/architecture.md, "The case's booking").
+        try:
+            in_force(
+                uow.process_templates.find(
+                    product_code=case.product_code, site=cmd.manufacturing_site
+                ),
+                case.product_code,
+                cmd.manufacturing_site,
+            )
+        except NotAllowed as refused:
+            raise NotAllowed(
+                f"{refused.message}: book a facility with an approved process for "
+                f"{case.product_code}"
+            ) from None
         transition(
             uow,
             case,
             Action.BOOK_APHERESIS,
             actor,
-            f"apheresis on {day}{back_entry}",
+            f"{rescheduled}apheresis on {day}{back_entry}",
             apheresis_site=cmd.apheresis_site,
             apheresis_date=day.isoformat(),
             manufacturing_site=cmd.manufacturing_site,
@@ -301,6 +328,13 @@ def collect(cmd: commands.Collect, uow: AbstractUnitOfWork, *, actor: User, cloc
         if case.apheresis_site is None or case.manufacturing_site is None:
             raise NotAllowed(f"case {case.id} has no apheresis booking")
         site = _site(uow, case.apheresis_site)
+        # Collected at the booked unit, by its own staff (docs/security.md, "Site scope").
+        custody.check_place(
+            custody.CustodyPoint.COLLECTION,
+            site.code,
+            None,
+            actor.sites_as(authority.rule_for(commands.Collect).roles),
+        )
         if site.fin is None:
             raise InvalidInput(f"{site.name} has no facility identification number")
         din = allocate_identifier(
@@ -641,6 +675,13 @@ def _infuse(
                     else " (only a physician may override)"
                 )
             )
+        # Infused at the patient's treatment centre, by its own staff.
+        custody.check_place(
+            custody.CustodyPoint.BEDSIDE,
+            case.treatment_site,
+            None,
+            actor.sites_as(authority.rule_for(commands.Infuse).roles),
+        )
         record = Infusion(
             wristband_id=cmd.wristband_id.strip(),
             bag_din=result.din,

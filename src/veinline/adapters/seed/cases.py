@@ -139,15 +139,7 @@ class Driver:
         now = self.clock()
         step: dict[CaseState, Callable[[], Any]] = {
             CaseState.ENROLLED: lambda: self.do(commands.ConfirmEligibility(case.id), "physician"),
-            CaseState.ELIGIBLE: lambda: self.do(
-                commands.BookApheresis(
-                    case.id,
-                    route.apheresis_site,
-                    (now + timedelta(days=7)).date().isoformat(),
-                    route.manufacturing_site,
-                ),
-                "coordinator",
-            ),
+            CaseState.ELIGIBLE: lambda: self.book(case, route, now + timedelta(days=7)),
             CaseState.APHERESIS_BOOKED: lambda: self.do(
                 commands.Collect(case.id, (now - timedelta(hours=2)).isoformat(), 180.0), "nurse"
             ),
@@ -184,6 +176,17 @@ class Driver:
         if isinstance(result, Case):
             return result
         return self._reload(case)
+
+    def book(self, case: Case, route: Route, day: datetime) -> Case:
+        """Book apheresis, once the facility has an approved process for the product."""
+        self.prepare_manufacturing(route)
+        booked: Case = self.do(
+            commands.BookApheresis(
+                case.id, route.apheresis_site, day.date().isoformat(), route.manufacturing_site
+            ),
+            "coordinator",
+        )
+        return booked
 
     def _reload(self, case: Case) -> Case:
         refreshed = self.bus.uow_factory()

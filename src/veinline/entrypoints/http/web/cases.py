@@ -18,9 +18,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from veinline.bootstrap import App
 from veinline.domain import custody
 from veinline.domain.assessment import AssessmentKind
-from veinline.domain.case import Case
+from veinline.domain.case import Case, CaseState, RescheduleReason
 from veinline.domain.custody import CustodyPoint
 from veinline.domain.errors import DomainError
+from veinline.domain.process import DocumentStatus
 from veinline.domain.shipment import Shipment
 from veinline.domain.user import Role, User
 from veinline.entrypoints.http import actions
@@ -117,9 +118,16 @@ def case_page(
         sites = catalogue.sites(uow)
         case = cases.readable_case(uow, case_id, user)
         shipments = uow.shipments.find(case_id=case_id)
+        # Only facilities with an approved process for the product are offered.
+        makers = {
+            t.site
+            for t in uow.process_templates.find(product_code=case.product_code)
+            if t.status is DocumentStatus.APPROVED
+        }
     where = Where.of_case(case)
+    offered = [s for s in sites if s["kind"] != "manufacturing_facility" or s["code"] in makers]
     forms = [
-        _action_form(a, user, sites, application.clock())
+        _action_form(a, user, offered, application.clock(), case)
         for a in detail["case"]["actions"]
         if a in actions.COMMAND_FOR_ACTION
     ]
@@ -284,7 +292,7 @@ def _scan_places(
 
 
 def _action_form(
-    action: str, user: User, sites: list[dict[str, Any]], now: datetime
+    action: str, user: User, sites: list[dict[str, Any]], now: datetime, case: Case
 ) -> dict[str, Any]:
     """A form for one action, built from its command's fields, with sensible defaults."""
     fields = []
@@ -307,6 +315,13 @@ def _action_form(
         elif name in ("apheresis_site", "manufacturing_site"):
             kind = "apheresis_centre" if name == "apheresis_site" else "manufacturing_facility"
             spec["options"] = [(s["code"], s["name"]) for s in sites if s["kind"] == kind]
+        elif name == "reschedule_reason":
+            if case.state is not CaseState.APHERESIS_BOOKED:
+                continue  # a first booking has nothing to reschedule
+            spec["label"] = "reason for rescheduling"
+            spec["options"] = [(r.value, r.label) for r in RescheduleReason]
+        elif name == "note" and case.state is not CaseState.APHERESIS_BOOKED:
+            continue
         elif name in ("patient_facts", "planned"):
             spec["type"] = "textarea"
         fields.append(spec)
