@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from tests.e2e.pages import sign_in_page
 from veinline.adapters.seed.cases import EQUE_CEL_HK, Driver
 from veinline.bootstrap import App
-from veinline.domain.case import Case
+from veinline.domain.case import Case, CaseState
 from veinline.entrypoints.cli.context import cli_context
 from veinline.entrypoints.cli.main import app as cli_app
 from veinline.entrypoints.http.app import create_app
@@ -111,12 +111,20 @@ def test_a_case_goes_from_enrolment_to_infusion_through_the_api(
     started = _act(client, "operator", cid, "start_manufacturing", batch_id="B-API-1")
     driver.run_steps(_case(demo_app, str(cid)))
     assert started["state"] == "manufacturing"
+    # The record says two bags were filled: three cannot be completed (nor labelled).
+    three = client.post(
+        f"/api/v1/cases/{cid}/actions/complete_manufacturing",
+        headers=_as(client, "operator"),
+        json={"bag_count": 3, "expires_at": "2026-09-01T00:00:00Z"},
+    )
+    assert three.status_code == 422 and "says 2 bags were filled" in three.json()["message"]
+    assert _case(demo_app, str(cid)).state is CaseState.MANUFACTURING
     _act(
         client,
         "operator",
         cid,
         "complete_manufacturing",
-        bag_count=1,
+        bag_count=2,
         expires_at="2026-09-01T00:00:00Z",
     )
     driver.test_batch(_case(demo_app, str(cid)))

@@ -158,7 +158,7 @@ def test_a_case_goes_from_enrolment_to_infusion_through_the_cli(
             "complete-manufacturing",
             case_id,
             "--bags",
-            "1",
+            "2",
             "--expires",
             "2099-09-01T00:00Z",
         )

@@ -16,6 +16,7 @@ from tests.fakes import present
 from veinline.adapters.seed.cases import (
     DEMO_PASSWORD,
     EQUE_CEL_HK,
+    ZEVOR_CEL_US,
     Driver,
     in_limits,
     passing,
@@ -220,3 +221,49 @@ def test_a_batch_goes_through_oos_to_a_conditional_release_through_the_cli(
         stored = uow.cases.get(case.id)
     assert stored is not None and stored.state is CaseState.RELEASED
     assert ledger.verify(demo_app.uow()).ok
+
+
+def test_careless_values_are_refused_through_the_api_and_right_ones_converted(
+    client: TestClient, demo_app: App, clock: FixedClock
+) -> None:
+    driver = Driver(demo_app.bus, demo_app.user, clock)
+    case = driver.advance(
+        driver.enrol(ZEVOR_CEL_US, patient_name="Typed Values", wristband="WB-TYPED-1"),
+        ZEVOR_CEL_US,
+        CaseState.MANUFACTURING,
+    )
+    batch_id = present(case.batch_id)
+    path = f"/api/v1/batches/{batch_id}/actions"
+    operator = _as(client, "operator")
+
+    def record(parameter: str, value: str) -> Any:
+        return client.post(
+            f"{path}/record_value",
+            headers=operator,
+            json={"step": "receipt", "parameter": parameter, "value": value},
+        )
+
+    _post(
+        client,
+        "operator",
+        f"/batches/{batch_id}/actions/start_step",
+        {"step": "receipt", "suite": "S1"},
+    )
+    version = client.get(f"/api/v1/batches/{batch_id}", headers=operator).json()["version"]
+    for parameter, value, message in (
+        ("Chain-of-identity label match", "yes", "recorded as match or mismatch, not 'yes'"),
+        ("Total nucleated cells", "1500000000", "looks like a count of single cells"),
+        ("Total nucleated cells", "3 mL", "is not a unit of that kind"),
+        ("Temperature on receipt", "four", "needs a number in °C"),
+    ):
+        refused = record(parameter, value)
+        assert refused.status_code == 422 and message in refused.json()["message"], refused.text
+    after = client.get(f"/api/v1/batches/{batch_id}", headers=operator).json()
+    assert after["version"] == version and after["deviations"] == []  # nothing written
+    assert record("Total nucleated cells", "1.5e9 cells").status_code == 200
+    assert record("Chain-of-identity label match", "Match").status_code == 200
+    receipt = client.get(f"/api/v1/batches/{batch_id}", headers=operator).json()["steps"][0]
+    entries = {e["parameter"]: e for e in receipt["entries"]}
+    assert entries["Total nucleated cells"]["value"] == 1.5
+    assert entries["Total nucleated cells"]["excursion"] is None
+    assert entries["Chain-of-identity label match"]["value"] == "match"

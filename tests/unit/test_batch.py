@@ -359,7 +359,7 @@ def test_default_car_t_process_runs_end_to_end() -> None:
         batch.start_step(step.code, by=OP, at=at(i * 10), suite="Suite 1")
         for parameter in step.parameters:
             value: float | str
-            if parameter.kind is ParameterKind.TEXT:
+            if parameter.kind is not ParameterKind.NUMBER:
                 value = parameter.expected or "LOT-1"
             else:
                 bound = parameter.low if parameter.low is not None else parameter.high

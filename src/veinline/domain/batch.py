@@ -489,6 +489,16 @@ class Batch:
 
     # -------------------------------------------------------------- reading
 
+    def recorded_count(self, unit: str) -> int | None:
+        """The containers the record says were filled ('bags', 'vials'): the current value of
+        the parameter counted in that unit, or None when the process records none."""
+        for step in self.steps:
+            for parameter in step.spec.parameters:
+                entry = step.current(parameter.name)
+                if parameter.unit == unit and entry is not None and isinstance(entry.value, float):
+                    return int(entry.value)
+        return None
+
     def step(self, code: str) -> StepRecord:
         for step in self.steps:
             if step.code == code:

@@ -22,6 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
+from veinline.domain import quantity
 from veinline.domain.catalog import Modality, check_code
 from veinline.domain.errors import InvalidInput, NotAllowed, require_text
 from veinline.domain.ledger import JsonObject, aware, snapshot_time
@@ -180,10 +181,25 @@ def retire_version(
 
 
 class ParameterKind(StrEnum):
-    """Whether a process parameter is a number with limits or a text (qualitative)."""
+    """What an operator records for a parameter: each kind has its own form field.
+
+    A number is typed with or without its unit (converted to the declared one, see
+    domain/quantity.py); a match is a check of a label against the chain of identity
+    (match or mismatch); yes/no and choice are pick lists; a text (a lot number) is free.
+    """
 
     NUMBER = "number"
     TEXT = "text"
+    CHOICE = "choice"
+    MATCH = "match"
+    YES_NO = "yes_no"
+
+
+# The fixed pick lists of the kinds that have one (a choice declares its own).
+_FIXED_CHOICES: dict[ParameterKind, tuple[str, ...]] = {
+    ParameterKind.MATCH: ("match", "mismatch"),
+    ParameterKind.YES_NO: ("yes", "no"),
+}
 
 
 def _num(value: float) -> str:
@@ -212,6 +228,7 @@ class ParameterSpec:
     low: float | None = None
     high: float | None = None
     expected: str | None = None
+    choices: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("low", "high"):
@@ -222,8 +239,31 @@ class ParameterSpec:
             raise InvalidInput("a process parameter needs a name")
         if self.kind is ParameterKind.NUMBER and self.expected is not None:
             raise InvalidInput(f"parameter {self.name!r} is a number: give limits, not a text")
-        if self.kind is ParameterKind.TEXT and (self.low is not None or self.high is not None):
-            raise InvalidInput(f"parameter {self.name!r} is a text: it cannot have number limits")
+        if self.kind is not ParameterKind.NUMBER and (
+            self.low is not None or self.high is not None
+        ):
+            raise InvalidInput(
+                f"parameter {self.name!r} is a {self.kind.value}: it cannot have number limits"
+            )
+        fixed = _FIXED_CHOICES.get(self.kind)
+        if fixed is not None:
+            object.__setattr__(self, "choices", fixed)
+        elif self.kind is ParameterKind.CHOICE:
+            tidy = tuple(_norm(c) for c in self.choices)
+            if len(set(tidy)) < 2 or "" in tidy:
+                raise InvalidInput(
+                    f"parameter {self.name!r} is a choice: give two or more distinct choices"
+                )
+            object.__setattr__(self, "choices", tidy)
+        elif self.choices:
+            raise InvalidInput(f"parameter {self.name!r} is a {self.kind.value}: it has no choices")
+        if self.choices and self.expected is not None:
+            if _norm(self.expected) not in self.choices:
+                raise InvalidInput(
+                    f"parameter {self.name!r}: the expected {self.expected!r} is not one of "
+                    f"its choices ({', '.join(self.choices)})"
+                )
+            object.__setattr__(self, "expected", _norm(self.expected))
         if self.low is not None and self.high is not None and self.low > self.high:
             raise InvalidInput(
                 f"parameter {self.name!r}: the low limit {_num(self.low)} is above "
@@ -232,7 +272,9 @@ class ParameterSpec:
 
     @property
     def limit_text(self) -> str:
-        if self.kind is ParameterKind.TEXT:
+        if self.kind is not ParameterKind.NUMBER:
+            if self.expected is None and self.choices:
+                return "one of " + ", ".join(self.choices)
             return self.expected or "recorded"
         if self.low is not None and self.high is not None:
             return f"{with_unit(self.low, self.unit)} to {with_unit(self.high, self.unit)}"
@@ -243,23 +285,23 @@ class ParameterSpec:
         return "recorded"
 
     def parse(self, value: float | str) -> float | str:
-        """The value as it is stored: a float for a number, tidy text for a text."""
+        """The value as it is stored: a float in the declared unit for a number (converted
+        from the unit it was typed in), one of the choices for a pick list, tidy text for a
+        text. A value of the wrong type is refused with the field's name."""
         if self.kind is ParameterKind.NUMBER:
-            if isinstance(value, bool):
-                raise InvalidInput(f"{self.name} needs a number, not {value!r}")
-            if isinstance(value, int | float):
-                number = float(value)
-            else:
-                try:
-                    number = float(value.strip().replace(",", "."))
-                except ValueError:
-                    raise InvalidInput(f"{self.name} needs a number, not {value!r}") from None
-            if number != number or number in (float("inf"), float("-inf")):
-                raise InvalidInput(f"{self.name} needs a finite number")
-            return number
+            return quantity.read(value, self.unit, name=self.name).value
+        if self.kind is ParameterKind.YES_NO and isinstance(value, bool):
+            return "yes" if value else "no"
         if not isinstance(value, str):
             raise InvalidInput(f"{self.name} needs a text, not a number")
-        return require_text(value, f"a value for {self.name}")
+        text = require_text(value, f"a value for {self.name}")
+        if self.choices:
+            if _norm(text) not in self.choices:
+                raise InvalidInput(
+                    f"{self.name} is recorded as {' or '.join(self.choices)}, not {value!r}"
+                )
+            return _norm(text)
+        return text
 
     def excursion(self, value: float | str) -> str | None:
         """Why a parsed value is outside the in-process limits, or None when it is within."""
@@ -283,6 +325,8 @@ class ParameterSpec:
             "high": self.high,
             "expected": self.expected,
             "limit": self.limit_text,
+            # Only the pick-list kinds carry choices, so older records hash as they did.
+            **({"choices": list(self.choices)} if self.choices else {}),
         }
 
     @classmethod
@@ -298,6 +342,7 @@ class ParameterSpec:
             low=None if data.get("low") is None else float(data["low"]),
             high=None if data.get("high") is None else float(data["high"]),
             expected=None if data.get("expected") is None else str(data["expected"]),
+            choices=tuple(str(c) for c in data.get("choices") or ()),
         )
 
 
@@ -585,6 +630,8 @@ def in_force(templates: Iterable[ProcessTemplate], product_code: str, site: str)
 _P = ParameterSpec
 _N = ParameterKind.NUMBER
 _T = ParameterKind.TEXT
+_MATCH = ParameterKind.MATCH
+_FREEZER = ("completed", "aborted")
 
 CAR_T_STEPS: tuple[StepSpec, ...] = (
     StepSpec(
@@ -592,9 +639,9 @@ CAR_T_STEPS: tuple[StepSpec, ...] = (
         "Receipt of apheresis material",
         2,
         (
-            _P("Chain-of-identity label match", _T, expected="match"),
+            _P("Chain-of-identity label match", _MATCH, expected="match"),
             _P("Temperature on receipt", _N, "°C", low=2, high=8),
-            _P("Total nucleated cells", _N, "×10^9", low=1),
+            _P("Total nucleated cells", _N, "×10^9 cells", low=1),
         ),
         critical=True,
     ),
@@ -632,7 +679,7 @@ CAR_T_STEPS: tuple[StepSpec, ...] = (
         168,
         (
             _P("Viability", _N, "%", low=70),
-            _P("Total viable cells", _N, "×10^9", low=0.5),
+            _P("Total viable cells", _N, "×10^9 cells", low=0.5),
             _P("Culture days", _N, "days", low=6, high=10),
         ),
     ),
@@ -642,7 +689,7 @@ CAR_T_STEPS: tuple[StepSpec, ...] = (
         4,
         (
             _P("Viability", _N, "%", low=70),
-            _P("Total viable cells", _N, "×10^9", low=0.5),
+            _P("Total viable cells", _N, "×10^9 cells", low=0.5),
         ),
     ),
     StepSpec(
@@ -662,7 +709,7 @@ CAR_T_STEPS: tuple[StepSpec, ...] = (
         (
             _P("Bag count", _N, "bags", low=1, high=4),
             _P("Fill volume per bag", _N, "mL", low=10, high=70),
-            _P("Bag labels match chain of identity", _T, expected="match"),
+            _P("Bag labels match chain of identity", _MATCH, expected="match"),
         ),
         critical=True,
     ),
@@ -671,7 +718,7 @@ CAR_T_STEPS: tuple[StepSpec, ...] = (
         "Controlled-rate freezing",
         4,
         (
-            _P("Freezer program", _T, expected="completed"),
+            _P("Freezer program", ParameterKind.CHOICE, expected="completed", choices=_FREEZER),
             _P("End temperature", _N, "°C", high=-90),
         ),
     ),
@@ -683,7 +730,7 @@ MSC_STEPS: tuple[StepSpec, ...] = (
         "Isolation from umbilical-cord tissue",
         336,
         (
-            _P("Donor eligibility confirmed", _T, expected="yes"),
+            _P("Donor eligibility confirmed", ParameterKind.YES_NO, expected="yes"),
             _P("Tissue weight", _N, "g", low=5),
         ),
         critical=True,
@@ -704,7 +751,7 @@ MSC_STEPS: tuple[StepSpec, ...] = (
         4,
         (
             _P("Viability", _N, "%", low=80),
-            _P("Total viable cells", _N, "×10^8", low=1),
+            _P("Total viable cells", _N, "×10^8 cells", low=1),
         ),
     ),
     StepSpec(
@@ -714,7 +761,7 @@ MSC_STEPS: tuple[StepSpec, ...] = (
         (
             _P("Vial count", _N, "vials", low=1),
             _P("Fill volume per vial", _N, "mL", low=1, high=20),
-            _P("Vial labels match lot", _T, expected="match"),
+            _P("Vial labels match lot", _MATCH, expected="match"),
         ),
         critical=True,
     ),
@@ -723,7 +770,7 @@ MSC_STEPS: tuple[StepSpec, ...] = (
         "Controlled-rate freezing",
         4,
         (
-            _P("Freezer program", _T, expected="completed"),
+            _P("Freezer program", ParameterKind.CHOICE, expected="completed", choices=_FREEZER),
             _P("End temperature", _N, "°C", high=-90),
         ),
     ),

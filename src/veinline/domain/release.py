@@ -345,8 +345,7 @@ class ReleaseRecord:
     def _entry(
         self, test: ReleaseTest, value: float | str, by: User, at: datetime, why: str | None
     ) -> ResultEntry:
-        parsed, text = test.parse(value)
-        verdict = test.evaluate(parsed)
+        parsed, text, verdict = test.judge(value)
         return ResultEntry(
             value=parsed,
             text=text,

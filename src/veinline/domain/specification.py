@@ -17,6 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from veinline.domain import quantity
 from veinline.domain.catalog import check_code
 from veinline.domain.errors import InvalidInput, NotAllowed
 from veinline.domain.ledger import JsonObject, aware
@@ -33,6 +34,7 @@ from veinline.domain.user import User
 
 _MARKET = re.compile(r"^[A-Z]{2}[A-Z0-9-]{0,9}$")
 _TEST_CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+_BELOW_LOQ = re.compile(r"(?i)(?:below\s+(?:the\s+)?loq|<\s*loq|blq)")
 
 # ------------------------------------------------------------------ tests and limits
 
@@ -114,8 +116,16 @@ class ReleaseTest:
     unit: str = ""
     expected: Qualitative | None = None
     method: str = ""
+    # Whether the method reports results as "<x" or ">x" (below or above what it can
+    # quantify), and its limit of quantitation, for a result typed as "below LoQ".
+    qualifiers: bool = False
+    loq: float | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.loq, int) and not isinstance(self.loq, bool):
+            object.__setattr__(self, "loq", float(self.loq))
+        if self.loq is not None:
+            object.__setattr__(self, "qualifiers", True)
         # Limits are floats whatever was typed (70 or 70.0), so the specification hashes
         # the same before and after it is stored.
         for name in ("limit", "low", "high"):
@@ -142,6 +152,10 @@ class ReleaseTest:
             raise InvalidInput(f"test {self.code} compares with {c.symbol}: give one limit")
         if c is not Comparator.QUALITATIVE and self.expected is not None:
             raise InvalidInput(f"test {self.code} is numeric: it has no expected text result")
+        if c is Comparator.QUALITATIVE and self.qualifiers:
+            raise InvalidInput(f"test {self.code} is qualitative: it has no '<' or '>' results")
+        if self.loq is not None and not self.loq > 0:
+            raise InvalidInput(f"test {self.code}: the limit of quantitation must be above 0")
 
     @property
     def numeric(self) -> bool:
@@ -166,19 +180,74 @@ class ReleaseTest:
             if result not in (self.expected, self.expected.opposite):
                 raise InvalidInput(f"{self.name} is reported as {self._choices()}, not {result}")
             return result.value, result.value
-        if isinstance(value, bool):
-            raise InvalidInput(f"{self.name} needs a number")
-        if isinstance(value, int | float):
-            number, text = float(value), f"{value:g}"
+        reading = self.read(value)
+        return reading.value, _as_entered(value, reading)
+
+    def read(self, value: float | str) -> quantity.Reading:
+        """A numeric result in the test's unit (converted from the unit it was typed in),
+        with its qualifier where the method reports one ('<0.5', 'below LoQ')."""
+        if isinstance(value, str) and _BELOW_LOQ.fullmatch(value.strip()):
+            if self.loq is None:
+                raise InvalidInput(
+                    f"{self.name}: the specification states no limit of quantitation; "
+                    "report the value, or '<' and the value the method gives"
+                )
+            return quantity.Reading(self.loq, quantity.Qualifier.BELOW)
+        return quantity.read(value, self.unit, name=self.name, qualifiers=self.qualifiers)
+
+    def judge(self, value: float | str) -> tuple[float | str, str, Verdict]:
+        """(the value as evaluated, the text as entered, the verdict) for a typed result.
+
+        A qualified result ('<0.5') is judged by every value it may stand for: it passes
+        when all of them meet the limit, fails when none does, and is refused when the
+        limit falls inside it (the method cannot tell; a number is needed).
+        """
+        if self.expected is not None:
+            parsed, text = self.parse(value)
+            return parsed, text, self.evaluate(parsed)
+        reading = self.read(value)
+        text = _as_entered(value, reading)
+        if reading.qualifier is None:
+            return reading.value, text, self.evaluate(reading.value)
+        subject = _subject(self.name)
+        shown = f"{reading.qualifier.value} {with_unit(reading.value, self.unit)}"
+        if self._passes_throughout(reading):
+            verdict = Verdict(True, f"{subject} {shown} meets the limit {self.limit_text}")
+        elif self._fails_throughout(reading):
+            verdict = Verdict(False, f"{subject} {shown} does not meet the limit {self.limit_text}")
         else:
-            text = value.strip()
-            try:
-                number = float(text.replace(",", "."))
-            except ValueError:
-                raise InvalidInput(f"{self.name} needs a number, not {value!r}") from None
-        if number != number or number in (float("inf"), float("-inf")):
-            raise InvalidInput(f"{self.name} needs a finite number")
-        return number, text
+            raise InvalidInput(
+                f"{self.name} {shown} cannot be judged against {self.limit_text}: "
+                "report the measured value"
+            )
+        return reading.value, text, verdict
+
+    def _passes_throughout(self, reading: quantity.Reading) -> bool:
+        """Whether every value the qualified reading stands for meets the limit: [0, x) for
+        '<x', (x, +inf) for '>x' (a strict limit equal to x is met by the open interval)."""
+        x = reading.value
+        below = reading.qualifier is quantity.Qualifier.BELOW
+        if not self.evaluate(0.0 if below else float("inf")).passes:
+            return False
+        strict = Comparator.LESS_THAN if below else Comparator.MORE_THAN
+        return self.evaluate(x).passes or (self.comparator is strict and x == self.limit)
+
+    def _fails_throughout(self, reading: quantity.Reading) -> bool:
+        """Whether every value the qualified reading stands for fails the limit."""
+        x = reading.value
+        c = self.comparator
+        if reading.qualifier is quantity.Qualifier.BELOW:  # values in [0, x)
+            if c in (Comparator.AT_LEAST, Comparator.MORE_THAN):
+                return self.limit is not None and x <= self.limit
+            if c is Comparator.RANGE:
+                return self.low is not None and x <= self.low
+            return False
+        # values in (x, +inf)
+        if c in (Comparator.AT_MOST, Comparator.LESS_THAN):
+            return self.limit is not None and x >= self.limit
+        if c is Comparator.RANGE:
+            return self.high is not None and x >= self.high
+        return False
 
     def _choices(self) -> str:
         assert self.expected is not None
@@ -228,6 +297,10 @@ class ReleaseTest:
             "expected": self.expected.value if self.expected else None,
             "method": self.method,
             "limit_text": self.limit_text,
+            # Only tests whose method reports them carry these, so older records hash as
+            # they did.
+            **({"qualifiers": True} if self.qualifiers else {}),
+            **({"loq": self.loq} if self.loq is not None else {}),
         }
 
     @classmethod
@@ -253,7 +326,14 @@ class ReleaseTest:
             unit=str(data.get("unit", "")),
             expected=None if expected is None else Qualitative.parse(str(expected)),
             method=str(data.get("method", "")),
+            qualifiers=bool(data.get("qualifiers", False)),
+            loq=number("loq"),
         )
+
+
+def _as_entered(value: float | str, reading: quantity.Reading) -> str:
+    """The result as the analyst typed it (significant figures, unit, qualifier kept)."""
+    return " ".join(value.split()) if isinstance(value, str) else reading.text
 
 
 def _check_tests(tests: Sequence[ReleaseTest]) -> tuple[ReleaseTest, ...]:

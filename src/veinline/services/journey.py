@@ -815,6 +815,13 @@ def complete_manufacturing(
                 else batch.status.label.lower()
             )
             raise NotAllowed(f"batch {batch.id} is not finished: {where}")
+        recorded = batch.recorded_count("bags")
+        if recorded is not None and recorded != cmd.bag_count:
+            # The bags completed (and the labels printed for them) are the bags filled.
+            raise InvalidInput(
+                f"the batch record of {batch.id} says {recorded} bags were filled: "
+                f"complete with {recorded}, or correct the record first"
+            )
         done = replace(
             case.manufacturing,
             completed_at=now,

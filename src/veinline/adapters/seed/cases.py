@@ -307,7 +307,7 @@ class Driver:
 
 def in_limits(parameter: ParameterSpec, batch_id: str) -> float | str:
     """A value inside a process parameter's limits (for the demo and tests)."""
-    if parameter.kind is ParameterKind.TEXT:
+    if parameter.kind is not ParameterKind.NUMBER:
         return parameter.expected or f"LOT-{batch_id}"
     low, high = parameter.low, parameter.high
     if parameter.unit in ("bags", "vials"):

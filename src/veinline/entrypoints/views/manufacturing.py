@@ -422,7 +422,13 @@ def _forms(
     forms["start_step"] = start
     forms["running_steps"] = (
         [
-            {"code": s.code, "title": s.title, "missing": s.missing()}
+            {
+                "code": s.code,
+                "title": s.title,
+                "missing": s.missing(),
+                # One field per parameter still to record, of its kind (pick list or number).
+                "fields": [p.to_dict() for p in s.spec.parameters if s.current(p.name) is None],
+            }
             for s in batch.steps
             if s.status is StepStatus.IN_PROGRESS
         ]
