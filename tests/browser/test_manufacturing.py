@@ -15,6 +15,7 @@ from veinline.domain.case import CaseState
 from veinline.domain.process import DocumentStatus
 from veinline.domain.release import Disposition
 from veinline.domain.specification import ReleaseTest
+from veinline.services import commands
 
 pytestmark = pytest.mark.browser
 
@@ -148,3 +149,46 @@ def test_a_wrong_password_on_the_release_form_is_refused_and_nothing_changes(
     assert record is not None and record.decision is None
     assert record.disposition is Disposition.READY_FOR_RELEASE
     assert stored_case is not None and stored_case.state is CaseState.IN_QC
+
+
+def test_an_operator_records_typed_values_with_pick_lists_and_units(
+    page: Page, live_server: str, demo_app: App
+) -> None:
+    driver = Driver(demo_app.bus, demo_app.user, demo_app.clock)
+    case = driver.enrol(ZEVOR_CEL_US, patient_name="Browser Typed 01", wristband="WB-TY-01")
+    case = driver.advance(case, ZEVOR_CEL_US, CaseState.MANUFACTURING)
+    batch_id = present(case.batch_id)
+    driver.do(commands.StartStep(batch_id, "receipt", "Suite 1", ["EQ-01"]), "operator")
+
+    _sign_in(page, live_server, "operator", f"/batches/{batch_id}")
+    match = page.locator(
+        "form[data-action='record_value'][data-parameter='Chain-of-identity label match']"
+    )
+    # A match is a pick list: "yes" cannot even be typed.
+    expect(match.locator("select[name='value'] option")).to_have_text(
+        ["choose…", "match", "mismatch"]
+    )
+    cells = page.locator("form[data-action='record_value'][data-parameter='Total nucleated cells']")
+    expect(cells).to_contain_text("×10^9 cells")
+    cells.locator("[name='value']").fill("1500000000")
+    cells.get_by_role("button", name="Record").click()
+    expect(page.get_by_role("alert")).to_contain_text("looks like a count of single cells")
+    expect(page.locator(".param[data-parameter='Total nucleated cells']")).to_contain_text(
+        "not recorded"
+    )
+    cells = page.locator("form[data-action='record_value'][data-parameter='Total nucleated cells']")
+    cells.locator("[name='value']").fill("1.5e9 cells")
+    cells.get_by_role("button", name="Record").click()
+    expect(page.locator(".param[data-parameter='Total nucleated cells'] strong")).to_have_text(
+        "1.5 ×10^9 cells"
+    )
+    match = page.locator(
+        "form[data-action='record_value'][data-parameter='Chain-of-identity label match']"
+    )
+    match.locator("select[name='value']").select_option("match")
+    match.get_by_role("button", name="Record").click()
+    expect(
+        page.locator(".param[data-parameter='Chain-of-identity label match'] strong")
+    ).to_have_text("match")
+    expect(page.get_by_test_id("excursion")).to_have_count(0)
+    _shot(page, "batch-typed-values")

@@ -215,9 +215,19 @@ def batch_record(
     batch_id: Annotated[str, typer.Argument()],
     step: Annotated[str, typer.Argument()],
     parameter: Annotated[str, typer.Argument(help="Parameter name, as the template names it.")],
-    value: Annotated[str, typer.Argument()],
+    value: Annotated[
+        str,
+        typer.Argument(
+            help="A number in the parameter's unit (1.5) or with a unit of the same kind "
+            "('1.5e9 cells', '50 uL'); match/mismatch, yes/no or one of a choice's values."
+        ),
+    ],
 ) -> None:
-    """Record a parameter's value; outside its limit a deviation opens at once."""
+    """Record a parameter's value; outside its limit a deviation opens at once.
+
+    A value of the wrong type (a word for a number, a volume for a cell count, a bare count
+    of single cells where the unit is ×10^9 cells) is refused and nothing is recorded.
+    """
     batch = _do(commands.RecordValue(batch_id, step, parameter, value))
     opened = [d for d in batch.deviations if d.is_open and d.step_code == step]
     _batch_done(batch, f"{parameter} recorded")
@@ -327,7 +337,13 @@ def deviation_close(
 def batch_result(
     batch_id: Annotated[str, typer.Argument()],
     test: Annotated[str, typer.Argument(help="Test code, e.g. viability.")],
-    value: Annotated[str, typer.Argument(help="As reported: 81.2, not detected, no growth.")],
+    value: Annotated[
+        str,
+        typer.Argument(
+            help="As reported: 81.2, '87%', not detected, no growth; '<0.5' or 'below LoQ' "
+            "where the test's method reports them."
+        ),
+    ],
 ) -> None:
     """QC enters a release test's result; it is evaluated against the specification."""
     record = _do(commands.EnterResult(batch_id, test, value))
