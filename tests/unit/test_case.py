@@ -1458,3 +1458,34 @@ def test_the_back_entry_limit_counts_days_at_the_apheresis_unit(world: World) ->
     world.clock.now = datetime(2026, 3, 9, 20, 0, tzinfo=UTC)
     with pytest.raises(InvalidInput, match=r"is 8 days ago at .*at most 7 days"):
         world.do(_book(case, "2026-03-02"), "coordinator")
+
+
+# ---------------------------------------------------------------- local dates
+
+
+CRS_NONE = {
+    "temperature_c": 37.0,
+    "fever_masked_by_treatment": False,
+    "hypotension": False,
+    "vasopressors": [],
+    "oxygen": {"device": "none"},
+    "death_from_crs": False,
+}
+
+
+def test_an_assessment_the_morning_after_an_hk_infusion_counts_days_in_hong_kong(
+    world: World, at_bedside: Case
+) -> None:
+    # 19:55 UTC on 2 March is 03:55 on 3 March in Hong Kong: the infusion (03:45 local) is
+    # on 3 March there, whatever the server's UTC date says.
+    world.clock.now = datetime(2026, 3, 2, 19, 55, tzinfo=UTC)
+    case = _infuse(world, at_bedside, thawed_minutes_ago=30, started_minutes_ago=10)
+    before = world.footprint(case.id)
+    with pytest.raises(InvalidInput, match="before the infusion"):
+        world.do(commands.RecordAssessment(case.id, "crs", "2026-03-02", CRS_NONE), "nurse")
+    assert world.footprint(case.id) == before
+    same_day = world.do(commands.RecordAssessment(case.id, "crs", "2026-03-03", CRS_NONE), "nurse")
+    assert same_day.assessed_on == "2026-03-03"
+    world.clock.advance(hours=6)  # 09:55 the same local morning
+    with pytest.raises(InvalidInput, match="future"):
+        world.do(commands.RecordAssessment(case.id, "icans", "2026-03-04", {}), "nurse")

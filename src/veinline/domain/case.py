@@ -311,6 +311,25 @@ def parse_moment(text: str, field_name: str) -> datetime:
     return moment
 
 
+def local_date(moment: datetime, zone: str) -> date:
+    """The calendar date at a site when `moment` happened: every "today", "in the future"
+    and "before the infusion" rule compares dates in the zone of the site concerned, never
+    the server's (docs/architecture.md, "Local time")."""
+    return moment.astimezone(parse_zone(zone)).date()
+
+
+def local_text(moment: datetime, zone: str) -> str:
+    """A moment as people at the site read it, with the zone named: '2026-03-03 03:45 HKT'.
+
+    Stored moments are UTC; a page shows each in the zone of the site where it happened
+    (UTC stays on hover and in exports)."""
+    here = moment.astimezone(parse_zone(zone))
+    name = here.tzname() or zone
+    if name[:1] in "+-":  # a zone without an abbreviation names its offset
+        name = f"UTC{name}"
+    return f"{here:%Y-%m-%d %H:%M} {name}"
+
+
 def parse_zone(key: str, what: str = "time zone") -> ZoneInfo:
     """An IANA time zone (a site's, a logger's), refused with a clear message if unknown."""
     try:

@@ -7,7 +7,7 @@ from typing import Any
 
 from veinline.domain import assessment
 from veinline.domain.assessment import Assessment
-from veinline.domain.case import CaseState
+from veinline.domain.case import CaseState, local_date
 from veinline.domain.errors import NotAllowed, NotFound
 from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.user import User
@@ -30,9 +30,14 @@ def record_assessment(
                 f"case {case.id} is {case.state.label.lower()}: follow-up starts after infusion"
             )
         assert case.infusion is not None  # an infused case has its bedside record
-        infused_on = case.infusion.infusion_started_at.date()
+        # Dates at the treatment centre: an HK infusion at 03:45 local time is on that
+        # local day, and the next local morning is not "in the future" (docs/architecture.md,
+        # "Local time").
+        centre = uow.sites.get(case.treatment_site)
+        zone = centre.timezone if centre is not None else "UTC"
+        infused_on = local_date(case.infusion.infusion_started_at, zone)
         day = assessment.check_assessment_date(
-            cmd.assessed_on, infused_on=infused_on, today=now.date()
+            cmd.assessed_on, infused_on=infused_on, today=local_date(now, zone)
         )
         result = assessment.evaluate(kind, dict(cmd.inputs), day)
         record = Assessment(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from veinline.domain import coldchain, custody, eligibility, infusion
@@ -15,6 +15,7 @@ from veinline.domain.case import (
     CaseState,
     RescheduleReason,
     check_case_id,
+    local_date,
     parse_date,
     parse_moment,
     parse_zone,
@@ -84,9 +85,9 @@ def _evaluate(
     case_product: Product,
     jurisdiction: str,
     facts: dict[str, object],
-    today: datetime,
+    today: date,
 ) -> JsonObject:
-    parsed = eligibility.parse_patient(facts, today=today.date())
+    parsed = eligibility.parse_patient(facts, today=today)
     auths = uow.authorisations.find(product_code=case_product.code)
     return eligibility.evaluate(case_product, auths, jurisdiction, parsed).to_dict()
 
@@ -133,7 +134,8 @@ def enrol_patient(
         physician = uow.users.get(cmd.treating_physician)
         if physician is None or physician.role is not Role.PHYSICIAN:
             raise InvalidInput(f"{cmd.treating_physician} is not a physician in veinline")
-        answer = _evaluate(uow, product, cmd.jurisdiction.upper(), cmd.patient_facts, now)
+        today = local_date(now, site.timezone)  # an age is counted at the treatment centre
+        answer = _evaluate(uow, product, cmd.jurisdiction.upper(), cmd.patient_facts, today)
         if answer["eligible"] is False:
             failed = [c["reason"] for c in answer["criteria"] if c["met"] is False]
             raise InvalidInput("the patient is not eligible: " + "; ".join(failed))
@@ -193,7 +195,9 @@ def confirm_eligibility(
     with uow:
         case = case_for_update(uow, cmd.case_id, cmd.expected_version)
         facts = dict(cmd.patient_facts) if cmd.patient_facts is not None else case.patient_facts
-        answer = _evaluate(uow, _product(uow, case.product_code), case.jurisdiction, facts, clock())
+        centre = _site(uow, case.treatment_site, SiteKind.TREATMENT_CENTRE)
+        today = local_date(clock(), centre.timezone)
+        answer = _evaluate(uow, _product(uow, case.product_code), case.jurisdiction, facts, today)
         guard_confirm_eligibility(case, answer)
         transition(
             uow,

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from veinline.domain.batch import Batch, StepStatus
-from veinline.domain.case import Case, CaseState
+from veinline.domain.case import Case, CaseState, local_date
 from veinline.domain.process import DocumentStatus, ParameterKind, ParameterSpec, ProcessTemplate
 from veinline.domain.specification import Comparator, ReleaseTest, Specification
 from veinline.domain.user import User
@@ -280,7 +280,11 @@ class Driver:
 
     def follow_up(self, case: Case) -> None:
         """The first day's toxicity checks after infusion (as the demo shows them)."""
-        today = self.clock().date().isoformat()
+        uow = self.bus.uow_factory()
+        with uow:
+            centre = uow.sites.get(case.treatment_site)
+        zone = centre.timezone if centre is not None else "UTC"
+        today = local_date(self.clock(), zone).isoformat()  # the centre's date, not UTC's
         crs = {
             "temperature_c": 38.4,
             "fever_masked_by_treatment": False,

@@ -3,6 +3,7 @@ redirect a form answers with."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 from urllib.parse import urlencode
@@ -10,13 +11,44 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 
+from veinline.domain.case import local_text
 from veinline.entrypoints.http.deps import SESSION_COOKIE, signed_in
 from veinline.services import auth
 
 templates = Jinja2Templates(
     directory=str(resources.files("veinline.entrypoints.http") / "templates")
 )
+
+
+def local(value: object, zone: str | None = None) -> Markup | object:
+    """`{{ e.at|local(zone) }}`: a stored moment in the zone of the site where it happened,
+    the zone named, UTC on hover (docs/architecture.md, "Local time"). Accepts a datetime,
+    an ISO text or the record's 'YYYY-MM-DD HH:MM:SS UTC'; anything else is shown as is."""
+    moment: datetime | None = None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value:
+        for parse in (
+            datetime.fromisoformat,
+            lambda t: datetime.strptime(t, "%Y-%m-%d %H:%M:%S UTC").replace(tzinfo=UTC),
+        ):
+            try:
+                moment = parse(value)
+                break
+            except ValueError:
+                continue
+    if moment is None or moment.tzinfo is None:
+        return value if value is not None else "—"
+    utc = moment.astimezone(UTC)
+    shown = local_text(moment, zone or "UTC")
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        utc.isoformat(), f"{utc:%Y-%m-%d %H:%M:%S} UTC · {zone or 'UTC'}", escape(shown)
+    )
+
+
+templates.env.filters["local"] = local
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:

@@ -547,7 +547,10 @@ def batch_detail(uow: AbstractUnitOfWork, batch_id: str, viewer: User) -> dict[s
         )
     if record is not None and record.decision is not None:
         signatures.append((f"QA decision on batch {batch.id}", record.decision))
+    facility = uow.sites.get(batch.site)
     return {
+        # The page shows each time in the facility's zone (docs/architecture.md, "Local time").
+        "zone": facility.timezone if facility is not None else "UTC",
         "batch": {
             **_batch_row(batch, record, names, case),
             "template_id": batch.template_id,

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from veinline.bootstrap import App
 from veinline.domain import custody
 from veinline.domain.assessment import AssessmentKind
-from veinline.domain.case import Case, CaseState, RescheduleReason
+from veinline.domain.case import Case, CaseState, RescheduleReason, local_date, parse_zone
 from veinline.domain.custody import CustodyPoint
 from veinline.domain.errors import DomainError
 from veinline.domain.process import DocumentStatus
@@ -126,8 +126,13 @@ def case_page(
         }
     where = Where.of_case(case)
     offered = [s for s in sites if s["kind"] != "manufacturing_facility" or s["code"] in makers]
+    zones = {str(s["code"]): str(s["timezone"]) for s in sites}
+    case_zone = zones.get(case.treatment_site, "UTC")
+    # Form defaults in the zone of the user's own site (the case's centre for network users).
+    user_zone = zones.get(user.site_code or "", case_zone)
+    now = application.clock()
     forms = [
-        _action_form(a, user, offered, application.clock(), case)
+        _action_form(a, user, offered, now.astimezone(parse_zone(user_zone)), case)
         for a in detail["case"]["actions"]
         if a in actions.COMMAND_FOR_ACTION
     ]
@@ -139,7 +144,9 @@ def case_page(
         "case.html",
         can_assess=can_assess,
         assessment_kinds=[(k.value, k.label) for k in kinds],
-        today=application.clock().date().isoformat(),
+        today=local_date(now, case_zone).isoformat(),  # the centre's date
+        zones=zones,
+        case_zone=case_zone,
         user=user,
         done=done,
         error=error,
