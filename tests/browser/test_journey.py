@@ -26,6 +26,19 @@ FACTS = {
 }
 
 
+_LOG = "timestamp,celsius\n" + "".join(
+    f"2026-03-02T{h:02d}:{m:02d}:00Z,-180\n" for h in range(8, 10) for m in (0, 15, 30, 45)
+)
+_CRS_NONE = {
+    "temperature_c": 37.0,
+    "fever_masked_by_treatment": False,
+    "hypotension": False,
+    "vasopressors": [],
+    "oxygen": {"device": "none"},
+    "death_from_crs": False,
+}
+
+
 def _shot(page: Page, name: str) -> None:
     folder = os.environ.get("VEINLINE_SCREENSHOTS")
     if folder:
@@ -140,6 +153,23 @@ def test_a_case_goes_from_enrolment_to_follow_up_through_the_pages(
     _act(page, "scan", point="product_pickup", data=label)
     expect(page.get_by_test_id("case-state")).to_have_text("Shipped")
 
+    # A cryopreserved product is received only with its logger's readings.
+    _sign_in(page, base, "coordinator", case_path)
+    expect(page.get_by_test_id("no-readings")).to_be_visible()
+    _act(page, "scan", point="site_receipt", data=label)
+    expect(page.get_by_role("alert")).to_contain_text("has no logger readings")
+    expect(page.get_by_test_id("case-state")).to_have_text("Shipped")
+    _sign_in(page, base, "courier", case_path)
+    product_leg = page.locator("form[action$='-S02/logger']")
+    product_leg.get_by_label("Logger file (CSV)").set_input_files(
+        files=[{"name": "logger.csv", "mimeType": "text/csv", "buffer": _LOG.encode()}]
+    )
+    product_leg.get_by_role("button", name="Import logger CSV").click()
+    expect(page.get_by_test_id("no-readings")).to_have_count(0)
+
+    # Received and infused in Hong Kong in the small hours: 03:45 on 3 March local time
+    # is still 2 March in UTC.
+    demo_app.clock.now = datetime(2026, 3, 2, 19, 40, tzinfo=UTC)  # type: ignore[attr-defined]
     _sign_in(page, base, "coordinator", case_path)
     _act(page, "scan", point="site_receipt", data=label)
     expect(page.get_by_test_id("case-state")).to_have_text("Received at site")
@@ -159,6 +189,25 @@ def test_a_case_goes_from_enrolment_to_follow_up_through_the_pages(
     _act(page, "start_follow_up")
     expect(page.get_by_test_id("case-state")).to_have_text("Follow-up")
     expect(page.get_by_test_id("custody").locator("tbody tr")).to_have_count(5)
+    # Each hand-off in the zone of its place: Hong Kong, then the Suzhou facility, then
+    # Hong Kong again (the receipt at 03:40 local time on 3 March).
+    custody = page.get_by_test_id("custody").locator("tbody tr td:first-child")
+    zones = [text.rsplit(" ", 1)[-1] for text in custody.all_inner_texts()]
+    assert sorted(zones) == ["CST", "CST", "HKT", "HKT", "HKT"], zones
+    receipt = page.get_by_test_id("custody").locator("tr", has_text="Received at site")
+    expect(receipt.locator("time")).to_have_text("2026-03-03 03:40 HKT")
+    expect(receipt.locator("time")).to_have_attribute("datetime", "2026-03-02T19:40:00+00:00")
+
+    # The morning after, 07:30 local (still 2 March in UTC): the nurse records CRS for
+    # the centre's today, neither "before the infusion" nor "in the future".
+    demo_app.clock.now = datetime(2026, 3, 2, 23, 30, tzinfo=UTC)  # type: ignore[attr-defined]
+    _sign_in(page, base, "nurse", case_path)
+    form = page.locator("form[data-action='assess']")
+    expect(form.locator("[name='assessed_on']")).to_have_value("2026-03-03")
+    form.locator("[name='kind']").select_option("crs")
+    form.locator("[name='inputs']").fill(json.dumps(_CRS_NONE))
+    form.get_by_role("button", name="Grade and record").click()
+    expect(page.get_by_test_id("assessments")).to_contain_text("2026-03-03")
     _shot(page, "case-follow-up")
 
     _sign_in(page, base, "qa", "/ledger")

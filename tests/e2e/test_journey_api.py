@@ -131,6 +131,15 @@ def test_a_case_goes_from_enrolment_to_infusion_through_the_api(
     released = _act(client, "qa", cid, "release", username="qa", password="veinline-demo")
     assert released["state"] == "released"
     assert _scan(client, "courier", cid, "product_pickup", label) == 201
+    # A cryopreserved product is received with its logger's readings, not without them.
+    assert _scan(client, "coordinator", cid, "site_receipt", label) == 403
+    product_leg = f"{cid}-S02"
+    logged = client.post(
+        f"/api/v1/shipments/{product_leg}/logger",
+        headers=_as(client, "courier"),
+        json={"csv": "timestamp,celsius\n2026-03-02T08:00Z,-182\n2026-03-02T08:15Z,-181\n"},
+    )
+    assert logged.status_code == 200, logged.text
     assert _scan(client, "coordinator", cid, "site_receipt", label) == 201
     infused = _act(
         client,

@@ -23,7 +23,7 @@ from veinline.adapters.seed.cases import (
     load_demo_cases,
 )
 from veinline.bootstrap import App
-from veinline.domain.case import Case, CaseState
+from veinline.domain.case import Case, CaseState, local_date
 from veinline.domain.custody import IdentityMismatch
 from veinline.domain.errors import DomainError, InvalidInput, NotAllowed
 from veinline.domain.infusion import InfusionRefused
@@ -702,3 +702,36 @@ def test_two_scans_of_one_case_at_once_are_both_kept_in_order(demo_app: App) -> 
         ids = sorted(pool.map(scan, range(2)))
     assert ids == [f"{case.id}-E001", f"{case.id}-E002"]
     assert ledger.verify(demo_app.uow()).ok
+
+
+def test_the_demo_tells_one_coherent_story_of_dates_and_places(
+    demo_app: App, driver: Driver
+) -> None:
+    load_demo_cases(driver)
+    now = demo_app.clock()
+    with demo_app.uow() as uow:
+        cases = uow.cases.list()
+        zones = {s.code: s.timezone for s in uow.sites.list()}
+        events = {c.id: uow.custody_events.find(case_id=c.id) for c in cases}
+    expected = {
+        "apheresis_pickup": "apheresis_site",
+        "manufacturing_receipt": "manufacturing_site",
+        "product_pickup": "manufacturing_site",
+        "site_receipt": "treatment_site",
+    }
+    checked = 0
+    for case in cases:
+        for collection in case.collections:
+            assert case.apheresis_site is not None and case.apheresis_date is not None
+            collected_on = local_date(collection.collected_at, zones[case.apheresis_site])
+            # No apheresis date after the collection it booked, none in the future once done.
+            assert case.apheresis_date <= collected_on.isoformat(), case.id
+            assert collection.collected_at <= now
+            assert collection.site == case.apheresis_site
+        for event in events[case.id]:
+            wanted = expected.get(event.point.value)
+            if wanted is not None:
+                assert event.site_code == getattr(case, wanted), (case.id, event.point)
+                checked += 1
+            assert event.at <= now
+    assert checked >= 20  # every hand-off of the demo's cases, not a vacuous pass

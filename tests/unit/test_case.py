@@ -1489,3 +1489,59 @@ def test_an_assessment_the_morning_after_an_hk_infusion_counts_days_in_hong_kong
     world.clock.advance(hours=6)  # 09:55 the same local morning
     with pytest.raises(InvalidInput, match="future"):
         world.do(commands.RecordAssessment(case.id, "icans", "2026-03-04", {}), "nurse")
+
+
+# ---------------------------------------------------------------- a cryopreserved product's logger
+
+
+def test_a_cryopreserved_shipment_without_readings_waits_for_qa() -> None:
+    shipment = _shipment(ShipperType.LN2_VAPOUR)
+    shipment.dispatch(T0)
+    assert shipment.question == "no logger readings" and shipment.blocked
+    with pytest.raises(NotAllowed, match="has no logger readings"):
+        shipment.receive(T0)
+    with pytest.raises(InvalidInput, match="documented reason"):
+        shipment.dispose("accept", "…", "qa", T0)
+    shipment.dispose("accept", "logger failed; dry shipper charge verified at receipt", "qa", T0)
+    assert shipment.disposition is not None
+    assert shipment.disposition["about"] == "no logger readings"
+    shipment.receive(T0)
+    assert shipment.status is ShipmentStatus.RECEIVED
+    fresh = _shipment(ShipperType.FRESH_2_8)
+    fresh.dispatch(T0)
+    fresh.receive(T0)  # fresh material at 2-8 °C may travel without a logger
+    assert fresh.question is None
+
+
+def test_a_product_is_received_at_site_only_with_its_logger_or_qas_signature(
+    world: World,
+) -> None:
+    case = world.at(S.RELEASED)
+    world.do(commands.ScanCustody(case.id, "product_pickup", barcode(case)), "courier")
+    before = world.footprint(case.id)
+    receipt = commands.ScanCustody(case.id, "site_receipt", barcode(case))
+    with pytest.raises(NotAllowed, match="has no logger readings"):
+        world.do(receipt, "coordinator")
+    assert world.footprint(case.id) == before
+    shipment = world.shipment(case.id, Leg.PRODUCT)
+    with pytest.raises(NotAllowed, match="password is wrong"):
+        world.do(
+            commands.DisposeExcursion(
+                shipment.id, "accept", "logger lost; shipper checked", "qa", "wrong"
+            ),
+            "qa",
+        )
+    world.do(
+        commands.DisposeExcursion(
+            shipment.id,
+            "accept",
+            "logger lost in transit; shipper charge checked",
+            "qa",
+            DEMO_PASSWORD,
+        ),
+        "qa",
+    )
+    signed = world.uow.ledger.committed[-1]
+    assert signed.action == "shipment.excursion_accepted" and signed.actor == "qa"
+    world.do(receipt, "coordinator")
+    assert world.case(case.id).state is S.RECEIVED_AT_SITE

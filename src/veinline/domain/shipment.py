@@ -1,7 +1,9 @@
 """Shipments: a shipper moving a case's material between two sites, with its cold chain.
 
 Excursions outside the product's own limit are found from the logger's readings and
-block receipt until QA disposes of them.
+block receipt until QA disposes of them; a cryopreserved product's shipment with no readings
+at all is blocked the same way, until its logger file is imported or QA accepts it by
+signature.
 """
 
 from __future__ import annotations
@@ -97,9 +99,30 @@ class Shipment:
         return coldchain.TemperatureLimits(low=self.low_c, high=self.high_c)
 
     @property
+    def needs_logger(self) -> bool:
+        """A cryopreserved product travels with a temperature logger whose readings are
+        read before receipt (fresh material at 2-8 °C may travel without one)."""
+        return self.shipper_type is ShipperType.LN2_VAPOUR
+
+    @property
+    def missing_readings(self) -> bool:
+        return self.needs_logger and not self.readings
+
+    @property
+    def question(self) -> str | None:
+        """What QA must decide before receipt, or None: the excursions, or a cryopreserved
+        shipment that arrived with no logger readings."""
+        if self.excursions:
+            return "excursions"
+        if self.missing_readings:
+            return "no logger readings"
+        return None
+
+    @property
     def blocked(self) -> bool:
-        """Receipt is blocked while an excursion waits for QA, or after QA rejects it."""
-        if not self.excursions:
+        """Receipt is blocked while an excursion (or a cryopreserved shipment's missing
+        logger readings) waits for QA, or after QA rejects it."""
+        if self.question is None:
             return False
         return self.disposition is None or self.disposition.get("decision") != "accept"
 
@@ -126,20 +149,24 @@ class Shipment:
         self.version += 1
 
     def dispose(self, decision: str, reason: str, by: str, at: datetime) -> None:
-        if not self.excursions:
+        """QA's decision on the shipment's question (its excursions, or a cryopreserved
+        shipment with no logger readings), signed by the caller."""
+        question = self.question
+        if question is None:
             raise InvalidInput(f"shipment {self.id} has no excursion to dispose of")
         if self.disposition is not None:
             raise NotAllowed(
-                f"QA already {self.disposition['decision']}ed the excursions of shipment {self.id}"
+                f"QA already {self.disposition['decision']}ed the {question} of shipment {self.id}"
             )
         if decision not in ("accept", "reject"):
             raise InvalidInput("QA decides 'accept' or 'reject'")
-        documented = documented_reason(reason, "a disposition of excursions")
+        documented = documented_reason(reason, f"a disposition of {question}")
         self.disposition = {
             "decision": decision,
             "reason": documented,
             "by": by,
             "at": at.isoformat(),
+            **({"about": question} if question != "excursions" else {}),
         }
         self.version += 1
 
@@ -154,6 +181,12 @@ class Shipment:
                 raise NotAllowed(
                     f"QA rejected shipment {self.id} after a temperature excursion: "
                     "it cannot be received"
+                )
+            if self.question == "no logger readings":
+                raise NotAllowed(
+                    f"shipment {self.id} carries a cryopreserved product and has no logger "
+                    "readings: import the logger's file, or QA accepts the receipt without "
+                    "readings by signature"
                 )
             raise NotAllowed(
                 f"shipment {self.id} had {len(self.excursions)} temperature excursion(s) "

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from veinline.domain.batch import Batch, StepStatus
 from veinline.domain.case import Case, CaseState, local_date
 from veinline.domain.process import DocumentStatus, ParameterKind, ParameterSpec, ProcessTemplate
+from veinline.domain.shipment import Leg, Shipment
 from veinline.domain.specification import Comparator, ReleaseTest, Specification
 from veinline.domain.user import User
 from veinline.services import commands
@@ -132,16 +133,20 @@ class Driver:
             )
             return cancelled
         while case.state is not target:
-            case = self._step(case, route)
+            case = self._step(case, route, collect_now=target is not CaseState.APHERESIS_BOOKED)
         return case
 
-    def _step(self, case: Case, route: Route) -> Case:
+    def _step(self, case: Case, route: Route, *, collect_now: bool = True) -> Case:
         now = self.clock()
+        # A case that goes on to collection is booked for today (the apheresis unit's date)
+        # and collected now, so the record never shows an apheresis date after its
+        # collection; one that stops at the booking waits a week.
+        booked_for = now if collect_now else now + timedelta(days=7)
         step: dict[CaseState, Callable[[], Any]] = {
             CaseState.ENROLLED: lambda: self.do(commands.ConfirmEligibility(case.id), "physician"),
-            CaseState.ELIGIBLE: lambda: self.book(case, route, now + timedelta(days=7)),
+            CaseState.ELIGIBLE: lambda: self.book(case, route, booked_for),
             CaseState.APHERESIS_BOOKED: lambda: self.do(
-                commands.Collect(case.id, (now - timedelta(hours=2)).isoformat(), 180.0), "nurse"
+                commands.Collect(case.id, now.isoformat(), 180.0), "nurse"
             ),
             CaseState.COLLECTED: lambda: self._ship_and_receive(
                 case, "apheresis_pickup", "manufacturing_receipt", "operator"
@@ -152,9 +157,12 @@ class Driver:
             CaseState.RELEASED: lambda: self.do(
                 commands.ScanCustody(case.id, "product_pickup", barcode(case)), "courier"
             ),
-            CaseState.SHIPPED: lambda: self.do(
-                commands.ScanCustody(case.id, "site_receipt", barcode(case)), "coordinator"
-            ),
+            CaseState.SHIPPED: lambda: (
+                self.log_shipment(case, Leg.PRODUCT),
+                self.do(
+                    commands.ScanCustody(case.id, "site_receipt", barcode(case)), "coordinator"
+                ),
+            )[-1],
             CaseState.RECEIVED_AT_SITE: lambda: self.do(
                 commands.Infuse(
                     case.id,
@@ -180,9 +188,13 @@ class Driver:
     def book(self, case: Case, route: Route, day: datetime) -> Case:
         """Book apheresis, once the facility has an approved process for the product."""
         self.prepare_manufacturing(route)
+        uow = self.bus.uow_factory()
+        with uow:
+            unit = uow.sites.get(route.apheresis_site)
+        on = local_date(day, unit.timezone if unit is not None else "UTC")
         booked: Case = self.do(
             commands.BookApheresis(
-                case.id, route.apheresis_site, day.date().isoformat(), route.manufacturing_site
+                case.id, route.apheresis_site, on.isoformat(), route.manufacturing_site
             ),
             "coordinator",
         )
@@ -304,9 +316,37 @@ class Driver:
         self.do(commands.RecordAssessment(case.id, "crs", today, crs), "nurse")
         self.do(commands.RecordAssessment(case.id, "icans", today, icans), "nurse")
 
+    def log_shipment(self, case: Case, leg: Leg) -> Any:
+        """The shipper's logger file, read in before receipt: a reading every 15 minutes
+        from two hours before until now, well inside the shipment's limits."""
+        uow = self.bus.uow_factory()
+        with uow:
+            shipment = uow.shipments.find(case_id=case.id, leg=leg)[-1]
+        return self.do(
+            commands.ImportLoggerData(shipment.id, steady_log(shipment, self.clock())), "courier"
+        )
+
     def _ship_and_receive(self, case: Case, pickup: str, receipt: str, receiver: str) -> Any:
         self.do(commands.ScanCustody(case.id, pickup, barcode(case)), "courier")
         return self.do(commands.ScanCustody(case.id, receipt, barcode(case)), receiver)
+
+
+def steady_log(shipment: Shipment, until: datetime, *, hours: float = 2.0) -> str:
+    """A logger CSV (UTC) that stays inside the shipment's limits: for the demo and tests."""
+    low, high = shipment.low_c, shipment.high_c
+    if low is not None and high is not None:
+        celsius = (low + high) / 2
+    elif high is not None:
+        celsius = high - 30  # e.g. -180 °C in a vapour shipper limited to -150 °C
+    else:
+        celsius = 5.0 if low is None else low + 1
+    count = int(hours * 4) + 1
+    start = until - timedelta(hours=hours)
+    rows = [
+        f"{(start + timedelta(minutes=15 * i)).astimezone(UTC):%Y-%m-%dT%H:%M:%SZ},{celsius:g}"
+        for i in range(count)
+    ]
+    return "timestamp,celsius\n" + "\n".join(rows) + "\n"
 
 
 def in_limits(parameter: ParameterSpec, batch_id: str) -> float | str:

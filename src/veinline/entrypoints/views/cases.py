@@ -83,7 +83,12 @@ def case_detail(
         "product": product.snapshot() if product else None,
         "custody": [{**e.snapshot(), "point_label": e.point.label} for e in events],
         "shipments": [
-            {**s.snapshot(), "blocked": s.blocked, "shipper_label": s.shipper_type.label}
+            {
+                **s.snapshot(),
+                "blocked": s.blocked,
+                "question": s.question,
+                "shipper_label": s.shipper_type.label,
+            }
             for s in shipments
         ],
         "incidents": [i.snapshot() for i in incidents],
