@@ -56,6 +56,9 @@ class App:
 
     def migrate(self) -> None:
         database.upgrade(self.engine)
+        # SQLite: fold the write-ahead log into the file, so a value the upgrade sealed
+        # does not linger there in clear.
+        database.checkpoint(self.engine)
         handlers.ensure_system_user(self.uow(), clock=self.clock)
 
 

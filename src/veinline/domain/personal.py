@@ -23,7 +23,7 @@ PERSONAL: dict[str, tuple[str, ...]] = {
     "case": ("patient_name", "wristband_id", "patient_facts", "infusion.wristband_id"),
     # what was scanned (a wristband at the bedside, or anything held to the scanner)
     "custody_event": ("scan_data", "identifiers.wristband_id"),
-    "identity_incident": ("scan_data",),
+    "identity_incident": ("scan_data", "message"),
 }
 
 DIGEST = "digest"

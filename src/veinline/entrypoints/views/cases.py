@@ -32,6 +32,8 @@ def case_view(case: Case, viewer: User) -> dict[str, Any]:
     if not full_data:
         data["patient_name"] = REDACTED
         data["wristband_id"] = REDACTED
+        if data.get("infusion", {}).get("wristband_id"):
+            data["infusion"]["wristband_id"] = REDACTED
         data["patient_facts"] = {}
         data["eligibility"] = {"eligible": case.eligibility.get("eligible")}
     return data
@@ -44,6 +46,19 @@ def readable_case(uow: AbstractUnitOfWork, case_id: str, viewer: User) -> Case:
         raise NotFound(f"there is no case {case_id}")
     authority.require_read(viewer, Read.CASE, Where.of_case(case))
     return case
+
+
+def cases_with_wristband(
+    uow: AbstractUnitOfWork, wristband_id: str, viewer: User
+) -> list[dict[str, Any]]:
+    """The cases of the patient wearing this wristband that the viewer sees in full
+    (found by the wristband's keyed hash; the sealed value is never searched)."""
+    authority.require_read(viewer, Read.CASE)
+    return [
+        case_view(case, viewer)
+        for case in uow.cases_with_wristband(wristband_id)
+        if authority.sees(viewer, Read.CASE, Where.of_case(case)) is DataClass.FULL
+    ]
 
 
 def case_board(uow: AbstractUnitOfWork, viewer: User) -> list[dict[str, Any]]:
