@@ -74,15 +74,22 @@ def db_generate_key(
 
 
 @db_app.command("rotate-key")
-def db_rotate_key() -> None:
+def db_rotate_key(
+    new_key: bool = typer.Option(
+        False,
+        "--new-key",
+        help="SQLite key file only: write a new data key into veinline.keys first "
+        "(the one it replaces is kept there as the old key until every value is re-sealed).",
+    ),
+) -> None:
     """Re-seal every sealed value under the current data key, ledgered as one entry.
 
     With keys in the environment: set VEINLINE_DATA_KEY to the new key (from
     `veinline db generate-key --data-only`) and VEINLINE_DATA_KEY_OLD to the one it
     replaces, run this, then drop VEINLINE_DATA_KEY_OLD. With the SQLite key file
-    (veinline.keys), this writes the new key into the file itself and drops the old one
-    when done. Safe to run again: a value under the current key is left as it is, and a
-    rotation cut short is finished by the next run.
+    (veinline.keys): run it with --new-key; the file then holds only the new key.
+    Safe to run again: a value under the current key is left as it is, a rotation cut
+    short is finished by the next run, and with nothing left to do nothing is ledgered.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -94,9 +101,14 @@ def db_rotate_key() -> None:
     key_file = None
     if not os.environ.get(crypto.DATA_KEY):
         key_file = crypto.key_file_for(settings.database_url)
-        if key_file is not None:
-            with cli.friendly_errors():
-                _begin_file_rotation(key_file)
+    if new_key and key_file is None:
+        cli.fail(
+            "--new-key writes the SQLite key file; with keys in the environment set "
+            f"{crypto.DATA_KEY} to the new key and {crypto.DATA_KEY_OLD} to the old one"
+        )
+    if key_file is not None:
+        with cli.friendly_errors():
+            _begin_file_rotation(key_file, new_key=new_key)
     application = cli.app()
     with cli.friendly_errors():
         actor = application.user(cli.acting_user)
@@ -129,15 +141,16 @@ def db_rotate_key() -> None:
         cli.out.print(f"now remove {crypto.DATA_KEY_OLD} from the environment")
 
 
-def _begin_file_rotation(path: Path) -> None:
-    """A new data key into the key file, the one it replaces kept as the old key; a file
-    that has an old key already is a rotation cut short, finished with the keys it has."""
+def _begin_file_rotation(path: Path, *, new_key: bool) -> None:
+    """With --new-key, a new data key into the key file, the one it replaces kept as the
+    old key; a file that has an old key already is a rotation cut short, finished with
+    the keys it has."""
     from veinline.adapters import crypto
 
     if not path.exists():
         raise crypto.KeysMissing(f"there is no key file {path}: nothing is sealed under it")
     keys = crypto.read_key_file(path)
-    if keys.get(crypto.DATA_KEY_OLD):
+    if keys.get(crypto.DATA_KEY_OLD) or not new_key:
         return
     current = crypto.parse_data_key(keys[crypto.DATA_KEY])
     crypto.write_key_file(path, crypto.new_data_key(), keys[crypto.DIGEST_KEY], old=current)
