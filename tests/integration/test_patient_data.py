@@ -97,6 +97,20 @@ def test_no_patient_data_is_readable_in_the_database_or_the_ledger_without_the_k
     assert last.after is not None and is_digest(last.after["patient_name"])
 
 
+def test_readers_who_see_identifiers_only_do_not_see_the_bedside_wristband(
+    demo_app: App, clock: FixedClock
+) -> None:
+    case = _infused_case(demo_app, clock)
+    operator, coordinator = demo_app.user("operator"), demo_app.user("coordinator")
+    today = clock().date()
+    with demo_app.uow() as uow:
+        hidden = views.case_detail(uow, case.id, operator, today=today)
+        shown = views.case_detail(uow, case.id, coordinator, today=today)
+    assert WRISTBAND not in str(hidden) and NAME not in str(hidden)
+    assert any(e["identifiers"].get("wristband_id") == WRISTBAND for e in shown["custody"])
+    assert [i["scan_data"] for i in shown["incidents"]] == [WRISTBAND]
+
+
 def test_a_personal_value_edited_in_the_table_breaks_the_ledger(
     demo_app: App, clock: FixedClock
 ) -> None:

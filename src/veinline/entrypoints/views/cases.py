@@ -96,12 +96,14 @@ def case_detail(
         "case": case_view(case, viewer),
         "visits": _visits(case, product, assessments, today),
         "product": product.snapshot() if product else None,
-        "custody": [{**e.snapshot(), "point_label": e.point.label} for e in events],
+        "custody": [
+            {**_custody_view(e.snapshot(), full_data), "point_label": e.point.label} for e in events
+        ],
         "shipments": [
             {**s.snapshot(), "blocked": s.blocked, "shipper_label": s.shipper_type.label}
             for s in shipments
         ],
-        "incidents": [i.snapshot() for i in incidents],
+        "incidents": [_incident_view(i.snapshot(), full_data) for i in incidents],
         "assessments": [
             {**a.snapshot(), "kind_label": a.kind.label, "summary": a.summary} for a in assessments
         ]
@@ -109,6 +111,25 @@ def case_detail(
         else [],
         "ledger": entries,
     }
+
+
+def _custody_view(event: dict[str, Any], full_data: bool) -> dict[str, Any]:
+    """A custody event; the wristband checked at the bedside for the care team only."""
+    if not full_data and "wristband_id" in event["identifiers"]:
+        event["identifiers"] = {**event["identifiers"], "wristband_id": REDACTED}
+    return event
+
+
+def _incident_view(incident: dict[str, Any], full_data: bool) -> dict[str, Any]:
+    """A refused scan. What was scanned may be a wristband (always at the bedside): the
+    care team sees it; others see the refusal without it."""
+    if full_data:
+        return incident
+    scanned = str(incident["scan_data"])
+    if scanned.strip():
+        incident["message"] = str(incident["message"]).replace(scanned.strip(), "…")
+    incident["scan_data"] = REDACTED
+    return incident
 
 
 def fhir_bundle(
