@@ -3,6 +3,7 @@ where the keys come from (docs/security.md, "Patient data at rest")."""
 
 from __future__ import annotations
 
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -98,3 +99,22 @@ def test_an_sqlite_file_gets_its_key_file_on_first_use_and_reads_it_after(tmp_pa
     # An in-memory database keeps nothing: throwaway keys, no file.
     assert crypto.key_file_for("sqlite://") is None
     assert crypto.load_keyring("sqlite://", env={}).current.key_id
+
+
+def test_a_sealed_sqlite_database_without_its_key_file_is_refused_not_given_new_keys(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "veinline.db"
+    with sqlite3.connect(database) as conn:
+        conn.execute("CREATE TABLE cases (id TEXT, wristband_hash TEXT)")
+    url = f"sqlite:///{database}"
+    with pytest.raises(KeysMissing, match=r"restore veinline\.keys"):
+        crypto.load_keyring(url, env={})
+    assert not (tmp_path / crypto.KEY_FILE_NAME).exists()
+    # A database from before the sealing (no wristband_hash yet) gets its first keys.
+    older = tmp_path / "older"
+    older.mkdir()
+    with sqlite3.connect(older / "veinline.db") as conn:
+        conn.execute("CREATE TABLE cases (id TEXT, patient_name TEXT)")
+    crypto.load_keyring(f"sqlite:///{older / 'veinline.db'}", env={})
+    assert (older / crypto.KEY_FILE_NAME).exists()

@@ -30,7 +30,9 @@ import hmac
 import os
 import re
 import secrets
+import sqlite3
 from collections.abc import Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -242,8 +244,28 @@ def load_keyring(database_url: str, env: Mapping[str, str] | None = None) -> Key
     if path is None:
         return Keyring.generate()
     if not path.exists():
+        database = Path(str(url.database))
+        if _holds_sealed_data(database):
+            raise KeysMissing(
+                f"{database} holds sealed patient data but its key file {path} is missing: "
+                f"restore {KEY_FILE_NAME} from its backup (or set {DATA_KEY} and "
+                f"{DIGEST_KEY}); a new key would not open it"
+            )
         write_key_file(path, new_data_key(), new_digest_key())
     return Keyring.from_env(read_key_file(path))
+
+
+def _holds_sealed_data(database: Path) -> bool:
+    """Whether an SQLite file is at a schema that seals patient data (it has
+    cases.wristband_hash, added with the sealing); read-only, without SQLAlchemy."""
+    if not database.exists() or database.stat().st_size == 0:
+        return False
+    with closing(sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+        try:
+            columns = [row[1] for row in conn.execute("PRAGMA table_info(cases)")]
+        except sqlite3.DatabaseError:
+            return False
+    return "wristband_hash" in columns
 
 
 _KEY_FILE_HEADER = """\
