@@ -116,5 +116,7 @@ def test_a_sealed_sqlite_database_without_its_key_file_is_refused_not_given_new_
     older.mkdir()
     with sqlite3.connect(older / "veinline.db") as conn:
         conn.execute("CREATE TABLE cases (id TEXT, patient_name TEXT)")
+    crypto.load_keyring(f"sqlite:///{older / 'veinline.db'}", env={}, create=False)
+    assert not (older / crypto.KEY_FILE_NAME).exists()  # a restore writes no key file
     crypto.load_keyring(f"sqlite:///{older / 'veinline.db'}", env={})
     assert (older / crypto.KEY_FILE_NAME).exists()

@@ -225,9 +225,12 @@ def key_file_for(database_url: str) -> Path | None:
     return Path(database).parent / KEY_FILE_NAME
 
 
-def load_keyring(database_url: str, env: Mapping[str, str] | None = None) -> Keyring:
+def load_keyring(
+    database_url: str, env: Mapping[str, str] | None = None, *, create: bool = True
+) -> Keyring:
     """The keyring for a database: from the environment when it names a data key; else,
-    for an SQLite file, from `veinline.keys` beside it (written on first use); an
+    for an SQLite file, from `veinline.keys` beside it (written on first use; with
+    `create=False`, as a restore asks, throwaway keys instead and no file); an
     in-memory SQLite gets throwaway keys; PostgreSQL without keys is refused."""
     env = os.environ if env is None else env
     if env.get(DATA_KEY):
@@ -241,7 +244,7 @@ def load_keyring(database_url: str, env: Mapping[str, str] | None = None) -> Key
             "(docs/security.md, 'Patient data at rest')"
         )
     path = key_file_for(database_url)
-    if path is None:
+    if path is None or (not create and not path.exists()):
         return Keyring.generate()
     if not path.exists():
         database = Path(str(url.database))

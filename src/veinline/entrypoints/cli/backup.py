@@ -86,7 +86,9 @@ def restore_command(
     cli.forget()
     settings = Settings.from_env()
     with cli.friendly_errors():
-        keyring = crypto.load_keyring(settings.database_url)
+        # No key file is written for the database being restored: its keys are the
+        # backup's, restored apart (docs/operations.md, "Restoring").
+        keyring = crypto.load_keyring(settings.database_url, create=False)
     engine = database.make_engine(settings.database_url)
     crypto.attach(engine, keyring)
     try:
