@@ -25,6 +25,15 @@ from veinline.config import Settings
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
+# The suite's data keys (docs/security.md, "Patient data at rest"): fixed test keys, so
+# every database, SQLite or PostgreSQL, is sealed without a key file. Tests of the key
+# file and of rotation set their own.
+TEST_DATA_KEY = "test-1:" + "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+TEST_DIGEST_KEY = "ZGlnZXN0LWtleS1mb3ItdGhlLXRlc3Qtc3VpdGUtMzI="
+os.environ["VEINLINE_DATA_KEY"] = TEST_DATA_KEY
+os.environ["VEINLINE_DIGEST_KEY"] = TEST_DIGEST_KEY
+os.environ.pop("VEINLINE_DATA_KEY_OLD", None)
+
 
 class FixedClock:
     """A clock tests move by hand; starts at a known instant."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import builtins
 import copy
 import dataclasses
+import hashlib
+import hmac
 from collections.abc import Callable, Generator
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -179,6 +181,8 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self.clock = clock
         self.sign_in_guards = FakeRepository(lambda g: g.username)
         self.idempotency = FakeIdempotency()
+        # The ledger's digests of personal data, under a fixed test key.
+        self.mac = lambda data: hmac.new(b"fake-digest-key", data, hashlib.sha256).hexdigest()
         self.commits = 0
         self._saved: dict[str, Any] = {}
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from veinline.adapters import database, orm
+from veinline.adapters import crypto, database, orm
 from veinline.adapters.passwords import Argon2Hasher
 from veinline.adapters.repository import SqlAlchemyUnitOfWork
 from veinline.adapters.seed.release_panels import default_tests
@@ -56,6 +56,9 @@ class App:
 
     def migrate(self) -> None:
         database.upgrade(self.engine)
+        # SQLite: fold the write-ahead log into the file, so a value the upgrade sealed
+        # does not linger there in clear.
+        database.checkpoint(self.engine)
         handlers.ensure_system_user(self.uow(), clock=self.clock)
 
 
@@ -65,13 +68,20 @@ def bootstrap(
     clock: Callable[[], datetime] = utc_now,
     hasher: PasswordHasher | None = None,
     migrate: str = "auto",
+    keyring: crypto.Keyring | None = None,
 ) -> App:
     """Build the app. `migrate`: "auto" upgrades the embedded SQLite database when it is
     behind (so one command works on a fresh machine), "always" upgrades any database,
-    "never" leaves the schema alone (for `db upgrade` itself and for status checks)."""
+    "never" leaves the schema alone (for `db upgrade` itself and for status checks).
+
+    `keyring`: the data keys (adapters/crypto.py); by default from the environment, or
+    for an SQLite file from `veinline.keys` beside it; PostgreSQL without keys in the
+    environment is refused (KeysMissing) before anything is opened."""
     settings = settings or Settings.from_env()
+    keyring = keyring or crypto.load_keyring(settings.database_url)
     orm.start_mappers()
     engine = database.make_engine(settings.database_url)
+    crypto.attach(engine, keyring)
     sessions = database.session_factory(engine)
     hasher = hasher or Argon2Hasher()
     app = App(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from veinline.adapters.seed.cases import EQUE_CEL_HK, Driver
 from veinline.bootstrap import App
@@ -162,7 +162,7 @@ def test_a_case_goes_from_enrolment_to_follow_up_through_the_pages(
     _sign_in(page, base, "courier", case_path)
     product_leg = page.locator("form[action$='-S02/logger']")
     product_leg.get_by_label("Logger file (CSV)").set_input_files(
-        files=[{"name": "logger.csv", "mimeType": "text/csv", "buffer": _LOG.encode()}]
+        files=FilePayload(name="logger.csv", mimeType="text/csv", buffer=_LOG.encode())
     )
     product_leg.get_by_role("button", name="Import logger CSV").click()
     expect(page.get_by_test_id("no-readings")).to_have_count(0)

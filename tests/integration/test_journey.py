@@ -593,7 +593,7 @@ def test_the_bedside_refuses_what_is_unsafe_and_records_a_physicians_override(
             override_reason=override,
         )
 
-    with pytest.raises(IdentityMismatch, match="wristband WB-0999 is not the patient"):
+    with pytest.raises(IdentityMismatch, match="the scanned wristband is not the patient"):
         driver.do(infuse(wristband="WB-0999"), "nurse")
     with pytest.raises(IdentityMismatch, match="chain-of-identity identifier is missing"):
         driver.do(infuse(bag=f"={case.current_din}00"), "nurse")

@@ -1275,7 +1275,7 @@ def test_the_wrong_wristband_is_refused_and_kept_as_an_incident(
     world: World, at_bedside: Case
 ) -> None:
     before = world.footprint(at_bedside.id)
-    with pytest.raises(custody.IdentityMismatch, match="wristband WB-9999 is not the patient"):
+    with pytest.raises(custody.IdentityMismatch, match="the scanned wristband is not the patient"):
         _infuse(world, at_bedside, wristband="WB-9999")
     (incident,) = world.uow.incidents.find(case_id=at_bedside.id)
     assert (incident.point, incident.actor) == ("bedside", "physician")

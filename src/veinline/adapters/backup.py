@@ -31,7 +31,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, MetaData, Table, func, inspect, select, text
+from sqlalchemy import JSON, Column, MetaData, Table, Text, func, inspect, select, text
 from sqlalchemy.engine import Engine, make_url
 
 from veinline.adapters import database, orm
@@ -243,11 +243,17 @@ def _run(command: list[str], engine: Engine) -> None:
 
 
 def _plain(table: Table) -> Table:
-    """The table with its stored-object columns as plain JSON, to copy rows as data."""
-    columns = [
-        Column(c.name, JSON() if isinstance(c.type, orm.Stored) else c.type) for c in table.columns
-    ]
-    return Table(table.name, MetaData(), *columns)
+    """The table with its stored-object columns as plain JSON, to copy rows as data, and
+    its sealed columns as the sealed text: a backup never holds patient data in clear."""
+    return Table(table.name, MetaData(), *(Column(c.name, _plain_type(c)) for c in table.columns))
+
+
+def _plain_type(column: Column[Any]) -> Any:
+    if isinstance(column.type, orm.Sealed):
+        return Text()
+    if isinstance(column.type, orm.Stored):
+        return JSON()
+    return column.type
 
 
 def _encode(value: Any) -> Any:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 # The newest migration's revision (migrations/versions/); `is_current` compares the
 # database with it. tests/unit/test_database.py checks that it is Alembic's head, so a
 # new migration that does not move it fails there.
-SCHEMA_HEAD = "0010"
+SCHEMA_HEAD = "0011_encrypt_patient_data"
 VERSION_TABLE = "alembic_version"
 
 # A fixed key for PostgreSQL's transaction-level advisory lock that serialises ledger
@@ -28,19 +28,22 @@ LEDGER_LOCK_KEY = 727_270_128
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for a database URL; SQLite gets WAL, foreign keys and serial writes."""
+    """An engine for a database URL; SQLite gets WAL, foreign keys and serial writes.
+
+    `hide_parameters`: an error from the database never prints the values of a
+    statement (a patient's data) into a message or a log (docs/security.md)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         _make_sqlite_transactions_serial(engine)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         # Plain postgresql:// means psycopg 3 here (the driver we install).
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def _make_sqlite_transactions_serial(engine: Engine) -> None:
@@ -54,6 +57,9 @@ def _make_sqlite_transactions_serial(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Overwrite deleted content with zeros, so a value re-sealed or replaced does not
+        # linger in the file's free pages (docs/security.md, "Patient data at rest").
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -100,6 +106,18 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(engine), revision)
+
+
+def checkpoint(engine: Engine) -> None:
+    """SQLite: copy the write-ahead log into the database file and empty it (a no-op
+    elsewhere); outside any transaction, so it completes."""
+    if engine.dialect.name != "sqlite":
+        return
+    raw = engine.raw_connection()
+    try:
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+    finally:
+        raw.close()
 
 
 def is_current(engine: Engine) -> bool:

@@ -6,6 +6,7 @@ The domain never imports SQLAlchemy; this module teaches SQLAlchemy about the do
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session, registry
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.types import TypeDecorator
 
+from veinline.adapters.crypto import keyring_of
 from veinline.domain.assessment import Assessment, AssessmentKind
 from veinline.domain.batch import Batch, BatchStatus, Deviation, StepRecord
 from veinline.domain.case import Case, CaseState
@@ -120,6 +122,77 @@ class StoredPart(Stored):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         return self.load(value) if value else None
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+class Sealed(TypeDecorator[Any]):
+    """A column of personal data, sealed at rest with the engine's keyring
+    (adapters/crypto.py; docs/security.md, "Patient data at rest").
+
+    Text is sealed as it is; anything else as its JSON (after `dump`, read back through
+    `load`). The column's `context` ("table.column") is the associated data, so a value
+    does not open in another column. `keep_none`: None is stored as NULL (else `dump`
+    says what None is stored as, as StoredPart's {}).
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(
+        self,
+        context: str,
+        *,
+        json_value: bool = False,
+        dump: Any = _same,
+        load: Any = _same,
+        keep_none: bool = True,
+    ) -> None:
+        super().__init__()
+        self.context = context
+        self.json_value = json_value
+        self.dump = dump
+        self.load = load
+        self.keep_none = keep_none
+
+    def plain(self, value: Any) -> str | None:
+        """The text that is sealed for `value` (None: stored as NULL)."""
+        if value is None and self.keep_none:
+            return None
+        if not self.json_value:
+            return str(value)
+        return json.dumps(self.dump(value), ensure_ascii=False, separators=(",", ":"))
+
+    def from_plain(self, text: str | None) -> Any:
+        if text is None:
+            return None
+        return self.load(json.loads(text)) if self.json_value else text
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        text = self.plain(value)
+        return None if text is None else keyring_of(dialect).seal(text, self.context)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return self.from_plain(keyring_of(dialect).open(value, self.context))
+
+
+def _sealed_json(context: str, nullable: bool = False) -> Sealed:
+    return Sealed(context, json_value=True, keep_none=nullable)
+
+
+def _sealed_part(context: str, part: StoredPart) -> Sealed:
+    """An optional part of a record, sealed: absent is sealed as `{}`, as StoredPart."""
+    return Sealed(
+        context,
+        json_value=True,
+        dump=lambda value: {} if value is None else part.dump(value),
+        load=lambda data: part.load(data) if data else None,
+        keep_none=False,
+    )
 
 
 def _stored_list(dump: Any, load: Any) -> Stored:
@@ -292,7 +365,8 @@ idempotency_keys = Table(
     Column("request_hash", String(64), nullable=False),
     Column("attempt", String(32), nullable=False),
     Column("status", Integer, nullable=True),
-    Column("response", JSON, nullable=True),
+    # The kept answer may hold a case with its patient's name: sealed.
+    Column("response", _sealed_json("idempotency_keys.response", nullable=True), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
 )
 
@@ -340,15 +414,17 @@ cases = Table(
     Column("product_code", String(40), ForeignKey("products.code"), nullable=False),
     Column("jurisdiction", String(8), nullable=False),
     Column("treatment_site", String(40), ForeignKey("sites.code"), nullable=False),
-    Column("patient_name", String(200), nullable=False),
-    Column("wristband_id", String(64), nullable=False),
+    # Personal data, sealed (Sealed); the wristband is found by its keyed hash.
+    Column("patient_name", Sealed("cases.patient_name"), nullable=False),
+    Column("wristband_id", Sealed("cases.wristband_id"), nullable=False),
+    Column("wristband_hash", String(64), nullable=False, index=True),
     Column("treating_physician", String(64), ForeignKey("users.username"), nullable=False),
     Column("coi", String(20), ForeignKey("issued_identifiers.value"), nullable=False, unique=True),
     Column("enrolled_at", UTCDateTime, nullable=False),
     Column("enrolled_by", String(64), ForeignKey("users.username"), nullable=False),
     Column("consent", JSON, nullable=False),
     Column("eligibility", JSON, nullable=False),
-    Column("patient_facts", JSON, nullable=False),
+    Column("patient_facts", _sealed_json("cases.patient_facts"), nullable=False),
     Column("state", _enum(CaseState, "case_state"), nullable=False, index=True),
     Column("weight_kg", Float, nullable=True),
     Column("apheresis_site", String(40), nullable=True),
@@ -358,7 +434,7 @@ cases = Table(
     Column("collections", COLLECTIONS, nullable=False),
     Column("manufacturing", MANUFACTURING, nullable=False),
     Column("release", RELEASE_OUTCOME, nullable=False),
-    Column("infusion", INFUSION, nullable=False),
+    Column("infusion", _sealed_part("cases.infusion", INFUSION), nullable=False),
     Column("cancellation", JSON, nullable=True),
     Column("labels", JSON, nullable=False, default=dict),
     Column("version", Integer, nullable=False),
@@ -373,8 +449,8 @@ custody_events = Table(
     Column("actor", String(64), ForeignKey("users.username"), nullable=False),
     Column("site_code", String(40), nullable=True),
     Column("at", UTCDateTime, nullable=False),
-    Column("scan_data", Text, nullable=False),
-    Column("identifiers", JSON, nullable=False),
+    Column("scan_data", Sealed("custody_events.scan_data"), nullable=False),
+    Column("identifiers", _sealed_json("custody_events.identifiers"), nullable=False),
     Column("shipment_id", String(60), nullable=True),
 )
 
@@ -386,8 +462,9 @@ identity_incidents = Table(
     Column("point", String(40), nullable=False),
     Column("actor", String(64), ForeignKey("users.username"), nullable=False),
     Column("at", UTCDateTime, nullable=False),
-    Column("scan_data", Text, nullable=False),
-    Column("message", Text, nullable=False),
+    # What was scanned, and the refusal that may quote it: sealed.
+    Column("scan_data", Sealed("identity_incidents.scan_data"), nullable=False),
+    Column("message", Sealed("identity_incidents.message"), nullable=False),
 )
 
 shipments = Table(
@@ -609,6 +686,27 @@ VERSIONED: list[tuple[type[Any], Table]] = [
     (ReleaseRecord, release_records),
 ]
 
+
+def _hash_wristband(mapper: Any, connection: Any, case: Case) -> None:
+    # The wristband is sealed; its keyed hash is what a lookup searches (wristband_hash).
+    # (setattr: a mapped column the domain class does not declare.)
+    setattr(case, "wristband_hash", wristband_hash(connection.dialect, case.wristband_id))  # noqa: B010
+
+
+def wristband_hash(dialect: Dialect, wristband_id: str) -> str:
+    return keyring_of(dialect).lookup("wristband", wristband_id.strip())
+
+
+# Every sealed column, as (table, column): what `veinline db rotate-key` re-seals.
+def sealed_columns() -> list[tuple[Table, Column[Any]]]:
+    return [
+        (table, column)
+        for table in metadata.sorted_tables
+        for column in table.columns
+        if isinstance(column.type, Sealed)
+    ]
+
+
 _mapped = False
 
 
@@ -633,4 +731,6 @@ def start_mappers() -> None:
         )
     mapper_registry.map_imperatively(SignInGuard, sign_in_guards)
     event.listen(Session, "before_flush", _flag_in_place_changes)
+    event.listen(Case, "before_insert", _hash_wristband)
+    event.listen(Case, "before_update", _hash_wristband)
     _mapped = True

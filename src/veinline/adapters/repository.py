@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from veinline.adapters import orm
+from veinline.adapters.crypto import keyring_of
 from veinline.adapters.database import LEDGER_LOCK_KEY
 from veinline.domain.assessment import Assessment
 from veinline.domain.batch import Batch
@@ -364,6 +365,8 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
             self.session, SignInGuard, orm.sign_in_guards.c.username
         )
         self.idempotency = SqlIdempotencyStore(self.session, self.clock)
+        self.dialect = self.session.get_bind().dialect
+        self.mac = keyring_of(self.dialect).digest
         super().__enter__()
         return self
 
@@ -394,6 +397,11 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
     def rollback(self) -> None:
         self._pending().clear()
         self.session.rollback()
+
+    def cases_with_wristband(self, wristband_id: str) -> list[Case]:
+        digest = orm.wristband_hash(self.dialect, wristband_id)
+        query = select(Case).where(orm.cases.c.wristband_hash == digest).order_by(orm.cases.c.id)
+        return list(self.session.scalars(query))
 
     def regulated_snapshots(self) -> Generator[tuple[str, str, JsonObject], None, None]:
         for cls in orm.REGULATED:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -192,10 +192,24 @@ class VerificationReport:
         return not self.breaks
 
 
-class ChainVerifier:
-    """Walks entries in sequence order and finds the first that breaks the chain."""
+# (record type, record id, snapshot) → the snapshot with personal data as digests.
+Protect = Callable[[str, str, "JsonObject | None"], "JsonObject | None"]
 
-    def __init__(self) -> None:
+
+def _as_is(entity_type: str, entity_id: str, snapshot: JsonObject | None) -> JsonObject | None:
+    return snapshot
+
+
+class ChainVerifier:
+    """Walks entries in sequence order and finds the first that breaks the chain.
+
+    `protect` turns a snapshot into the form the ledger keeps (domain/personal.py): the
+    stored record and its last snapshot are compared in that form, so a snapshot of
+    personal data recorded before it was kept as digests still compares equal.
+    """
+
+    def __init__(self, protect: Protect = _as_is) -> None:
+        self.protect = protect
         self.report = VerificationReport()
         self.last_after: dict[tuple[str, str], tuple[int, JsonObject | None]] = {}
         self._expected_seq = 1
@@ -244,9 +258,10 @@ class ChainVerifier:
             if after is None:
                 self._break(None, label, f"{label} is in the database but not in the ledger")
                 return False
-            current = _plain(snapshot) or {}
-            if current != after:
-                field_name, old, new = next(_differences(after, current))
+            current = _plain(self.protect(entity_type, entity_id, snapshot)) or {}
+            recorded = _plain(self.protect(entity_type, entity_id, after)) or {}
+            if current != recorded:
+                field_name, old, new = next(_differences(recorded, current))
                 self._break(
                     seq,
                     label,

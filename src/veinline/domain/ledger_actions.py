@@ -27,6 +27,9 @@ class LedgerAction(StrEnum):
     SIGN_IN_SIGNATURE_FAILED = "sign_in.signature_failed"
     SIGN_IN_LOCKED = "sign_in.locked"
     SIGN_IN_CLEARED = "sign_in.cleared"
+    # patient data at rest (docs/security.md): sealed by migration 0011, keys rotated
+    PERSONAL_DATA_PROTECTED = "personal_data.protected"
+    DATA_KEY_ROTATED = "data_key.rotated"
     SITE_CREATED = "site.created"
     PRODUCT_CREATED = "product.created"
     PRODUCT_CHANGED = "product.changed"
@@ -45,6 +48,8 @@ class LedgerAction(StrEnum):
     # the case (one per arrow of its state table, and the changes that move no state)
     CASE_ENROLLED = "case.enrolled"
     CASE_PLANNED = "case.planned"
+    # a misspelt name put right: the old and new name's digests, with the reason
+    CASE_PATIENT_NAME_CORRECTED = "case.patient_name_corrected"
     CASE_CONFIRM_ELIGIBILITY = "case.confirm_eligibility"
     CASE_BOOK_APHERESIS = "case.book_apheresis"
     CASE_COLLECT = "case.collect"

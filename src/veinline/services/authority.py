@@ -268,6 +268,7 @@ COMMANDS: dict[type[commands.Command], Rule] = {
     ),
     commands.StartFollowUp: _rule("start follow-up", R.PHYSICIAN),
     commands.CancelCase: _rule("cancel", R.COORDINATOR, R.PHYSICIAN),
+    commands.CorrectPatientName: _rule("correct patient names", R.COORDINATOR, R.PHYSICIAN),
     # Whoever prints and applies labels accounts for them; QA reviews the count.
     commands.ReconcileLabels: _rule(
         "reconcile labels",

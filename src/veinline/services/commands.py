@@ -299,6 +299,17 @@ class CancelCase(Command):
     reason: FreeText
 
 
+@dataclass(frozen=True)
+class CorrectPatientName(Command):
+    """A misspelt patient name put right. The ledger keeps the digests of the old and the
+    new name with the reason (docs/security.md, "Patient data at rest"): history is
+    added to, never rewritten."""
+
+    case_id: Id
+    patient_name: Name
+    reason: FreeText
+
+
 # ---------------------------------------------------------------- follow-up
 
 

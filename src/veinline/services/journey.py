@@ -521,12 +521,14 @@ def _record_incident(
             message=message,
         )
         uow.incidents.add(incident)
+        # The message may quote what was scanned: the incident keeps it sealed, and the
+        # ledger its digest (domain/personal.py), not the words.
         uow.record(
             incident,
             actor=actor,
             action=LedgerAction.CUSTODY_IDENTITY_INCIDENT,
             before=None,
-            reason=message,
+            reason=f"scan refused at {point}: identity mismatch",
         )
         uow.commit()
 
@@ -652,10 +654,8 @@ def _infuse(
         custody.guard_scan(case, custody.CustodyPoint.BEDSIDE)
         # Two identifiers before thaw: the wristband and the bag (DIN and CoI).
         if cmd.wristband_id.strip() != case.wristband_id:
-            message = (
-                f"wristband {cmd.wristband_id.strip()} is not the patient of case "
-                f"{case.id}: do not thaw"
-            )
+            # The scanned wristband is another patient's record number: not quoted.
+            message = f"the scanned wristband is not the patient of case {case.id}: do not thaw"
             raise custody.IdentityMismatch(message)
         result = custody.check_scan(case, cmd.bag_scan, require_both=True)
         product = _product(uow, case.product_code)
@@ -761,6 +761,33 @@ def cancel_case(
                 "by": actor.username,
                 "from_state": case.state.value,
             },
+        )
+        uow.commit()
+        return case
+
+
+def correct_patient_name(
+    cmd: commands.CorrectPatientName, uow: AbstractUnitOfWork, *, actor: User
+) -> Case:
+    """Put a misspelt name right, with a reason; the entry holds both names' digests."""
+    name = cmd.patient_name.strip()
+    if not name:
+        raise InvalidInput("the corrected patient name is required")
+    if not cmd.reason.strip():
+        raise InvalidInput("a name correction needs a reason")
+    with uow:
+        case = case_for_update(uow, cmd.case_id, cmd.expected_version)
+        if name == case.patient_name:
+            raise InvalidInput(f"case {case.id} has this name already: nothing to correct")
+        before = case.snapshot()
+        case.patient_name = name
+        case.version += 1
+        uow.record(
+            case,
+            actor=actor,
+            action=LedgerAction.CASE_PATIENT_NAME_CORRECTED,
+            before=before,
+            reason=cmd.reason.strip(),
         )
         uow.commit()
         return case
@@ -915,6 +942,7 @@ HANDLERS: dict[type[commands.Command], Callable[..., Any]] = {
     commands.Infuse: infuse,
     commands.StartFollowUp: start_follow_up,
     commands.CancelCase: cancel_case,
+    commands.CorrectPatientName: correct_patient_name,
     commands.StartManufacturing: start_manufacturing,
     commands.CompleteManufacturing: complete_manufacturing,
 }

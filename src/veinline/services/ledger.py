@@ -12,7 +12,7 @@ from veinline.services.unit_of_work import AbstractUnitOfWork
 
 def verify(uow: AbstractUnitOfWork) -> VerificationReport:
     """Walk the whole chain, then check every regulated row against its last snapshot."""
-    verifier = ChainVerifier()
+    verifier = ChainVerifier(protect=uow.protected)
     with uow, closing(uow.ledger.entries()) as entries:
         if verifier.walk(entries):
             with closing(uow.regulated_snapshots()) as records:

@@ -41,7 +41,10 @@ def sign(
         action=LedgerAction.of("signature", meaning.value),
         before=snapshot,
         reason=reason,
-        signature=Signature(meaning=meaning.value, signed_hash=content_hash(snapshot)),
+        # What the ledger holds of the record (personal data as digests) is what is signed.
+        signature=Signature(
+            meaning=meaning.value, signed_hash=content_hash(uow.snapshot_of(record))
+        ),
     )
 
 
@@ -96,7 +99,8 @@ def record_change(
     carries the hash of the record as signed (11.70)."""
     signature = None
     if meaning is not None:
-        signature = Signature(meaning=meaning.value, signed_hash=content_hash(record.snapshot()))
+        signed = content_hash(uow.snapshot_of(record))
+        signature = Signature(meaning=meaning.value, signed_hash=signed)
     uow.record(
         record, actor=actor, action=action, before=before, reason=reason, signature=signature
     )

@@ -25,6 +25,7 @@ from veinline.domain.ledger import (
     Signature,
 )
 from veinline.domain.ledger_actions import LedgerAction
+from veinline.domain.personal import Mac, protect
 from veinline.domain.planning_records import PlanRecord, TriageSettings
 from veinline.domain.process import ProcessTemplate
 from veinline.domain.release import ReleaseRecord
@@ -169,6 +170,25 @@ class AbstractUnitOfWork(abc.ABC):
     claim: Claim | None = None
     # Set by the message bus: hands an event to the handlers of the records that follow.
     publish: Callable[[Event, AbstractUnitOfWork], None] | None = None
+    # The keyed digest of personal data in ledger snapshots (domain/personal.py), under
+    # the database's digest key; set by the concrete unit of work.
+    mac: Mac
+
+    def protected(
+        self, entity_type: str, entity_id: str, snapshot: JsonObject | None
+    ) -> JsonObject | None:
+        """A snapshot as the ledger holds it: personal fields replaced by their digests."""
+        return protect(entity_type, entity_id, snapshot, self.mac)
+
+    def snapshot_of(self, entity: Regulated) -> JsonObject:
+        """The record's snapshot as the ledger holds it (and as a signature binds it)."""
+        return protect(entity.ENTITY_TYPE, entity.entity_id, entity.snapshot(), self.mac) or {}
+
+    def cases_with_wristband(self, wristband_id: str) -> list[Case]:
+        """The cases of the patient wearing this wristband (the SQL unit of work searches
+        the keyed hash column, never the sealed value)."""
+        wanted = wristband_id.strip()
+        return [case for case in self.cases.list() if case.wristband_id == wanted]
 
     def __enter__(self) -> AbstractUnitOfWork:
         return self
@@ -226,7 +246,8 @@ class AbstractUnitOfWork(abc.ABC):
         signature: Signature | None = None,
         deleted: bool = False,
     ) -> LedgerEntry:
-        """Write the ledger entry for a change to `entity`, in this transaction."""
+        """Write the ledger entry for a change to `entity`, in this transaction; personal
+        data in its snapshots is written as digests (domain/personal.py)."""
         return self.ledger.append(
             LedgerDraft(
                 actor=actor.username,
@@ -234,8 +255,8 @@ class AbstractUnitOfWork(abc.ABC):
                 action=action,
                 entity_type=entity.ENTITY_TYPE,
                 entity_id=entity.entity_id,
-                before=before,
-                after=None if deleted else entity.snapshot(),
+                before=self.protected(entity.ENTITY_TYPE, entity.entity_id, before),
+                after=None if deleted else self.snapshot_of(entity),
                 reason=reason,
                 signature=signature,
             )

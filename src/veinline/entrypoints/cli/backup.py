@@ -38,6 +38,10 @@ def backup_command(
     SQLite: SQLite's online backup. PostgreSQL: pg_dump -Fc when on PATH, else a
     compressed JSON export of every table. Exits 1 when the ledger does not verify
     (unless --force).
+
+    The backup holds patient data sealed, never the data keys: keep the keys
+    (VEINLINE_DATA_KEY, VEINLINE_DIGEST_KEY, or the SQLite database's veinline.keys file)
+    backed up apart from it, or the restored patient data cannot be read.
     """
     from veinline.adapters import backup
     from veinline.services import ledger
@@ -58,6 +62,11 @@ def backup_command(
     with _progress(cli, "backing up") as progress, _refusals(cli):
         done = backup.backup(application.engine, out, logical=logical, progress=progress)
     _report(cli, "backed up", done, report)
+    cli.out.print(
+        "the backup does not hold the data keys: keep them backed up apart from it "
+        "(docs/security.md, 'Patient data at rest')",
+        highlight=False,
+    )
 
 
 def restore_command(
@@ -68,7 +77,7 @@ def restore_command(
 ) -> None:
     """Restore a backup into the configured database (empty, or --replace), then verify
     the ledger. Exits 1 when the restored ledger does not verify."""
-    from veinline.adapters import backup, database
+    from veinline.adapters import backup, crypto, database
     from veinline.bootstrap import bootstrap
     from veinline.config import Settings
     from veinline.services import ledger
@@ -76,7 +85,12 @@ def restore_command(
     cli = cli_context()
     cli.forget()
     settings = Settings.from_env()
+    with cli.friendly_errors():
+        # No key file is written for the database being restored: its keys are the
+        # backup's, restored apart (docs/operations.md, "Restoring").
+        keyring = crypto.load_keyring(settings.database_url, create=False)
     engine = database.make_engine(settings.database_url)
+    crypto.attach(engine, keyring)
     try:
         with _progress(cli, "restoring") as progress, _refusals(cli):
             done = backup.restore(engine, source, replace=replace, progress=progress)

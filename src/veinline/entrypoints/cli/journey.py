@@ -317,6 +317,40 @@ def case_cancel(
     _done(_do(commands.CancelCase(case_id=case_id, reason=reason)), "cancelled")
 
 
+@case_app.command("correct-name")
+def case_correct_name(
+    case_id: Annotated[str, typer.Argument()],
+    name: Annotated[str, typer.Option("--name", help="The patient's name, spelt right.")],
+    reason: Annotated[str, typer.Option(help="Why it was wrong (required).")],
+) -> None:
+    """Put a misspelt patient name right. The ledger records the correction with its
+    reason and the digests of the old and new name; the old entries stay as they were."""
+    case = _do(commands.CorrectPatientName(case_id=case_id, patient_name=name, reason=reason))
+    _done(case, "patient name corrected")
+
+
+@case_app.command("find")
+def case_find(
+    wristband: Annotated[str, typer.Option(help="The wristband id (record number) scanned.")],
+) -> None:
+    """Find the cases of the patient wearing a wristband (searched by its keyed hash;
+    only cases whose full patient data you may see are listed)."""
+    from veinline.entrypoints.views import cases as views
+
+    cli = cli_context()
+    application = cli.app()
+    with cli.friendly_errors(), application.uow() as uow:
+        viewer = application.user(cli.acting_user)
+        found = views.cases_with_wristband(uow, wristband, viewer)
+    if not found:
+        cli.fail("no case of yours has this wristband", 1)
+    for c in found:
+        cli.out.print(
+            f"{c['id']}  {c['state_label']:<22} {c['product_code']:<10} {c['patient']}",
+            highlight=False,
+        )
+
+
 @case_app.command("show")
 def case_show(
     case_id: Annotated[str, typer.Argument()],

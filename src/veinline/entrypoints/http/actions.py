@@ -23,6 +23,7 @@ COMMAND_FOR_ACTION: dict[str, type[commands.Command]] = {
     "infuse": commands.Infuse,
     "start_follow_up": commands.StartFollowUp,
     "cancel": commands.CancelCase,
+    "correct_name": commands.CorrectPatientName,
 }
 
 

@@ -32,6 +32,8 @@ def case_view(case: Case, viewer: User) -> dict[str, Any]:
     if not full_data:
         data["patient_name"] = REDACTED
         data["wristband_id"] = REDACTED
+        if data.get("infusion", {}).get("wristband_id"):
+            data["infusion"]["wristband_id"] = REDACTED
         data["patient_facts"] = {}
         data["eligibility"] = {"eligible": case.eligibility.get("eligible")}
     return data
@@ -44,6 +46,19 @@ def readable_case(uow: AbstractUnitOfWork, case_id: str, viewer: User) -> Case:
         raise NotFound(f"there is no case {case_id}")
     authority.require_read(viewer, Read.CASE, Where.of_case(case))
     return case
+
+
+def cases_with_wristband(
+    uow: AbstractUnitOfWork, wristband_id: str, viewer: User
+) -> list[dict[str, Any]]:
+    """The cases of the patient wearing this wristband that the viewer sees in full
+    (found by the wristband's keyed hash; the sealed value is never searched)."""
+    authority.require_read(viewer, Read.CASE)
+    return [
+        case_view(case, viewer)
+        for case in uow.cases_with_wristband(wristband_id)
+        if authority.sees(viewer, Read.CASE, Where.of_case(case)) is DataClass.FULL
+    ]
 
 
 def case_board(uow: AbstractUnitOfWork, viewer: User) -> list[dict[str, Any]]:
@@ -81,7 +96,9 @@ def case_detail(
         "case": case_view(case, viewer),
         "visits": _visits(case, product, assessments, today),
         "product": product.snapshot() if product else None,
-        "custody": [{**e.snapshot(), "point_label": e.point.label} for e in events],
+        "custody": [
+            {**_custody_view(e.snapshot(), full_data), "point_label": e.point.label} for e in events
+        ],
         "shipments": [
             {
                 **s.snapshot(),
@@ -91,7 +108,7 @@ def case_detail(
             }
             for s in shipments
         ],
-        "incidents": [i.snapshot() for i in incidents],
+        "incidents": [_incident_view(i.snapshot(), full_data) for i in incidents],
         "assessments": [
             {**a.snapshot(), "kind_label": a.kind.label, "summary": a.summary} for a in assessments
         ]
@@ -99,6 +116,25 @@ def case_detail(
         else [],
         "ledger": entries,
     }
+
+
+def _custody_view(event: dict[str, Any], full_data: bool) -> dict[str, Any]:
+    """A custody event; the wristband checked at the bedside for the care team only."""
+    if not full_data and "wristband_id" in event["identifiers"]:
+        event["identifiers"] = {**event["identifiers"], "wristband_id": REDACTED}
+    return event
+
+
+def _incident_view(incident: dict[str, Any], full_data: bool) -> dict[str, Any]:
+    """A refused scan. What was scanned may be a wristband (always at the bedside): the
+    care team sees it; others see the refusal without it."""
+    if full_data:
+        return incident
+    scanned = str(incident["scan_data"])
+    if scanned.strip():
+        incident["message"] = str(incident["message"]).replace(scanned.strip(), "…")
+    incident["scan_data"] = REDACTED
+    return incident
 
 
 def fhir_bundle(

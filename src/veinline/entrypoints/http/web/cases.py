@@ -136,6 +136,10 @@ def case_page(
         for a in detail["case"]["actions"]
         if a in actions.COMMAND_FOR_ACTION
     ]
+    if authority.may(user, commands.CorrectPatientName, where):
+        # Not an arrow of the journey: the care team puts a misspelt name right at any
+        # state, ledgered with a reason (docs/security.md, "Patient data at rest").
+        forms.append(_action_form("correct_name", user, sites, now, case))
     kinds = [k for k in AssessmentKind if authority.may(user, k, where)]
     points = authority.scan_points(user, case.state, where)
     can_assess = detail["case"]["state"] in ("infused", "follow_up") and bool(kinds)
