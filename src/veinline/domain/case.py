@@ -9,6 +9,7 @@ steps).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -123,6 +124,29 @@ class RescheduleReason(StrEnum):
             raise InvalidInput(
                 f"a booked case is rescheduled with a reason: one of {codes}"
             ) from None
+
+
+_RESCHEDULED = re.compile(r"^rescheduled \((?P<code>[a-z_]+)")
+
+
+def reschedule_note(
+    code: RescheduleReason, note: str, from_date: str | None, from_site: str | None
+) -> str:
+    """How a rescheduled booking is written in the ledger (the case's timeline); the coded
+    reason leads, so `rescheduled_for` can count it in reports."""
+    extra = f": {note.strip()}" if note.strip() else ""
+    return f"rescheduled ({code.value}{extra}) from {from_date} at {from_site}; "
+
+
+def rescheduled_for(reason: str) -> RescheduleReason | None:
+    """The coded reason of a booking's ledger entry, or None for a first booking."""
+    found = _RESCHEDULED.match(reason)
+    if found is None:
+        return None
+    try:
+        return RescheduleReason(found["code"])
+    except ValueError:
+        return None
 
 
 S = CaseState

@@ -19,6 +19,7 @@ from veinline.domain.case import (
     parse_date,
     parse_moment,
     parse_zone,
+    reschedule_note,
 )
 from veinline.domain.case_parts import (
     Collection,
@@ -240,11 +241,7 @@ def book_apheresis(
             code = RescheduleReason.parse(cmd.reschedule_reason)
             if code is RescheduleReason.OTHER and not cmd.note.strip():
                 raise InvalidInput("say why the apheresis is rescheduled (note)")
-            note = f": {cmd.note.strip()}" if cmd.note.strip() else ""
-            rescheduled = (
-                f"rescheduled ({code.value}{note}) from {case.apheresis_date} at "
-                f"{case.apheresis_site}; "
-            )
+            rescheduled = reschedule_note(code, cmd.note, case.apheresis_date, case.apheresis_site)
         consented = case.consent.get("date")
         if consented and day < parse_date(str(consented), "consent date"):
             raise InvalidInput(

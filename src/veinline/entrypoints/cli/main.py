@@ -30,6 +30,7 @@ from veinline.entrypoints.cli import (
     manufacturing,
     planning,
     planning_records,
+    reports,
     server,
     simulation,
     trials,
@@ -81,6 +82,7 @@ for group in (
     planning_records,
     planning,
     simulation,
+    reports,
     grading,
 ):
     group.register(app)

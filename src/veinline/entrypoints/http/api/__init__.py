@@ -12,9 +12,10 @@ from veinline.entrypoints.http.api import (
     isbt,
     ledger,
     manufacturing,
+    reports,
     trials,
 )
 
 router = APIRouter()
-for area in (auth, catalogue, isbt, ledger, cases, followup, trials, manufacturing):
+for area in (auth, catalogue, isbt, ledger, cases, followup, trials, manufacturing, reports):
     router.include_router(area.router)
