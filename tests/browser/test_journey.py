@@ -194,7 +194,9 @@ def test_a_case_goes_from_enrolment_to_follow_up_through_the_pages(
     custody = page.get_by_test_id("custody").locator("tbody tr td:first-child")
     zones = [text.rsplit(" ", 1)[-1] for text in custody.all_inner_texts()]
     assert sorted(zones) == ["CST", "CST", "HKT", "HKT", "HKT"], zones
-    receipt = page.get_by_test_id("custody").locator("tr", has_text="Received at site")
+    receipt = page.get_by_test_id("custody").locator(
+        "tr", has_text="Received at the treatment centre"
+    )
     expect(receipt.locator("time")).to_have_text("2026-03-03 03:40 HKT")
     expect(receipt.locator("time")).to_have_attribute("datetime", "2026-03-02T19:40:00+00:00")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -106,7 +107,11 @@ def test_qc_enters_every_result_and_qa_signs_the_release(
     expect(decision).to_contain_text("Released")
     expect(decision.get_by_test_id("signature")).to_contain_text("Demo QA Reviewer")
     expect(decision.get_by_test_id("signature")).to_contain_text("released")
-    expect(decision.get_by_test_id("signature")).to_contain_text("UTC")
+    # Signed at the RTP facility: shown in its zone, UTC on hover.
+    expect(decision.get_by_test_id("signature")).to_contain_text(re.compile(r" E[SD]T "))
+    expect(decision.get_by_test_id("signature").locator("time")).to_have_attribute(
+        "title", re.compile(r"UTC · America/New_York$")
+    )
     last = page.get_by_test_id("signatures").locator("tbody tr").last
     expect(last).to_contain_text("Demo QA Reviewer")
     expect(last).to_contain_text(f"QA decision on batch {batch_id}")

@@ -155,9 +155,9 @@ def test_the_case_shows_its_follow_up_schedule_with_overdue_visits(demo_app: App
     from veinline.entrypoints.views import cases as views
 
     case = _case(demo_app, CaseState.FOLLOW_UP)
-    later = demo_app.clock().date() + timedelta(days=40)
+    later = demo_app.clock() + timedelta(days=40)
     with demo_app.uow() as uow:
-        detail = views.case_detail(uow, case.id, demo_app.user("physician"), today=later)
+        detail = views.case_detail(uow, case.id, demo_app.user("physician"), now=later)
     statuses = {v["status"] for v in detail["visits"]}
     assert "overdue" in statuses  # daily checks of the first fortnight were never recorded
     assert (
@@ -166,13 +166,13 @@ def test_the_case_shows_its_follow_up_schedule_with_overdue_visits(demo_app: App
 
 
 def test_the_schedule_reads_on_a_leap_day(demo_app: App) -> None:
-    from datetime import date
+    from datetime import UTC, datetime
 
     from veinline.entrypoints.views import cases as views
 
     case = _case(demo_app, CaseState.FOLLOW_UP)
     with demo_app.uow() as uow:
         detail = views.case_detail(
-            uow, case.id, demo_app.user("physician"), today=date(2028, 2, 29)
+            uow, case.id, demo_app.user("physician"), now=datetime(2028, 2, 29, 6, tzinfo=UTC)
         )
     assert any(v["status"] == "overdue" for v in detail["visits"])

@@ -102,10 +102,9 @@ def test_readers_who_see_identifiers_only_do_not_see_the_bedside_wristband(
 ) -> None:
     case = _infused_case(demo_app, clock)
     operator, coordinator = demo_app.user("operator"), demo_app.user("coordinator")
-    today = clock().date()
     with demo_app.uow() as uow:
-        hidden = views.case_detail(uow, case.id, operator, today=today)
-        shown = views.case_detail(uow, case.id, coordinator, today=today)
+        hidden = views.case_detail(uow, case.id, operator, now=clock())
+        shown = views.case_detail(uow, case.id, coordinator, now=clock())
     assert WRISTBAND not in str(hidden) and NAME not in str(hidden)
     assert any(e["identifiers"].get("wristband_id") == WRISTBAND for e in shown["custody"])
     assert [i["scan_data"] for i in shown["incidents"]] == [WRISTBAND]

@@ -363,7 +363,7 @@ def case_show(
     application = cli.app()
     with cli.friendly_errors(), application.uow() as uow:
         viewer = application.user(cli.acting_user)
-        detail = views.case_detail(uow, case_id, viewer, today=application.clock().date())
+        detail = views.case_detail(uow, case_id, viewer, now=application.clock())
     if as_json:
         cli.print_json(detail)
         return

@@ -5,10 +5,10 @@ JSON-ready dicts shared by the CLI, the API and the web pages (docs/architecture
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from veinline.domain.case import Case, CaseState
+from veinline.domain.case import Case, CaseState, local_date
 from veinline.domain.catalog import Product
 from veinline.domain.errors import NotAllowed, NotFound
 from veinline.domain.user import User
@@ -75,10 +75,13 @@ def case_board(uow: AbstractUnitOfWork, viewer: User) -> list[dict[str, Any]]:
 
 
 def case_detail(
-    uow: AbstractUnitOfWork, case_id: str, viewer: User, *, today: date
+    uow: AbstractUnitOfWork, case_id: str, viewer: User, *, now: datetime
 ) -> dict[str, Any]:
-    """The case with its custody events, shipments, incidents and (if allowed) ledger."""
+    """The case with its custody events, shipments, incidents and (if allowed) ledger;
+    follow-up visits are due by the treatment centre's local dates."""
     case = readable_case(uow, case_id, viewer)
+    centre = uow.sites.get(case.treatment_site)
+    zone = centre.timezone if centre is not None else "UTC"
     full_data = authority.sees(viewer, Read.CASE, Where.of_case(case)) is DataClass.FULL
     product = uow.products.get(case.product_code)
     events = uow.custody_events.find(case_id=case.id)
@@ -94,7 +97,7 @@ def case_detail(
         entries = [entry_view(e) for e in sorted(found, key=lambda e: e.seq)]
     return {
         "case": case_view(case, viewer),
-        "visits": _visits(case, product, assessments, today),
+        "visits": _visits(case, product, assessments, now, zone),
         "product": product.snapshot() if product else None,
         "custody": [
             {**_custody_view(e.snapshot(), full_data), "point_label": e.point.label} for e in events
@@ -189,16 +192,17 @@ def fhir_bundle(
 
 
 def _visits(
-    case: Case, product: Product | None, assessments: list[Any], today: date
+    case: Case, product: Product | None, assessments: list[Any], now: datetime, zone: str
 ) -> list[dict[str, Any]]:
-    """The follow-up schedule with each visit's status, once the patient is infused."""
+    """The follow-up schedule with each visit's status, once the patient is infused, in the
+    treatment centre's dates (docs/architecture.md, "Local time")."""
     from veinline.domain.followup import FollowUpSchedule
 
     if case.infusion is None or product is None:
         return []
-    infused_on = case.infusion.infusion_started_at.date()
+    infused_on = local_date(case.infusion.infusion_started_at, zone)
     done = {date.fromisoformat(a.assessed_on) for a in assessments}
-    today = max(infused_on, today)
+    today = max(infused_on, local_date(now, zone))
     visits = FollowUpSchedule.for_modality(product.modality).visits_due(infused_on, done, today)
     return [
         {

@@ -102,7 +102,7 @@ def enrol(
 @router.get("/cases/{case_id}", tags=["journey"], responses=refusals(401, 403, 404, 422))
 def case_detail(case_id: str, actor: Actor, application: AppDep) -> dict[str, Any]:
     with application.uow() as uow:
-        return cases.case_detail(uow, case_id, actor, today=application.clock().date())
+        return cases.case_detail(uow, case_id, actor, now=application.clock())
 
 
 @router.post(

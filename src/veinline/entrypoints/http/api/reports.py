@@ -13,7 +13,7 @@ from veinline.entrypoints.views.bookings import booking_report
 router = APIRouter()
 
 
-@router.get("/reports/bookings", tags=["reports"], responses=refusals(401, 403))
+@router.get("/reports/bookings", tags=["reports"], responses=refusals(401, 403, 422))
 def bookings(actor: Actor, application: AppDep) -> dict[str, Any]:
     """Apheresis bookings: first bookings, reschedules by coded reason, back-entries, and
     both per apheresis unit."""

@@ -114,7 +114,7 @@ def case_page(
     error: str = "",
 ) -> Response:
     with application.uow() as uow:
-        detail = cases.case_detail(uow, case_id, user, today=application.clock().date())
+        detail = cases.case_detail(uow, case_id, user, now=application.clock())
         sites = catalogue.sites(uow)
         case = cases.readable_case(uow, case_id, user)
         shipments = uow.shipments.find(case_id=case_id)
