@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -33,6 +33,50 @@ def canonical_json(value: object) -> str:
 def content_hash(value: object) -> str:
     """The SHA-256 of a value's canonical JSON: what a signature is bound to (11.70)."""
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+# json's own string encoder for ensure_ascii=False (the C one where it is built), so a
+# string encoded here is byte for byte what canonical_json writes for it.
+_string: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def _text_or_null(value: str | None) -> str:
+    return "null" if value is None else _string(value)
+
+
+def _json_or_null(value: str | None) -> str:
+    return "null" if value is None else value
+
+
+def hashed_text(
+    seq: int,
+    recorded_at: str,
+    actor: str,
+    actor_name: str,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    before_json: str | None,
+    after_json: str | None,
+    reason: str,
+    signature_meaning: str | None,
+    signed_hash: str | None,
+    prev_hash: str,
+) -> str:
+    """The canonical JSON of an entry's hashed content, put together from the entry's
+    stored columns: the snapshots are stored as their canonical JSON, so they are placed
+    as they are instead of being parsed and written again. The keys are in sorted order
+    and the text equals `canonical_json(entry.hashed_content())` (a unit test holds the
+    two to each other), so the hashed form is the one the ledger has always had."""
+    return (
+        f'{{"action":{_string(action)},"actor":{_string(actor)},'
+        f'"actor_name":{_string(actor_name)},"after":{_json_or_null(after_json)},'
+        f'"before":{_json_or_null(before_json)},"entity_id":{_string(entity_id)},'
+        f'"entity_type":{_string(entity_type)},"prev_hash":{_string(prev_hash)},'
+        f'"reason":{_string(reason)},"recorded_at":{_string(recorded_at)},"seq":{seq},'
+        f'"signature_meaning":{_text_or_null(signature_meaning)},'
+        f'"signed_hash":{_text_or_null(signed_hash)}}}'
+    )
 
 
 def utc_text(moment: datetime) -> str:
@@ -141,25 +185,72 @@ class LedgerEntry:
 
 def seal(draft: LedgerDraft, *, seq: int, prev_hash: str, recorded_at: datetime) -> LedgerEntry:
     """Turn a draft into an entry chained to the one before it."""
+    return seal_texts(
+        draft,
+        seq=seq,
+        prev_hash=prev_hash,
+        recorded_at=recorded_at,
+        before_json=stored_json(draft.before),
+        after_json=stored_json(draft.after),
+    )
+
+
+def stored_json(snapshot: JsonObject | None) -> str | None:
+    """A snapshot's canonical JSON as the ledger stores it: of the snapshot as it reads
+    back from JSON (a key that is not text comes back as text, and sorts as text)."""
+    if snapshot is None:
+        return None
+    return canonical_json(json.loads(canonical_json(snapshot)))
+
+
+def seal_texts(
+    draft: LedgerDraft,
+    *,
+    seq: int,
+    prev_hash: str,
+    recorded_at: datetime,
+    before_json: str | None,
+    after_json: str | None,
+) -> LedgerEntry:
+    """`seal`, given the snapshots' canonical JSON (what the ledger stores): the hash is
+    taken over the text itself and the snapshots are read back from it, so what is hashed
+    now equals what is read back later."""
     if not draft.actor:
         raise ValueError("every ledger entry names the user who acted")
-    unsealed = LedgerEntry(
+    when = utc_text(recorded_at)
+    meaning = draft.signature.meaning if draft.signature else None
+    signed = draft.signature.signed_hash if draft.signature else None
+    text = hashed_text(
+        seq,
+        when,
+        draft.actor,
+        draft.actor_name,
+        draft.action,
+        draft.entity_type,
+        draft.entity_id,
+        before_json,
+        after_json,
+        draft.reason,
+        meaning,
+        signed,
+        prev_hash,
+    )
+    return LedgerEntry(
         seq=seq,
-        recorded_at=utc_text(recorded_at),
+        recorded_at=when,
         actor=draft.actor,
         actor_name=draft.actor_name,
         action=draft.action,
         entity_type=draft.entity_type,
         entity_id=draft.entity_id,
-        before=_plain(draft.before),
-        after=_plain(draft.after),
+        before=None if before_json is None else json.loads(before_json),
+        after=None if after_json is None else json.loads(after_json),
         reason=draft.reason,
-        signature_meaning=draft.signature.meaning if draft.signature else None,
-        signed_hash=draft.signature.signed_hash if draft.signature else None,
+        signature_meaning=meaning,
+        signed_hash=signed,
         prev_hash=prev_hash,
-        hash="",
+        hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
     )
-    return replace(unsealed, hash=unsealed.computed_hash())
 
 
 def _plain(snapshot: JsonObject | None) -> JsonObject | None:
@@ -192,17 +283,172 @@ class VerificationReport:
         return not self.breaks
 
 
-class ChainVerifier:
-    """Walks entries in sequence order and finds the first that breaks the chain."""
+# A stored entry as the ledger table holds it, the snapshots as their canonical JSON
+# text, in this column order: what `ChainVerifier.walk_rows` reads.
+STORED_COLUMNS = (
+    "seq",
+    "recorded_at",
+    "actor",
+    "actor_name",
+    "action",
+    "entity_type",
+    "entity_id",
+    "before",
+    "after",
+    "reason",
+    "signature_meaning",
+    "signed_hash",
+    "prev_hash",
+    "hash",
+)
+StoredRow = tuple[Any, ...]
 
-    def __init__(self) -> None:
+
+def stored_row(entry: LedgerEntry) -> StoredRow:
+    """An entry as the ledger table stores it (STORED_COLUMNS)."""
+    return (
+        entry.seq,
+        entry.recorded_at,
+        entry.actor,
+        entry.actor_name,
+        entry.action,
+        entry.entity_type,
+        entry.entity_id,
+        stored_json(entry.before),
+        stored_json(entry.after),
+        entry.reason,
+        entry.signature_meaning,
+        entry.signed_hash,
+        entry.prev_hash,
+        entry.hash,
+    )
+
+
+def entry_of_row(row: StoredRow) -> LedgerEntry:
+    """A stored row read back as an entry (its snapshots parsed)."""
+    before, after = row[7], row[8]
+    return LedgerEntry(
+        seq=row[0],
+        recorded_at=row[1],
+        actor=row[2],
+        actor_name=row[3],
+        action=row[4],
+        entity_type=row[5],
+        entity_id=row[6],
+        before=None if before is None else json.loads(before),
+        after=None if after is None else json.loads(after),
+        reason=row[9],
+        signature_meaning=row[10],
+        signed_hash=row[11],
+        prev_hash=row[12],
+        hash=row[13],
+    )
+
+
+class ChainVerifier:
+    """Walks entries in sequence order and finds the first that breaks the chain.
+
+    A walk starts at the beginning (a full verification) or just after a checkpoint
+    already verified (`after_seq` and the hash of that entry, `tip_hash`): the next entry
+    must then be `after_seq + 1` and follow `tip_hash`.
+    """
+
+    def __init__(self, *, after_seq: int = 0, tip_hash: str = GENESIS_HASH) -> None:
         self.report = VerificationReport()
-        self.last_after: dict[tuple[str, str], tuple[int, JsonObject | None]] = {}
-        self._expected_seq = 1
-        self._prev_hash = GENESIS_HASH
+        # The last snapshot of each record as the ledger stores it (canonical JSON, or
+        # None once deleted), with the entry it is in; parsed only when compared.
+        self.last_after: dict[tuple[str, str], tuple[int, str | None]] = {}
+        self._expected_seq = after_seq + 1
+        self._prev_hash = tip_hash
+
+    @property
+    def tip(self) -> tuple[int, str]:
+        """The sequence and hash of the last entry found good (0 and the genesis hash
+        before the first)."""
+        return self._expected_seq - 1, self._prev_hash
+
+    def last_snapshot(self, entity_type: str, entity_id: str) -> JsonObject | None:
+        """A record's last snapshot in the entries walked so far."""
+        text = self.last_after.get((entity_type, entity_id), (0, None))[1]
+        return None if text is None else _object(text)
 
     def walk(self, entries: Iterable[LedgerEntry]) -> bool:
         return all(self._check(entry) for entry in entries)
+
+    def walk_rows(
+        self, rows: Iterable[StoredRow], progress: Callable[[int], None] | None = None
+    ) -> bool:
+        """Walk stored rows: the hash of each is taken over the text put together from its
+        columns (`hashed_text`) without parsing its snapshots. A row that does not match
+        is checked again the slow way (`walk`) before it is called a break, so this finds
+        exactly what `walk` finds. `progress` is told every 10,000 entries how many were
+        checked so far."""
+        sha256 = hashlib.sha256
+        last_after = self.last_after
+        expected = self._expected_seq
+        prev = self._prev_hash
+        start = expected
+        try:
+            for row in rows:
+                (
+                    seq,
+                    recorded_at,
+                    actor,
+                    actor_name,
+                    action,
+                    entity_type,
+                    entity_id,
+                    before,
+                    after,
+                    reason,
+                    meaning,
+                    signed,
+                    prev_hash,
+                    entry_hash,
+                ) = row
+                if (
+                    seq != expected
+                    or prev_hash != prev
+                    or sha256(
+                        hashed_text(
+                            seq,
+                            recorded_at,
+                            actor,
+                            actor_name,
+                            action,
+                            entity_type,
+                            entity_id,
+                            before,
+                            after,
+                            reason,
+                            meaning,
+                            signed,
+                            prev_hash,
+                        ).encode()
+                    ).hexdigest()
+                    != entry_hash
+                    or (
+                        signed is not None
+                        and signed != sha256(_json_or_null(after).encode()).hexdigest()
+                    )
+                ):
+                    self.report.entries_checked += expected - start
+                    self._expected_seq, self._prev_hash = expected, prev
+                    if not self._check(entry_of_row(row)):
+                        start = expected
+                        return False
+                    expected, prev = self._expected_seq, self._prev_hash
+                    start = expected
+                    continue
+                expected += 1
+                prev = entry_hash
+                last_after[(entity_type, entity_id)] = (seq, after)
+                if progress is not None and not (expected - start) % 10_000:
+                    progress(self.report.entries_checked + expected - start)
+        finally:
+            self.report.entries_checked += expected - start
+            self._expected_seq, self._prev_hash = expected, prev
+        return True
 
     def _check(self, entry: LedgerEntry) -> bool:
         problem = None
@@ -229,7 +475,10 @@ class ChainVerifier:
         self.report.entries_checked += 1
         self._expected_seq += 1
         self._prev_hash = entry.hash
-        self.last_after[(entry.entity_type, entry.entity_id)] = (entry.seq, entry.after)
+        self.last_after[(entry.entity_type, entry.entity_id)] = (
+            entry.seq,
+            stored_json(entry.after),
+        )
         return True
 
     def compare_records(self, records: Iterable[tuple[str, str, JsonObject]]) -> bool:
@@ -239,12 +488,13 @@ class ChainVerifier:
             key = (entity_type, entity_id)
             seen.add(key)
             self.report.records_checked += 1
-            seq, after = self.last_after.get(key, (0, None))
+            seq, after_text = self.last_after.get(key, (0, None))
             label = f"{entity_type} {entity_id}"
-            if after is None:
+            if after_text is None:
                 self._break(None, label, f"{label} is in the database but not in the ledger")
                 return False
             current = _plain(snapshot) or {}
+            after = _object(after_text)
             if current != after:
                 field_name, old, new = next(_differences(after, current))
                 self._break(
@@ -255,8 +505,8 @@ class ChainVerifier:
                     "(the table was edited outside veinline)",
                 )
                 return False
-        for (entity_type, entity_id), (seq, after) in self.last_after.items():
-            if after is not None and (entity_type, entity_id) not in seen:
+        for (entity_type, entity_id), (seq, after_text) in self.last_after.items():
+            if after_text is not None and (entity_type, entity_id) not in seen:
                 label = f"{entity_type} {entity_id}"
                 self._break(
                     seq,
@@ -271,9 +521,89 @@ class ChainVerifier:
         self.report.breaks.append(Break(seq=seq, entity=entity, message=message))
 
 
+def _object(text: str) -> JsonObject:
+    loaded: JsonObject = json.loads(text)
+    return loaded
+
+
 def _differences(
     recorded: Mapping[str, Any], current: Mapping[str, Any]
 ) -> Iterator[tuple[str, Any, Any]]:
     for name in dict.fromkeys([*recorded.keys(), *current.keys()]):
         if recorded.get(name) != current.get(name):
             yield name, recorded.get(name), current.get(name)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The result of one verification, kept so that the next routine check verifies only
+    the entries after it (docs/architecture.md, "The ledger").
+
+    It names the last entry found good (`last_seq`, and that entry's hash, `tip_hash`),
+    who verified, when, whether the whole chain was walked (`full`), the result and the
+    first break. Checkpoints are hash-chained to each other as entries are: each is
+    sealed with the hash of the one before, so an edited checkpoint shows.
+    """
+
+    number: int
+    last_seq: int
+    tip_hash: str
+    checked_at: str
+    checked_by: str
+    full: bool
+    ok: bool
+    entries_checked: int
+    records_checked: int
+    first_break: str | None
+    prev_hash: str
+    hash: str
+
+    def hashed_content(self) -> JsonObject:
+        """Every field but the checkpoint's own hash: what that hash covers."""
+        return {
+            "number": self.number,
+            "last_seq": self.last_seq,
+            "tip_hash": self.tip_hash,
+            "checked_at": self.checked_at,
+            "checked_by": self.checked_by,
+            "full": self.full,
+            "ok": self.ok,
+            "entries_checked": self.entries_checked,
+            "records_checked": self.records_checked,
+            "first_break": self.first_break,
+            "prev_hash": self.prev_hash,
+        }
+
+    def computed_hash(self) -> str:
+        return content_hash(self.hashed_content())
+
+    @property
+    def intact(self) -> bool:
+        return self.computed_hash() == self.hash
+
+
+def seal_checkpoint(
+    report: VerificationReport,
+    *,
+    tip: tuple[int, str],
+    full: bool,
+    checked_by: str,
+    checked_at: datetime,
+    previous: Checkpoint | None,
+) -> Checkpoint:
+    """The checkpoint of a verification, chained to the checkpoint before it."""
+    unsealed = Checkpoint(
+        number=previous.number + 1 if previous else 1,
+        last_seq=tip[0],
+        tip_hash=tip[1],
+        checked_at=utc_text(checked_at),
+        checked_by=checked_by,
+        full=full,
+        ok=report.ok,
+        entries_checked=report.entries_checked,
+        records_checked=report.records_checked,
+        first_break=report.breaks[0].message if report.breaks else None,
+        prev_hash=previous.hash if previous else GENESIS_HASH,
+        hash="",
+    )
+    return replace(unsealed, hash=unsealed.computed_hash())
