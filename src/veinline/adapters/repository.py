@@ -8,7 +8,19 @@ from collections.abc import Callable, Generator
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Engine, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Engine,
+    LargeBinary,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -241,9 +253,17 @@ class SqlLedger:
 
     def rows(self, after_seq: int = 0) -> Generator[StoredRow, None, None]:
         """The stored rows after `after_seq`, in order, streamed (PostgreSQL: a
-        server-side cursor) as plain tuples, not ORM objects."""
+        server-side cursor) as plain tuples, not ORM objects. The snapshots come as their
+        UTF-8 bytes, which is what is hashed: no decoding and encoding again."""
         t = _LEDGER
-        query = select(*_STORED).where(t.c.seq > after_seq).order_by(t.c.seq)
+        if self.session.get_bind().dialect.name == "postgresql":
+            # convert_to, not ::bytea, which would read backslashes as escapes.
+            before: Any = func.convert_to(t.c.before, "UTF8", type_=LargeBinary)
+            after: Any = func.convert_to(t.c.after, "UTF8", type_=LargeBinary)
+        else:
+            before, after = cast(t.c.before, LargeBinary), cast(t.c.after, LargeBinary)
+        columns = [*_STORED[:7], before, after, *_STORED[9:]]
+        query = select(*columns).where(t.c.seq > after_seq).order_by(t.c.seq)
         result = self.session.execute(query.execution_options(yield_per=5000))
         try:
             for partition in result.partitions():

@@ -112,6 +112,46 @@ class Regulated(Protocol):
     def snapshot(self) -> JsonObject: ...
 
 
+def _utf8(value: str | bytes | None) -> bytes:
+    if value is None:
+        return b"null"
+    return value.encode() if isinstance(value, str) else value
+
+
+def stored_hash(
+    seq: int,
+    recorded_at: str,
+    actor: str,
+    actor_name: str,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    before_json: str | bytes | None,
+    after_json: str | bytes | None,
+    reason: str,
+    signature_meaning: str | None,
+    signed_hash: str | None,
+    prev_hash: str,
+) -> str:
+    """The SHA-256 of `hashed_text`, fed in parts: the snapshots go in as the bytes the
+    database gave (a verification reads them as bytes, neither decoded nor encoded)."""
+    digest = hashlib.sha256(
+        f'{{"action":{_string(action)},"actor":{_string(actor)},'
+        f'"actor_name":{_string(actor_name)},"after":'.encode()
+    )
+    digest.update(_utf8(after_json))
+    digest.update(b',"before":')
+    digest.update(_utf8(before_json))
+    digest.update(
+        f',"entity_id":{_string(entity_id)},"entity_type":{_string(entity_type)},'
+        f'"prev_hash":{_string(prev_hash)},"reason":{_string(reason)},'
+        f'"recorded_at":{_string(recorded_at)},"seq":{seq},'
+        f'"signature_meaning":{_text_or_null(signature_meaning)},'
+        f'"signed_hash":{_text_or_null(signed_hash)}}}'.encode()
+    )
+    return digest.hexdigest()
+
+
 @dataclass(frozen=True)
 class Signature:
     """The parts of an electronic signature that 11.50 asks to be shown with the record."""
@@ -357,7 +397,7 @@ class ChainVerifier:
         self.report = VerificationReport()
         # The last snapshot of each record as the ledger stores it (canonical JSON, or
         # None once deleted), with the entry it is in; parsed only when compared.
-        self.last_after: dict[tuple[str, str], tuple[int, str | None]] = {}
+        self.last_after: dict[tuple[str, str], tuple[int, str | bytes | None]] = {}
         self._expected_seq = after_seq + 1
         self._prev_hash = tip_hash
 
@@ -379,10 +419,10 @@ class ChainVerifier:
         self, rows: Iterable[StoredRow], progress: Callable[[int], None] | None = None
     ) -> bool:
         """Walk stored rows: the hash of each is taken over the text put together from its
-        columns (`hashed_text`) without parsing its snapshots. A row that does not match
-        is checked again the slow way (`walk`) before it is called a break, so this finds
-        exactly what `walk` finds. `progress` is told every 10,000 entries how many were
-        checked so far."""
+        columns (`stored_hash`) without parsing its snapshots (text or UTF-8 bytes). A
+        row that does not match is checked again the slow way (`walk`) before it is
+        called a break, so this finds exactly what `walk` finds. `progress` is told every
+        10,000 entries how many were checked so far."""
         sha256 = hashlib.sha256
         last_after = self.last_after
         expected = self._expected_seq
@@ -409,28 +449,23 @@ class ChainVerifier:
                 if (
                     seq != expected
                     or prev_hash != prev
-                    or sha256(
-                        hashed_text(
-                            seq,
-                            recorded_at,
-                            actor,
-                            actor_name,
-                            action,
-                            entity_type,
-                            entity_id,
-                            before,
-                            after,
-                            reason,
-                            meaning,
-                            signed,
-                            prev_hash,
-                        ).encode()
-                    ).hexdigest()
-                    != entry_hash
-                    or (
-                        signed is not None
-                        and signed != sha256(_json_or_null(after).encode()).hexdigest()
+                    or stored_hash(
+                        seq,
+                        recorded_at,
+                        actor,
+                        actor_name,
+                        action,
+                        entity_type,
+                        entity_id,
+                        before,
+                        after,
+                        reason,
+                        meaning,
+                        signed,
+                        prev_hash,
                     )
+                    != entry_hash
+                    or (signed is not None and signed != sha256(_utf8(after)).hexdigest())
                 ):
                     self.report.entries_checked += expected - start
                     self._expected_seq, self._prev_hash = expected, prev
@@ -521,7 +556,7 @@ class ChainVerifier:
         self.report.breaks.append(Break(seq=seq, entity=entity, message=message))
 
 
-def _object(text: str) -> JsonObject:
+def _object(text: str | bytes) -> JsonObject:
     loaded: JsonObject = json.loads(text)
     return loaded
 
