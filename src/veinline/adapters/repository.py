@@ -43,8 +43,7 @@ from veinline.domain.ledger import (
     LedgerEntry,
     StoredRow,
     entry_of_row,
-    seal,
-    stored_row,
+    sealed_row,
 )
 from veinline.domain.planning_records import PlanRecord, TriageSettings
 from veinline.domain.process import ProcessTemplate
@@ -212,24 +211,23 @@ class SqlLedger:
         known = self._tip
         guess = None if known is not None else _TIPS.get(engine)
         if guess is None:
-            entry = self._seal(draft, known or self._read_tip())
-            self.session.execute(_APPEND, self._values(entry))
+            entry, values = self._seal(draft, known or self._read_tip())
+            self.session.execute(_APPEND, values)
         else:
-            entry = self._seal(draft, guess)
-            if self.session.execute(_APPEND_AFTER_TIP, self._values(entry)).first() is None:
+            entry, values = self._seal(draft, guess)
+            if self.session.execute(_APPEND_AFTER_TIP, values).first() is None:
                 # Another process appended since this one last did: read the tip again.
-                entry = self._seal(draft, self._read_tip())
-                self.session.execute(_APPEND, self._values(entry))
+                entry, values = self._seal(draft, self._read_tip())
+                self.session.execute(_APPEND, values)
         self._tip = (entry.seq, entry.hash)
         _TIPS.set(engine, self._tip)
         return entry
 
-    def _seal(self, draft: LedgerDraft, tip: tuple[int, str]) -> LedgerEntry:
-        return seal(draft, seq=tip[0] + 1, prev_hash=tip[1], recorded_at=self.clock())
-
-    @staticmethod
-    def _values(entry: LedgerEntry) -> dict[str, object]:
-        return dict(zip(STORED_COLUMNS, stored_row(entry), strict=True))
+    def _seal(
+        self, draft: LedgerDraft, tip: tuple[int, str]
+    ) -> tuple[LedgerEntry, dict[str, object]]:
+        entry, row = sealed_row(draft, seq=tip[0] + 1, prev_hash=tip[1], recorded_at=self.clock())
+        return entry, dict(zip(STORED_COLUMNS, row, strict=True))
 
     def _read_tip(self) -> tuple[int, str]:
         t = _LEDGER

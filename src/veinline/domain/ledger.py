@@ -225,38 +225,21 @@ class LedgerEntry:
 
 def seal(draft: LedgerDraft, *, seq: int, prev_hash: str, recorded_at: datetime) -> LedgerEntry:
     """Turn a draft into an entry chained to the one before it."""
-    return seal_texts(
-        draft,
-        seq=seq,
-        prev_hash=prev_hash,
-        recorded_at=recorded_at,
-        before_json=stored_json(draft.before),
-        after_json=stored_json(draft.after),
-    )
+    return sealed_row(draft, seq=seq, prev_hash=prev_hash, recorded_at=recorded_at)[0]
 
 
-def stored_json(snapshot: JsonObject | None) -> str | None:
-    """A snapshot's canonical JSON as the ledger stores it: of the snapshot as it reads
-    back from JSON (a key that is not text comes back as text, and sorts as text)."""
-    if snapshot is None:
-        return None
-    return canonical_json(json.loads(canonical_json(snapshot)))
+def sealed_row(
+    draft: LedgerDraft, *, seq: int, prev_hash: str, recorded_at: datetime
+) -> tuple[LedgerEntry, StoredRow]:
+    """`seal`, with the entry as the ledger stores it (STORED_COLUMNS).
 
-
-def seal_texts(
-    draft: LedgerDraft,
-    *,
-    seq: int,
-    prev_hash: str,
-    recorded_at: datetime,
-    before_json: str | None,
-    after_json: str | None,
-) -> LedgerEntry:
-    """`seal`, given the snapshots' canonical JSON (what the ledger stores): the hash is
-    taken over the text itself and the snapshots are read back from it, so what is hashed
-    now equals what is read back later."""
+    The snapshots are read back from their JSON first, so what is hashed now equals what
+    is read back later; the row holds their canonical JSON, which is what the hash
+    covers, written once."""
     if not draft.actor:
         raise ValueError("every ledger entry names the user who acted")
+    before, before_json = _stored(draft.before)
+    after, after_json = _stored(draft.after)
     when = utc_text(recorded_at)
     meaning = draft.signature.meaning if draft.signature else None
     signed = draft.signature.signed_hash if draft.signature else None
@@ -275,7 +258,8 @@ def seal_texts(
         signed,
         prev_hash,
     )
-    return LedgerEntry(
+    entry_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    entry = LedgerEntry(
         seq=seq,
         recorded_at=when,
         actor=draft.actor,
@@ -283,14 +267,45 @@ def seal_texts(
         action=draft.action,
         entity_type=draft.entity_type,
         entity_id=draft.entity_id,
-        before=None if before_json is None else json.loads(before_json),
-        after=None if after_json is None else json.loads(after_json),
+        before=before,
+        after=after,
         reason=draft.reason,
         signature_meaning=meaning,
         signed_hash=signed,
         prev_hash=prev_hash,
-        hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        hash=entry_hash,
     )
+    row = (
+        seq,
+        when,
+        draft.actor,
+        draft.actor_name,
+        draft.action,
+        draft.entity_type,
+        draft.entity_id,
+        before_json,
+        after_json,
+        draft.reason,
+        meaning,
+        signed,
+        prev_hash,
+        entry_hash,
+    )
+    return entry, row
+
+
+def _stored(snapshot: JsonObject | None) -> tuple[JsonObject | None, str | None]:
+    # The snapshot as it reads back from JSON (a key that is not text comes back as
+    # text, and sorts as text), and its canonical JSON.
+    if snapshot is None:
+        return None, None
+    plain: JsonObject = json.loads(canonical_json(snapshot))
+    return plain, canonical_json(plain)
+
+
+def stored_json(snapshot: JsonObject | None) -> str | None:
+    """A snapshot's canonical JSON as the ledger stores it."""
+    return _stored(snapshot)[1]
 
 
 def _plain(snapshot: JsonObject | None) -> JsonObject | None:
