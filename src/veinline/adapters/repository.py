@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     Engine,
     LargeBinary,
     bindparam,
@@ -157,6 +159,14 @@ _APPEND_AFTER_TIP = (
     .returning(_LEDGER.c.seq)
 )
 _APPEND = insert(_LEDGER)
+# PostgreSQL: the same, with the lock taken in the same round trip (migration 0012).
+_LOCK_AND_APPEND_AFTER_TIP = select(
+    func.veinline_ledger_append(
+        bindparam("lock_key", type_=BigInteger),
+        *[bindparam(c.name, type_=c.type) for c in _STORED],
+        type_=Boolean,
+    )
+)
 
 
 class _Tips:
@@ -202,21 +212,29 @@ class SqlLedger:
     def append(self, draft: LedgerDraft) -> LedgerEntry:
         bind = self.session.get_bind()
         engine = bind if isinstance(bind, Engine) else bind.engine
-        if self._tip is None and engine.dialect.name == "postgresql":
+        postgresql = engine.dialect.name == "postgresql"
+        known = self._tip
+        guess = None if known is not None else _TIPS.get(engine)
+        if known is None and guess is None and postgresql:
             # One appender at a time, until this transaction ends (SQLite gets the same
             # from BEGIN IMMEDIATE).
             self.session.execute(select(func.pg_advisory_xact_lock(LEDGER_LOCK_KEY)))
         # Flush first so the rows this entry describes are written before it.
         self.session.flush()
-        known = self._tip
-        guess = None if known is not None else _TIPS.get(engine)
         if guess is None:
             entry, values = self._seal(draft, known or self._read_tip())
             self.session.execute(_APPEND, values)
         else:
             entry, values = self._seal(draft, guess)
-            if self.session.execute(_APPEND_AFTER_TIP, values).first() is None:
-                # Another process appended since this one last did: read the tip again.
+            if postgresql:
+                appended = self.session.execute(
+                    _LOCK_AND_APPEND_AFTER_TIP, {**values, "lock_key": LEDGER_LOCK_KEY}
+                ).scalar_one()
+            else:
+                appended = self.session.execute(_APPEND_AFTER_TIP, values).first() is not None
+            if not appended:
+                # Another process appended since this one last did (the lock is held
+                # now either way): read the tip and seal again.
                 entry, values = self._seal(draft, self._read_tip())
                 self.session.execute(_APPEND, values)
         self._tip = (entry.seq, entry.hash)
@@ -251,16 +269,13 @@ class SqlLedger:
 
     def rows(self, after_seq: int = 0) -> Generator[StoredRow, None, None]:
         """The stored rows after `after_seq`, in order, streamed (PostgreSQL: a
-        server-side cursor) as plain tuples, not ORM objects. The snapshots come as their
-        UTF-8 bytes, which is what is hashed: no decoding and encoding again."""
+        server-side cursor) as plain tuples, not ORM objects. On SQLite the snapshots
+        come as their UTF-8 bytes, which is what is hashed (no decoding and encoding
+        again); PostgreSQL sends bytea in hex, so text is quicker there."""
         t = _LEDGER
-        if self.session.get_bind().dialect.name == "postgresql":
-            # convert_to, not ::bytea, which would read backslashes as escapes.
-            before: Any = func.convert_to(t.c.before, "UTF8", type_=LargeBinary)
-            after: Any = func.convert_to(t.c.after, "UTF8", type_=LargeBinary)
-        else:
-            before, after = cast(t.c.before, LargeBinary), cast(t.c.after, LargeBinary)
-        columns = [*_STORED[:7], before, after, *_STORED[9:]]
+        columns: list[Any] = list(_STORED)
+        if self.session.get_bind().dialect.name != "postgresql":
+            columns[7:9] = [cast(t.c.before, LargeBinary), cast(t.c.after, LargeBinary)]
         query = select(*columns).where(t.c.seq > after_seq).order_by(t.c.seq)
         result = self.session.execute(query.execution_options(yield_per=5000))
         try:
