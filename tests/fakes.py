@@ -110,9 +110,14 @@ class FakeLedger:
 
 
 class FakeCheckpoints:
-    def __init__(self) -> None:
+    def __init__(self, ledger: FakeLedger) -> None:
+        self.ledger = ledger
         self.committed: list[Checkpoint] = []
         self.pending: list[Checkpoint] = []
+
+    def with_ledger_hashes(self) -> Generator[tuple[Checkpoint, str | None], None, None]:
+        for checkpoint in list(self.committed):
+            yield checkpoint, self.ledger.stored_hash(checkpoint.last_seq)
 
     def last(self, *, good: bool = False) -> Checkpoint | None:
         found = [c for c in self.committed + self.pending if c.ok or not good]
@@ -223,7 +228,7 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self.release_records = FakeRepository(lambda r: r.batch_id)
         self.sequences = FakeSequences()
         self.ledger = FakeLedger(clock)
-        self.checkpoints = FakeCheckpoints()
+        self.checkpoints = FakeCheckpoints(self.ledger)
         self.tokens = FakeTokens()
         self.clock = clock
         self.sign_in_guards = FakeRepository(lambda g: g.username)

@@ -4,6 +4,7 @@ SQLite and PostgreSQL (docs/architecture.md, "The ledger")."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import text
@@ -12,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from veinline.adapters.repository import SqlAlchemyUnitOfWork
 from veinline.bootstrap import App
 from veinline.domain.errors import Conflict
-from veinline.domain.ledger import GENESIS_HASH, ChainVerifier, LedgerDraft
+from veinline.domain.ledger import GENESIS_HASH, ChainVerifier, LedgerDraft, entry_of_row
 from veinline.services import commands, ledger
 
 
@@ -200,3 +201,45 @@ def test_concurrent_writers_never_fork_the_chain(demo_app: App) -> None:
     verifier = ChainVerifier()
     assert verifier.walk_rows(rows) and verifier.tip[0] == len(rows)
     assert rows[0][12] == GENESIS_HASH
+
+
+def test_a_chain_rewritten_with_its_hashes_recomputed_disagrees_with_its_checkpoints(
+    demo_app: App,
+) -> None:
+    qa = demo_app.user("qa")
+    ledger.check(demo_app.uow(), actor=qa)
+    _unlock(demo_app, "ledger_entries")
+    with demo_app.uow() as uow:
+        entries = [entry_of_row(row) for row in uow.ledger.rows()]
+    prev = entries[8].hash
+    with demo_app.engine.begin() as conn:
+        for entry in entries[9:]:
+            reason = "rewritten" if entry.seq == 10 else entry.reason
+            forged = replace(entry, reason=reason, prev_hash=prev)
+            forged = replace(forged, hash=forged.computed_hash())
+            conn.execute(
+                text(
+                    "UPDATE ledger_entries SET reason = :r, prev_hash = :p, hash = :h "
+                    "WHERE seq = :s"
+                ),
+                {"r": reason, "p": prev, "h": forged.hash, "s": entry.seq},
+            )
+            prev = forged.hash
+    # The chain itself walks clean ...
+    assert ledger.verify(demo_app.uow()).ok
+    # ... but the checkpoint recorded before the rewrite names another tip hash.
+    full, report = ledger.check(demo_app.uow(), actor=qa, full=True)
+    assert not full.ok
+    assert report.breaks[0].entity == "checkpoint #1"
+    assert "recorded entry #54 with another hash" in report.breaks[0].message
+
+
+def test_a_full_check_walks_the_checkpoints_too(demo_app: App) -> None:
+    qa = demo_app.user("qa")
+    ledger.check(demo_app.uow(), actor=qa)
+    ledger.check(demo_app.uow(), actor=qa)
+    _unlock(demo_app, "ledger_checkpoints")
+    _sql(demo_app, "UPDATE ledger_checkpoints SET entries_checked = 0 WHERE number = 1")
+    full, report = ledger.check(demo_app.uow(), actor=qa, full=True)
+    assert not full.ok and report.breaks[0].entity == "checkpoint #1"
+    assert "does not match its own hash" in report.breaks[0].message

@@ -338,6 +338,20 @@ class SqlCheckpoints:
         row = self.session.execute(query.order_by(t.c.number.desc()).limit(1)).first()
         return _checkpoint(row) if row else None
 
+    def with_ledger_hashes(self) -> Generator[tuple[Checkpoint, str | None], None, None]:
+        c, e = orm.ledger_checkpoints, _LEDGER
+        query = (
+            select(c, e.c.hash.label("entry_hash"))
+            .outerjoin(e, e.c.seq == c.c.last_seq)
+            .order_by(c.c.number)
+        )
+        result = self.session.execute(query.execution_options(yield_per=1000))
+        try:
+            for row in result:
+                yield _checkpoint(row), row.entry_hash
+        finally:
+            result.close()
+
     def add(self, checkpoint: Checkpoint) -> None:
         self.session.execute(
             insert(orm.ledger_checkpoints).values(

@@ -45,8 +45,9 @@ def check(
     A routine check (`full=False`) walks only the entries after the last good checkpoint,
     starting from that checkpoint's tip hash, then compares every regulated record with
     its last snapshot; `full=True` walks the whole chain again (an entry edited before
-    the last checkpoint is found only so). Either way the release signatures are checked
-    and the result, good or not, becomes the newest checkpoint, signed by `actor`.
+    the last checkpoint is found only so, and so is a checkpoint that no longer agrees
+    with the ledger). Either way the release signatures are checked and the result, good
+    or not, becomes the newest checkpoint, signed by `actor`.
     """
     with uow:
         uow.read_consistently()
@@ -57,7 +58,9 @@ def check(
         )
         if start is None or _start_holds(uow, start, verifier.report):
             after_seq = start.last_seq if start else 0
-            if _walk(uow, verifier, after_seq, progress):
+            if _walk(uow, verifier, after_seq, progress) and (
+                start is not None or _checkpoints_hold(uow, verifier.report)
+            ):
                 if start is not None:
                     # The records not changed since the checkpoint are compared with their
                     # snapshot as of then, vouched for by the checkpoint.
@@ -104,6 +107,31 @@ def _start_holds(uow: AbstractUnitOfWork, start: Checkpoint, report: Verificatio
         return True
     report.breaks.append(Break(seq=start.last_seq or None, entity=None, message=problem))
     return False
+
+
+def _checkpoints_hold(uow: AbstractUnitOfWork, report: VerificationReport) -> bool:
+    """A full check also walks the checkpoints: each as sealed, chained to the one before,
+    and naming its tip entry with the hash the (now verified) ledger holds for it. A chain
+    rewritten with its hashes recomputed walks clean, but disagrees with the checkpoints
+    recorded before the rewrite."""
+    previous_hash, number = GENESIS_HASH, 0
+    for checkpoint, entry_hash in uow.checkpoints.with_ledger_hashes():
+        label = f"checkpoint #{checkpoint.number}"
+        problem = None
+        if not checkpoint.intact:
+            problem = f"{label} does not match its own hash (it was edited)"
+        elif checkpoint.number != number + 1 or checkpoint.prev_hash != previous_hash:
+            problem = f"{label} does not follow checkpoint #{number} (one was removed or moved)"
+        elif checkpoint.last_seq and entry_hash != checkpoint.tip_hash:
+            problem = (
+                f"{label} recorded entry #{checkpoint.last_seq} with another hash than the "
+                "ledger now holds (the chain was rewritten after that verification)"
+            )
+        if problem is not None:
+            report.breaks.append(Break(seq=None, entity=label, message=problem))
+            return False
+        previous_hash, number = checkpoint.hash, checkpoint.number
+    return True
 
 
 def _walk(

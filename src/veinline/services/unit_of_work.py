@@ -107,6 +107,11 @@ class CheckpointStore(Protocol):
 
     def add(self, checkpoint: Checkpoint) -> None: ...
 
+    def with_ledger_hashes(self) -> Generator[tuple[Checkpoint, str | None], None, None]:
+        """Every checkpoint, oldest first, with the hash the ledger holds for the entry
+        it ends at (None when there is no such entry)."""
+        ...
+
     def lock(self) -> None:
         """Serialise checkpoint appends until the transaction ends."""
         ...
