@@ -243,3 +243,18 @@ def test_a_full_check_walks_the_checkpoints_too(demo_app: App) -> None:
     full, report = ledger.check(demo_app.uow(), actor=qa, full=True)
     assert not full.ok and report.breaks[0].entity == "checkpoint #1"
     assert "does not match its own hash" in report.breaks[0].message
+
+
+def test_a_verification_reads_one_snapshot_and_holds_no_writer_back(demo_app: App) -> None:
+    uow = demo_app.uow()
+    with uow:
+        uow.read_consistently()
+        rows = uow.ledger.rows()
+        assert next(rows)[0] == 1
+        # Writers go on while the verification reads (SQLite: a deferred transaction,
+        # not BEGIN IMMEDIATE; PostgreSQL: REPEATABLE READ) ...
+        _change_product(demo_app, 2)
+        # ... and the verification still sees the ledger as it was when it began.
+        assert uow.ledger.count() == 54
+        assert sum(1 for _ in rows) == 53
+    assert ledger.verify(demo_app.uow()).entries_checked == 56

@@ -27,6 +27,10 @@ VERSION_TABLE = "alembic_version"
 LEDGER_LOCK_KEY = 727_270_128
 
 
+# The execution option that makes a SQLite transaction a deferred, read-only one.
+READ_ONLY = "veinline_read_only"
+
+
 def make_engine(url: str) -> Engine:
     """An engine for a database URL; SQLite gets WAL, foreign keys and serial writes."""
     parsed = make_url(url)
@@ -58,7 +62,13 @@ def _make_sqlite_transactions_serial(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader that asked for it (READ_ONLY, a ledger verification) starts a
+        # deferred transaction instead: in WAL mode it reads one snapshot from its first
+        # read on and does not hold writers back while it reads.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

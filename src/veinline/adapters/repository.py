@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from veinline.adapters import orm
-from veinline.adapters.database import LEDGER_LOCK_KEY
+from veinline.adapters.database import LEDGER_LOCK_KEY, READ_ONLY
 from veinline.domain.assessment import Assessment
 from veinline.domain.batch import Batch
 from veinline.domain.case import Case
@@ -571,10 +571,13 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
             ) from exc
 
     def read_consistently(self) -> None:
-        # SQLite's BEGIN IMMEDIATE already reads one state (no one else writes);
-        # PostgreSQL reads one snapshot for the whole transaction in REPEATABLE READ.
+        # PostgreSQL reads one snapshot for the whole transaction in REPEATABLE READ;
+        # SQLite in WAL mode does in a deferred transaction, which does not take the
+        # write lock (database.READ_ONLY), so appends go on while it reads.
         if self.session.get_bind().dialect.name == "postgresql":
             self.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        else:
+            self.session.connection(execution_options={READ_ONLY: True})
 
     def _commit(self) -> None:
         try:
