@@ -1,4 +1,5 @@
-"""Reading the ledger: verification end to end, and one record's history."""
+"""Reading the ledger: verification (full, or routine from the last good checkpoint) and
+the checkpoints that keep its results, and one record's history."""
 
 from __future__ import annotations
 
