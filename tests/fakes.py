@@ -13,7 +13,17 @@ from typing import Any, Generic, TypeVar
 
 from veinline.adapters.seed.release_panels import default_tests
 from veinline.domain.catalog import Modality
-from veinline.domain.ledger import GENESIS_HASH, JsonObject, LedgerDraft, LedgerEntry, seal
+from veinline.domain.ledger import (
+    GENESIS_HASH,
+    Checkpoint,
+    JsonObject,
+    LedgerDraft,
+    LedgerEntry,
+    StoredRow,
+    seal,
+    stored_json,
+    stored_row,
+)
 from veinline.domain.sign_in import IssuedToken
 from veinline.domain.specification import ReleaseTest
 from veinline.services.unit_of_work import AbstractUnitOfWork, Claim, KeyTaken, StoredKey
@@ -72,12 +82,54 @@ class FakeLedger:
     def entries(self) -> Generator[LedgerEntry, None, None]:
         yield from list(self.committed)
 
+    def rows(self, after_seq: int = 0) -> Generator[StoredRow, None, None]:
+        for entry in list(self.committed):
+            if entry.seq > after_seq:
+                yield stored_row(entry)
+
+    def count(self, after_seq: int = 0) -> int:
+        return sum(1 for e in self.committed if e.seq > after_seq)
+
+    def stored_hash(self, seq: int) -> str | None:
+        return next((e.hash for e in self.committed if e.seq == seq), None)
+
+    def latest_snapshots(
+        self, up_to_seq: int
+    ) -> Generator[tuple[str, str, int, str | None], None, None]:
+        latest: dict[tuple[str, str], LedgerEntry] = {}
+        for entry in self.committed:
+            if entry.seq <= up_to_seq:
+                latest[(entry.entity_type, entry.entity_id)] = entry
+        for (entity_type, entity_id), entry in latest.items():
+            yield entity_type, entity_id, entry.seq, stored_json(entry.after)
+
     def for_entity(self, entity_id: str, entity_type: str | None = None) -> list[LedgerEntry]:
         return [
             e
             for e in self.committed
             if e.entity_id == entity_id and (entity_type is None or e.entity_type == entity_type)
         ]
+
+
+class FakeCheckpoints:
+    def __init__(self, ledger: FakeLedger) -> None:
+        self.ledger = ledger
+        self.committed: list[Checkpoint] = []
+        self.pending: list[Checkpoint] = []
+
+    def with_ledger_hashes(self) -> Generator[tuple[Checkpoint, str | None], None, None]:
+        for checkpoint in list(self.committed):
+            yield checkpoint, self.ledger.stored_hash(checkpoint.last_seq)
+
+    def last(self, *, good: bool = False) -> Checkpoint | None:
+        found = [c for c in self.committed + self.pending if c.ok or not good]
+        return found[-1] if found else None
+
+    def add(self, checkpoint: Checkpoint) -> None:
+        self.pending.append(checkpoint)
+
+    def lock(self) -> None:
+        return None
 
 
 class FakeSequences:
@@ -154,6 +206,7 @@ class FakeUnitOfWork(AbstractUnitOfWork):
 
     sequences: FakeSequences
     ledger: FakeLedger
+    checkpoints: FakeCheckpoints
     idempotency: FakeIdempotency
 
     def __init__(self, clock: Callable[[], datetime]) -> None:
@@ -177,6 +230,7 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self.release_records = FakeRepository(lambda r: r.batch_id)
         self.sequences = FakeSequences()
         self.ledger = FakeLedger(clock)
+        self.checkpoints = FakeCheckpoints(self.ledger)
         self.tokens = FakeTokens()
         self.clock = clock
         self.sign_in_guards = FakeRepository(lambda g: g.username)
@@ -225,6 +279,8 @@ class FakeUnitOfWork(AbstractUnitOfWork):
             repo.pending.clear()
         self.ledger.committed.extend(self.ledger.pending)
         self.ledger.pending.clear()
+        self.checkpoints.committed.extend(self.checkpoints.pending)
+        self.checkpoints.pending.clear()
         self.idempotency.rows.update(self.idempotency.pending)
         self.idempotency.pending.clear()
         self._saved = {str(id(r)): copy.deepcopy(r.rows) for r in self._repos()}
@@ -242,6 +298,7 @@ class FakeUnitOfWork(AbstractUnitOfWork):
             self.sequences.values = self._saved["sequences"]
             self.sequences.records = self._saved["records"]
         self.ledger.pending.clear()
+        self.checkpoints.pending.clear()
         self.idempotency.pending.clear()
 
     def regulated_snapshots(self) -> Generator[tuple[str, str, JsonObject], None, None]:

@@ -213,4 +213,5 @@ def test_a_case_goes_from_enrolment_to_follow_up_through_the_pages(
     _shot(page, "case-follow-up")
 
     _sign_in(page, base, "qa", "/ledger")
+    page.get_by_role("button", name="Verify now").click()
     expect(page.get_by_test_id("ledger-status")).to_contain_text("Verified")

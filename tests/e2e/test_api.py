@@ -61,19 +61,53 @@ def test_a_wrong_password_gets_no_token(client: TestClient) -> None:
 def test_ledger_verification_needs_a_signed_in_user_who_may_read_it(
     client: TestClient,
 ) -> None:
-    assert client.get("/api/v1/ledger/verify").status_code == 401
-    courier = client.get("/api/v1/ledger/verify", headers=_token(client, "courier"))
-    assert courier.status_code == 403
-    report = client.get("/api/v1/ledger/verify", headers=_token(client, "qa")).json()
-    assert report["ok"] and report["entries_checked"] == 54
+    assert client.post("/api/v1/ledger/verify").status_code == 401
+    assert client.get("/api/v1/ledger/checkpoint").status_code == 401
+    courier = _token(client, "courier")
+    assert client.post("/api/v1/ledger/verify", headers=courier).status_code == 403
+    assert client.get("/api/v1/ledger/checkpoint", headers=courier).status_code == 403
+    qa = _token(client, "qa")
+    report = client.post("/api/v1/ledger/verify", headers=qa).json()
+    assert report["ok"] and report["entries_checked"] == 54 and report["full"]
+    assert report["checked_by"] == "qa" and report["first_break"] is None
+
+
+def test_a_verification_is_kept_as_the_checkpoint_a_routine_check_starts_after(
+    client: TestClient,
+) -> None:
+    qa = _token(client, "qa")
+    never = client.get("/api/v1/ledger/checkpoint", headers=qa)
+    assert never.status_code == 404 and "not been verified" in never.json()["message"]
+    first = client.post("/api/v1/ledger/verify", headers=qa).json()
+    assert client.get("/api/v1/ledger/checkpoint", headers=qa).json() == {
+        k: v for k, v in first.items() if k != "first_break"
+    }
+    issued = client.post(
+        "/api/v1/identifiers",
+        json={"kind": "coi", "fin": "A9993", "purpose": "routine check"},
+        headers=_token(client, "nurse"),
+    )
+    assert issued.status_code == 201, issued.text
+    routine = client.post("/api/v1/ledger/verify", headers=qa).json()
+    assert routine["ok"] and not routine["full"] and routine["number"] == first["number"] + 1
+    # Only what is new since the first checkpoint is walked: the issued identifier.
+    assert routine["entries_checked"] == 1
+    assert routine["last_seq"] == first["last_seq"] + 1
+    full = client.post("/api/v1/ledger/verify?full=true", headers=qa).json()
+    assert full["full"] and full["entries_checked"] == routine["last_seq"]
+    # Verifying is a POST now: nothing verifies on a GET.
+    assert client.get("/api/v1/ledger/verify", headers=qa).status_code == 405
 
 
 def test_ledger_verification_reports_the_first_break(client: TestClient, demo_app: App) -> None:
     with demo_app.engine.begin() as conn:
         conn.execute(text("UPDATE users SET printed_name = 'Someone Else' WHERE username = 'qa'"))
-    report = client.get("/api/v1/ledger/verify", headers=_token(client, "admin")).json()
+    admin = _token(client, "admin")
+    report = client.post("/api/v1/ledger/verify", headers=admin).json()
     assert not report["ok"]
     assert report["first_break"]["entity"] == "user qa"
+    kept = client.get("/api/v1/ledger/checkpoint", headers=admin).json()
+    assert not kept["ok"] and "user qa" in kept["break"]
 
 
 def test_identifiers_issued_through_the_api_are_in_the_ledger(client: TestClient) -> None:

@@ -131,6 +131,33 @@ def test_ledger_verify_counts_entries_when_all_is_well(run: Run, demo_app: App) 
     assert "54 entries checked" in result.stdout
 
 
+def test_ledger_verify_records_a_checkpoint_and_walks_only_what_is_new_after_it(
+    run: Run, demo_app: App
+) -> None:
+    first = run("--as", "qa", "ledger", "verify", db=demo_app)
+    assert first.exit_code == 0, first.stderr
+    assert "ledger verified (full): 54 entries checked from the first entry" in first.stdout
+    assert "checkpoint #1 at entry #54" in first.stdout and "recorded by qa" in first.stdout
+    routine = run("--as", "qa", "ledger", "verify", db=demo_app)
+    assert "(routine): 0 entries checked since the last good checkpoint" in routine.stdout
+    assert "54 records match" in routine.stdout and "checkpoint #2" in routine.stdout
+    # An entry edited before the checkpoint: only --full walks that far back.
+    with demo_app.engine.begin() as conn:
+        if demo_app.engine.dialect.name == "postgresql":
+            conn.execute(
+                text("ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_append_only")
+            )
+        else:
+            conn.execute(text("DROP TRIGGER ledger_entries_no_update"))
+        conn.execute(text("UPDATE ledger_entries SET reason = 'rewritten' WHERE seq = 5"))
+    assert run("--as", "qa", "ledger", "verify", db=demo_app).exit_code == 0
+    full = run("--as", "qa", "ledger", "verify", "--full", db=demo_app)
+    assert full.exit_code == 1
+    assert "entry #5 does not match its own hash" in full.stderr
+    assert "4 entries checked from the first entry before the break" in full.stderr
+    assert "checkpoint #4 at entry #4" in full.stderr
+
+
 def test_ledger_verify_names_the_record_edited_behind_its_back(run: Run, demo_app: App) -> None:
     with demo_app.engine.begin() as conn:
         conn.execute(text("UPDATE sites SET fin = 'A9998' WHERE code = 'demo-rtp-qc'"))

@@ -95,7 +95,7 @@ def test_wrong_signature_passwords_are_ledgered_and_lock_the_signer_out(
         "sign_in.locked"
     ]
     assert "signature.reviewed" not in _history(client, "product/eque-cel")
-    report = client.get("/api/v1/ledger/verify", headers=_bearer(_token(client, "admin")))
+    report = client.post("/api/v1/ledger/verify", headers=_bearer(_token(client, "admin")))
     assert report.json()["ok"]
 
 

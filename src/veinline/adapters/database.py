@@ -19,12 +19,16 @@ if TYPE_CHECKING:
 # The newest migration's revision (migrations/versions/); `is_current` compares the
 # database with it. tests/unit/test_database.py checks that it is Alembic's head, so a
 # new migration that does not move it fails there.
-SCHEMA_HEAD = "0011_encrypt_patient_data"
+SCHEMA_HEAD = "0012_ledger_checkpoints"
 VERSION_TABLE = "alembic_version"
 
 # A fixed key for PostgreSQL's transaction-level advisory lock that serialises ledger
 # appends (and so sequence numbers and the hash chain).
 LEDGER_LOCK_KEY = 727_270_128
+
+
+# The execution option that makes a SQLite transaction a deferred, read-only one.
+READ_ONLY = "veinline_read_only"
 
 
 def make_engine(url: str) -> Engine:
@@ -64,7 +68,13 @@ def _make_sqlite_transactions_serial(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader that asked for it (READ_ONLY, a ledger verification) starts a
+        # deferred transaction instead: in WAL mode it reads one snapshot from its first
+        # read on and does not hold writers back while it reads.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -407,6 +407,25 @@ ledger_entries = Table(
     Index("ix_ledger_entries_entity", "entity_type", "entity_id"),
 )
 
+# The result of each verification (domain/ledger.py, Checkpoint): a routine check walks
+# only the entries after the last good one. Append-only like the ledger (triggers).
+ledger_checkpoints = Table(
+    "ledger_checkpoints",
+    metadata,
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("last_seq", Integer, nullable=False),
+    Column("tip_hash", String(64), nullable=False),
+    Column("checked_at", String(32), nullable=False),
+    Column("checked_by", String(64), ForeignKey("users.username"), nullable=False),
+    Column("full", Boolean, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("entries_checked", Integer, nullable=False),
+    Column("records_checked", Integer, nullable=False),
+    Column("first_break", Text, nullable=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+)
+
 cases = Table(
     "cases",
     metadata,

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
-import json
+import threading
+import weakref
 from collections.abc import Callable, Generator
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Engine,
+    LargeBinary,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from veinline.adapters import orm
 from veinline.adapters.crypto import keyring_of
-from veinline.adapters.database import LEDGER_LOCK_KEY
+from veinline.adapters.database import LEDGER_LOCK_KEY, READ_ONLY
 from veinline.domain.assessment import Assessment
 from veinline.domain.batch import Batch
 from veinline.domain.case import Case
@@ -24,11 +39,14 @@ from veinline.domain.errors import Conflict
 from veinline.domain.identifiers import IssuedIdentifier
 from veinline.domain.ledger import (
     GENESIS_HASH,
+    STORED_COLUMNS,
+    Checkpoint,
     JsonObject,
     LedgerDraft,
     LedgerEntry,
-    canonical_json,
-    seal,
+    StoredRow,
+    entry_of_row,
+    sealed_row,
 )
 from veinline.domain.planning_records import PlanRecord, TriageSettings
 from veinline.domain.process import ProcessTemplate
@@ -118,91 +136,252 @@ class SqlSequenceAllocator:
         return int(value)
 
 
-def _load(text_value: str | None) -> JsonObject | None:
-    if text_value is None:
-        return None
-    loaded: JsonObject = json.loads(text_value)
-    return loaded
-
-
-def _entry(row: Any) -> LedgerEntry:
-    return LedgerEntry(
-        seq=row.seq,
-        recorded_at=row.recorded_at,
-        actor=row.actor,
-        actor_name=row.actor_name,
-        action=row.action,
-        entity_type=row.entity_type,
-        entity_id=row.entity_id,
-        before=_load(row.before),
-        after=_load(row.after),
-        reason=row.reason,
-        signature_meaning=row.signature_meaning,
-        signed_hash=row.signed_hash,
-        prev_hash=row.prev_hash,
-        hash=row.hash,
+_LEDGER = orm.ledger_entries
+_STORED = [_LEDGER.c[name] for name in STORED_COLUMNS]
+# One statement appends an entry whose place in the chain this process already knows
+# (the tip it last wrote or read): the row goes in only if that tip is still the last
+# entry, checked by the same statement under the append lock. When another process
+# appended meanwhile nothing is inserted and the tip is read again.
+_APPEND_AFTER_TIP = (
+    insert(_LEDGER)
+    .from_select(
+        list(STORED_COLUMNS),
+        select(*[bindparam(c.name, type_=c.type) for c in _STORED]).where(
+            ~exists().where(_LEDGER.c.seq >= bindparam("seq")),
+            or_(
+                bindparam("seq") == 1,
+                exists().where(
+                    _LEDGER.c.seq == bindparam("seq") - 1,
+                    _LEDGER.c.hash == bindparam("prev_hash"),
+                ),
+            ),
+        ),
     )
+    .returning(_LEDGER.c.seq)
+)
+_APPEND = insert(_LEDGER)
+# PostgreSQL: the same, with the lock taken in the same round trip (migration 0012).
+_LOCK_AND_APPEND_AFTER_TIP = select(
+    func.veinline_ledger_append(
+        bindparam("lock_key", type_=BigInteger),
+        *[bindparam(c.name, type_=c.type) for c in _STORED],
+        type_=Boolean,
+    )
+)
+
+
+class _Tips:
+    """The ledger tip each database was last seen at by this process, a guess that
+    `_APPEND_AFTER_TIP` checks, never trusts."""
+
+    def __init__(self) -> None:
+        self._tips: weakref.WeakKeyDictionary[Engine, tuple[int, str]] = weakref.WeakKeyDictionary()
+        self._guard = threading.Lock()
+
+    def get(self, engine: Engine) -> tuple[int, str] | None:
+        with self._guard:
+            return self._tips.get(engine)
+
+    def set(self, engine: Engine, tip: tuple[int, str]) -> None:
+        with self._guard:
+            self._tips[engine] = tip
+
+
+_TIPS = _Tips()
 
 
 class SqlLedger:
-    """The ledger table: appends under a lock, reads in sequence order."""
+    """The ledger table: appends under a lock, reads in sequence order.
+
+    An append takes the lock once per transaction (PostgreSQL's advisory lock; SQLite
+    holds its write lock from BEGIN IMMEDIATE), then writes the entry in one statement:
+    the tip is known from this transaction's previous append, or guessed from this
+    process's last one and checked by the INSERT itself (docs/architecture.md, "The
+    ledger").
+    """
 
     def __init__(self, session: Session, clock: Callable[[], datetime]) -> None:
         self.session = session
         self.clock = clock
+        # The tip this transaction wrote or read under the lock; None until it holds it.
+        self._tip: tuple[int, str] | None = None
+
+    def transaction_ended(self) -> None:
+        """Forget the lock and the tip: the next append takes them again."""
+        self._tip = None
 
     def append(self, draft: LedgerDraft) -> LedgerEntry:
-        if self.session.get_bind().dialect.name == "postgresql":
+        bind = self.session.get_bind()
+        engine = bind if isinstance(bind, Engine) else bind.engine
+        postgresql = engine.dialect.name == "postgresql"
+        known = self._tip
+        guess = None if known is not None else _TIPS.get(engine)
+        if known is None and guess is None and postgresql:
             # One appender at a time, until this transaction ends (SQLite gets the same
             # from BEGIN IMMEDIATE).
             self.session.execute(select(func.pg_advisory_xact_lock(LEDGER_LOCK_KEY)))
         # Flush first so the rows this entry describes are written before it.
         self.session.flush()
-        last = self.last()
-        entry = seal(
-            draft,
-            seq=(last.seq + 1) if last else 1,
-            prev_hash=last.hash if last else GENESIS_HASH,
-            recorded_at=self.clock(),
-        )
-        values = entry.hashed_content()
-        values["before"] = None if entry.before is None else canonical_json(entry.before)
-        values["after"] = None if entry.after is None else canonical_json(entry.after)
-        values["hash"] = entry.hash
-        self.session.execute(insert(orm.ledger_entries).values(**values))
+        if guess is None:
+            entry, values = self._seal(draft, known or self._read_tip())
+            self.session.execute(_APPEND, values)
+        else:
+            entry, values = self._seal(draft, guess)
+            if postgresql:
+                appended = self.session.execute(
+                    _LOCK_AND_APPEND_AFTER_TIP, {**values, "lock_key": LEDGER_LOCK_KEY}
+                ).scalar_one()
+            else:
+                appended = self.session.execute(_APPEND_AFTER_TIP, values).first() is not None
+            if not appended:
+                # Another process appended since this one last did (the lock is held
+                # now either way): read the tip and seal again.
+                entry, values = self._seal(draft, self._read_tip())
+                self.session.execute(_APPEND, values)
+        self._tip = (entry.seq, entry.hash)
+        _TIPS.set(engine, self._tip)
         return entry
 
+    def _seal(
+        self, draft: LedgerDraft, tip: tuple[int, str]
+    ) -> tuple[LedgerEntry, dict[str, object]]:
+        entry, row = sealed_row(draft, seq=tip[0] + 1, prev_hash=tip[1], recorded_at=self.clock())
+        return entry, dict(zip(STORED_COLUMNS, row, strict=True))
+
+    def _read_tip(self) -> tuple[int, str]:
+        t = _LEDGER
+        row = self.session.execute(select(t.c.seq, t.c.hash).order_by(t.c.seq.desc()).limit(1))
+        found = row.first()
+        return (found.seq, found.hash) if found else (0, GENESIS_HASH)
+
     def last(self) -> LedgerEntry | None:
-        t = orm.ledger_entries
-        row = self.session.execute(select(t).order_by(t.c.seq.desc()).limit(1)).first()
-        return _entry(row) if row else None
+        t = _LEDGER
+        row = self.session.execute(select(*_STORED).order_by(t.c.seq.desc()).limit(1)).first()
+        return entry_of_row(tuple(row)) if row else None
 
     def recent(self, limit: int) -> list[LedgerEntry]:
-        t = orm.ledger_entries
-        rows = self.session.execute(select(t).order_by(t.c.seq.desc()).limit(limit))
-        return [_entry(row) for row in rows]
+        t = _LEDGER
+        rows = self.session.execute(select(*_STORED).order_by(t.c.seq.desc()).limit(limit))
+        return [entry_of_row(tuple(row)) for row in rows]
 
     def entries(self) -> Generator[LedgerEntry, None, None]:
-        t = orm.ledger_entries
-        result = self.session.execute(select(t).order_by(t.c.seq).execution_options(yield_per=2000))
+        for row in self.rows():
+            yield entry_of_row(row)
+
+    def rows(self, after_seq: int = 0) -> Generator[StoredRow, None, None]:
+        """The stored rows after `after_seq`, in order, streamed (PostgreSQL: a
+        server-side cursor) as plain tuples, not ORM objects. On SQLite the snapshots
+        come as their UTF-8 bytes, which is what is hashed (no decoding and encoding
+        again); PostgreSQL sends bytea in hex, so text is quicker there."""
+        t = _LEDGER
+        columns: list[Any] = list(_STORED)
+        if self.session.get_bind().dialect.name != "postgresql":
+            columns[7:9] = [cast(t.c.before, LargeBinary), cast(t.c.after, LargeBinary)]
+        query = select(*columns).where(t.c.seq > after_seq).order_by(t.c.seq)
+        result = self.session.execute(query.execution_options(yield_per=5000))
         try:
-            for row in result:
-                yield _entry(row)
+            for partition in result.partitions():
+                yield from map(tuple, partition)
         finally:
             # A reader may stop at the first break; close the server-side cursor then.
             result.close()
 
+    def count(self, after_seq: int = 0) -> int:
+        t = _LEDGER
+        query = select(func.count()).select_from(t).where(t.c.seq > after_seq)
+        return int(self.session.execute(query).scalar_one())
+
+    def stored_hash(self, seq: int) -> str | None:
+        t = _LEDGER
+        return self.session.execute(select(t.c.hash).where(t.c.seq == seq)).scalar_one_or_none()
+
+    def latest_snapshots(
+        self, up_to_seq: int
+    ) -> Generator[tuple[str, str, int, str | None], None, None]:
+        """(entity type, entity id, seq, snapshot JSON) of each record's last entry up to
+        `up_to_seq`: what a routine check compares the records with."""
+        t = _LEDGER
+        last = (
+            select(func.max(t.c.seq).label("seq"))
+            .where(t.c.seq <= up_to_seq)
+            .group_by(t.c.entity_type, t.c.entity_id)
+            .subquery()
+        )
+        query = select(t.c.entity_type, t.c.entity_id, t.c.seq, t.c.after).join(
+            last, t.c.seq == last.c.seq
+        )
+        result = self.session.execute(query.execution_options(yield_per=5000))
+        try:
+            for row in result:
+                yield row.entity_type, row.entity_id, row.seq, row.after
+        finally:
+            result.close()
+
     def for_entity(self, entity_id: str, entity_type: str | None = None) -> list[LedgerEntry]:
-        t = orm.ledger_entries
-        query = select(t).where(t.c.entity_id == entity_id)
+        t = _LEDGER
+        query = select(*_STORED).where(t.c.entity_id == entity_id)
         if entity_type is not None:
             query = query.where(t.c.entity_type == entity_type)
-        return [_entry(row) for row in self.session.execute(query.order_by(t.c.seq))]
+        return [entry_of_row(tuple(row)) for row in self.session.execute(query.order_by(t.c.seq))]
 
-    def count(self) -> int:
-        return int(
-            self.session.execute(select(func.count()).select_from(orm.ledger_entries)).scalar_one()
+
+class SqlCheckpoints:
+    """The ledger's checkpoints (verification results), appended under the ledger lock."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def last(self, *, good: bool = False) -> Checkpoint | None:
+        t = orm.ledger_checkpoints
+        query = select(t)
+        if good:
+            query = query.where(t.c.ok.is_(True))
+        row = self.session.execute(query.order_by(t.c.number.desc()).limit(1)).first()
+        return _checkpoint(row) if row else None
+
+    def with_ledger_hashes(self) -> Generator[tuple[Checkpoint, str | None], None, None]:
+        c, e = orm.ledger_checkpoints, _LEDGER
+        query = (
+            select(c, e.c.hash.label("entry_hash"))
+            .outerjoin(e, e.c.seq == c.c.last_seq)
+            .order_by(c.c.number)
         )
+        result = self.session.execute(query.execution_options(yield_per=1000))
+        try:
+            for row in result:
+                yield _checkpoint(row), row.entry_hash
+        finally:
+            result.close()
+
+    def add(self, checkpoint: Checkpoint) -> None:
+        self.session.execute(
+            insert(orm.ledger_checkpoints).values(
+                **checkpoint.hashed_content(), hash=checkpoint.hash
+            )
+        )
+
+    def lock(self) -> None:
+        """Hold the ledger's append lock until the transaction ends (PostgreSQL), so two
+        verifiers do not both chain a checkpoint to the same one."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(select(func.pg_advisory_xact_lock(LEDGER_LOCK_KEY)))
+
+
+def _checkpoint(row: Any) -> Checkpoint:
+    return Checkpoint(
+        number=row.number,
+        last_seq=row.last_seq,
+        tip_hash=row.tip_hash,
+        checked_at=row.checked_at,
+        checked_by=row.checked_by,
+        full=bool(row.full),
+        ok=bool(row.ok),
+        entries_checked=row.entries_checked,
+        records_checked=row.records_checked,
+        first_break=row.first_break,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
 
 
 class SqlTokenStore:
@@ -318,6 +497,8 @@ def _is_unique_violation(exc: IntegrityError) -> bool:
 class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
     """A unit of work on one SQLAlchemy session."""
 
+    ledger: SqlLedger
+
     def __init__(self, factory: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
         self.factory = factory
         self.clock = clock
@@ -360,6 +541,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         )
         self.sequences = SqlSequenceAllocator(self.session)
         self.ledger = SqlLedger(self.session, self.clock)
+        self.checkpoints = SqlCheckpoints(self.session)
         self.tokens = SqlTokenStore(self.session)
         self.sign_in_guards = SqlRepository(
             self.session, SignInGuard, orm.sign_in_guards.c.username
@@ -391,12 +573,26 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
                 "saved; reload it and try again"
             ) from exc
 
+    def read_consistently(self) -> None:
+        # PostgreSQL reads one snapshot for the whole transaction in REPEATABLE READ;
+        # SQLite in WAL mode does in a deferred transaction, which does not take the
+        # write lock (database.READ_ONLY), so appends go on while it reads.
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        else:
+            self.session.connection(execution_options={READ_ONLY: True})
+
     def _commit(self) -> None:
-        self.session.commit()
+        try:
+            self.session.commit()
+        finally:
+            # The transaction's lock is gone with it, and so is the tip it vouched for.
+            self.ledger.transaction_ended()
 
     def rollback(self) -> None:
         self._pending().clear()
         self.session.rollback()
+        self.ledger.transaction_ended()
 
     def cases_with_wristband(self, wristband_id: str) -> list[Case]:
         digest = orm.wristband_hash(self.dialect, wristband_id)

@@ -1,24 +1,163 @@
-"""Reading the ledger: verification end to end, and one record's history."""
+"""Reading the ledger: verification (full, or routine from the last good checkpoint) and
+the checkpoints that keep its results, and one record's history."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import closing
 
-from veinline.domain.ledger import Break, ChainVerifier, LedgerEntry, VerificationReport
+from veinline.domain.ledger import (
+    GENESIS_HASH,
+    Break,
+    ChainVerifier,
+    Checkpoint,
+    LedgerEntry,
+    VerificationReport,
+    seal_checkpoint,
+)
 from veinline.domain.user import User
 from veinline.services import authority
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
+# Told (entries checked so far, entries to check) as a verification goes.
+Progress = Callable[[int, int], None]
 
-def verify(uow: AbstractUnitOfWork) -> VerificationReport:
-    """Walk the whole chain, then check every regulated row against its last snapshot."""
+
+def verify(uow: AbstractUnitOfWork, *, progress: Progress | None = None) -> VerificationReport:
+    """Walk the whole chain, then check every regulated row against its last snapshot.
+    Reads only: no checkpoint is recorded (`check` records one)."""
     verifier = ChainVerifier(protect=uow.protected)
-    with uow, closing(uow.ledger.entries()) as entries:
-        if verifier.walk(entries):
-            with closing(uow.regulated_snapshots()) as records:
-                if verifier.compare_records(records):
-                    _check_release_decisions(uow, verifier.report)
+    with uow:
+        uow.read_consistently()
+        if _walk(uow, verifier, 0, progress):
+            _compare(uow, verifier)
     return verifier.report
+
+
+def check(
+    uow: AbstractUnitOfWork,
+    *,
+    actor: User,
+    full: bool = False,
+    progress: Progress | None = None,
+) -> tuple[Checkpoint, VerificationReport]:
+    """Verify the ledger and record the result as a checkpoint.
+
+    A routine check (`full=False`) walks only the entries after the last good checkpoint,
+    starting from that checkpoint's tip hash, then compares every regulated record with
+    its last snapshot; `full=True` walks the whole chain again (an entry edited before
+    the last checkpoint is found only so, and so is a checkpoint that no longer agrees
+    with the ledger). Either way the release signatures are checked and the result, good
+    or not, becomes the newest checkpoint, signed by `actor`.
+    """
+    with uow:
+        uow.read_consistently()
+        start = None if full else uow.checkpoints.last(good=True)
+        verifier = ChainVerifier(
+            after_seq=start.last_seq if start else 0,
+            tip_hash=start.tip_hash if start else GENESIS_HASH,
+            protect=uow.protected,
+        )
+        if start is None or _start_holds(uow, start, verifier.report):
+            after_seq = start.last_seq if start else 0
+            if _walk(uow, verifier, after_seq, progress) and (
+                start is not None or _checkpoints_hold(uow, verifier.report)
+            ):
+                if start is not None:
+                    # The records not changed since the checkpoint are compared with their
+                    # snapshot as of then, vouched for by the checkpoint.
+                    for etype, eid, seq, after in uow.ledger.latest_snapshots(start.last_seq):
+                        verifier.last_after.setdefault((etype, eid), (seq, after))
+                _compare(uow, verifier)
+    report = verifier.report
+    with uow:
+        uow.checkpoints.lock()
+        checkpoint = seal_checkpoint(
+            report,
+            tip=verifier.tip,
+            full=start is None,
+            checked_by=actor.username,
+            checked_at=uow.clock(),
+            previous=uow.checkpoints.last(),
+        )
+        uow.checkpoints.add(checkpoint)
+        uow.commit()
+    return checkpoint, report
+
+
+def last_checkpoint(uow: AbstractUnitOfWork, *, actor: User | None = None) -> Checkpoint | None:
+    """The newest verification's result, None before the first: what pages show instead
+    of verifying while they render."""
+    if actor is not None:
+        authority.require_read(actor, authority.Read.LEDGER)
+    with uow:
+        return uow.checkpoints.last()
+
+
+def _start_holds(uow: AbstractUnitOfWork, start: Checkpoint, report: VerificationReport) -> bool:
+    """A routine check trusts what its checkpoint vouches for only while the checkpoint
+    is as sealed and its tip entry still carries the hash it recorded."""
+    problem = None
+    if not start.intact:
+        problem = f"checkpoint #{start.number} does not match its own hash (it was edited)"
+    elif start.last_seq and uow.ledger.stored_hash(start.last_seq) != start.tip_hash:
+        problem = (
+            f"entry #{start.last_seq} no longer has the hash checkpoint #{start.number} "
+            "recorded for it (it was edited or removed after it was verified)"
+        )
+    if problem is None:
+        return True
+    report.breaks.append(Break(seq=start.last_seq or None, entity=None, message=problem))
+    return False
+
+
+def _checkpoints_hold(uow: AbstractUnitOfWork, report: VerificationReport) -> bool:
+    """A full check also walks the checkpoints: each as sealed, chained to the one before,
+    and naming its tip entry with the hash the (now verified) ledger holds for it. A chain
+    rewritten with its hashes recomputed walks clean, but disagrees with the checkpoints
+    recorded before the rewrite."""
+    previous_hash, number = GENESIS_HASH, 0
+    for checkpoint, entry_hash in uow.checkpoints.with_ledger_hashes():
+        label = f"checkpoint #{checkpoint.number}"
+        problem = None
+        if not checkpoint.intact:
+            problem = f"{label} does not match its own hash (it was edited)"
+        elif checkpoint.number != number + 1 or checkpoint.prev_hash != previous_hash:
+            problem = f"{label} does not follow checkpoint #{number} (one was removed or moved)"
+        elif checkpoint.last_seq and entry_hash != checkpoint.tip_hash:
+            problem = (
+                f"{label} recorded entry #{checkpoint.last_seq} with another hash than the "
+                "ledger now holds (the chain was rewritten after that verification)"
+            )
+        if problem is not None:
+            report.breaks.append(Break(seq=None, entity=label, message=problem))
+            return False
+        previous_hash, number = checkpoint.hash, checkpoint.number
+    return True
+
+
+def _walk(
+    uow: AbstractUnitOfWork, verifier: ChainVerifier, after_seq: int, progress: Progress | None
+) -> bool:
+    tick: Callable[[int], None] | None = None
+    if progress is not None:
+        total = uow.ledger.count(after_seq)
+        progress(0, total)
+
+        def tick(done: int) -> None:
+            progress(done, total)
+
+    with closing(uow.ledger.rows(after_seq)) as rows:
+        ok = verifier.walk_rows(rows, tick)
+    if ok and tick is not None:
+        tick(verifier.report.entries_checked)
+    return ok
+
+
+def _compare(uow: AbstractUnitOfWork, verifier: ChainVerifier) -> None:
+    with closing(uow.regulated_snapshots()) as records:
+        if verifier.compare_records(records):
+            _check_release_decisions(uow, verifier.report)
 
 
 def _check_release_decisions(uow: AbstractUnitOfWork, report: VerificationReport) -> None:

@@ -18,11 +18,13 @@ from veinline.domain.errors import Conflict
 from veinline.domain.events import Event
 from veinline.domain.identifiers import IssuedIdentifier
 from veinline.domain.ledger import (
+    Checkpoint,
     JsonObject,
     LedgerDraft,
     LedgerEntry,
     Regulated,
     Signature,
+    StoredRow,
 )
 from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.personal import Mac, protect
@@ -70,11 +72,50 @@ class Ledger(Protocol):
 
     def entries(self) -> Generator[LedgerEntry, None, None]: ...
 
+    def rows(self, after_seq: int = 0) -> Generator[StoredRow, None, None]:
+        """The entries after `after_seq` as stored (domain/ledger.py, STORED_COLUMNS),
+        in sequence order, streamed."""
+        ...
+
+    def count(self, after_seq: int = 0) -> int:
+        """How many entries there are after `after_seq`."""
+        ...
+
+    def stored_hash(self, seq: int) -> str | None:
+        """The hash stored with entry `seq`, None when there is no such entry."""
+        ...
+
+    def latest_snapshots(
+        self, up_to_seq: int
+    ) -> Generator[tuple[str, str, int, str | None], None, None]:
+        """(entity type, entity id, seq, snapshot JSON) of each record's last entry up to
+        `up_to_seq`."""
+        ...
+
     def for_entity(self, entity_id: str, entity_type: str | None = None) -> list[LedgerEntry]: ...
 
     def last(self) -> LedgerEntry | None: ...
 
     def recent(self, limit: int) -> list[LedgerEntry]: ...
+
+
+class CheckpointStore(Protocol):
+    """The ledger's checkpoints: the result of each verification, append-only."""
+
+    def last(self, *, good: bool = False) -> Checkpoint | None:
+        """The newest checkpoint (`good`: the newest that found the ledger intact)."""
+        ...
+
+    def add(self, checkpoint: Checkpoint) -> None: ...
+
+    def with_ledger_hashes(self) -> Generator[tuple[Checkpoint, str | None], None, None]:
+        """Every checkpoint, oldest first, with the hash the ledger holds for the entry
+        it ends at (None when there is no such entry)."""
+        ...
+
+    def lock(self) -> None:
+        """Serialise checkpoint appends until the transaction ends."""
+        ...
 
 
 class TokenStore(Protocol):
@@ -160,6 +201,7 @@ class AbstractUnitOfWork(abc.ABC):
     release_records: Repository[ReleaseRecord]
     sequences: SequenceAllocator
     ledger: Ledger
+    checkpoints: CheckpointStore
     tokens: TokenStore
     sign_in_guards: Repository[SignInGuard]
     # The time the transaction's records are stamped with (the app's injectable clock).
@@ -224,6 +266,12 @@ class AbstractUnitOfWork(abc.ABC):
     def _pending(self) -> list[Event]:
         events: list[Event] = self.__dict__.setdefault("_events", [])
         return events
+
+    def read_consistently(self) -> None:
+        """Read the rest of this transaction from one snapshot of the database (a
+        verification sees the ledger and the records as of one moment); call first.
+        A store that is read by one transaction at a time has nothing to do."""
+        return None
 
     @abc.abstractmethod
     def _commit(self) -> None: ...

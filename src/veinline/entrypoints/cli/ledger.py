@@ -16,24 +16,66 @@ ledger_app = typer.Typer(
 
 
 @ledger_app.command("verify")
-def ledger_verify() -> None:
-    """Walk the whole chain, then compare every regulated row with its last snapshot.
+def ledger_verify(
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Walk the whole chain from the first entry, not only what is new since "
+            "the last good checkpoint (finds an entry edited before that checkpoint).",
+        ),
+    ] = False,
+) -> None:
+    """Verify the ledger and record the result as a checkpoint.
+
+    A routine check walks the entries added since the last good checkpoint, starting
+    from that checkpoint's hash, then compares every regulated record with its last
+    snapshot and checks QA's release signatures. --full walks the whole chain again.
+    The first verification of a database is always a full one. The result, good or
+    broken, is recorded as the newest checkpoint, signed by the acting user (--as);
+    the ledger page and GET /api/v1/ledger/checkpoint show it.
 
     Exits 0 when all is well, 1 naming the first broken entry or record.
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
     from veinline.services import ledger
 
     cli = cli_context()
-    report = ledger.verify(cli.app().uow())
+    application = cli.app()
+    with cli.friendly_errors():
+        actor = application.user(cli.acting_user)
+    columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeRemainingColumn(), console=cli.err, transient=True) as bar:
+        task = bar.add_task("verifying the ledger", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        checkpoint, report = ledger.check(
+            application.uow(), actor=actor, full=full, progress=advance
+        )
+    kind = "full" if checkpoint.full else "routine"
+    since = "from the first entry" if checkpoint.full else "since the last good checkpoint"
+    recorded = (
+        f"checkpoint #{checkpoint.number} at entry #{checkpoint.last_seq} "
+        f"(hash {checkpoint.tip_hash[:16]}…) recorded by {checkpoint.checked_by} "
+        f"at {checkpoint.checked_at}"
+    )
     if report.ok:
         cli.out.print(
-            f"ledger verified: {report.entries_checked} entries checked, "
-            f"{report.records_checked} records match their last snapshot"
+            f"ledger verified ({kind}): {report.entries_checked} entries checked {since}, "
+            f"{report.records_checked} records match their last snapshot",
+            highlight=False,
         )
+        cli.out.print(recorded, highlight=False)
         return
     first = report.breaks[0]
     cli.err.print(f"[bold red]ledger broken:[/] {first.message}", highlight=False)
-    cli.err.print(f"{report.entries_checked} entries checked before the break", highlight=False)
+    cli.err.print(
+        f"{report.entries_checked} entries checked {since} before the break", highlight=False
+    )
+    cli.err.print(recorded, highlight=False)
     raise typer.Exit(1)
 
 

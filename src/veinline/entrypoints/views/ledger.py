@@ -1,10 +1,11 @@
-"""Read model of a ledger entry, with its changes as old and new values."""
+"""Read models of a ledger entry, with its changes as old and new values, and of a
+verification's checkpoint."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from veinline.domain.ledger import LedgerEntry
+from veinline.domain.ledger import Checkpoint, LedgerEntry
 
 
 def entry_view(entry: LedgerEntry) -> dict[str, Any]:
@@ -12,3 +13,21 @@ def entry_view(entry: LedgerEntry) -> dict[str, Any]:
     data["hash"] = entry.hash
     data["changes"] = [{"field": n, "old": o, "new": v} for n, o, v in entry.changes()]
     return data
+
+
+def checkpoint_view(checkpoint: Checkpoint) -> dict[str, Any]:
+    """A verification's result: what was checked, up to which entry, by whom and when."""
+    return {
+        "number": checkpoint.number,
+        "ok": checkpoint.ok,
+        "full": checkpoint.full,
+        "last_seq": checkpoint.last_seq,
+        "tip_hash": checkpoint.tip_hash,
+        "entries_checked": checkpoint.entries_checked,
+        "records_checked": checkpoint.records_checked,
+        "checked_at": checkpoint.checked_at,
+        "checked_by": checkpoint.checked_by,
+        "break": checkpoint.first_break,
+        "hash": checkpoint.hash,
+        "intact": checkpoint.intact,
+    }

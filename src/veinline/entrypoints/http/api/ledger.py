@@ -1,17 +1,18 @@
-"""API of the ledger: verify the chain, a record's history, electronic signatures."""
+"""API of the ledger: verify it, its last verification, a record's history, electronic
+signatures."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from veinline.domain.errors import NotFound
 from veinline.domain.signature import Meaning
 from veinline.entrypoints.http.deps import Actor, AppDep
 from veinline.entrypoints.http.errors import refusals
-from veinline.entrypoints.views.ledger import entry_view
+from veinline.entrypoints.views.ledger import checkpoint_view, entry_view
 from veinline.services import authority, commands, ledger
 
 router = APIRouter()
@@ -26,14 +27,32 @@ class SignIn(BaseModel):
     reason: str = ""
 
 
-@router.get("/ledger/verify", tags=["ledger"], responses=refusals(401, 403, 422))
-def verify(actor: Actor, application: AppDep) -> dict[str, Any]:
+@router.get("/ledger/checkpoint", tags=["ledger"], responses=refusals(401, 403, 404, 422))
+def checkpoint(actor: Actor, application: AppDep) -> dict[str, Any]:
+    """The last verification's result (the newest checkpoint); verifies nothing."""
+    found = ledger.last_checkpoint(application.uow(), actor=actor)
+    if found is None:
+        raise NotFound("the ledger has not been verified yet: POST /api/v1/ledger/verify")
+    return checkpoint_view(found)
+
+
+@router.post("/ledger/verify", tags=["ledger"], responses=refusals(401, 403, 422))
+def verify(
+    actor: Actor,
+    application: AppDep,
+    full: Annotated[
+        bool,
+        Query(
+            description="Walk the whole chain, not only what is new since the last good checkpoint."
+        ),
+    ] = False,
+) -> dict[str, Any]:
+    """Verify the ledger now and record the result as a checkpoint, which is returned
+    (`ok` false and `first_break` naming the first break when it does not verify)."""
     authority.require_read(actor, authority.Read.LEDGER)
-    report = ledger.verify(application.uow())
+    found, report = ledger.check(application.uow(), actor=actor, full=full)
     return {
-        "ok": report.ok,
-        "entries_checked": report.entries_checked,
-        "records_checked": report.records_checked,
+        **checkpoint_view(found),
         "first_break": (
             {
                 "seq": report.breaks[0].seq,
