@@ -243,9 +243,9 @@ def test_lookback_shows_names_only_to_the_care_team() -> None:
     )
     v = vial(1)
     v.status, v.order_id = msc.VialStatus.INFUSED, "ORD-1"
-    full = msc.lookback([v, vial(2)], {"ORD-1": order}, full_data=True)
+    full = msc.lookback([v, vial(2)], {"ORD-1": order}, shown={"ORD-1"})
     assert full[0].recipient == "Patient Name (WB-1)" and full[1].recipient is None
-    masked = msc.lookback([v], {"ORD-1": order}, full_data=False)
+    masked = msc.lookback([v], {"ORD-1": order}, shown=set())
     assert masked[0].recipient == "ORD-1"
 
 

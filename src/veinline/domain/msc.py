@@ -14,7 +14,7 @@ these functions and writes the ledger.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -299,7 +299,7 @@ class Vial:
             "version": self.version,
         }
 
-    def _note(self, what: str, by: User, at: datetime, **more: object) -> None:
+    def note(self, what: str, by: User, at: datetime, **more: object) -> None:
         self.history = [
             *self.history,
             {"what": what, "by": by.username, "at": snapshot_time(aware(at)), **more},
@@ -308,19 +308,26 @@ class Vial:
 
     def put_away(self, unit: StorageUnit, position: str, *, by: User, at: datetime) -> None:
         """Put the vial into a free position of a unit (or move it there): a custody event."""
-        if self.status not in (VialStatus.FILLED, VialStatus.STORED, VialStatus.RECEIVED):
+        if self.status not in (VialStatus.FILLED, VialStatus.STORED):
             raise NotAllowed(f"vial {self.id} is {self.status.label.lower()}: it cannot be stored")
         address = unit.address(position)
         was = self.position
         self.position = address
         self.site = unit.site
-        if self.status is not VialStatus.RECEIVED:
-            self.status = VialStatus.STORED
-        self._note("moved" if was else "put away", by, at, position=address, was=was)
+        self.status = VialStatus.STORED
+        self.note("moved" if was else "put away", by, at, position=address, was=was)
+
+    def return_to_stock(self, unit: StorageUnit, position: str, *, by: User, at: datetime) -> None:
+        """An unused vial back into storage, out of its order (the caller has checked the
+        cold-chain record with `may_return`)."""
+        order, self.order_id = self.order_id, None
+        self.status = VialStatus.FILLED
+        self.put_away(unit, position, by=by, at=at)
+        self.note("returned to stock", by, at, order=order)
 
     def take_out(self, *, by: User, at: datetime, why: str) -> None:
         self.position, was = None, self.position
-        self._note("taken out", by, at, was=was, why=why)
+        self.note("taken out", by, at, was=was, why=why)
 
     @property
     def quarantined(self) -> bool:
@@ -331,7 +338,7 @@ class Vial:
         if self.status in (VialStatus.INFUSED, VialStatus.DISCARDED):
             return
         self.quarantine = {"reason": reason, "source": source, "at": snapshot_time(aware(at))}
-        self._note("quarantined", by, at, reason=reason)
+        self.note("quarantined", by, at, reason=reason)
 
     def dispose(self, *, release: bool, reason: str, by: User, at: datetime) -> None:
         """QA's signed decision on a quarantined vial: back to stock, or discarded."""
@@ -342,7 +349,7 @@ class Vial:
         self.quarantine = None
         if not release:
             self.status, self.position = VialStatus.DISCARDED, None
-        self._note("released from quarantine" if release else "discarded", by, at, reason=reason)
+        self.note("released from quarantine" if release else "discarded", by, at, reason=reason)
 
 
 def available(
@@ -768,17 +775,18 @@ class Traced:
 
 
 def lookback(
-    vials: Iterable[Vial], orders: Mapping[str, Order], *, full_data: bool
+    vials: Iterable[Vial], orders: Mapping[str, Order], *, shown: Container[str]
 ) -> list[Traced]:
-    """Every vial, where it is, and who received it (a patient's name only for the care
-    team; others see the order and wristband-free identifiers)."""
+    """Every vial, where it is, and who received it: the patient's name and wristband for
+    the orders in `shown` (those whose care team is reading), the order id otherwise."""
     out: list[Traced] = []
     for vial in sorted(vials, key=lambda v: (v.lot_id, v.division)):
         order = orders.get(vial.order_id) if vial.order_id else None
         where = vial.position or vial.site
         recipient = None
         if order is not None and vial.status in (VialStatus.INFUSED, VialStatus.THAWED):
-            recipient = f"{order.patient_name} ({order.wristband_id})" if full_data else order.id
+            full = order.id in shown
+            recipient = f"{order.patient_name} ({order.wristband_id})" if full else order.id
         out.append(Traced(vial.id, vial.lot_id, vial.status.value, where, vial.order_id, recipient))
     return out
 

@@ -25,6 +25,7 @@ from veinline.domain.ledger import (
     Signature,
 )
 from veinline.domain.ledger_actions import LedgerAction
+from veinline.domain.msc import Donor, Lot, Order, StorageUnit, Vial
 from veinline.domain.planning_records import PlanRecord, TriageSettings
 from veinline.domain.process import ProcessTemplate
 from veinline.domain.release import ReleaseRecord
@@ -49,6 +50,26 @@ class Repository(Protocol, Generic[T]):
         ...
 
     def list(self) -> list[T]: ...
+
+
+class VialRepository(Repository[Vial], Protocol):
+    """MSC vials, with the queries allocation and the storage map need."""
+
+    def stock(self, product_code: str | None = None) -> list[Vial]:
+        """Vials in storage with no order and no quarantine (of one product)."""
+        ...
+
+    def lock_free(self, vial_ids: list[str]) -> list[Vial]:
+        """Lock these vials for this transaction if they are still free; vials another
+        transaction holds or has reserved are skipped, not waited for (PostgreSQL
+        `FOR UPDATE SKIP LOCKED`; SQLite serialises writers)."""
+        ...
+
+    def of_lots(self, lot_ids: list[str]) -> list[Vial]: ...
+
+    def of_order(self, order_id: str) -> list[Vial]: ...
+
+    def in_unit(self, unit_id: str) -> list[Vial]: ...
 
 
 class SequenceAllocator(Protocol):
@@ -157,6 +178,11 @@ class AbstractUnitOfWork(abc.ABC):
     specifications: Repository[Specification]
     batches: Repository[Batch]
     release_records: Repository[ReleaseRecord]
+    msc_donors: Repository[Donor]
+    msc_lots: Repository[Lot]
+    storage_units: Repository[StorageUnit]
+    msc_orders: Repository[Order]
+    msc_vials: VialRepository
     sequences: SequenceAllocator
     ledger: Ledger
     tokens: TokenStore
