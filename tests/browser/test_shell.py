@@ -52,8 +52,8 @@ def test_a_qa_reviewer_signs_in_and_verifies_the_ledger(page: Page, live_server:
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(f"{live_server}/ledger")
     expect(page.get_by_test_id("signed-in")).to_contain_text("Demo QA Reviewer")
-    # 47 from the demo data, and the wrong password and its clearing (11.300(d)).
-    expect(page.get_by_test_id("ledger-status")).to_contain_text("Verified: 49 entries")
+    # 55 from the demo data, and the wrong password and its clearing (11.300(d)).
+    expect(page.get_by_test_id("ledger-status")).to_contain_text("Verified: 57 entries")
     _shot(page, "ledger")
     page.get_by_role("link", name="product/eque-cel").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("History of product/eque-cel")

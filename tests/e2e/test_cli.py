@@ -128,7 +128,7 @@ def test_grade_prints_the_grade_with_reasons(run: Run) -> None:
 def test_ledger_verify_counts_entries_when_all_is_well(run: Run, demo_app: App) -> None:
     result = run("ledger", "verify", db=demo_app)
     assert result.exit_code == 0, result.stderr
-    assert "54 entries checked" in result.stdout
+    assert "55 entries checked" in result.stdout
 
 
 def test_ledger_verify_names_the_record_edited_behind_its_back(run: Run, demo_app: App) -> None:
