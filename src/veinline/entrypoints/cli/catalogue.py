@@ -151,8 +151,7 @@ def load_demo_cases(application: App) -> None:
 
     if load_demo_msc(driver):
         cli.out.print(
-            "demo MSC: amimestrocel and VUM02 lots in two depots, orders in every state, "
-            "one recall"
+            "demo MSC: amimestrocel and VUM02 lots in two depots, orders in every state, one recall"
         )
 
 

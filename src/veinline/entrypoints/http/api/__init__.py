@@ -12,9 +12,10 @@ from veinline.entrypoints.http.api import (
     isbt,
     ledger,
     manufacturing,
+    msc,
     trials,
 )
 
 router = APIRouter()
-for area in (auth, catalogue, isbt, ledger, cases, followup, trials, manufacturing):
+for area in (auth, catalogue, isbt, ledger, cases, followup, trials, manufacturing, msc):
     router.include_router(area.router)
