@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from veinline.domain.errors import NotFound
-from veinline.domain.msc import Donor, Lot, Order, StorageUnit, Vial
+from veinline.domain.msc import Donor, Lot, Order, OrderStatus, StorageUnit, Vial
 from veinline.domain.user import User
 from veinline.entrypoints.views.cases import REDACTED
-from veinline.services import authority, places
+from veinline.services import authority, commands, places
 from veinline.services import msc as msc_service
 from veinline.services.authority import DataClass, Read
 from veinline.services.unit_of_work import AbstractUnitOfWork
@@ -35,11 +35,20 @@ def order_view(order: Order, viewer: User) -> dict[str, Any]:
     return data
 
 
+def _awaiting(order: Order, viewer: User) -> bool:
+    """An order waiting for vials is QA's to allocate from any depot: QA sees it (its
+    identifiers only) before a depot is bound to it."""
+    return order.status in (OrderStatus.PLACED, OrderStatus.SHORT) and authority.may(
+        viewer, commands.AllocateOrder
+    )
+
+
 def readable_order(uow: AbstractUnitOfWork, order_id: str, viewer: User) -> Order:
     order = uow.msc_orders.get(order_id)
     if order is None:
         raise NotFound(f"there is no order {order_id}")
-    authority.require_read(viewer, Read.ORDER, places.of_order(order))
+    if not _awaiting(order, viewer):
+        authority.require_read(viewer, Read.ORDER, places.of_order(order))
     return order
 
 
@@ -49,7 +58,7 @@ def orders(uow: AbstractUnitOfWork, viewer: User) -> list[dict[str, Any]]:
     shown = [
         order_view(o, viewer)
         for o in uow.msc_orders.list()
-        if authority.visible(viewer, Read.ORDER, places.of_order(o))
+        if authority.visible(viewer, Read.ORDER, places.of_order(o)) or _awaiting(o, viewer)
     ]
     return sorted(shown, key=lambda o: (o["placed_at"], o["id"]), reverse=True)
 
