@@ -157,7 +157,15 @@ def test_a_cancelled_order_returns_its_vials_and_a_shipped_vial_returns_only_if_
     back = driver.do(commands.ReturnVial(again.id, vial, "SH-TANK-1"), "operator")
     assert back.status is VialStatus.STORED and back.order_id is None
     warm = driver.advance(driver.order("ORD-W", "vum02", age=40), OrderStatus.SHIPPED)
-    driver.do(commands.ReceiveOrder(warm.id, -60.0), "nurse")
+    t0 = clock()
+    log = "\n".join(
+        f"{(t0 + timedelta(minutes=10 * i)).isoformat()},{c}"
+        for i, c in enumerate([-185.0, -184.0, -140.0, -183.0])
+    )
+    received = driver.do(commands.ReceiveOrder(warm.id, logger_csv=log), "nurse")
+    [event] = [e for e in received.events if e["what"] == "received"]
+    assert event["cold_chain"]["source"] == "logger" and event["cold_chain"]["excursion"]
+    assert event["cold_chain"]["max_c"] == -140.0
     with pytest.raises(NotAllowed, match="excursion"):
         driver.do(commands.ReturnVial(warm.id, warm.vial_ids[0], "SH-TANK-1"), "operator")
 

@@ -693,11 +693,15 @@ class ShipOrder(Command):
 
 @dataclass(frozen=True)
 class ReceiveOrder(Command):
-    """Receipt at the treatment centre with the shipper's cold-chain record: the highest
-    temperature its logger saw."""
+    """Receipt at the treatment centre with the shipper's cold-chain record: its logger's
+    readings (checked against the product's limit as the journey checks a shipment's),
+    or, without a logger file, the highest temperature it showed."""
 
     order_id: Id
-    max_temperature_c: float
+    max_temperature_c: float | None = None
+    # Or the shipper logger's CSV export (timestamp, °C), read as the journey reads it.
+    logger_csv: Annotated[str, Text(max=LOGGER_CSV_MAX, multiline=True)] = ""
+    timezone: Code = "UTC"
 
 
 @dataclass(frozen=True)

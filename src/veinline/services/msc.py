@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from veinline.domain import eligibility, msc
+from veinline.domain import coldchain, eligibility, msc
 from veinline.domain.batch import BatchStatus, start_batch
-from veinline.domain.case import parse_moment
+from veinline.domain.case import parse_moment, parse_zone
 from veinline.domain.catalog import Modality, Product, SiteKind
 from veinline.domain.custody import IdentityMismatch
 from veinline.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
@@ -538,8 +538,8 @@ def receive_order(
         order: Order = _get(uow.msc_orders, cmd.order_id, "order", for_update=True)
         order.guard(OrderStatus.SHIPPED, doing="be received")
         product = _msc_product(uow, order.product_code)
-        limit = product.storage_max_c
-        excursion = limit is not None and cmd.max_temperature_c > limit
+        cold_chain = _cold_chain(cmd, product)
+        excursion = bool(cold_chain["excursion"])
         before, now = order.snapshot(), clock()
         for vial in uow.msc_vials.of_order(order.id):
             was = vial.snapshot()
@@ -547,12 +547,42 @@ def receive_order(
             vial.note("received", actor, now, site=order.treatment_site)
             _record(uow, vial, actor, A.MSC_VIAL_RECEIVED, was, f"order {order.id}")
         order.status = OrderStatus.RECEIVED
-        cold_chain = {"max_c": cmd.max_temperature_c, "limit_c": limit, "excursion": excursion}
         order.note("received", actor, now, cold_chain=cold_chain)
         why = "excursion above the storage limit" if excursion else "cold chain within limit"
         _record(uow, order, actor, A.MSC_ORDER_RECEIVED, before, why)
         uow.commit()
         return order
+
+
+def _cold_chain(cmd: commands.ReceiveOrder, product: Product) -> JsonObject:
+    """The shipment's cold-chain record: from the logger file with the journey's rules
+    (domain/coldchain.py: the product's cryogenic limit in an LN2 vapour shipper), or
+    from the highest reading reported."""
+    limits = coldchain.limits_for(coldchain.ShipperType.LN2_VAPOUR, product.storage_max_c)
+    if cmd.logger_csv.strip():
+        readings = coldchain.parse_logger_csv(
+            cmd.logger_csv, default_tz=parse_zone(cmd.timezone, "logger time zone")
+        )
+        if not readings:
+            raise InvalidInput("the logger file holds no readings")
+        excursions = coldchain.find_excursions(readings, limits)
+        return {
+            "source": "logger",
+            "readings": len(readings),
+            "max_c": max(r.celsius for r in readings),
+            "limit_c": limits.high,
+            "excursion": bool(excursions),
+            "excursions": [e.to_dict() for e in excursions],
+        }
+    if cmd.max_temperature_c is None:
+        raise InvalidInput("give the shipper's logger file or its highest reading")
+    breach = limits.breach(cmd.max_temperature_c)
+    return {
+        "source": "reported maximum",
+        "max_c": cmd.max_temperature_c,
+        "limit_c": limits.high,
+        "excursion": breach is not None,
+    }
 
 
 def _excursion(order: Order) -> bool:

@@ -321,10 +321,23 @@ def order_ship(order_id: Annotated[str, typer.Argument()]) -> None:
 @order_app.command("receive")
 def order_receive(
     order_id: Annotated[str, typer.Argument()],
-    max_c: Annotated[float, typer.Option(help="The shipper logger's highest reading, °C.")],
+    logger: Annotated[
+        Path | None, typer.Option(help="The shipper logger's CSV export (time, °C).")
+    ] = None,
+    timezone: Annotated[str, typer.Option(help="Zone of the logger's times.")] = "UTC",
+    max_c: Annotated[
+        float | None, typer.Option(help="Without a logger file: its highest reading, °C.")
+    ] = None,
 ) -> None:
-    """Receipt at the centre, with the cold-chain record."""
-    _order_done(_do(commands.ReceiveOrder(order_id, max_c)))
+    """Receipt at the centre, with the cold-chain record: an excursion above the
+    product's limit stops infusion and return to stock until QA decides."""
+    text = ""
+    if logger is not None:
+        try:
+            text = logger.read_text(encoding="utf-8")
+        except OSError as exc:
+            cli_context().fail(f"cannot read logger file {logger}: {exc.strerror}")
+    _order_done(_do(commands.ReceiveOrder(order_id, max_c, text, timezone)))
 
 
 @order_app.command("infuse")

@@ -101,7 +101,11 @@ class CancelIn(BaseModel):
 
 
 class ReceiveIn(BaseModel):
-    max_temperature_c: float = Field(description="The shipper logger's highest reading.")
+    max_temperature_c: float | None = Field(
+        default=None, description="The shipper logger's highest reading (without a file)."
+    )
+    logger_csv: str = Field(default="", description="The logger's CSV export (time, °C).")
+    timezone: str = "UTC"
 
 
 class InfuseIn(BaseModel):
