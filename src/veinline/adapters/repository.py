@@ -7,7 +7,7 @@ from collections.abc import Callable, Generator
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -82,6 +82,42 @@ class SqlVialRepository(SqlRepository[Vial]):
         if product_code is not None:
             query = query.where(t.product_code == product_code)
         return list(self.session.scalars(query.order_by(t.expires_at, t.lot_id, t.division)))
+
+    def candidates(
+        self,
+        product_code: str,
+        *,
+        lots: set[str],
+        usable_after: dict[str, datetime],
+        per_site: int,
+        exclude: set[str] | None = None,
+    ) -> list[Vial]:
+        # One query: the filters of domain.msc.available, each depot's own expiry bound,
+        # and a window keeping each depot's first `per_site` (FEFO): allocation reads a
+        # course's worth per depot, not the whole stock.
+        if not lots or not usable_after:
+            return []
+        t = orm.msc_vials.c
+        order = (t.expires_at, t.lot_id, t.division)
+        rank = func.row_number().over(partition_by=t.site, order_by=order).label("fefo_rank")
+        inner = select(t.id, rank).where(
+            t.product_code == product_code,
+            t.status == VialStatus.STORED,
+            t.order_id.is_(None),
+            t.quarantine.is_(None),
+            t.lot_id.in_(sorted(lots)),
+            or_(*(and_(t.site == s, t.expires_at > at) for s, at in usable_after.items())),
+        )
+        if exclude:
+            inner = inner.where(t.id.not_in(sorted(exclude)))
+        ranked = inner.subquery()
+        query = (
+            select(Vial)
+            .join(ranked, ranked.c.id == t.id)
+            .where(ranked.c.fefo_rank <= per_site)
+            .order_by(*order)
+        )
+        return list(self.session.scalars(query))
 
     def lock_free(self, vial_ids: list[str]) -> list[Vial]:
         if not vial_ids:

@@ -431,9 +431,17 @@ def allocate_order(
         needed = int(order.course["vials"])
         lanes = transport_hours(uow, order.treatment_site)
         lots = released_lots(uow, order.product_code)
-        candidates = uow.msc_vials.stock(order.product_code)
+        usable_after = {site: now + timedelta(hours=h) for site, h in lanes.items()}
+        gone: set[str] = set()
         expected = incoming(uow, order.product_code)
         for _ in range(ALLOCATION_ATTEMPTS):
+            candidates = uow.msc_vials.candidates(
+                order.product_code,
+                lots=lots,
+                usable_after=usable_after,
+                per_site=needed,
+                exclude=gone,
+            )
             result = msc.allocate(
                 needed,
                 candidates,
@@ -464,8 +472,7 @@ def allocate_order(
                 )
                 uow.commit()
                 return order
-            gone = set(result.vial_ids) - {v.id for v in locked}
-            candidates = [v for v in candidates if v.id not in gone]
+            gone |= set(result.vial_ids) - {v.id for v in locked}
         else:
             raise Conflict("other orders kept taking the vials chosen: try again")
         order.status = OrderStatus.SHORT

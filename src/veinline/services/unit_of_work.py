@@ -59,6 +59,20 @@ class VialRepository(Repository[Vial], Protocol):
         """Vials in storage with no order and no quarantine (of one product)."""
         ...
 
+    def candidates(
+        self,
+        product_code: str,
+        *,
+        lots: set[str],
+        usable_after: dict[str, datetime],
+        per_site: int,
+        exclude: set[str] | None = None,
+    ) -> list[Vial]:
+        """What allocation may choose from: per site in `usable_after` (a depot, and the
+        time its vials must outlast: their arrival), the first `per_site` stored, free,
+        unquarantined vials of the `lots`, first expiry first."""
+        ...
+
     def lock_free(self, vial_ids: list[str]) -> list[Vial]:
         """Lock these vials for this transaction if they are still free; vials another
         transaction holds or has reserved are skipped, not waited for (PostgreSQL
