@@ -135,6 +135,8 @@ def test_donor_to_a_course_infused_through_the_api(
         )
     api.post("qa2", f"/batches/{bid}/actions/release", _sign("qa2"))
     vials = api.post("operator.suzhou", "/msc/lots/LOT-API/vials", fill, 201)
+    labels = client.get("/api/v1/msc/lots/LOT-API/labels.pdf", headers=api.headers("operator"))
+    assert labels.status_code == 200 and labels.content.startswith(b"%PDF")
     assert [v["division"] for v in vials][:2] == ["A0", "A1"]
     api.post(
         "operator",

@@ -140,6 +140,9 @@ def test_a_course_through_the_cli_then_recall_lookback_and_forecast(
             "--unit",
             "CLI-TANK",
         )
+    pdf = tmp_path / "labels.pdf"
+    printed = ok("--as", "operator", "inventory", "lot", "labels", "LOT-CLI", "--out", str(pdf))
+    assert "8 vial labels" in printed.stdout and pdf.read_bytes().startswith(b"%PDF")
     shown = ok("--as", "planner", "inventory", "storage", "map", "CLI-TANK")
     assert "8/81 positions used" in shown.stdout
     facts = tmp_path / "facts.json"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -268,3 +269,29 @@ def test_forecast_gives_days_left_with_an_interval() -> None:
     assert line.days_low < 300 < line.days_high
     [idle] = msc.forecast({("d", "p"): 10}, {}, window_days=90)
     assert idle.days_left is None and idle.days_low is not None and idle.days_high is None
+
+
+def test_a_vial_label_carries_the_lots_din_its_division_and_says_what_is_unconfirmed() -> None:
+    from veinline.domain.labels import VialFacts, vial_label
+
+    facts = VialFacts(
+        product_code="vum02",
+        product_name="VUM02",
+        din="A999726000001",
+        division="B3",
+        isbt_product_code=None,
+        collection_type="7",
+        lot_id="LOT-1",
+        cells=5e7,
+        volume_ml=10,
+        expires_at=T0 + timedelta(days=200),
+        facility_name="Demo plant",
+        facility_timezone="Asia/Shanghai",
+    )
+    text = "\n".join(vial_label(facts).text_lines())
+    assert "vial B3 of lot LOT-1" in text and "Division: B3" in text
+    assert "storage limit to be confirmed" in text and "product code not assigned" in text
+    assert "NOT FOR CLINICAL USE" in text  # a validation FIN
+    coded = vial_label(replace(facts, isbt_product_code="S1234", storage_max_c=-150.0))
+    assert "=<S12347B3" in [b.data for b in coded.linear]  # ST-001 §2.4.3: the division
+    assert "Storage: cryopreserved, at or below -150 °C" in coded.text_lines()

@@ -21,6 +21,7 @@ from veinline.domain.catalog import Modality, Product, SiteKind
 from veinline.domain.custody import IdentityMismatch
 from veinline.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from veinline.domain.identifiers import IdentifierKind
+from veinline.domain.labels import Label, VialFacts, vial_label
 from veinline.domain.ledger import JsonObject
 from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.msc import Lot, Order, OrderStatus, StorageUnit, Vial, VialStatus
@@ -725,6 +726,39 @@ def recall_lot(
 
 
 # ------------------------------------------------------------------ reads
+
+
+def vial_labels(uow: AbstractUnitOfWork, lot_id: str, reader: User) -> list[Label]:
+    """The labels of a lot's vials (domain/labels.py `vial_label`): only confirmed
+    catalogue facts print (docs/architecture.md, "Labels")."""
+    authority.require_read(reader, authority.Read.INVENTORY)
+    lot: Lot = _get(uow.msc_lots, lot_id, "lot")
+    product = _msc_product(uow, lot.product_code)
+    site = _get(uow.sites, lot.site, "site")
+    vials = uow.msc_vials.of_lots([lot.id])
+    if not vials:
+        raise NotAllowed(f"lot {lot.id} has no vials yet: fill them first")
+    return [
+        vial_label(
+            VialFacts(
+                product_code=product.code,
+                product_name=product.label_name,
+                din=vial.din,
+                division=vial.division,
+                isbt_product_code=product.confirmed("isbt128_product_code"),
+                collection_type=product.collection_type,
+                lot_id=lot.id,
+                cells=vial.cells,
+                volume_ml=vial.volume_ml,
+                expires_at=vial.expires_at,
+                facility_name=site.name,
+                facility_timezone=site.timezone,
+                storage_max_c=product.confirmed("storage_max_c"),
+                post_thaw_window_minutes=product.confirmed("post_thaw_window_minutes"),
+            )
+        )
+        for vial in vials
+    ]
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,23 @@ def lot_fill(
     _say(f"lot {lot_id}: {len(vials)} vials filled ({vials[0].id} … {vials[-1].id})")
 
 
+@lot_app.command("labels")
+def lot_labels(
+    lot_id: Annotated[str, typer.Argument()],
+    out: Annotated[Path, typer.Option(help="Where to write the PDF.")],
+) -> None:
+    """Print every vial's label of a lot to a PDF (one 4 × 6 inch page per vial)."""
+    from veinline.adapters.pdf_labels import render_labels
+    from veinline.services import msc as msc_service
+
+    labels = _read(lambda uow, viewer, now: msc_service.vial_labels(uow, lot_id, viewer))
+    try:
+        out.write_bytes(render_labels(labels))
+    except OSError as exc:
+        cli_context().fail(f"cannot write {out}: {exc.strerror}")
+    _say(f"lot {lot_id}: {len(labels)} vial labels written to {out}")
+
+
 @lot_app.command("recall")
 def lot_recall(
     lot_id: Annotated[str, typer.Argument()],

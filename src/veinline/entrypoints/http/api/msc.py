@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from veinline.domain.errors import NotFound
@@ -15,6 +16,7 @@ from veinline.entrypoints.http.deps import Actor, AppDep, IdempotencyKey
 from veinline.entrypoints.http.errors import refusals
 from veinline.entrypoints.views import msc as views
 from veinline.services import authority, commands
+from veinline.services import msc as msc_service
 from veinline.services.authority import Read
 
 router = APIRouter(prefix="/msc", tags=["msc"])
@@ -176,6 +178,20 @@ def list_lots(actor: Actor, application: AppDep) -> list[dict[str, Any]]:
 def fill_vials(lot_id: str, body: FillIn, actor: Actor, application: AppDep) -> list[Any]:
     vials = _run(application, actor, commands.FillVials(lot_id, **body.model_dump()))
     return [views.vial_view(v) for v in vials]
+
+
+@router.get(
+    "/lots/{lot_id}/labels.pdf",
+    responses={**READ, 200: {"content": {"application/pdf": {}}}},
+    response_class=Response,
+)
+def lot_labels(lot_id: str, actor: Actor, application: AppDep) -> Response:
+    """Every vial's label (4 × 6 inch pages): the lot's DIN, each vial's division."""
+    from veinline.adapters.pdf_labels import render_labels
+
+    with application.uow() as uow:
+        labels = msc_service.vial_labels(uow, lot_id, actor)
+    return Response(render_labels(labels), media_type="application/pdf")
 
 
 @router.post("/lots/{lot_id}/recall", responses=WRITE)
