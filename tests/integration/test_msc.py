@@ -75,7 +75,7 @@ def test_a_lot_goes_from_donor_to_a_course_infused_and_the_ledger_verifies(
         assert all(v.status is VialStatus.INFUSED for v in uow.msc_vials.of_order(order.id))
         trace = msc_service.lookback(uow, physician, lot_id=lot.id)
         masked = msc_service.lookback(uow, qa, donor_id="DNR-T1")
-    assert trace.recipients == ["Demo MSC Patient (WB-M0001)"]
+    assert trace.recipients == ["Demo MSC Patient T1 (WB-M0001)"]
     assert masked.recipients == ["ORD-T1"]  # QA sees the order, not the patient
     assert len(trace.vials) == 10
     report = ledger.verify(demo_app.uow())

@@ -834,14 +834,15 @@ def inventory(uow: AbstractUnitOfWork, *, now: datetime) -> JsonObject:
 
 def forecast(uow: AbstractUnitOfWork, *, now: datetime, window_days: int = 90) -> list[Any]:
     """When each depot runs short of each product at the vials ordered from it in the
-    window (msc.forecast: Poisson rate with a 90% interval)."""
+    window, cancelled orders left out (msc.forecast: Poisson rate with a 90% interval)."""
     stock: Counter[tuple[str, str]] = Counter(
         (v.site, v.product_code) for v in uow.msc_vials.stock()
     )
     ordered: Counter[tuple[str, str]] = Counter()
     since = now - timedelta(days=window_days)
     for order in uow.msc_orders.list():
-        if order.depot and order.placed_at >= since and order.status is not OrderStatus.REFUSED:
+        counted = order.status not in (OrderStatus.REFUSED, OrderStatus.CANCELLED)
+        if order.depot and order.placed_at >= since and counted:
             ordered[(order.depot, order.product_code)] += len(order.vial_ids)
     return msc.forecast(stock, ordered, window_days=window_days)
 

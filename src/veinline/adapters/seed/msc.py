@@ -121,10 +121,11 @@ class MscDriver:
         *,
         age: int,
         weight: float = 60,
-        name: str = "Demo MSC Patient",
+        name: str = "",
         wristband: str = "WB-M0001",
     ) -> Order:
         facts = {"age_years": age, **(GVHD if product == "amimestrocel" else ARDS)}
+        name = name or f"Demo MSC Patient {order_id.rsplit('-', 1)[-1]}"
         jurisdiction = "CN"
         order: Order = self.do(
             commands.PlaceOrder(
