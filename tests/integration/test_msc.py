@@ -235,3 +235,46 @@ def test_the_demo_msc_data_loads_with_orders_in_every_state(
     assert recipients(recalled) == ["MSC-ORD-05"]  # ... but one centre holds its vials
     assert all(v.quarantined for v in recalled)
     assert ledger.verify(demo_app.uow()).ok
+
+
+def test_concurrent_allocate_requests_over_http_never_share_the_last_vials(
+    demo_app: App, driver: MscDriver
+) -> None:
+    """Six API clients allocate six orders at once, with stock for two courses: two are
+    allocated, the rest are short (or refused as a conflict), no vial is in two orders."""
+    from fastapi.testclient import TestClient
+
+    from veinline.entrypoints.http.app import create_app
+
+    driver.donor("DNR-HTTP")
+    lot = driver.lot("LOT-HTTP", "DNR-HTTP", "vum02")
+    driver.fill(lot, 12, store_at="SH-TANK-1")  # two courses of 6
+    orders = [driver.order(f"ORD-H{i}", "vum02", age=40) for i in range(6)]
+    client = TestClient(create_app(demo_app))
+    token = client.post(
+        "/api/v1/auth/token", data={"username": "qa", "password": DEMO_PASSWORD}
+    ).json()["access_token"]
+    barrier = threading.Barrier(len(orders))
+
+    def allocate(i: int) -> tuple[int, str]:
+        barrier.wait()
+        response = client.post(
+            f"/api/v1/msc/orders/{orders[i].id}/allocate",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        body = response.json()
+        return response.status_code, str(body.get("status", body.get("error")))
+
+    with ThreadPoolExecutor(max_workers=len(orders)) as pool:
+        outcomes = list(pool.map(allocate, range(len(orders))))
+    assert all(status in (200, 409) for status, _ in outcomes), outcomes
+    with demo_app.uow() as uow:
+        vials = uow.msc_vials.of_lots([lot.id])
+        stored = [uow.msc_orders.get(o.id) for o in orders]
+    allocated = [o for o in stored if o is not None and o.status is OrderStatus.ALLOCATED]
+    assert len(allocated) == 2, outcomes
+    owners = [v.order_id for v in vials if v.order_id]
+    assert len(owners) == 12 and {o: owners.count(o) for o in set(owners)} == {
+        o.id: 6 for o in allocated
+    }
+    assert ledger.verify(demo_app.uow()).ok
