@@ -48,6 +48,7 @@ def test_a_lot_goes_from_donor_to_a_course_infused_and_the_ledger_verifies(
     order = driver.order("ORD-T1", "amimestrocel", age=14, weight=45)
     assert order.status is OrderStatus.PLACED
     assert order.course["vials"] == 8 and "rounded up" in order.course["rounding"]
+    assert "cells_per_kg and infusions are unconfirmed" in order.course["rounding"]
     order = driver.advance(order, OrderStatus.ALLOCATED)
     assert order.depot == "demo-sh-depot" and len(order.vial_ids) == 8
     order = driver.advance(order, OrderStatus.RECEIVED)

@@ -376,8 +376,18 @@ def place_order(
             raise NotAllowed(f"{product.code} has no cells per vial in its dose rule: give one")
         course = msc.course_of(rule, cmd.weight_kg, per_vial)
         order.course = course.to_dict()
+        unsourced = [
+            key
+            for key in ("cells_per_kg", "infusions")
+            if not product.is_confirmed(f"dose_rule.{key}")
+        ]
+        if unsourced:
+            # Nothing unconfirmed passes as fact (docs/architecture.md, "Labels").
+            order.course["rounding"] += (
+                f"; the catalogue's {' and '.join(unsourced)} are unconfirmed: check the dose"
+            )
         uow.msc_orders.add(order)
-        _record(uow, order, actor, A.MSC_ORDER_PLACED, None, course.rounding)
+        _record(uow, order, actor, A.MSC_ORDER_PLACED, None, str(order.course["rounding"]))
         uow.commit()
         return order
 
