@@ -203,3 +203,39 @@ def test_donor_to_a_course_infused_through_the_api(
     report = api.get("qa", "/ledger/verify")
     assert report["ok"]
     assert ledger.verify(demo_app.uow()).ok
+
+
+def test_msc_requests_are_refused_away_from_the_records_sites(
+    client: TestClient, demo_app: App, clock: FixedClock
+) -> None:
+    from veinline.adapters.seed.cases import Driver
+    from veinline.adapters.seed.msc import GVHD, MscDriver
+
+    msc = MscDriver(Driver(demo_app.bus, demo_app.user, clock))
+    msc.unit("SH-TANK-1", "demo-sh-depot")
+    msc.donor("DNR-SCOPE")
+    lot = msc.lot("LOT-SCOPE", "DNR-SCOPE", "amimestrocel")
+    [first, *_] = msc.fill(lot, 10)
+    api = Api(client)
+    # The Suzhou operator works at the plant, not at the Shanghai depot.
+    refused = api.post(
+        "operator.suzhou", f"/msc/vials/{first.id}/store", {"unit_id": "SH-TANK-1"}, 403
+    )
+    assert "not at the sites of storage unit SH-TANK-1" in refused["message"]
+    order = {
+        "order_id": "ORD-SCOPE",
+        "product_code": "amimestrocel",
+        "jurisdiction": "CN",
+        "treatment_site": "demo-sh-treatment",
+        "patient_name": "Scope Patient",
+        "wristband_id": "WB-SCOPE",
+        "patient_facts": {"age_years": 30, **GVHD},
+        "weight_kg": 45,
+    }
+    api.post("physician.hk", "/msc/orders", order, 403)  # Hong Kong's physician
+    api.post("physician", "/msc/orders", order, 201)
+    api.get("coordinator.hk", "/msc/orders/ORD-SCOPE", 403)
+    seen = api.get("planner", "/msc/orders/ORD-SCOPE")
+    assert seen["patient_name"] == "(hidden: identifiers only)" and seen["patient_facts"] == {}
+    assert api.get("coordinator", "/msc/orders/ORD-SCOPE")["patient_name"] == "Scope Patient"
+    api.post("admin", "/msc/orders/ORD-SCOPE/allocate", None, 403)
