@@ -124,6 +124,9 @@ def test_unreleased_expired_quarantined_and_recalled_vials_are_never_allocated(
         commands.RecallLot("LOT-R", "endotoxin out of trend after release", "qa", DEMO_PASSWORD),
         "qa",
     )
+    calm = f"time,temperature\n{clock().isoformat()},-190.5\n"
+    quiet = driver.do(commands.ImportUnitReadings("SZ-TANK-1", csv_text=calm), "operator")
+    assert quiet["alarm"] is None and quiet["quarantined"] == []
     reading = [{"at": clock().isoformat(), "c": -120.0}]
     result = driver.do(commands.ImportUnitReadings("SZ-TANK-1", reading), "operator")
     assert len(result["quarantined"]) == 6

@@ -648,7 +648,12 @@ class ImportUnitReadings(Command):
     unit's limit is an alarm that quarantines every vial it holds."""
 
     unit_id: Id
-    readings: Annotated[list[dict[str, object]], Nested(max_items=50_000, max_chars=2_000_000)]
+    readings: Annotated[list[dict[str, object]], Nested(max_items=50_000, max_chars=2_000_000)] = (
+        field(default_factory=list)
+    )
+    # Or the unit's logger export (timestamp, °C), read as a shipper's logger file is.
+    csv_text: Annotated[str, Text(max=LOGGER_CSV_MAX, multiline=True)] = ""
+    timezone: Code = "UTC"
 
 
 @dataclass(frozen=True)

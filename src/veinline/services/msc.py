@@ -267,6 +267,10 @@ def import_unit_readings(
     with uow:
         unit: StorageUnit = _get(uow.storage_units, cmd.unit_id, "storage unit", for_update=True)
         readings: list[tuple[datetime, float]] = []
+        if cmd.csv_text.strip():
+            zone = parse_zone(cmd.timezone, "logger time zone")
+            logged = coldchain.parse_logger_csv(cmd.csv_text, default_tz=zone)
+            readings = [(r.at, r.celsius) for r in logged]
         for number, row in enumerate(cmd.readings, start=1):
             try:
                 at = parse_moment(str(row["at"]), f"reading {number}: at")

@@ -240,15 +240,26 @@ def storage_map(unit_id: Annotated[str, typer.Argument()], as_json: Json = False
 @storage_app.command("readings")
 def storage_readings(
     unit_id: Annotated[str, typer.Argument()],
-    file: Annotated[Path, typer.Argument(help='JSON: [{"at": ISO time, "c": °C}, ...]')],
+    file: Annotated[
+        Path,
+        typer.Argument(help='The unit logger\'s CSV (time, °C), or JSON [{"at": …, "c": …}].'),
+    ],
+    timezone: Annotated[str, typer.Option(help="Zone of times without an offset.")] = "UTC",
 ) -> None:
     """Import a unit's temperature readings; one above its limit quarantines its vials."""
     cli = cli_context()
     try:
-        readings = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        cli.fail(f"cannot read readings {file}: {exc}")
-    result = _do(commands.ImportUnitReadings(unit_id, readings))
+        content = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        cli.fail(f"cannot read readings {file}: {exc.strerror}")
+    if file.suffix.lower() == ".json":
+        try:
+            cmd = commands.ImportUnitReadings(unit_id, readings=json.loads(content))
+        except json.JSONDecodeError as exc:
+            cli.fail(f"{file} is not JSON: {exc}")
+    else:
+        cmd = commands.ImportUnitReadings(unit_id, csv_text=content, timezone=timezone)
+    result = _do(cmd)
     if result["alarm"]:
         _say(f"ALARM on {unit_id}: {len(result['quarantined'])} vials quarantined")
     else:

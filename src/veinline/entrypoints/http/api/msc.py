@@ -77,7 +77,11 @@ class StoreIn(BaseModel):
 
 
 class ReadingsIn(BaseModel):
-    readings: list[dict[str, Any]] = Field(description="[{'at': ISO time, 'c': °C}, ...]")
+    readings: list[dict[str, Any]] = Field(
+        default_factory=list, description="[{'at': ISO time, 'c': °C}, ...]"
+    )
+    csv_text: str = Field(default="", description="Or the unit logger's CSV (time, °C).")
+    timezone: str = "UTC"
 
 
 class DisposeIn(SignatureIn):
@@ -267,7 +271,9 @@ def unit_readings(
 ) -> dict[str, Any]:
     """Temperature readings; one above the limit quarantines what the unit holds."""
     result: dict[str, Any] = _run(
-        application, actor, commands.ImportUnitReadings(unit_id, body.readings)
+        application,
+        actor,
+        commands.ImportUnitReadings(unit_id, body.readings, body.csv_text, body.timezone),
     )
     return result
 
