@@ -70,11 +70,18 @@ def test_a_course_is_ordered_allocated_shipped_and_infused_on_the_pages(
     _sign_out(page)
 
     _sign_in(page, live_server, "courier", "/inventory/orders/ORD-WEB")
+    codes = page.get_by_test_id("vials").locator("tbody tr td code").all_inner_texts()
+    page.get_by_label("Vials scanned (one a line)").fill("\n".join(codes))
     page.get_by_role("button", name="Ship").click()
     expect(page.get_by_role("status")).to_have_text("ship")
     _sign_out(page)
 
     _sign_in(page, live_server, "nurse", "/inventory/orders/ORD-WEB")
+    page.get_by_label("Vials scanned (one a line)").fill("\n".join(codes[:-1]))
+    page.get_by_label("Shipper logger's highest reading (°C)").fill("-182")
+    page.get_by_role("button", name="Receive").click()
+    expect(page.get_by_role("alert")).to_contain_text("not scanned")
+    page.get_by_label("Vials scanned (one a line)").fill("\n".join(codes))
     page.get_by_label("Shipper logger's highest reading (°C)").fill("-182")
     page.get_by_role("button", name="Receive").click()
     expect(page.get_by_role("status")).to_have_text("receive")

@@ -178,8 +178,11 @@ def test_donor_to_a_course_infused_through_the_api(
     allocated = api.post("qa", "/msc/orders/ORD-API/allocate")
     assert allocated["status"] == "allocated" and allocated["depot"] == "demo-sh-depot"
     assert allocated["patient_name"] == "(hidden: identifiers only)"  # QA: identifiers only
-    api.post("courier", "/msc/orders/ORD-API/ship")
-    api.post("nurse", "/msc/orders/ORD-API/receive", {"max_temperature_c": -185})
+    scans = [f"={v['din']}{v['division']}" for v in vials]
+    wrong = api.post("courier", "/msc/orders/ORD-API/ship", {"scans": scans[:-1]}, 409)
+    assert "not scanned: LOT-API-008" in wrong["message"]
+    api.post("courier", "/msc/orders/ORD-API/ship", {"scans": scans})
+    api.post("nurse", "/msc/orders/ORD-API/receive", {"scans": scans, "max_temperature_c": -185})
     now = clock()
     for vial in vials:
         done = api.post(

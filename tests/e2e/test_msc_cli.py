@@ -172,11 +172,12 @@ def test_a_course_through_the_cli_then_recall_lookback_and_forecast(
     assert "rounded up to 1 whole vial(s)" in placed.stdout
     allocated = ok("--as", "qa", "inventory", "order", "allocate", "ORD-CLI")
     assert "vials reserved" in allocated.stdout
-    ok("--as", "courier", "inventory", "order", "ship", "ORD-CLI")
-    ok("--as", "nurse", "inventory", "order", "receive", "ORD-CLI", "--max-c", "-180")
-    now = datetime.now(UTC)
     with demo_app.uow() as uow:
         barcodes = [f"={v.barcode}" for v in uow.msc_vials.of_order("ORD-CLI")]
+    scans = [arg for code in barcodes for arg in ("--scan", code)]
+    ok("--as", "courier", "inventory", "order", "ship", "ORD-CLI", *scans)
+    ok("--as", "nurse", "inventory", "order", "receive", "ORD-CLI", "--max-c", "-180", *scans)
+    now = datetime.now(UTC)
     wrong = run(
         "--as",
         "physician",

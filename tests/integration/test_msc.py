@@ -166,7 +166,9 @@ def test_a_cancelled_order_returns_its_vials_and_a_shipped_vial_returns_only_if_
         f"{(t0 + timedelta(minutes=10 * i)).isoformat()},{c}"
         for i, c in enumerate([-185.0, -184.0, -140.0, -183.0])
     )
-    received = driver.do(commands.ReceiveOrder(warm.id, logger_csv=log), "nurse")
+    received = driver.do(
+        commands.ReceiveOrder(warm.id, scans=driver.scans(warm), logger_csv=log), "nurse"
+    )
     [event] = [e for e in received.events if e["what"] == "received"]
     assert event["cold_chain"]["source"] == "logger" and event["cold_chain"]["excursion"]
     assert event["cold_chain"]["max_c"] == -140.0

@@ -250,6 +250,21 @@ def test_lookback_shows_names_only_to_the_care_team() -> None:
     assert masked[0].recipient == "ORD-1"
 
 
+def test_a_hand_off_needs_every_vial_of_the_order_scanned_and_no_other() -> None:
+    from veinline.domain.custody import IdentityMismatch
+
+    vials = [vial(1), vial(2)]
+    codes = [f"={v.barcode}" for v in vials]
+    msc.check_scans(vials, codes, point="pickup")
+    for scans, why in (
+        (codes[:1], "not scanned: LOT-1-002"),
+        ([*codes, "=A999926000099A0"], "not this order's"),
+        ([*codes, codes[0]], "scanned twice"),
+    ):
+        with pytest.raises(IdentityMismatch, match=why):
+            msc.check_scans(vials, scans, point="pickup")
+
+
 def test_return_to_stock_is_decided_by_the_cold_chain_and_time() -> None:
     v = vial(1, status=msc.VialStatus.RECEIVED)
     ok = msc.may_return(v, excursion=False, out_since=T0, now=T0 + timedelta(hours=2), hours=48)

@@ -18,6 +18,7 @@ from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from veinline.domain.custody import IdentityMismatch
 from veinline.domain.errors import InvalidInput, NotAllowed, require_text
 from veinline.domain.ledger import JsonObject, aware, snapshot_time
 from veinline.domain.signature import Meaning, SignatureRecord
@@ -742,6 +743,29 @@ def allocate(
     )
     message += f"; stock expected by {expected}" if expected else "; no stock expected yet"
     return Allocation(None, (), None, short=short, message=message, expected=expected)
+
+
+# ------------------------------------------------------------------ custody
+
+
+def check_scans(vials: Sequence[Vial], scans: Sequence[str], *, point: str) -> None:
+    """A hand-off of an order's vials: every vial scanned (its DIN and division), none
+    that is not the order's, none twice; otherwise the hand-off is refused, as a journey
+    custody scan is (`IdentityMismatch`)."""
+    expected = {v.barcode: v.id for v in vials}
+    seen = [scan.strip().removeprefix("=") for scan in scans if scan.strip()]
+    unknown = sorted({s for s in seen if s not in expected})
+    twice = sorted({s for s in seen if seen.count(s) > 1})
+    missing = sorted(expected[b] for b in expected if b not in seen)
+    problems = []
+    if unknown:
+        problems.append(f"not this order's: {', '.join(unknown)}")
+    if twice:
+        problems.append(f"scanned twice: {', '.join(twice)}")
+    if missing:
+        problems.append(f"not scanned: {', '.join(missing)}")
+    if problems:
+        raise IdentityMismatch(f"{point}: " + "; ".join(problems) + ". Stop and check the vials")
 
 
 # ------------------------------------------------------------------ return to stock

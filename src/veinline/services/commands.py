@@ -693,7 +693,12 @@ class CancelOrder(Command):
 
 @dataclass(frozen=True)
 class ShipOrder(Command):
+    """The courier's pickup at the depot: every vial of the order scanned."""
+
     order_id: Id
+    scans: Annotated[list[str], Nested(max_items=2_000, text=Text(max=60))] = field(
+        default_factory=list
+    )
 
 
 @dataclass(frozen=True)
@@ -703,6 +708,9 @@ class ReceiveOrder(Command):
     or, without a logger file, the highest temperature it showed."""
 
     order_id: Id
+    scans: Annotated[list[str], Nested(max_items=2_000, text=Text(max=60))] = field(
+        default_factory=list
+    )
     max_temperature_c: float | None = None
     # Or the shipper logger's CSV export (timestamp, °C), read as the journey reads it.
     logger_csv: Annotated[str, Text(max=LOGGER_CSV_MAX, multiline=True)] = ""

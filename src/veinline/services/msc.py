@@ -533,7 +533,9 @@ def ship_order(
         order: Order = _get(uow.msc_orders, cmd.order_id, "order", for_update=True)
         order.guard(OrderStatus.ALLOCATED, doing="ship")
         before, now = order.snapshot(), clock()
-        for vial in uow.msc_vials.of_order(order.id):
+        vials = uow.msc_vials.of_order(order.id)
+        msc.check_scans(vials, cmd.scans, point="pickup at the depot")
+        for vial in vials:
             if vial.quarantined:
                 raise NotAllowed(f"vial {vial.id} is quarantined: it does not ship")
             was = vial.snapshot()
@@ -563,7 +565,9 @@ def receive_order(
         cold_chain = _cold_chain(cmd, product)
         excursion = bool(cold_chain["excursion"])
         before, now = order.snapshot(), clock()
-        for vial in uow.msc_vials.of_order(order.id):
+        vials = uow.msc_vials.of_order(order.id)
+        msc.check_scans(vials, cmd.scans, point="receipt at the centre")
+        for vial in vials:
             was = vial.snapshot()
             vial.status, vial.site = VialStatus.RECEIVED, order.treatment_site
             vial.note("received", actor, now, site=order.treatment_site)

@@ -135,6 +135,11 @@ class MscDriver:
         )
         return order
 
+    def scans(self, order: Order) -> list[str]:
+        """What a scanner reads off each vial of the order."""
+        with self.bus.uow_factory() as uow:
+            return [f"={v.barcode}" for v in uow.msc_vials.of_order(order.id)]
+
     def advance(self, order: Order, target: OrderStatus) -> Order:
         """Take an order along allocation, shipping, receipt and infusion to `target`."""
         now = self.driver.clock()
@@ -144,9 +149,14 @@ class MscDriver:
                 if order.status is OrderStatus.SHORT:
                     return order
             elif order.status is OrderStatus.ALLOCATED:
-                order = self.do(commands.ShipOrder(order.id), "courier")
+                order = self.do(commands.ShipOrder(order.id, self.scans(order)), "courier")
             elif order.status is OrderStatus.SHIPPED:
-                order = self.do(commands.ReceiveOrder(order.id, -180.0), "nurse")
+                order = self.do(
+                    commands.ReceiveOrder(
+                        order.id, scans=self.scans(order), max_temperature_c=-180.0
+                    ),
+                    "nurse",
+                )
             elif order.status is OrderStatus.RECEIVED:
                 with self.bus.uow_factory() as uow:
                     vial = next(v for v in uow.msc_vials.of_order(order.id) if v.status.in_hand)

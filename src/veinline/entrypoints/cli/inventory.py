@@ -340,15 +340,21 @@ def order_cancel(
     _order_done(_do(commands.CancelOrder(order_id, reason)))
 
 
+Scans = Annotated[
+    list[str], typer.Option("--scan", help="Each vial's barcode (DIN and division), repeated.")
+]
+
+
 @order_app.command("ship")
-def order_ship(order_id: Annotated[str, typer.Argument()]) -> None:
+def order_ship(order_id: Annotated[str, typer.Argument()], scan: Scans) -> None:
     """The courier takes the reserved vials out of storage."""
-    _order_done(_do(commands.ShipOrder(order_id)))
+    _order_done(_do(commands.ShipOrder(order_id, scan)))
 
 
 @order_app.command("receive")
 def order_receive(
     order_id: Annotated[str, typer.Argument()],
+    scan: Scans,
     logger: Annotated[
         Path | None, typer.Option(help="The shipper logger's CSV export (time, °C).")
     ] = None,
@@ -365,7 +371,13 @@ def order_receive(
             text = logger.read_text(encoding="utf-8")
         except OSError as exc:
             cli_context().fail(f"cannot read logger file {logger}: {exc.strerror}")
-    _order_done(_do(commands.ReceiveOrder(order_id, max_c, text, timezone)))
+    _order_done(
+        _do(
+            commands.ReceiveOrder(
+                order_id, scans=scan, max_temperature_c=max_c, logger_csv=text, timezone=timezone
+            )
+        )
+    )
 
 
 @order_app.command("infuse")

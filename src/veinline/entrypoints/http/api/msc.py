@@ -106,7 +106,11 @@ class CancelIn(BaseModel):
     reason: str
 
 
-class ReceiveIn(BaseModel):
+class ScansIn(BaseModel):
+    scans: list[str] = Field(description="Every vial of the order scanned: DIN and division.")
+
+
+class ReceiveIn(ScansIn):
     max_temperature_c: float | None = Field(
         default=None, description="The shipper logger's highest reading (without a file)."
     )
@@ -340,13 +344,24 @@ def cancel(order_id: str, body: CancelIn, actor: Actor, application: AppDep) -> 
 
 
 @router.post("/orders/{order_id}/ship", responses=WRITE)
-def ship(order_id: str, actor: Actor, application: AppDep) -> dict[str, Any]:
-    return _order_step(application, actor, commands.ShipOrder(order_id))
+def ship(order_id: str, body: ScansIn, actor: Actor, application: AppDep) -> dict[str, Any]:
+    """The courier's pickup: every vial of the order scanned, none other."""
+    return _order_step(application, actor, commands.ShipOrder(order_id, body.scans))
 
 
 @router.post("/orders/{order_id}/receive", responses=WRITE)
 def receive(order_id: str, body: ReceiveIn, actor: Actor, application: AppDep) -> dict[str, Any]:
-    return _order_step(application, actor, commands.ReceiveOrder(order_id, body.max_temperature_c))
+    return _order_step(
+        application,
+        actor,
+        commands.ReceiveOrder(
+            order_id,
+            scans=body.scans,
+            max_temperature_c=body.max_temperature_c,
+            logger_csv=body.logger_csv,
+            timezone=body.timezone,
+        ),
+    )
 
 
 @router.post("/orders/{order_id}/infuse", responses=WRITE)

@@ -101,6 +101,11 @@ async def place_order(request: Request, user: WebUser, application: AppDep) -> R
     return see_other(f"/inventory/orders/{quote(order.id)}", done=f"order {order.status.label}")
 
 
+def _scans(form: dict[str, str]) -> list[str]:
+    """The vials scanned into the form's box, one a line."""
+    return [line.strip() for line in form.get("scans", "").splitlines() if line.strip()]
+
+
 # What each order action is, the command it builds from the form, and who may see it.
 def _action(action: str, order_id: str, form: dict[str, str]) -> commands.Command:
     try:
@@ -109,9 +114,13 @@ def _action(action: str, order_id: str, form: dict[str, str]) -> commands.Comman
         if action == "cancel":
             return commands.CancelOrder(order_id, form.get("reason", ""))
         if action == "ship":
-            return commands.ShipOrder(order_id)
+            return commands.ShipOrder(order_id, _scans(form))
         if action == "receive":
-            return commands.ReceiveOrder(order_id, float(form.get("max_temperature_c", "")))
+            return commands.ReceiveOrder(
+                order_id,
+                scans=_scans(form),
+                max_temperature_c=float(form.get("max_temperature_c", "")),
+            )
         if action == "infuse":
             return commands.InfuseVial(
                 order_id,
