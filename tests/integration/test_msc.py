@@ -64,6 +64,9 @@ def test_a_lot_goes_from_donor_to_a_course_infused_and_the_ledger_verifies(
             commands.InfuseVial(order.id, "WB-OTHER", scan, now.isoformat(), now.isoformat()),
             "physician",
         )
+    with demo_app.uow() as uow:
+        kept = [e for e in uow.ledger.for_entity(order.id) if "identity" in e.action]
+    assert len(kept) == 1 and "wristband" in kept[0].reason  # the refusal is kept
     late = (now - timedelta(minutes=90)).isoformat()
     with pytest.raises(NotAllowed, match="post-thaw"):
         driver.do(

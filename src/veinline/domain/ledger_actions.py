@@ -155,6 +155,7 @@ class LedgerAction(StrEnum):
     MSC_ORDER_RECEIVED = "msc_order.received"
     MSC_ORDER_VIAL_INFUSED = "msc_order.vial_infused"
     MSC_ORDER_VIAL_RETURNED = "msc_order.vial_returned"
+    MSC_ORDER_IDENTITY_INCIDENT = "msc_order.identity_incident"
 
     @property
     def record(self) -> str:

@@ -8,6 +8,7 @@ like any batch; vials are filled only from a released lot.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -865,6 +866,32 @@ def forecast(uow: AbstractUnitOfWork, *, now: datetime, window_days: int = 90) -
     return msc.forecast(stock, ordered, window_days=window_days)
 
 
+def _keeping_incidents(handler: Callable[..., Order]) -> Callable[..., Order]:
+    """A hand-off refused for identity (a wrong vial, a wrong wristband) changes nothing,
+    but the refusal is kept: written on the order's ledger in a transaction of its own,
+    as the journey keeps a refused scan's incident."""
+
+    @functools.wraps(handler)
+    def handle(cmd: Any, uow: AbstractUnitOfWork, *, actor: User, clock: Clock) -> Order:
+        try:
+            return handler(cmd, uow, actor=actor, clock=clock)
+        except IdentityMismatch as refused:
+            with uow:
+                order = uow.msc_orders.get(cmd.order_id)
+                if order is not None:
+                    uow.record(
+                        order,
+                        actor=actor,
+                        action=A.MSC_ORDER_IDENTITY_INCIDENT,
+                        before=order.snapshot(),
+                        reason=f"{type(cmd).__name__}: {refused.message}",
+                    )
+                    uow.commit()
+            raise
+
+    return handle
+
+
 HANDLERS: dict[type[commands.Command], Callable[..., Any]] = {
     commands.RegisterDonor: register_donor,
     commands.ScreenDonor: screen_donor,
@@ -877,9 +904,9 @@ HANDLERS: dict[type[commands.Command], Callable[..., Any]] = {
     commands.PlaceOrder: place_order,
     commands.AllocateOrder: allocate_order,
     commands.CancelOrder: cancel_order,
-    commands.ShipOrder: ship_order,
-    commands.ReceiveOrder: receive_order,
-    commands.InfuseVial: infuse_vial,
+    commands.ShipOrder: _keeping_incidents(ship_order),
+    commands.ReceiveOrder: _keeping_incidents(receive_order),
+    commands.InfuseVial: _keeping_incidents(infuse_vial),
     commands.ReturnVial: return_vial,
     commands.RecallLot: recall_lot,
 }
