@@ -242,3 +242,19 @@ def test_msc_requests_are_refused_away_from_the_records_sites(
     assert seen["patient_name"] == "(hidden: identifiers only)" and seen["patient_facts"] == {}
     assert api.get("coordinator", "/msc/orders/ORD-SCOPE")["patient_name"] == "Scope Patient"
     api.post("admin", "/msc/orders/ORD-SCOPE/allocate", None, 403)
+
+
+def test_the_refused_order_page_says_why_to_the_care_team(
+    client: TestClient, demo_app: App, clock: FixedClock
+) -> None:
+    from tests.e2e.pages import sign_in_page
+    from veinline.adapters.seed.cases import Driver
+    from veinline.adapters.seed.msc import MscDriver
+
+    MscDriver(Driver(demo_app.bus, demo_app.user, clock)).order(
+        "ORD-13", "amimestrocel", age=13, wristband="WB-13"
+    )
+    sign_in_page(client, "physician")
+    page = client.get("/inventory/orders/ORD-13")
+    assert page.status_code == 200 and 'data-testid="refusal"' in page.text
+    assert "Aged 14 or over" in page.text
