@@ -17,7 +17,7 @@ from veinline.services.authority import DataClass, Place, Read, Where
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 DONOR = Where.at("donor D1", Place.FACILITY, "plant")
 LOT = Where.at("lot L1", Place.FACILITY, "plant")
-UNIT = Where.at("storage unit T1", Place.DEPOT, "depot")
+UNIT = Where.at_depot("storage unit T1", "depot")
 
 
 def _user(role: Role, site: str | None) -> User:

@@ -51,7 +51,9 @@ class Place(StrEnum):
     APHERESIS = "apheresis unit"
     FACILITY = "manufacturing facility"
     # Where an allogeneic product's vials are stored and shipped from (docs/architecture.md,
-    # "Allogeneic MSC"); a facility may be its own depot.
+    # "Allogeneic MSC"); a facility may be its own depot. A depot's staff are its
+    # operators, QC and QA, as at a facility: a depot's record names its site as both
+    # (`Where.at_depot`); couriers work at every place.
     DEPOT = "storage depot"
 
 
@@ -66,9 +68,9 @@ WORKS_AT: dict[Role, frozenset[Place]] = {
     Role.PHYSICIAN: _CARE,
     Role.APHERESIS_NURSE: _CARE,
     Role.COURIER: frozenset(Place),
-    Role.MANUFACTURING_OPERATOR: frozenset({Place.FACILITY, Place.DEPOT}),
-    Role.QC_ANALYST: frozenset({Place.FACILITY, Place.DEPOT}),
-    Role.QA_REVIEWER: frozenset({Place.FACILITY, Place.DEPOT}),
+    Role.MANUFACTURING_OPERATOR: frozenset({Place.FACILITY}),
+    Role.QC_ANALYST: frozenset({Place.FACILITY}),
+    Role.QA_REVIEWER: frozenset({Place.FACILITY}),
 }
 NETWORK_ROLES = frozenset({Role.PLANNER, Role.ADMIN})
 
@@ -105,6 +107,12 @@ class Where:
             apheresis=case.apheresis_site,
             facility=case.manufacturing_site,
         )
+
+    @classmethod
+    def at_depot(cls, record: str, site: str) -> Where:
+        """A record kept at a depot (a storage unit, its vials): its staff work there as
+        at a facility, and couriers pick up there."""
+        return cls(record, facility=site, depot=site)
 
     @classmethod
     def at(cls, record: str, place: Place, site: str) -> Where:

@@ -110,7 +110,12 @@ def _where(uow: AbstractUnitOfWork, cmd: commands.Command) -> Where | None:
 
 def of_order(order: Order) -> Where:
     """An MSC order: its treatment centre, and the depot it is served from."""
-    return Where(f"order {order.id}", treatment=order.treatment_site, depot=order.depot)
+    return Where(
+        f"order {order.id}",
+        treatment=order.treatment_site,
+        facility=order.depot,
+        depot=order.depot,
+    )
 
 
 def of_lot(lot: Lot) -> Where:
@@ -130,15 +135,15 @@ def _msc_where(uow: AbstractUnitOfWork, cmd: commands.Command) -> Where | None:
         lot = uow.msc_lots.get(cmd.lot_id)
         return of_lot(lot) if lot else None
     if isinstance(cmd, c.CreateStorageUnit):
-        return Where.at("a new storage unit", Place.DEPOT, cmd.site)
+        return Where.at_depot("a new storage unit", cmd.site)
     if isinstance(cmd, c.StoreVial | c.ImportUnitReadings | c.ReturnVial):
         unit = uow.storage_units.get(cmd.unit_id)
-        return Where.at(f"storage unit {unit.id}", Place.DEPOT, unit.site) if unit else None
+        return Where.at_depot(f"storage unit {unit.id}", unit.site) if unit else None
     if isinstance(cmd, c.DisposeVials):
         sites = {v.site for v in (uow.msc_vials.get(i) for i in cmd.vial_ids) if v is not None}
         if len(sites) != 1:
             return None  # the handler refuses vials at several sites, or none
-        return Where.at("quarantined vials", Place.DEPOT, sites.pop())
+        return Where.at_depot("quarantined vials", sites.pop())
     if isinstance(cmd, c.PlaceOrder):
         return Where.at("a new order", Place.TREATMENT, cmd.treatment_site)
     if isinstance(cmd, c.CancelOrder | c.ShipOrder | c.ReceiveOrder | c.InfuseVial):
