@@ -53,13 +53,13 @@ def test_a_qa_reviewer_signs_in_and_verifies_the_ledger(page: Page, live_server:
     expect(page).to_have_url(f"{live_server}/ledger")
     expect(page.get_by_test_id("signed-in")).to_contain_text("Demo QA Reviewer")
     # The page shows the last verification and never verifies while it renders; "Verify
-    # now" does, the whole chain the first time: 54 entries from the demo data, and the
+    # now" does, the whole chain the first time: 55 entries from the demo data, and the
     # wrong password and its clearing (11.300(d)).
     expect(page.get_by_test_id("ledger-status")).to_contain_text("Not verified yet")
     page.get_by_role("button", name="Verify now").click()
     expect(page).to_have_url(f"{live_server}/ledger")
     expect(page.get_by_test_id("ledger-status")).to_contain_text(
-        "Verified: 56 entries checked from the first entry"
+        "Verified: 57 entries checked from the first entry"
     )
     expect(page.get_by_test_id("ledger-checkpoint")).to_contain_text("verification by qa")
     _shot(page, "ledger")

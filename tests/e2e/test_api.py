@@ -68,7 +68,7 @@ def test_ledger_verification_needs_a_signed_in_user_who_may_read_it(
     assert client.get("/api/v1/ledger/checkpoint", headers=courier).status_code == 403
     qa = _token(client, "qa")
     report = client.post("/api/v1/ledger/verify", headers=qa).json()
-    assert report["ok"] and report["entries_checked"] == 54 and report["full"]
+    assert report["ok"] and report["entries_checked"] == 55 and report["full"]
     assert report["checked_by"] == "qa" and report["first_break"] is None
 
 

@@ -128,7 +128,7 @@ def test_grade_prints_the_grade_with_reasons(run: Run) -> None:
 def test_ledger_verify_counts_entries_when_all_is_well(run: Run, demo_app: App) -> None:
     result = run("ledger", "verify", db=demo_app)
     assert result.exit_code == 0, result.stderr
-    assert "54 entries checked" in result.stdout
+    assert "55 entries checked" in result.stdout
 
 
 def test_ledger_verify_records_a_checkpoint_and_walks_only_what_is_new_after_it(
@@ -136,11 +136,11 @@ def test_ledger_verify_records_a_checkpoint_and_walks_only_what_is_new_after_it(
 ) -> None:
     first = run("--as", "qa", "ledger", "verify", db=demo_app)
     assert first.exit_code == 0, first.stderr
-    assert "ledger verified (full): 54 entries checked from the first entry" in first.stdout
-    assert "checkpoint #1 at entry #54" in first.stdout and "recorded by qa" in first.stdout
+    assert "ledger verified (full): 55 entries checked from the first entry" in first.stdout
+    assert "checkpoint #1 at entry #55" in first.stdout and "recorded by qa" in first.stdout
     routine = run("--as", "qa", "ledger", "verify", db=demo_app)
     assert "(routine): 0 entries checked since the last good checkpoint" in routine.stdout
-    assert "54 records match" in routine.stdout and "checkpoint #2" in routine.stdout
+    assert "55 records match" in routine.stdout and "checkpoint #2" in routine.stdout
     # An entry edited before the checkpoint: only --full walks that far back.
     with demo_app.engine.begin() as conn:
         if demo_app.engine.dialect.name == "postgresql":

@@ -46,19 +46,19 @@ def test_the_first_check_is_full_and_a_routine_one_walks_only_what_is_new(
     qa = demo_app.user("qa")
     first, report = ledger.check(demo_app.uow(), actor=qa)
     assert report.ok and first.full and first.ok
-    assert (first.number, first.entries_checked, first.last_seq) == (1, 54, 54)
-    assert first.records_checked == 54 and first.checked_by == "qa" and first.intact
+    assert (first.number, first.entries_checked, first.last_seq) == (1, 55, 55)
+    assert first.records_checked == 55 and first.checked_by == "qa" and first.intact
     _change_product(demo_app, 3)
     routine, report = ledger.check(demo_app.uow(), actor=qa)
     assert report.ok and not routine.full
-    assert (routine.number, routine.entries_checked, routine.last_seq) == (2, 3, 57)
+    assert (routine.number, routine.entries_checked, routine.last_seq) == (2, 3, 58)
     # Every record is still compared, those changed before the checkpoint included.
-    assert routine.records_checked == 54
+    assert routine.records_checked == 55
     assert routine.prev_hash == first.hash
     with demo_app.uow() as uow:
-        assert routine.tip_hash == uow.ledger.stored_hash(57)
+        assert routine.tip_hash == uow.ledger.stored_hash(58)
     full, report = ledger.check(demo_app.uow(), actor=qa, full=True)
-    assert full.full and full.entries_checked == 57 and report.ok
+    assert full.full and full.entries_checked == 58 and report.ok
     assert ledger.last_checkpoint(demo_app.uow()) == full
 
 
@@ -69,16 +69,16 @@ def test_an_entry_edited_after_the_checkpoint_is_found_by_the_routine_check(
     ledger.check(demo_app.uow(), actor=qa)
     _change_product(demo_app, 4)
     _unlock(demo_app, "ledger_entries")
-    _sql(demo_app, "UPDATE ledger_entries SET reason = 'rewritten' WHERE seq = 56")
+    _sql(demo_app, "UPDATE ledger_entries SET reason = 'rewritten' WHERE seq = 57")
     broken, report = ledger.check(demo_app.uow(), actor=qa)
     assert not report.ok and not broken.ok
-    assert report.breaks[0].seq == 56 and "its own hash" in report.breaks[0].message
+    assert report.breaks[0].seq == 57 and "its own hash" in report.breaks[0].message
     # The good entries before the break are what this check vouches for.
-    assert (broken.last_seq, broken.entries_checked) == (55, 1)
+    assert (broken.last_seq, broken.entries_checked) == (56, 1)
     assert broken.first_break == report.breaks[0].message
     # The next routine check starts again from the last good checkpoint, not the broken one.
     again, report = ledger.check(demo_app.uow(), actor=qa)
-    assert not again.ok and report.breaks[0].seq == 56
+    assert not again.ok and report.breaks[0].seq == 57
 
 
 def test_an_entry_edited_before_the_checkpoint_is_found_by_a_full_check(demo_app: App) -> None:
@@ -100,10 +100,10 @@ def test_a_routine_check_refuses_a_checkpoint_whose_tip_was_rewritten(demo_app: 
     qa = demo_app.user("qa")
     ledger.check(demo_app.uow(), actor=qa)
     _unlock(demo_app, "ledger_entries")
-    _sql(demo_app, f"UPDATE ledger_entries SET hash = '{'f' * 64}' WHERE seq = 54")
+    _sql(demo_app, f"UPDATE ledger_entries SET hash = '{'f' * 64}' WHERE seq = 55")
     checked, report = ledger.check(demo_app.uow(), actor=qa)
     assert not checked.ok
-    assert "entry #54 no longer has the hash checkpoint #1 recorded" in report.breaks[0].message
+    assert "entry #55 no longer has the hash checkpoint #1 recorded" in report.breaks[0].message
 
 
 def test_an_edited_checkpoint_is_not_trusted(demo_app: App) -> None:
@@ -140,7 +140,7 @@ def test_progress_is_reported_up_to_the_entries_checked(demo_app: App) -> None:
         full=True,
         progress=lambda done, total: seen.append((done, total)),
     )
-    assert seen[0] == (0, 54) and seen[-1] == (54, 54)
+    assert seen[0] == (0, 55) and seen[-1] == (55, 55)
 
 
 def test_an_append_after_another_process_appended_reads_the_tip_again(demo_app: App) -> None:
@@ -158,7 +158,7 @@ def test_an_append_after_another_process_appended_reads_the_tip_again(demo_app: 
         other.engine.dispose()
     report = ledger.verify(demo_app.uow())
     assert report.ok, report.breaks
-    assert report.entries_checked == 54 + 5
+    assert report.entries_checked == 55 + 5
 
 
 def test_an_append_whose_transaction_rolled_back_leaves_no_stale_tip(demo_app: App) -> None:
@@ -171,7 +171,7 @@ def test_an_append_whose_transaction_rolled_back_leaves_no_stale_tip(demo_app: A
     _change_product(demo_app, 2)
     report = ledger.verify(demo_app.uow())
     assert report.ok, report.breaks
-    assert report.entries_checked == 56
+    assert report.entries_checked == 57
 
 
 def test_concurrent_writers_never_fork_the_chain(demo_app: App) -> None:
@@ -196,7 +196,7 @@ def test_concurrent_writers_never_fork_the_chain(demo_app: App) -> None:
         list(pool.map(write_retrying, range(writers)))
     with demo_app.uow() as uow:
         rows = list(uow.ledger.rows())
-    assert [row[0] for row in rows] == list(range(1, 54 + writers * each + 1))
+    assert [row[0] for row in rows] == list(range(1, 55 + writers * each + 1))
     assert len({row[12] for row in rows}) == len(rows)  # no two entries follow one entry
     verifier = ChainVerifier()
     assert verifier.walk_rows(rows) and verifier.tip[0] == len(rows)
@@ -231,7 +231,7 @@ def test_a_chain_rewritten_with_its_hashes_recomputed_disagrees_with_its_checkpo
     full, report = ledger.check(demo_app.uow(), actor=qa, full=True)
     assert not full.ok
     assert report.breaks[0].entity == "checkpoint #1"
-    assert "recorded entry #54 with another hash" in report.breaks[0].message
+    assert "recorded entry #55 with another hash" in report.breaks[0].message
 
 
 def test_a_full_check_walks_the_checkpoints_too(demo_app: App) -> None:
@@ -255,6 +255,6 @@ def test_a_verification_reads_one_snapshot_and_holds_no_writer_back(demo_app: Ap
         # not BEGIN IMMEDIATE; PostgreSQL: REPEATABLE READ) ...
         _change_product(demo_app, 2)
         # ... and the verification still sees the ledger as it was when it began.
-        assert uow.ledger.count() == 54
-        assert sum(1 for _ in rows) == 53
-    assert ledger.verify(demo_app.uow()).entries_checked == 56
+        assert uow.ledger.count() == 55
+        assert sum(1 for _ in rows) == 54
+    assert ledger.verify(demo_app.uow()).entries_checked == 57

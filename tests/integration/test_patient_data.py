@@ -246,4 +246,7 @@ def test_sealed_columns_are_every_personal_column(demo_app: App) -> None:
         "identity_incidents.scan_data",
         "identity_incidents.message",
         "idempotency_keys.response",
+        "msc_orders.patient_name",
+        "msc_orders.wristband_id",
+        "msc_orders.patient_facts",
     } == sealed

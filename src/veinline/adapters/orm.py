@@ -48,6 +48,17 @@ from veinline.domain.catalog import (
 from veinline.domain.coldchain import ShipperType
 from veinline.domain.custody import CustodyEvent, CustodyPoint, IdentityIncident
 from veinline.domain.identifiers import IdentifierKind, IssuedIdentifier
+from veinline.domain.msc import (
+    Donor,
+    DonorStatus,
+    Lot,
+    Order,
+    OrderStatus,
+    StorageUnit,
+    UnitKind,
+    Vial,
+    VialStatus,
+)
 from veinline.domain.planning_records import PlanRecord, TriageSettings
 from veinline.domain.process import DocumentStatus, ProcessTemplate, StepSpec
 from veinline.domain.release import Disposition, QcResult, ReleaseRecord
@@ -649,6 +660,103 @@ release_records = Table(
     Column("version", Integer, nullable=False),
 )
 
+# ---------------------------------------------------------------- allogeneic MSC
+# docs/architecture.md, "Allogeneic MSC". A lot is a batch (batches.lot_id); a vial has
+# at most one position (UNIQUE, so two vials never share one) and at most one order (one
+# column): the database, not only the code, keeps both.
+
+msc_donors = Table(
+    "msc_donors",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("site", String(40), ForeignKey("sites.code"), nullable=False),
+    Column("site_reference", String(200), nullable=False),
+    Column("consent", JSON, nullable=False),
+    Column("registered_at", UTCDateTime, nullable=False),
+    Column("registered_by", String(64), ForeignKey("users.username"), nullable=False),
+    Column("status", _enum(DonorStatus, "donor_status"), nullable=False),
+    Column("screening", JSON, nullable=False),
+    Column("review", SIGNATURE, nullable=True),
+    Column("version", Integer, nullable=False),
+)
+
+msc_lots = Table(
+    "msc_lots",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("product_code", String(40), ForeignKey("products.code"), nullable=False),
+    Column("donor_id", String(40), ForeignKey("msc_donors.id"), nullable=False, index=True),
+    Column("batch_id", String(40), ForeignKey("batches.id"), nullable=False, unique=True),
+    Column("site", String(40), ForeignKey("sites.code"), nullable=False),
+    Column("market", String(12), nullable=False),
+    Column("din", String(20), nullable=False, unique=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("filled", Integer, nullable=False),
+    Column("recall", JSON(none_as_null=True), nullable=True),
+    Column("version", Integer, nullable=False),
+)
+
+storage_units = Table(
+    "storage_units",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("site", String(40), ForeignKey("sites.code"), nullable=False, index=True),
+    Column("kind", _enum(UnitKind, "storage_unit_kind"), nullable=False),
+    Column("racks", Integer, nullable=False),
+    Column("boxes_per_rack", Integer, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("columns", Integer, nullable=False),
+    Column("max_c", Float, nullable=False),
+    Column("alarm", JSON(none_as_null=True), nullable=True),
+    Column("version", Integer, nullable=False),
+)
+
+msc_orders = Table(
+    "msc_orders",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("product_code", String(40), ForeignKey("products.code"), nullable=False),
+    Column("jurisdiction", String(8), nullable=False),
+    Column("treatment_site", String(40), ForeignKey("sites.code"), nullable=False),
+    Column("physician", String(64), ForeignKey("users.username"), nullable=False),
+    # Patient data: sealed at rest with the cases' columns (docs/security.md).
+    Column("patient_name", Sealed("msc_orders.patient_name"), nullable=False),
+    Column("wristband_id", Sealed("msc_orders.wristband_id"), nullable=False),
+    Column("patient_facts", _sealed_json("msc_orders.patient_facts"), nullable=False),
+    Column("weight_kg", Float, nullable=False),
+    Column("placed_at", UTCDateTime, nullable=False, index=True),
+    Column("eligibility", JSON, nullable=False),
+    Column("status", _enum(OrderStatus, "msc_order_status"), nullable=False, index=True),
+    Column("course", JSON, nullable=False),
+    Column("depot", String(40), ForeignKey("sites.code"), nullable=True),
+    Column("vial_ids", JSON, nullable=False),
+    Column("shortage", JSON(none_as_null=True), nullable=True),
+    Column("events", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+msc_vials = Table(
+    "msc_vials",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("lot_id", String(40), ForeignKey("msc_lots.id"), nullable=False, index=True),
+    Column("product_code", String(40), ForeignKey("products.code"), nullable=False),
+    Column("din", String(20), nullable=False),
+    Column("division", String(2), nullable=False),
+    Column("cells", Float, nullable=False),
+    Column("volume_ml", Float, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("site", String(40), ForeignKey("sites.code"), nullable=False),
+    Column("status", _enum(VialStatus, "msc_vial_status"), nullable=False),
+    Column("position", String(60), nullable=True, unique=True),
+    Column("order_id", String(40), ForeignKey("msc_orders.id"), nullable=True, index=True),
+    Column("quarantine", JSON(none_as_null=True), nullable=True),
+    Column("history", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("din", "division", name="uq_msc_vials_din_division"),
+    Index("ix_msc_vials_stock", "product_code", "status", "site", "expires_at"),
+)
+
 # Columns that hold lists or records the domain changes in place: SQLAlchemy sees only
 # reassignments, so a changed record (its version moved) writes them all again.
 _IN_PLACE: dict[type[Any], tuple[str, ...]] = {
@@ -687,6 +795,11 @@ REGULATED: list[type[Any]] = [
     Batch,
     ReleaseRecord,
     SignInGuard,
+    Donor,
+    Lot,
+    StorageUnit,
+    Order,
+    Vial,
 ]
 
 # The aggregates that carry a version, and their tables (see start_mappers).
@@ -703,6 +816,11 @@ VERSIONED: list[tuple[type[Any], Table]] = [
     (Specification, specifications),
     (Batch, batches),
     (ReleaseRecord, release_records),
+    (Donor, msc_donors),
+    (Lot, msc_lots),
+    (StorageUnit, storage_units),
+    (Order, msc_orders),
+    (Vial, msc_vials),
 ]
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     Engine,
     LargeBinary,
+    and_,
     bindparam,
     cast,
     delete,
@@ -48,6 +49,7 @@ from veinline.domain.ledger import (
     entry_of_row,
     sealed_row,
 )
+from veinline.domain.msc import Donor, Lot, Order, StorageUnit, Vial, VialStatus
 from veinline.domain.planning_records import PlanRecord, TriageSettings
 from veinline.domain.process import ProcessTemplate
 from veinline.domain.release import ReleaseRecord
@@ -83,6 +85,87 @@ class SqlRepository(Generic[T]):
 
     def list(self) -> list[T]:
         return list(self.session.scalars(select(self.cls).order_by(*self.order_by)))
+
+
+class SqlVialRepository(SqlRepository[Vial]):
+    """MSC vials: stock, the allocation lock, and vials by lot, order and unit."""
+
+    def __init__(self, session: Session) -> None:
+        t = orm.msc_vials.c
+        super().__init__(session, Vial, (t.lot_id, t.division))
+
+    def stock(self, product_code: str | None = None) -> list[Vial]:
+        t = orm.msc_vials.c
+        query = select(Vial).where(
+            t.status == VialStatus.STORED, t.order_id.is_(None), t.quarantine.is_(None)
+        )
+        if product_code is not None:
+            query = query.where(t.product_code == product_code)
+        return list(self.session.scalars(query.order_by(t.expires_at, t.lot_id, t.division)))
+
+    def candidates(
+        self,
+        product_code: str,
+        *,
+        lots: set[str],
+        usable_after: dict[str, datetime],
+        per_site: int,
+        exclude: set[str] | None = None,
+    ) -> list[Vial]:
+        # One query: the filters of domain.msc.available, each depot's own expiry bound,
+        # and a window keeping each depot's first `per_site` (FEFO): allocation reads a
+        # course's worth per depot, not the whole stock.
+        if not lots or not usable_after:
+            return []
+        t = orm.msc_vials.c
+        order = (t.expires_at, t.lot_id, t.division)
+        rank = func.row_number().over(partition_by=t.site, order_by=order).label("fefo_rank")
+        inner = select(t.id, rank).where(
+            t.product_code == product_code,
+            t.status == VialStatus.STORED,
+            t.order_id.is_(None),
+            t.quarantine.is_(None),
+            t.lot_id.in_(sorted(lots)),
+            or_(*(and_(t.site == s, t.expires_at > at) for s, at in usable_after.items())),
+        )
+        if exclude:
+            inner = inner.where(t.id.not_in(sorted(exclude)))
+        ranked = inner.subquery()
+        query = (
+            select(Vial)
+            .join(ranked, ranked.c.id == t.id)
+            .where(ranked.c.fefo_rank <= per_site)
+            .order_by(*order)
+        )
+        return list(self.session.scalars(query))
+
+    def lock_free(self, vial_ids: list[str]) -> list[Vial]:
+        if not vial_ids:
+            return []
+        t = orm.msc_vials.c
+        query = (
+            select(Vial)
+            .where(t.id.in_(vial_ids), t.status == VialStatus.STORED, t.order_id.is_(None))
+            .execution_options(populate_existing=True)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            # Rows another transaction is reserving are skipped, not waited for: that
+            # order gets them, this one looks again (docs/architecture.md, "Allogeneic MSC").
+            query = query.with_for_update(skip_locked=True)
+        return list(self.session.scalars(query))
+
+    def of_lots(self, lot_ids: list[str]) -> list[Vial]:
+        t = orm.msc_vials.c
+        query = select(Vial).where(t.lot_id.in_(lot_ids)).order_by(t.lot_id, t.division)
+        return list(self.session.scalars(query))
+
+    def of_order(self, order_id: str) -> list[Vial]:
+        return self.find(order_id=order_id)
+
+    def in_unit(self, unit_id: str) -> list[Vial]:
+        t = orm.msc_vials.c
+        query = select(Vial).where(t.position.like(f"{unit_id}/%")).order_by(t.position)
+        return list(self.session.scalars(query))
 
 
 class SqlVersionRepository(SqlRepository[T]):
@@ -539,6 +622,11 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.release_records = SqlRepository(
             self.session, ReleaseRecord, orm.release_records.c.batch_id
         )
+        self.msc_donors = SqlRepository(self.session, Donor, orm.msc_donors.c.id)
+        self.msc_lots = SqlRepository(self.session, Lot, orm.msc_lots.c.id)
+        self.storage_units = SqlRepository(self.session, StorageUnit, orm.storage_units.c.id)
+        self.msc_orders = SqlRepository(self.session, Order, orm.msc_orders.c.id)
+        self.msc_vials = SqlVialRepository(self.session)
         self.sequences = SqlSequenceAllocator(self.session)
         self.ledger = SqlLedger(self.session, self.clock)
         self.checkpoints = SqlCheckpoints(self.session)

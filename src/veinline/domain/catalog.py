@@ -80,6 +80,8 @@ class SiteKind(StrEnum):
     TREATMENT_CENTRE = "treatment_centre"
     APHERESIS_CENTRE = "apheresis_centre"
     QC_LAB = "qc_lab"
+    # Cryostorage of allogeneic products, shipped to treatment centres.
+    STORAGE_DEPOT = "storage_depot"
 
     @property
     def label(self) -> str:

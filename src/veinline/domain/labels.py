@@ -743,3 +743,87 @@ def _build(kind: LabelKind, facts: LabelFacts) -> Label:
         LabelKind.SHIPPER: _shipper,
     }
     return builders[LabelKind(kind)](facts, din)
+
+
+# ---------------------------------------------------------------------------
+# Allogeneic stock vials (docs/architecture.md, "Allogeneic MSC")
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VialFacts:
+    """One vial of an allogeneic lot: no patient and no chain-of-identity identifier (the
+    vial serves whichever patient it is allocated to); the lot's DIN and its division."""
+
+    product_code: str
+    product_name: str
+    din: str
+    division: str
+    isbt_product_code: str | None
+    collection_type: str
+    lot_id: str
+    cells: float
+    volume_ml: float
+    expires_at: datetime
+    facility_name: str
+    facility_timezone: str
+    storage_max_c: float | None = None
+    post_thaw_window_minutes: int | None = None
+    statements: tuple[str, ...] = ()
+
+
+def vial_label(facts: VialFacts) -> Label:
+    """The label of one stock vial, drawn by the same renderer as a final product bag (it
+    is a final-product container): DIN, product code with the vial's own division (ST-001
+    §2.4.3) once a product description code is configured, expiry, and the storage and
+    after-thaw lines, "to be confirmed" where the catalogue has no source."""
+    for name in ("product_code", "product_name", "lot_id", "facility_name"):
+        _check_text(name.replace("_", " "), getattr(facts, name))
+    if len(facts.division) != 2 or not facts.division.isalnum():
+        raise InvalidInput(f"a division is two characters (A0, Ab, …), not {facts.division!r}")
+    if facts.isbt_product_code is not None:
+        check_product_description_code(facts.isbt_product_code)
+    if facts.collection_type not in isbt128.COLLECTION_TYPES:
+        raise InvalidInput(f"unknown ISBT 128 collection type {facts.collection_type!r}")
+    _check_aware("expires_at", facts.expires_at)
+    zone = parse_zone(facts.facility_timezone, "facility time zone")
+    din = isbt128.Din.parse(facts.din)
+    linear = [_din_barcode(din, "00")]
+    if facts.isbt_product_code is not None:
+        content = f"{facts.isbt_product_code}{facts.collection_type}{facts.division}"
+        linear.append(Barcode(Symbology.CODE128, "=<" + content, Text("Product code", content)))
+    linear.append(_date_barcode("&>", "Expires", facts.expires_at, zone))
+    lines = [
+        Text("Lot", facts.lot_id, strong=True),
+        Text("Division", facts.division, strong=True),
+        Text("Cells", f"{facts.cells:.3g} per vial in {facts.volume_ml:g} mL"),
+        Text("Collection type", _collection_type_words(facts.collection_type), strong=True),
+        Text("Manufactured at", facts.facility_name),
+        _cryo_storage(facts.storage_max_c),
+        _thaw_window(facts.post_thaw_window_minutes),
+    ]
+    if facts.isbt_product_code is None:
+        lines.append(Text("ISBT 128 product code", "product code not assigned"))
+    fins = sorted({din.fin} & set(isbt128.VALIDATION_FINS))
+    notice = f"VALIDATION DATA (FIN {', '.join(fins)}): NOT FOR CLINICAL USE" if fins else None
+    return Label(
+        kind=LabelKind.PRODUCT_BAG,
+        title=f"ALLOGENEIC PRODUCT — vial {facts.division} of lot {facts.lot_id}",
+        heading=Text("Product", facts.product_name, detail=facts.product_code),
+        barcodes=(*linear, _compound(linear)),
+        lines=tuple(lines),
+        notice=notice,
+        statements=facts.statements,
+    )
+
+
+def _cryo_storage(storage_max_c: float | None) -> Text:
+    if storage_max_c is None:
+        return Text("Storage", f"cryopreserved; storage limit {TO_BE_CONFIRMED}", strong=True)
+    return Text("Storage", f"cryopreserved, at or below {storage_max_c:g} °C", strong=True)
+
+
+def _thaw_window(minutes: int | None) -> Text:
+    if minutes is None:
+        return Text("After thaw", f"use-within window {TO_BE_CONFIRMED}", strong=True)
+    return Text("After thaw", f"use within {minutes} minutes", strong=True)

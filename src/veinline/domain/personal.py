@@ -24,6 +24,8 @@ PERSONAL: dict[str, tuple[str, ...]] = {
     # what was scanned (a wristband at the bedside, or anything held to the scanner)
     "custody_event": ("scan_data", "identifiers.wristband_id"),
     "identity_incident": ("scan_data", "message"),
+    # an MSC order names its patient as a case does
+    "msc_order": ("patient_name", "wristband_id", "patient_facts"),
 }
 
 DIGEST = "digest"

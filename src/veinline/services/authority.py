@@ -50,6 +50,11 @@ class Place(StrEnum):
     TREATMENT = "treatment centre"
     APHERESIS = "apheresis unit"
     FACILITY = "manufacturing facility"
+    # Where an allogeneic product's vials are stored and shipped from (docs/architecture.md,
+    # "Allogeneic MSC"); a facility may be its own depot. A depot's staff are its
+    # operators, QC and QA, as at a facility: a depot's record names its site as both
+    # (`Where.at_depot`); couriers work at every place.
+    DEPOT = "storage depot"
 
 
 # Where each role works on a record. A treatment centre's coordinators and physicians
@@ -79,12 +84,14 @@ class Where:
     treatment: str | None = None
     apheresis: str | None = None
     facility: str | None = None
+    depot: str | None = None
 
     def site(self, place: Place) -> str | None:
         return {
             Place.TREATMENT: self.treatment,
             Place.APHERESIS: self.apheresis,
             Place.FACILITY: self.facility,
+            Place.DEPOT: self.depot,
         }[place]
 
     def sites_for(self, role: Role) -> frozenset[str]:
@@ -102,6 +109,12 @@ class Where:
         )
 
     @classmethod
+    def at_depot(cls, record: str, site: str) -> Where:
+        """A record kept at a depot (a storage unit, its vials): its staff work there as
+        at a facility, and couriers pick up there."""
+        return cls(record, facility=site, depot=site)
+
+    @classmethod
     def at(cls, record: str, place: Place, site: str) -> Where:
         """A record bound to one site (a new case at its centre, a process at a facility)."""
         return cls(record, **{_FIELD[place]: site})
@@ -111,7 +124,12 @@ class Where:
         return f"{self.record} ({', '.join(parts)})" if parts else self.record
 
 
-_FIELD = {Place.TREATMENT: "treatment", Place.APHERESIS: "apheresis", Place.FACILITY: "facility"}
+_FIELD = {
+    Place.TREATMENT: "treatment",
+    Place.APHERESIS: "apheresis",
+    Place.FACILITY: "facility",
+    Place.DEPOT: "depot",
+}
 
 
 class DataClass(StrEnum):
@@ -133,6 +151,8 @@ class Read(StrEnum):
     PLAN = "plan"
     CATALOGUE = "catalogue"
     USERS = "users"
+    INVENTORY = "inventory"
+    ORDER = "order"
 
 
 class Privilege(StrEnum):
@@ -224,6 +244,7 @@ _OPERATORS = (R.MANUFACTURING_OPERATOR,)
 _VERIFIERS = (R.MANUFACTURING_OPERATOR, R.QA_REVIEWER)
 _DEVIATION_REPORTERS = (R.MANUFACTURING_OPERATOR, R.QC_ANALYST, R.QA_REVIEWER)
 _PROCESS_AUTHORS = (R.QA_REVIEWER, R.MANUFACTURING_OPERATOR)
+_DEPOT_STAFF = (R.MANUFACTURING_OPERATOR, R.QA_REVIEWER)
 
 # Administrators manage users, sites and the catalogue; they act on no patient's record.
 COMMANDS: dict[type[commands.Command], Rule] = {
@@ -314,6 +335,27 @@ COMMANDS: dict[type[commands.Command], Rule] = {
     commands.RejectBatch: _rule("reject batches", R.QA_REVIEWER),
     commands.ReleaseProduct: _rule("release a product", R.QA_REVIEWER),
     commands.ConditionalRelease: _rule("release a product conditionally", R.QA_REVIEWER),
+    # allogeneic MSC (docs/architecture.md, "Allogeneic MSC"): donors at the collection
+    # facility, lots and vials at the facility, storage at the depot, orders at the
+    # treatment centre; allocation (from any depot) and recall are QA's.
+    commands.RegisterDonor: _rule("register donors", R.QA_REVIEWER, R.QC_ANALYST),
+    commands.ScreenDonor: _rule("review donor screening", R.QA_REVIEWER),
+    commands.StartLot: _rule("start a lot", *_OPERATORS),
+    commands.FillVials: _rule("fill vials", *_OPERATORS, R.QC_ANALYST, R.QA_REVIEWER),
+    commands.CreateStorageUnit: _rule("set up storage", *_DEPOT_STAFF),
+    commands.StoreVial: _rule("put vials away", *_DEPOT_STAFF),
+    commands.ImportUnitReadings: _rule("import storage temperatures", *_DEPOT_STAFF),
+    commands.DisposeVials: _rule(
+        "dispose of quarantined vials", R.QA_REVIEWER, refusal="only QA disposes of quarantine"
+    ),
+    commands.PlaceOrder: _rule("order MSC products", R.PHYSICIAN),
+    commands.CancelOrder: _rule("cancel MSC orders", R.PHYSICIAN),
+    commands.AllocateOrder: _network("allocate vials", R.QA_REVIEWER),
+    commands.ShipOrder: _rule("ship vials", R.COURIER),
+    commands.ReceiveOrder: _rule("receive vials", R.COORDINATOR, R.APHERESIS_NURSE),
+    commands.InfuseVial: _rule("infuse vials", R.PHYSICIAN, R.APHERESIS_NURSE),
+    commands.ReturnVial: _rule("return vials to stock", *_DEPOT_STAFF),
+    commands.RecallLot: _rule("recall a lot", R.QA_REVIEWER, refusal="only QA recalls a lot"),
 }
 
 _SCAN = "{who} does not scan at '%s'"
@@ -376,6 +418,11 @@ READS: dict[Read, Rule] = {
         refusal="{who} does not plan manufacturing slots",
     ),
     Read.USERS: Rule(EVERYONE, "list users", scope=Scope.ANY_SITE),
+    # MSC stock holds no patient data: everyone at work may see it (planners forecast).
+    Read.INVENTORY: Rule(EVERYONE - {R.ADMIN}, "see MSC stock", scope=Scope.ANY_SITE),
+    # An order names its patient: the care team at its centre sees them, the depot,
+    # QA and planners see the order's identifiers only.
+    Read.ORDER: Rule(EVERYONE - {R.ADMIN}, "read MSC orders", full_data=CARE_TEAM),
 }
 
 Subject = (

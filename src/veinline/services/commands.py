@@ -584,3 +584,180 @@ class RejectBatch(Command):
     reason: FreeText
     username: Username
     password: Secret
+
+
+# ---------------------------------------------------------------- allogeneic MSC
+# docs/architecture.md, "Allogeneic MSC": donors, lots, vials, storage, orders.
+
+
+@dataclass(frozen=True)
+class RegisterDonor(Command):
+    """The collection facility's QA or QC registers a donor under a pseudonymous id; its
+    own reference stays visible to that site only."""
+
+    donor_id: Id
+    site: Id
+    site_reference: Name
+    consent_given: bool
+    consent_date: Date
+
+
+@dataclass(frozen=True)
+class ScreenDonor(Command):
+    """QA reviews the screening and infectious-disease results and signs (reviewed)."""
+
+    donor_id: Id
+    results: Annotated[dict[str, str], Nested(max_items=50, text=Text(max=40))]
+    questionnaire_passed: bool
+    username: Username
+    password: Secret
+
+
+@dataclass(frozen=True)
+class StartLot(Command):
+    """An operator starts a lot from one eligible donor's tissue: a batch record on the
+    process in force at the facility, under the lot's own DIN."""
+
+    lot_id: Id
+    donor_id: Id
+    product_code: Id
+    site: Id
+    market: Annotated[str, Text(max=12)]
+
+
+@dataclass(frozen=True)
+class FillVials(Command):
+    """Vials of a released lot: each with the lot's DIN and its own division."""
+
+    lot_id: Id
+    count: int
+    cells_per_vial: float
+    volume_ml: float
+    expires_at: Date
+
+
+@dataclass(frozen=True)
+class CreateStorageUnit(Command):
+    unit_id: Id
+    site: Id
+    kind: Id
+    racks: int
+    boxes_per_rack: int
+    rows: int
+    columns: int
+    max_c: float = -150.0
+
+
+@dataclass(frozen=True)
+class StoreVial(Command):
+    """Put a vial away, or move it, into a position of a unit (the first free one if
+    no position is given)."""
+
+    vial_id: Id
+    unit_id: Id
+    position: Annotated[str, Text(max=60)] = ""
+
+
+@dataclass(frozen=True)
+class ImportUnitReadings(Command):
+    """A storage unit's temperature readings (like logger data): a reading above the
+    unit's limit is an alarm that quarantines every vial it holds."""
+
+    unit_id: Id
+    readings: Annotated[list[dict[str, object]], Nested(max_items=50_000, max_chars=2_000_000)] = (
+        field(default_factory=list)
+    )
+    # Or the unit's logger export (timestamp, °C), read as a shipper's logger file is.
+    csv_text: Annotated[str, Text(max=LOGGER_CSV_MAX, multiline=True)] = ""
+    timezone: Code = "UTC"
+
+
+@dataclass(frozen=True)
+class DisposeVials(Command):
+    """QA's signed decision on quarantined vials: back to stock, or discarded."""
+
+    vial_ids: Annotated[list[str], Nested(max_items=2_000, text=Text(max=40))]
+    release: bool
+    reason: FreeText
+    username: Username
+    password: Secret
+
+
+@dataclass(frozen=True)
+class PlaceOrder(Command):
+    order_id: Id
+    product_code: Id
+    jurisdiction: Annotated[str, Text(max=8)]
+    treatment_site: Id
+    patient_name: Name
+    wristband_id: Code
+    patient_facts: dict[str, object]
+    weight_kg: float
+    cells_per_vial: float = 0.0
+
+
+@dataclass(frozen=True)
+class AllocateOrder(Command):
+    order_id: Id
+
+
+@dataclass(frozen=True)
+class CancelOrder(Command):
+    order_id: Id
+    reason: FreeText
+
+
+@dataclass(frozen=True)
+class ShipOrder(Command):
+    """The courier's pickup at the depot: every vial of the order scanned."""
+
+    order_id: Id
+    scans: Annotated[list[str], Nested(max_items=2_000, text=Text(max=60))] = field(
+        default_factory=list
+    )
+
+
+@dataclass(frozen=True)
+class ReceiveOrder(Command):
+    """Receipt at the treatment centre with the shipper's cold-chain record: its logger's
+    readings (checked against the product's limit as the journey checks a shipment's),
+    or, without a logger file, the highest temperature it showed."""
+
+    order_id: Id
+    scans: Annotated[list[str], Nested(max_items=2_000, text=Text(max=60))] = field(
+        default_factory=list
+    )
+    max_temperature_c: float | None = None
+    # Or the shipper logger's CSV export (timestamp, °C), read as the journey reads it.
+    logger_csv: Annotated[str, Text(max=LOGGER_CSV_MAX, multiline=True)] = ""
+    timezone: Code = "UTC"
+
+
+@dataclass(frozen=True)
+class InfuseVial(Command):
+    """The bedside check (two identifiers: the wristband and the vial's DIN and division)
+    and the infusion of one vial, within the product's post-thaw window."""
+
+    order_id: Id
+    wristband_id: Code
+    vial_scan: Scan
+    thawed_at: Date
+    infusion_started_at: Date
+
+
+@dataclass(frozen=True)
+class ReturnVial(Command):
+    """An unused vial back to stock, when the cold-chain record allows it."""
+
+    order_id: Id
+    vial_id: Id
+    unit_id: Id
+    position: Annotated[str, Text(max=60)] = ""
+
+
+@dataclass(frozen=True)
+class RecallLot(Command):
+    lot_id: Id
+    reason: FreeText
+    username: Username
+    password: Secret

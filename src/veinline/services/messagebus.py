@@ -19,6 +19,7 @@ from veinline.services import (
     handlers,
     journey,
     labels,
+    msc,
     places,
     planning,
     processes,
@@ -50,6 +51,7 @@ HANDLERS: dict[type[commands.Command], Handler] = {
     **trials.HANDLERS,
     **planning.HANDLERS,
     **labels.HANDLERS,
+    **msc.HANDLERS,
 }
 
 

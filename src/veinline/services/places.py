@@ -16,6 +16,7 @@ from veinline.domain.batch import Batch
 from veinline.domain.case import Case
 from veinline.domain.catalog import SiteKind
 from veinline.domain.errors import NotFound
+from veinline.domain.msc import Lot, Order
 from veinline.services import commands
 from veinline.services.authority import Place, Where
 from veinline.services.unit_of_work import AbstractUnitOfWork
@@ -72,6 +73,9 @@ def where(uow: AbstractUnitOfWork, cmd: commands.Command) -> Where | None:
 
 
 def _where(uow: AbstractUnitOfWork, cmd: commands.Command) -> Where | None:
+    found = _msc_where(uow, cmd)
+    if found is not None:
+        return found
     if isinstance(cmd, commands.EnrolPatient):
         site = uow.sites.get(cmd.treatment_site)
         if site is None or site.kind is not SiteKind.TREATMENT_CENTRE:
@@ -98,4 +102,51 @@ def _where(uow: AbstractUnitOfWork, cmd: commands.Command) -> Where | None:
     shipment_id = getattr(cmd, "shipment_id", None)
     if isinstance(shipment_id, str):
         return shipment_where(uow, shipment_id)
+    return None
+
+
+# ---------------------------------------------------------------- allogeneic MSC
+
+
+def of_order(order: Order) -> Where:
+    """An MSC order: its treatment centre, and the depot it is served from."""
+    return Where(
+        f"order {order.id}",
+        treatment=order.treatment_site,
+        facility=order.depot,
+        depot=order.depot,
+    )
+
+
+def of_lot(lot: Lot) -> Where:
+    return Where.at(f"lot {lot.id}", Place.FACILITY, lot.site)
+
+
+def _msc_where(uow: AbstractUnitOfWork, cmd: commands.Command) -> Where | None:
+    c = commands
+    if isinstance(cmd, c.RegisterDonor):
+        return Where.at("a new donor", Place.FACILITY, cmd.site)
+    if isinstance(cmd, c.ScreenDonor):
+        donor = uow.msc_donors.get(cmd.donor_id)
+        return Where.at(f"donor {donor.id}", Place.FACILITY, donor.site) if donor else None
+    if isinstance(cmd, c.StartLot):
+        return Where.at("a new lot", Place.FACILITY, cmd.site)
+    if isinstance(cmd, c.FillVials | c.RecallLot):
+        lot = uow.msc_lots.get(cmd.lot_id)
+        return of_lot(lot) if lot else None
+    if isinstance(cmd, c.CreateStorageUnit):
+        return Where.at_depot("a new storage unit", cmd.site)
+    if isinstance(cmd, c.StoreVial | c.ImportUnitReadings | c.ReturnVial):
+        unit = uow.storage_units.get(cmd.unit_id)
+        return Where.at_depot(f"storage unit {unit.id}", unit.site) if unit else None
+    if isinstance(cmd, c.DisposeVials):
+        sites = {v.site for v in (uow.msc_vials.get(i) for i in cmd.vial_ids) if v is not None}
+        if len(sites) != 1:
+            return None  # the handler refuses vials at several sites, or none
+        return Where.at_depot("quarantined vials", sites.pop())
+    if isinstance(cmd, c.PlaceOrder):
+        return Where.at("a new order", Place.TREATMENT, cmd.treatment_site)
+    if isinstance(cmd, c.CancelOrder | c.ShipOrder | c.ReceiveOrder | c.InfuseVial):
+        order = uow.msc_orders.get(cmd.order_id)
+        return of_order(order) if order else None
     return None

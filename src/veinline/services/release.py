@@ -55,16 +55,23 @@ def _open_record(uow: AbstractUnitOfWork, batch: Batch, actor: User, clock: Cloc
             f"QC tests the finished product: batch {batch.id} is still in manufacturing "
             f"({running.title} is {running.status.label.lower()})"
         )
-    if case is None:
-        raise NotAllowed(f"batch {batch.id} belongs to no case: its market is not known")
-    if case.state is not CaseState.IN_QC:
-        raise NotAllowed(
-            f"case {case.id} is {case.state.label.lower()}: QC results are entered once "
-            "manufacturing is completed (bags and expiry recorded)"
-        )
-    specs = uow.specifications.find(product_code=batch.product_code, market=case.jurisdiction)
-    spec = specification_in_force(specs, batch.product_code, case.jurisdiction)
-    record = open_release_record(batch, spec, market=case.jurisdiction, by=actor, at=clock())
+    if case is not None:
+        if case.state is not CaseState.IN_QC:
+            raise NotAllowed(
+                f"case {case.id} is {case.state.label.lower()}: QC results are entered once "
+                "manufacturing is completed (bags and expiry recorded)"
+            )
+        market = case.jurisdiction
+    else:
+        # An allogeneic lot's batch: the lot names its market (docs/architecture.md,
+        # "Allogeneic MSC").
+        lot = uow.msc_lots.get(batch.lot_id) if batch.lot_id else None
+        if lot is None:
+            raise NotAllowed(f"batch {batch.id} belongs to no case or lot: its market is not known")
+        market = lot.market
+    specs = uow.specifications.find(product_code=batch.product_code, market=market)
+    spec = specification_in_force(specs, batch.product_code, market)
+    record = open_release_record(batch, spec, market=market, by=actor, at=clock())
     uow.release_records.add(record)
     signatures.record_change(
         uow, record, actor, LedgerAction.RELEASE_RECORD_OPENED, None, f"specification {spec.id}"

@@ -27,6 +27,7 @@ from veinline.domain.ledger import (
     StoredRow,
 )
 from veinline.domain.ledger_actions import LedgerAction
+from veinline.domain.msc import Donor, Lot, Order, StorageUnit, Vial
 from veinline.domain.personal import Mac, protect
 from veinline.domain.planning_records import PlanRecord, TriageSettings
 from veinline.domain.process import ProcessTemplate
@@ -52,6 +53,40 @@ class Repository(Protocol, Generic[T]):
         ...
 
     def list(self) -> list[T]: ...
+
+
+class VialRepository(Repository[Vial], Protocol):
+    """MSC vials, with the queries allocation and the storage map need."""
+
+    def stock(self, product_code: str | None = None) -> list[Vial]:
+        """Vials in storage with no order and no quarantine (of one product)."""
+        ...
+
+    def candidates(
+        self,
+        product_code: str,
+        *,
+        lots: set[str],
+        usable_after: dict[str, datetime],
+        per_site: int,
+        exclude: set[str] | None = None,
+    ) -> list[Vial]:
+        """What allocation may choose from: per site in `usable_after` (a depot, and the
+        time its vials must outlast: their arrival), the first `per_site` stored, free,
+        unquarantined vials of the `lots`, first expiry first."""
+        ...
+
+    def lock_free(self, vial_ids: list[str]) -> list[Vial]:
+        """Lock these vials for this transaction if they are still free; vials another
+        transaction holds or has reserved are skipped, not waited for (PostgreSQL
+        `FOR UPDATE SKIP LOCKED`; SQLite serialises writers)."""
+        ...
+
+    def of_lots(self, lot_ids: list[str]) -> list[Vial]: ...
+
+    def of_order(self, order_id: str) -> list[Vial]: ...
+
+    def in_unit(self, unit_id: str) -> list[Vial]: ...
 
 
 class SequenceAllocator(Protocol):
@@ -199,6 +234,11 @@ class AbstractUnitOfWork(abc.ABC):
     specifications: Repository[Specification]
     batches: Repository[Batch]
     release_records: Repository[ReleaseRecord]
+    msc_donors: Repository[Donor]
+    msc_lots: Repository[Lot]
+    storage_units: Repository[StorageUnit]
+    msc_orders: Repository[Order]
+    msc_vials: VialRepository
     sequences: SequenceAllocator
     ledger: Ledger
     checkpoints: CheckpointStore

@@ -147,6 +147,12 @@ def load_demo_cases(application: App) -> None:
             "demo trial: IMC001-IIT with ten evaluable patients "
             "(shaped like the IIT results Immunofoco reported, 21 March 2025)"
         )
+    from veinline.adapters.seed.msc import load_demo_msc
+
+    if load_demo_msc(driver):
+        cli.out.print(
+            "demo MSC: amimestrocel and VUM02 lots in two depots, orders in every state, one recall"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -12,10 +12,11 @@ from veinline.entrypoints.http.api import (
     isbt,
     ledger,
     manufacturing,
+    msc,
     reports,
     trials,
 )
 
 router = APIRouter()
-for area in (auth, catalogue, isbt, ledger, cases, followup, trials, manufacturing, reports):
+for area in (auth, catalogue, isbt, ledger, cases, followup, trials, manufacturing, msc, reports):
     router.include_router(area.router)

@@ -11,11 +11,12 @@ from veinline.entrypoints.http.web import (
     catalogue,
     ledger,
     manufacturing,
+    msc,
     planning,
     trials,
 )
 
 # Every page route, GET or not, passes the CSRF guard; it checks the ones that change.
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])
-for area in (catalogue, auth, ledger, cases, trials, manufacturing, planning):
+for area in (catalogue, auth, ledger, cases, trials, manufacturing, planning, msc):
     router.include_router(area.router)
