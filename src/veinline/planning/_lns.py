@@ -285,7 +285,9 @@ def _solve_window(
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = seed
     solver.parameters.max_deterministic_time = DETERMINISTIC_LIMIT
-    solver.parameters.max_time_in_seconds = max(0.05, min(5.0, deadline - time.perf_counter()))
+    # The deterministic limit is what stops a window (so a seed gives the same plan on a
+    # busy machine); the wall clock only guards the overall deadline.
+    solver.parameters.max_time_in_seconds = max(0.05, min(30.0, deadline - time.perf_counter()))
     # The window is small and its LP tight: heavy presolve costs more than it saves.
     solver.parameters.cp_model_probing_level = 0
     solver.parameters.symmetry_level = 0
