@@ -35,6 +35,7 @@ from veinline.entrypoints.cli import (
     simulation,
     trials,
     users,
+    work,
 )
 from veinline.entrypoints.cli.context import cli_context
 
@@ -84,6 +85,7 @@ for group in (
     simulation,
     reports,
     grading,
+    work,
 ):
     group.register(app)
 

@@ -14,8 +14,20 @@ from veinline.entrypoints.http.api import (
     manufacturing,
     reports,
     trials,
+    work,
 )
 
 router = APIRouter()
-for area in (auth, catalogue, isbt, ledger, cases, followup, trials, manufacturing, reports):
+for area in (
+    auth,
+    work,
+    catalogue,
+    isbt,
+    ledger,
+    cases,
+    followup,
+    trials,
+    manufacturing,
+    reports,
+):
     router.include_router(area.router)
