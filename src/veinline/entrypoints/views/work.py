@@ -269,10 +269,9 @@ def _case_action_item(context: _Context, case: Case, action: Action, why: str) -
 
 
 def _finished(batch: Batch) -> bool:
-    """Every step of a running batch completed: manufacturing may be completed."""
-    return batch.status is BatchStatus.IN_PROGRESS and all(
-        s.status is StepStatus.COMPLETED for s in batch.steps
-    )
+    """Every step of the batch completed (the batch record is then complete):
+    manufacturing may be completed."""
+    return batch.status is BatchStatus.COMPLETED
 
 
 def _scan_item(

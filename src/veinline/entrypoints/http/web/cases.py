@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, Response
 from veinline.bootstrap import App
 from veinline.domain import custody
 from veinline.domain.assessment import AssessmentKind
-from veinline.domain.batch import BatchStatus, StepStatus
+from veinline.domain.batch import BatchStatus
 from veinline.domain.case import Case, CaseState, RescheduleReason, local_date, parse_zone
 from veinline.domain.custody import CustodyPoint
 from veinline.domain.errors import DomainError, InvalidInput
@@ -369,16 +369,13 @@ def _scan_places(
 
 
 def _batch_finished(application: App, case: Case) -> bool:
-    """Whether every step of the case's running batch is completed."""
+    """Whether every step of the case's batch is completed (the batch record is then
+    complete, domain/batch.py)."""
     if not case.batch_id:
         return False
     with application.uow() as uow:
         batch = uow.batches.get(case.batch_id)
-    return (
-        batch is not None
-        and batch.status is BatchStatus.IN_PROGRESS
-        and all(s.status is StepStatus.COMPLETED for s in batch.steps)
-    )
+    return batch is not None and batch.status is BatchStatus.COMPLETED
 
 
 def _problems(refused: DomainError | None) -> dict[str, str]:
