@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote
 
-from veinline.domain.assessment import AssessmentKind
+from veinline.domain.assessment import Assessment, AssessmentKind
 from veinline.domain.batch import Batch, BatchStatus, Severity, StepStatus
 from veinline.domain.case import Action, Case, CaseState, local_date
 from veinline.domain.custody import POINTS, CustodyPoint
@@ -123,12 +123,25 @@ class _Context:
             if authority.visible(user, Read.BATCH, places.of_batch(uow, b))
         ]
         self.records = {r.batch_id: r for r in uow.release_records.list()}
+        # Read once for the whole queue, not once per case.
+        self._shipments: dict[str, list[Shipment]] = {}
+        for shipment in uow.shipments.list():
+            if shipment.case_id in self.cases:
+                self._shipments.setdefault(shipment.case_id, []).append(shipment)
+        self._assessments: dict[str, list[Assessment]] = {}
+        for assessment in uow.assessments.list():
+            if assessment.case_id in self.cases:
+                self._assessments.setdefault(assessment.case_id, []).append(assessment)
 
     def today_at(self, site: str | None) -> date:
         return local_date(self.now, self.zones.get(site or "", "UTC"))
 
     def shipments(self, case: Case) -> list[Shipment]:
-        return self.uow.shipments.find(case_id=case.id)
+        """The case's shipments, in the repository's order (as `find` gives them)."""
+        return self._shipments.get(case.id, [])
+
+    def assessments(self, case: Case) -> list[Assessment]:
+        return self._assessments.get(case.id, [])
 
 
 def work_queue(uow: AbstractUnitOfWork, user: User, now: datetime) -> dict[str, Any]:
@@ -316,7 +329,7 @@ def _case_alerts(context: _Context, case: Case) -> list[Alert]:
     found: list[Alert] = []
     # Toxicity is the care team's: only those who see the patient's data see it.
     if authority.sees(user, Read.CASE, where) is DataClass.FULL:
-        for assessment in context.uow.assessments.find(case_id=case.id):
+        for assessment in context.assessments(case):
             grade = assessment.result.get("grade")
             toxicity = assessment.kind in (AssessmentKind.CRS, AssessmentKind.ICANS)
             if toxicity and isinstance(grade, int) and grade >= ALERT_GRADE:
@@ -620,7 +633,7 @@ def _followup_items(context: _Context) -> list[WorkItem]:
         product = context.uow.products.get(case.product_code)
         if product is None:
             continue
-        assessments = context.uow.assessments.find(case_id=case.id)
+        assessments = context.assessments(case)
         today = context.today_at(case.treatment_site)
         infused_on = local_date(
             case.infusion.infusion_started_at, context.zones.get(case.treatment_site, "UTC")
