@@ -434,6 +434,7 @@ def _action_form(
         "fields": fields,
         "danger": action in DANGEROUS,
         "confirm_problem": problems.get(CONFIRM_FIELD, ""),
-        # A refusal about no one field is said at the top of the form.
         "kept": sent is not None,
+        # A refusal about no field of the form is said at the top of the form too.
+        "unplaced": sent is not None and not (set(problems) & {f["name"] for f in fields}),
     }
