@@ -136,7 +136,10 @@ def test_a_case_goes_from_enrolment_to_follow_up_through_the_pages(
     _act(page, "scan", point="manufacturing_receipt", data=label)
     expect(page.get_by_test_id("case-state")).to_have_text("At manufacturing")
     _act(page, "start_manufacturing", batch_id="B-BROWSER-1")
+    expect(page.get_by_test_id("action-note")).to_contain_text("every step")
     driver.run_steps(_stored(demo_app, case_path))
+    # Complete manufacturing is offered once the batch record is complete.
+    page.reload()
     expires = (datetime.now(UTC) + timedelta(days=200)).isoformat(timespec="minutes")
     _act(page, "complete_manufacturing", bag_count="2", expires_at=expires)
     expect(page.get_by_test_id("case-state")).to_have_text("In QC")

@@ -37,15 +37,15 @@ def test_the_page_shows_the_last_checkpoint_and_never_verifies_while_rendering(
     done = client.post("/ledger/verify", data={}, follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"] == "/ledger"
     page = client.get("/ledger")
-    # 54 from the demo data, and the wrong password and its clearing are not among them:
+    # 55 from the demo data, and the wrong password and its clearing are not among them:
     # qa signed in with the right one.
-    assert "Verified: 54 entries checked from the first entry" in page.text
+    assert "Verified: 55 entries checked from the first entry" in page.text
     assert "Checkpoint #1, full verification by qa" in page.text
     # A record edited behind veinline's back: the page still shows the last result, and
     # reading it verifies nothing ...
     with demo_app.engine.begin() as conn:
         conn.execute(text("UPDATE sites SET fin = 'A9998' WHERE code = 'demo-rtp-qc'"))
-    assert "Verified: 54 entries" in client.get("/ledger").text
+    assert "Verified: 55 entries" in client.get("/ledger").text
     assert _checkpoints(demo_app) == 1
     # ... until someone verifies.
     client.post("/ledger/verify", data={})

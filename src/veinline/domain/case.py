@@ -327,11 +327,11 @@ def parse_moment(text: str, field_name: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(
-            f"{field_name} must be a date and time like 2026-03-14T09:30+08:00, not {text!r}"
-        ) from None
+        message = f"{field_name} must be a date and time like 2026-03-14T09:30+08:00, not {text!r}"
+        raise InvalidInput(message, fields={field_name: message}) from None
     if moment.tzinfo is None:
-        raise InvalidInput(f"{field_name} needs a time zone (e.g. +08:00 or Z): {text!r}")
+        message = f"{field_name} needs a time zone (e.g. +08:00 or Z): {text!r}"
+        raise InvalidInput(message, fields={field_name: message})
     return moment
 
 

@@ -12,9 +12,12 @@ class DomainError(Exception):
 
     code = "refused"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        # Which input fields the refusal is about, each with its own words, when the
+        # refusal can say so: a form shows each message beside its field.
+        self.fields: dict[str, str] = dict(fields or {})
 
 
 class InvalidInput(DomainError):

@@ -28,7 +28,8 @@ class Finding:
 
 def minutes_since_thaw(thawed_at: datetime, infusion_started_at: datetime) -> float:
     if infusion_started_at < thawed_at:
-        raise InvalidInput("the infusion cannot start before the product was thawed")
+        message = "the infusion cannot start before the product was thawed"
+        raise InvalidInput(message, fields={"infusion_started_at": message})
     return (infusion_started_at - thawed_at).total_seconds() / 60
 
 
@@ -65,7 +66,8 @@ def expected_dose(dose_rule: JsonObject | None, weight_kg: float) -> tuple[float
     if not dose_rule or dose_rule.get("kind") != "per_kg":
         raise InvalidInput("the product has no per-kg dose rule in the catalogue")
     if weight_kg <= 0:
-        raise InvalidInput("the patient's weight must be above 0 kg")
+        message = "the patient's weight must be above 0 kg"
+        raise InvalidInput(message, fields={"weight_kg": message})
     target = float(dose_rule["cells_per_kg"]) * weight_kg
     tolerance = float(dose_rule.get("tolerance_percent", 0)) / 100
     return target, target * (1 - tolerance), target * (1 + tolerance)
@@ -73,7 +75,8 @@ def expected_dose(dose_rule: JsonObject | None, weight_kg: float) -> tuple[float
 
 def check_dose(dose_rule: JsonObject | None, weight_kg: float, dose_cells: float) -> Finding | None:
     if dose_cells <= 0:
-        raise InvalidInput("the dose must be a positive number of cells")
+        message = "the dose must be a positive number of cells"
+        raise InvalidInput(message, fields={"dose_cells": message})
     if not dose_rule:
         return Finding("dose", "the product has no dose rule in the catalogue to check against")
     _target, low, high = expected_dose(dose_rule, weight_kg)

@@ -617,11 +617,20 @@ def recollect(cmd: commands.Recollect, uow: AbstractUnitOfWork, *, actor: User) 
         return case
 
 
+# The Infuse field each bedside check is about (a form shows the finding beside it).
+_INFUSION_FIELD = {
+    "post_thaw_window": "thawed_at",
+    "dose": "dose_cells",
+    "expiry": "bag_scan",
+}
+
+
 def infuse(cmd: commands.Infuse, uow: AbstractUnitOfWork, *, actor: User, clock: Clock) -> Case:
     thawed = parse_moment(cmd.thawed_at, "thawed_at")
     started = parse_moment(cmd.infusion_started_at, "infusion_started_at")
     if started > clock():
-        raise InvalidInput("the infusion start is in the future")
+        message = "the infusion start is in the future"
+        raise InvalidInput(message, fields={"infusion_started_at": message})
     try:
         return _infuse(cmd, uow, actor=actor, clock=clock, thawed=thawed, started=started)
     except custody.IdentityMismatch as exc:
@@ -653,8 +662,12 @@ def _infuse(
         if cmd.wristband_id.strip() != case.wristband_id:
             # The scanned wristband is another patient's record number: not quoted.
             message = f"the scanned wristband is not the patient of case {case.id}: do not thaw"
-            raise custody.IdentityMismatch(message)
-        result = custody.check_scan(case, cmd.bag_scan, require_both=True)
+            raise custody.IdentityMismatch(message, fields={"wristband_id": message})
+        try:
+            result = custody.check_scan(case, cmd.bag_scan, require_both=True)
+        except custody.IdentityMismatch as exc:
+            exc.fields = {"bag_scan": exc.message}
+            raise
         product = _product(uow, case.product_code)
         findings = [
             f
@@ -674,7 +687,8 @@ def _infuse(
                     " (a physician may proceed with a documented reason)"
                     if not override
                     else " (only a physician may override)"
-                )
+                ),
+                fields={_INFUSION_FIELD[f.check]: f.message for f in findings},
             )
         # Infused at the patient's treatment centre, by its own staff.
         custody.check_place(

@@ -36,6 +36,7 @@ from veinline.entrypoints.cli import (
     simulation,
     trials,
     users,
+    work,
 )
 from veinline.entrypoints.cli.context import cli_context
 
@@ -86,6 +87,7 @@ for group in (
     simulation,
     reports,
     grading,
+    work,
 ):
     group.register(app)
 

@@ -90,7 +90,10 @@ def _build(
         and name not in body
     ]
     if required:
-        raise InvalidInput(f"{action} needs {', '.join(required)}")
+        raise InvalidInput(
+            f"{action} needs {', '.join(required)}",
+            fields={name: f"{name.replace('_', ' ')} is required" for name in required},
+        )
     values = {k: _coerce(fields[k], v) for k, v in body.items()}
     values[key_field] = key
     return cls(**values)
@@ -135,4 +138,5 @@ def _number(name: str, text: str, kind: type[float] | type[int]) -> float | int 
     try:
         return kind(text)
     except ValueError:
-        raise InvalidInput(f"{name} needs a number, not {text!r}") from None
+        message = f"{name} needs a number, not {text!r}"
+        raise InvalidInput(message, fields={name: message}) from None

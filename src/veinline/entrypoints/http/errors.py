@@ -14,9 +14,11 @@ import json
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from veinline.domain.custody import IdentityMismatch
 from veinline.domain.errors import (
@@ -103,7 +105,10 @@ def refused(request: Request, exc: DomainError) -> Response:
     """A refusal as the caller reads it: JSON under /api/, the error page elsewhere."""
     if request.url.path.startswith(API_PREFIX):
         return JSONResponse(status_code=status_for(exc), content=api_content(exc))
-    return render(request, "error.html", status=status_for(exc), message=exc.message)
+    status = status_for(exc)
+    return render(
+        request, "error.html", status=status, message=exc.message, title=PAGE_TITLES.get(status)
+    )
 
 
 def api_content(exc: DomainError) -> dict[str, object]:
@@ -133,8 +138,41 @@ def login_first(request: Request, exc: LoginRequired) -> Response:
     return RedirectResponse(f"/login?next={exc.path}", status_code=303)
 
 
+# The heading of an error page, by status (otherwise "That did not work").
+PAGE_TITLES: dict[int, str] = {403: "Not allowed", 404: "Not found", 405: "Not allowed here"}
+
+# What a page says for an HTTP error that is no refusal of veinline's (an unknown
+# address, a method the page does not take).
+_PAGE_ERRORS: dict[int, str] = {
+    404: "There is no page at this address.",
+    405: "This page does not take that kind of request.",
+}
+
+
+async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """Starlette's own errors (404 for an unknown path, 405, ...): JSON under /api/ as
+    FastAPI answers them, an error page elsewhere."""
+    if request.url.path.startswith(API_PREFIX) or request.url.path.startswith("/static/"):
+        return await http_exception_handler(request, exc)
+    message = _PAGE_ERRORS.get(exc.status_code, str(exc.detail))
+    response = render(
+        request,
+        "error.html",
+        status=exc.status_code,
+        message=message,
+        title=PAGE_TITLES.get(exc.status_code),
+    )
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on the application."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return await http_error(request, exc)
 
     @app.exception_handler(DomainError)
     async def _refused(request: Request, exc: DomainError) -> Response:

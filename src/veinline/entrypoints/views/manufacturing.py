@@ -620,12 +620,14 @@ def qc_worklist(uow: AbstractUnitOfWork, viewer: User) -> list[dict[str, Any]]:
 
 
 def release_queue(uow: AbstractUnitOfWork, viewer: User) -> dict[str, list[dict[str, Any]]]:
-    """Release records by where they stand: ready, out of specification, awaiting results,
-    and the latest decisions; each flagged with what would stop a release (the viewer's
-    sites' batches)."""
+    """Release records by where they stand: ready, held (every result passes but a major
+    or critical deviation is open: never listed as ready), out of specification,
+    awaiting results, and the latest decisions; each flagged with what would stop a
+    release (the viewer's sites' batches)."""
     names = _Names(uow)
     queue: dict[str, list[dict[str, Any]]] = {
         "ready": [],
+        "held": [],
         "investigation": [],
         "awaiting": [],
         "decided": [],
@@ -648,7 +650,12 @@ def release_queue(uow: AbstractUnitOfWork, viewer: User) -> dict[str, list[dict[
             "acknowledged": record.acknowledgement is not None,
             "decision": signature_view(record.decision),
         }
-        queue[section.get(record.disposition, "decided")].append(row)
+        place = section.get(record.disposition, "decided")
+        holding = batch.open_deviations(Severity.CRITICAL) + batch.open_deviations(Severity.MAJOR)
+        if place == "ready" and holding:
+            place = "held"
+            row["held_by"] = [d.summary for d in holding]
+        queue[place].append(row)
     queue["decided"] = sorted(
         queue["decided"], key=lambda r: r["decision"]["at"] if r["decision"] else "", reverse=True
     )[:20]

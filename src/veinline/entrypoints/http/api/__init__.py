@@ -15,8 +15,21 @@ from veinline.entrypoints.http.api import (
     msc,
     reports,
     trials,
+    work,
 )
 
 router = APIRouter()
-for area in (auth, catalogue, isbt, ledger, cases, followup, trials, manufacturing, msc, reports):
+for area in (
+    auth,
+    work,
+    catalogue,
+    isbt,
+    ledger,
+    cases,
+    followup,
+    trials,
+    manufacturing,
+    msc,
+    reports,
+):
     router.include_router(area.router)

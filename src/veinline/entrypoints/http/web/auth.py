@@ -103,8 +103,8 @@ def logout(request: Request, application: AppDep) -> Response:
 
 
 @router.get("/account/password", response_class=HTMLResponse)
-def password_page(request: Request, user: WebUser, error: str = "", done: str = "") -> Response:
-    return render(request, "password.html", user=user, error=error, done=done)
+def password_page(request: Request, user: WebUser) -> Response:
+    return render(request, "password.html", user=user)
 
 
 @router.post("/account/password")
@@ -117,7 +117,9 @@ def change_password(
     repeat_password: Annotated[str, Form()],
 ) -> Response:
     if new_password != repeat_password:
-        return see_other("/account/password", error="the new password and its repeat differ")
+        return see_other(
+            request, "/account/password", error="the new password and its repeat differ"
+        )
     try:
         application.bus.handle(
             commands.ChangePassword(
@@ -126,8 +128,8 @@ def change_password(
             actor=user,
         )
     except DomainError as exc:
-        return see_other("/account/password", error=exc.message)
+        return see_other(request, "/account/password", error=exc.message)
     # Changing the password ends every session and token of the user, this one too.
-    response = see_other(LOGIN_PATH, next="/")
+    response = see_other(request, LOGIN_PATH, next="/")
     response.delete_cookie(SESSION_COOKIE)
     return response

@@ -1,8 +1,11 @@
 """The case pages: the board, enrolment, one case with its action forms, and the forms
 a case page posts (actions, assessments, custody scans, logger files, dispositions).
 
-A refused form goes back to the case page with the message (`?error=`); a done one
-with what was done (`?done=`).
+A done form goes back to the case page with what was done, a refused scan, logger file,
+disposition or assessment with why (the message rides in the session, never the address:
+`templates.see_other`). A refused action form is answered with the case page itself,
+the form filled in as it was sent (passwords never) and each refused check beside its
+field, so nothing is typed or scanned twice at the bedside.
 """
 
 from __future__ import annotations
@@ -13,19 +16,21 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from veinline.bootstrap import App
 from veinline.domain import custody
 from veinline.domain.assessment import AssessmentKind
+from veinline.domain.batch import BatchStatus
 from veinline.domain.case import Case, CaseState, RescheduleReason, local_date, parse_zone
 from veinline.domain.custody import CustodyPoint
-from veinline.domain.errors import DomainError
+from veinline.domain.errors import DomainError, InvalidInput
 from veinline.domain.process import DocumentStatus
 from veinline.domain.shipment import Shipment
 from veinline.domain.user import Role, User
 from veinline.entrypoints.http import actions
 from veinline.entrypoints.http.deps import AppDep, WebUser
+from veinline.entrypoints.http.errors import status_for
 from veinline.entrypoints.http.security import form_of
 from veinline.entrypoints.http.templates import render, see_other
 from veinline.entrypoints.views import cases, catalogue
@@ -36,19 +41,32 @@ from veinline.services.unit_of_work import AbstractUnitOfWork
 router = APIRouter(include_in_schema=False)
 
 
-def _back(case_id: str, **message: str) -> Response:
-    return see_other(f"/cases/{quote(case_id)}", **message)
+# Irreversible actions: styled as dangerous, offered last, and sent only with the
+# form's own confirmation ticked (no script: the CSP forbids inline script).
+DANGEROUS = frozenset({"cancel"})
+CONFIRM_FIELD = "confirm"
+# What is never put back into a form shown again.
+_SECRET_FIELDS = frozenset({"password"})
+
+
+def _back(request: Request, case_id: str, *, done: str = "", error: str = "") -> Response:
+    return see_other(request, f"/cases/{quote(case_id)}", done=done, error=error)
 
 
 def _submit(
-    application: App, case_id: str, user: User, make: Callable[[], commands.Command], done: str
+    request: Request,
+    application: App,
+    case_id: str,
+    user: User,
+    make: Callable[[], commands.Command],
+    done: str,
 ) -> Response:
     """Hand a form's command to the bus; back to the case page with what happened."""
     try:
         application.bus.handle(make(), actor=user)
     except DomainError as exc:
-        return _back(case_id, error=exc.message)
-    return _back(case_id, done=done)
+        return _back(request, case_id, error=exc.message)
+    return _back(request, case_id, done=done)
 
 
 @router.get("/cases", response_class=HTMLResponse)
@@ -93,7 +111,7 @@ async def enrol(request: Request, user: WebUser, application: AppDep) -> Respons
         )
     except DomainError as exc:
         return _enrol_again(request, application, user, form, exc.message)
-    return RedirectResponse(f"/cases/{case.id}?done=enrolled", status_code=303)
+    return see_other(request, f"/cases/{quote(case.id)}", done="enrolled")
 
 
 def _enrol_again(
@@ -105,14 +123,23 @@ def _enrol_again(
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-def case_page(
+def case_page(request: Request, case_id: str, user: WebUser, application: AppDep) -> Response:
+    return _case_page(request, case_id, user, application)
+
+
+def _case_page(
     request: Request,
     case_id: str,
-    user: WebUser,
-    application: AppDep,
-    done: str = "",
-    error: str = "",
+    user: User,
+    application: App,
+    *,
+    status: int = 200,
+    refused: DomainError | None = None,
+    action: str = "",
+    sent: dict[str, str] | None = None,
 ) -> Response:
+    """The case page; after a refused action form, with that form as it was sent and
+    the refusal beside the fields it concerns."""
     with application.uow() as uow:
         detail = cases.case_detail(uow, case_id, user, now=application.clock())
         sites = catalogue.sites(uow)
@@ -131,29 +158,50 @@ def case_page(
     # Form defaults in the zone of the user's own site (the case's centre for network users).
     user_zone = zones.get(user.site_code or "", case_zone)
     now = application.clock()
-    forms = [
-        _action_form(a, user, offered, now.astimezone(parse_zone(user_zone)), case)
-        for a in detail["case"]["actions"]
-        if a in actions.COMMAND_FOR_ACTION
-    ]
+    here = now.astimezone(parse_zone(user_zone))
+    names = [a for a in detail["case"]["actions"] if a in actions.COMMAND_FOR_ACTION]
     if authority.may(user, commands.CorrectPatientName, where):
         # Not an arrow of the journey: the care team puts a misspelt name right at any
         # state, ledgered with a reason (docs/security.md, "Patient data at rest").
-        forms.append(_action_form("correct_name", user, sites, now, case))
+        names.append("correct_name")
+    notes = []
+    if "complete_manufacturing" in names and not _batch_finished(application, case):
+        # Offered once every step of the batch record is signed (the bus checks again).
+        names.remove("complete_manufacturing")
+        notes.append(
+            "Complete manufacturing is offered once every step of the batch record is "
+            "signed and verified."
+        )
+    # Irreversible actions last.
+    names.sort(key=lambda a: a in DANGEROUS)
+    forms = [
+        _action_form(
+            a,
+            user,
+            sites if a == "correct_name" else offered,
+            here,
+            case,
+            sent=sent if a == action else None,
+            problems=_problems(refused) if a == action else None,
+        )
+        for a in names
+    ]
     kinds = [k for k in AssessmentKind if authority.may(user, k, where)]
     points = authority.scan_points(user, case.state, where)
     can_assess = detail["case"]["state"] in ("infused", "follow_up") and bool(kinds)
     return render(
         request,
         "case.html",
+        status=status,
         can_assess=can_assess,
         assessment_kinds=[(k.value, k.label) for k in kinds],
         today=local_date(now, case_zone).isoformat(),  # the centre's date
         zones=zones,
         case_zone=case_zone,
         user=user,
-        done=done,
-        error=error,
+        error=refused.message if refused else None,
+        refused_action=action if refused else "",
+        action_notes=notes,
         forms=forms,
         scan_points=[{"value": p.value, "label": p.label} for p in points],
         scan_places=_scan_places(user, case, shipments, points, sites),
@@ -166,14 +214,27 @@ def case_page(
 async def case_action(
     request: Request, case_id: str, action: str, user: WebUser, application: AppDep
 ) -> Response:
-    form = {k: v for k, v in (await form_of(request)).items() if v != ""}
-    return _submit(
-        application,
-        case_id,
-        user,
-        lambda: actions.build(action, case_id, form),
-        action.replace("_", " "),
-    )
+    sent = await form_of(request)
+    form = {k: v for k, v in sent.items() if v != "" and k != CONFIRM_FIELD}
+    try:
+        if action in DANGEROUS and sent.get(CONFIRM_FIELD) != "yes":
+            raise InvalidInput(
+                f"tick the box to confirm: {action.replace('_', ' ')} cannot be undone",
+                fields={CONFIRM_FIELD: "tick to confirm: this cannot be undone"},
+            )
+        application.bus.handle(actions.build(action, case_id, form), actor=user)
+    except DomainError as exc:
+        return _case_page(
+            request,
+            case_id,
+            user,
+            application,
+            status=status_for(exc),
+            refused=exc,
+            action=action,
+            sent=sent,
+        )
+    return _back(request, case_id, done=action.replace("_", " "))
 
 
 @router.post("/cases/{case_id}/assessments")
@@ -191,14 +252,15 @@ async def assess(request: Request, case_id: str, user: WebUser, application: App
             actor=user,
         )
     except DomainError as exc:
-        return _back(case_id, error=exc.message)
-    return _back(case_id, done=f"{record.kind.label}: {record.summary}")
+        return _back(request, case_id, error=exc.message)
+    return _back(request, case_id, done=f"{record.kind.label}: {record.summary}")
 
 
 @router.post("/cases/{case_id}/scan")
 async def scan(request: Request, case_id: str, user: WebUser, application: AppDep) -> Response:
     form = await form_of(request)
     return _submit(
+        request,
         application,
         case_id,
         user,
@@ -217,17 +279,20 @@ async def logger(
     request: Request, shipment_id: str, user: WebUser, application: AppDep
 ) -> Response:
     async with request.form() as form:
-        return await _import_log(application, form, user, shipment_id)
+        return await _import_log(request, application, form, user, shipment_id)
 
 
-async def _import_log(application: App, form: Any, user: User, shipment_id: str) -> Response:
+async def _import_log(
+    request: Request, application: App, form: Any, user: User, shipment_id: str
+) -> Response:
     upload = form.get("file")
     case_id = str(form.get("case_id", ""))
     if upload is None or isinstance(upload, str):
-        return _back(case_id, error="choose the logger's CSV file")
+        return _back(request, case_id, error="choose the logger's CSV file")
     text = (await upload.read()).decode("utf-8", errors="replace")
     zone = str(form.get("timezone") or "UTC")
     return _submit(
+        request,
         application,
         case_id,
         user,
@@ -242,6 +307,7 @@ async def disposition(
 ) -> Response:
     form = await form_of(request)
     return _submit(
+        request,
         application,
         form.get("case_id", ""),
         user,
@@ -302,11 +368,34 @@ def _scan_places(
     ]
 
 
+def _batch_finished(application: App, case: Case) -> bool:
+    """Whether every step of the case's batch is completed (the batch record is then
+    complete, domain/batch.py)."""
+    if not case.batch_id:
+        return False
+    with application.uow() as uow:
+        batch = uow.batches.get(case.batch_id)
+    return batch is not None and batch.status is BatchStatus.COMPLETED
+
+
+def _problems(refused: DomainError | None) -> dict[str, str]:
+    return dict(refused.fields) if refused else {}
+
+
 def _action_form(
-    action: str, user: User, sites: list[dict[str, Any]], now: datetime, case: Case
+    action: str,
+    user: User,
+    sites: list[dict[str, Any]],
+    now: datetime,
+    case: Case,
+    *,
+    sent: dict[str, str] | None = None,
+    problems: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A form for one action, built from its command's fields, with sensible defaults."""
+    """A form for one action, built from its command's fields, with sensible defaults;
+    after a refusal, with what was sent (never a password) and each field's problem."""
     fields = []
+    problems = problems or {}
     for name in actions.field_names(action):
         spec: dict[str, Any] = {
             "name": name,
@@ -314,6 +403,7 @@ def _action_form(
             "type": "text",
             "value": "",
             "options": None,
+            "problem": problems.get(name, ""),
         }
         if name == "password":
             spec["type"] = "password"
@@ -335,5 +425,16 @@ def _action_form(
             continue
         elif name in ("patient_facts", "planned"):
             spec["type"] = "textarea"
+        if sent is not None and name not in _SECRET_FIELDS and name in sent:
+            spec["value"] = sent[name]
         fields.append(spec)
-    return {"action": action, "label": action.replace("_", " ").capitalize(), "fields": fields}
+    return {
+        "action": action,
+        "label": action.replace("_", " ").capitalize(),
+        "fields": fields,
+        "danger": action in DANGEROUS,
+        "confirm_problem": problems.get(CONFIRM_FIELD, ""),
+        "kept": sent is not None,
+        # A refusal about no field of the form is said at the top of the form too.
+        "unplaced": sent is not None and not (set(problems) & {f["name"] for f in fields}),
+    }

@@ -1,23 +1,44 @@
-"""The home page, the product catalogue and the sites (open to everyone)."""
+"""The home page (the signed-in user's work queue; for visitors, what veinline is), the
+product catalogue and the sites (open to everyone)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from veinline.entrypoints.http.deps import AppDep
+from veinline.domain.user import Role
+from veinline.entrypoints.http.deps import AppDep, OptionalUser
 from veinline.entrypoints.http.templates import render
-from veinline.entrypoints.views import catalogue
+from veinline.entrypoints.views import catalogue, work
+from veinline.services import authority
+from veinline.services.authority import Read
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, application: AppDep) -> Response:
+def home(request: Request, application: AppDep, user: OptionalUser) -> Response:
+    queue = None
+    users: int | None = None
     with application.uow() as uow:
         products = catalogue.product_summaries(uow)
         site_list = catalogue.sites(uow)
-    return render(request, "home.html", products=products, sites=site_list)
+        if user is not None:
+            queue = work.work_queue(uow, user, application.clock())
+            users = len(uow.users.list()) if user.role is Role.ADMIN else None
+    if queue is None or user is None:
+        return render(request, "home.html", products=products, sites=site_list)
+    return render(
+        request,
+        "work.html",
+        user=user,
+        queue=queue,
+        products=products,
+        sites=site_list,
+        user_count=users,
+        can_ledger=authority.may(user, Read.LEDGER),
+        can_plan=authority.may(user, Read.PLAN),
+    )
 
 
 @router.get("/catalog", response_class=HTMLResponse)

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from veinline.domain.errors import DomainError
+from veinline.domain.errors import DomainError, InvalidInput
 from veinline.entrypoints.http import actions
 from veinline.entrypoints.http.deps import AppDep, WebUser
 from veinline.entrypoints.http.security import form_of
@@ -17,6 +17,9 @@ from veinline.entrypoints.views import manufacturing
 from veinline.services import release
 
 router = APIRouter(include_in_schema=False)
+
+# Irreversible batch actions: sent only with the form's confirmation ticked.
+IRREVERSIBLE = frozenset({"abort", "reject"})
 
 # What the batch page says was done, once a form's command went through.
 BATCH_DONE: dict[str, str] = {
@@ -68,12 +71,10 @@ def batch_page(
     batch_id: str,
     user: WebUser,
     application: AppDep,
-    done: str = "",
-    error: str = "",
 ) -> Response:
     with application.uow() as uow:
         detail = manufacturing.batch_detail(uow, batch_id, user)
-    return render(request, "batch.html", user=user, done=done, error=error, **detail)
+    return render(request, "batch.html", user=user, **detail)
 
 
 @router.post("/batches/{batch_id}/actions/{action}")
@@ -82,12 +83,15 @@ async def batch_action(
 ) -> Response:
     form = await form_of(request)
     back = f"/batches/{quote(batch_id)}"
+    confirmed = form.pop("confirm", "") == "yes"
     try:
+        if action in IRREVERSIBLE and not confirmed:
+            raise InvalidInput(f"tick the box to confirm: {action} cannot be undone")
         command = actions.build_batch(action, batch_id, form)
         application.bus.handle(command, actor=user)
     except DomainError as exc:
-        return see_other(back, error=exc.message)
-    return see_other(back, done=BATCH_DONE.get(action, action.replace("_", " ")))
+        return see_other(request, back, error=exc.message)
+    return see_other(request, back, done=BATCH_DONE.get(action, action.replace("_", " ")))
 
 
 @router.get("/batches/{batch_id}/coa.pdf")

@@ -51,9 +51,7 @@ def storage_page(request: Request, unit_id: str, user: WebUser, application: App
 
 
 @router.get("/inventory/orders", response_class=HTMLResponse)
-def orders_page(
-    request: Request, user: WebUser, application: AppDep, done: str = "", error: str = ""
-) -> Response:
+def orders_page(request: Request, user: WebUser, application: AppDep) -> Response:
     with application.uow() as uow:
         listed = views.orders(uow, user)
         sites = [s.code for s in uow.sites.list() if s.kind.value == "treatment_centre"]
@@ -64,8 +62,6 @@ def orders_page(
         orders=listed,
         centres=sites,
         can_order=authority.may(user, commands.PlaceOrder),
-        done=done,
-        error=error,
     )
 
 
@@ -95,10 +91,12 @@ async def place_order(request: Request, user: WebUser, application: AppDep) -> R
             actor=user,
         )
     except ValueError:
-        return see_other("/inventory/orders", error="age and weight must be numbers")
+        return see_other(request, "/inventory/orders", error="age and weight must be numbers")
     except DomainError as exc:
-        return see_other("/inventory/orders", error=exc.message)
-    return see_other(f"/inventory/orders/{quote(order.id)}", done=f"order {order.status.label}")
+        return see_other(request, "/inventory/orders", error=exc.message)
+    return see_other(
+        request, f"/inventory/orders/{quote(order.id)}", done=f"order {order.status.label}"
+    )
 
 
 def _scans(form: dict[str, str]) -> list[str]:
@@ -149,8 +147,6 @@ def order_page(
     order_id: str,
     user: WebUser,
     application: AppDep,
-    done: str = "",
-    error: str = "",
 ) -> Response:
     with application.uow() as uow:
         order = views.readable_order(uow, order_id, user)
@@ -170,8 +166,6 @@ def order_page(
         vials=vials,
         offered=offered,
         now=application.clock().isoformat(timespec="minutes"),
-        done=done,
-        error=error,
     )
 
 
@@ -184,5 +178,5 @@ async def order_action(
     try:
         application.bus.handle(_action(action, order_id, form), actor=user)
     except DomainError as exc:
-        return see_other(back, error=exc.message)
-    return see_other(back, done=action)
+        return see_other(request, back, error=exc.message)
+    return see_other(request, back, done=action)

@@ -25,9 +25,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/planning", response_class=HTMLResponse)
-def planning_page(
-    request: Request, user: Planner, application: AppDep, done: str = "", error: str = ""
-) -> Response:
+def planning_page(request: Request, user: Planner, application: AppDep) -> Response:
     from veinline.services.planning import weights_in_force
 
     with application.uow() as uow:
@@ -41,8 +39,6 @@ def planning_page(
         can_weigh=authority.may(user, commands.SetTriageWeights),
         weights=weights,
         plans=plans,
-        done=done,
-        error=error,
     )
 
 
@@ -56,19 +52,19 @@ async def planning_weights(request: Request, user: Planner, application: AppDep)
         }
         application.bus.handle(commands.SetTriageWeights(weights=values, reason=reason), actor=user)
     except ValueError:
-        return see_other("/planning", error="weights must be numbers")
+        return see_other(request, "/planning", error="weights must be numbers")
     except DomainError as exc:
-        return see_other("/planning", error=exc.message)
-    return see_other("/planning", done="weights changed")
+        return see_other(request, "/planning", error=exc.message)
+    return see_other(request, "/planning", done="weights changed")
 
 
 @router.post("/planning/plans")
 async def planning_make(request: Request, user: Planner, application: AppDep) -> Response:
     async with request.form() as form:
-        return await _make_plan(application, form, user)
+        return await _make_plan(request, application, form, user)
 
 
-async def _make_plan(application: App, form: Any, user: User) -> Response:
+async def _make_plan(request: Request, application: App, form: Any, user: User) -> Response:
     from veinline.planning import generate
     from veinline.planning.scenario import scenario_to_json
 
@@ -88,9 +84,9 @@ async def _make_plan(application: App, form: Any, user: User) -> Response:
             actor=user,
         )
     except (ValueError, json.JSONDecodeError) as exc:
-        return see_other("/planning", error=str(exc))
+        return see_other(request, "/planning", error=str(exc))
     except DomainError as exc:
-        return see_other("/planning", error=exc.message)
+        return see_other(request, "/planning", error=exc.message)
     return RedirectResponse(f"/planning/{record.id}", status_code=303)
 
 
@@ -100,8 +96,6 @@ def plan_page(
     plan_id: str,
     user: Planner,
     application: AppDep,
-    done: str = "",
-    error: str = "",
 ) -> Response:
     from veinline.planning import fifo
     from veinline.planning.scenario import parse_scenario
@@ -122,8 +116,6 @@ def plan_page(
         plan=plan,
         baseline=baseline,
         waitlist=waitlist,
-        done=done,
-        error=error,
     )
 
 
@@ -143,21 +135,54 @@ def plan_gantt(plan_id: str, user: Planner, application: AppDep) -> Response:
 
 
 @router.post("/planning/{plan_id}/apply")
-def plan_apply(plan_id: str, user: Planner, application: AppDep) -> Response:
+def plan_apply(request: Request, plan_id: str, user: Planner, application: AppDep) -> Response:
     try:
         application.bus.handle(commands.ApplyPlan(plan_id=plan_id), actor=user)
     except DomainError as exc:
-        return see_other(f"/planning/{plan_id}", error=exc.message)
-    return see_other(f"/planning/{plan_id}", done="applied")
+        return see_other(request, f"/planning/{plan_id}", error=exc.message)
+    return see_other(request, f"/planning/{plan_id}", done="applied")
 
 
 @router.get("/capacity", response_class=HTMLResponse)
 def capacity_page(
-    request: Request, user: Planner, low: int = 22, high: int = 32, replications: int = 100
+    request: Request, user: Planner, low: str = "22", high: str = "32", replications: str = "100"
 ) -> Response:
+    """The sweep's form and chart; input the sweep would refuse is explained in words
+    on the page (status 422), and no chart is drawn for it."""
+    problem = None
+    try:
+        numbers = [_whole(text, name) for text, name in ((low, "from"), (high, "to"))]
+        numbers.append(_whole(replications, "replications"))
+        _check_sweep(*numbers)
+    except InvalidInput as exc:
+        problem = exc.message
     return render(
-        request, "capacity.html", user=user, low=low, high=high, replications=replications
+        request,
+        "capacity.html",
+        status=422 if problem else 200,
+        user=user,
+        low=low,
+        high=high,
+        replications=replications,
+        problem=problem,
     )
+
+
+def _whole(text: str, name: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise InvalidInput(f"{name}: give a whole number, not {text!r}") from None
+
+
+def _check_sweep(low: int, high: int, replications: int) -> None:
+    if not 1 <= low <= high <= low + 20:
+        raise InvalidInput(
+            f"suites from {low} to {high}: choose 1 to 21 suite counts, the lowest first "
+            "and at least 1"
+        )
+    if not 10 <= replications <= 1000:
+        raise InvalidInput(f"replications: choose 10 to 1000, not {replications}")
 
 
 @router.get("/capacity/sweep.png")
@@ -179,10 +204,7 @@ def _sweep_png(low: int, high: int, replications: int) -> bytes:
     from veinline.planning.simulation import load_scenario, sweep_suites
     from veinline.planning.simulation.plots import plot_sweep
 
-    if not 1 <= low <= high <= low + 20:
-        raise InvalidInput("choose 1 to 21 suite counts, lowest first")
-    if not 10 <= replications <= 1000:
-        raise InvalidInput("replications: 10 to 1000")
+    _check_sweep(low, high, replications)
     example = resources.files("veinline.planning") / "examples" / "rtp-simulation.json"
     config = load_scenario(Path(str(example)))
     points = sweep_suites(
