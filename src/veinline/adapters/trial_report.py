@@ -533,7 +533,8 @@ def _html_table(rows: list[list[str]]) -> str:
         + "</tr>"
         for r in rows[1:]
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    # tabindex: on a phone the table scrolls in its own box, which the keyboard must reach.
+    return f'<table tabindex="0"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _html_figure(png: bytes, caption: str) -> str:

@@ -63,8 +63,8 @@ BATCH_STYLE = styled(
     {
         BatchStatus.IN_PROGRESS: ("In manufacturing", "#9333ea"),
         BatchStatus.COMPLETED: ("Manufactured, awaiting release", "#c026d3"),
-        BatchStatus.RELEASED: ("Released", "#16a34a"),
-        BatchStatus.CONDITIONALLY_RELEASED: ("Released conditionally", "#ca8a04"),
+        BatchStatus.RELEASED: ("Released", "#15803d"),
+        BatchStatus.CONDITIONALLY_RELEASED: ("Released conditionally", "#a16207"),
         BatchStatus.REJECTED: ("Rejected", "#374151"),
         BatchStatus.ABORTED: ("Aborted", "#6b7280"),
     },
@@ -83,10 +83,10 @@ class StepStatus(Styled):
 STEP_STYLE = styled(
     StepStatus,
     {
-        StepStatus.PENDING: ("Not started", "#9ca3af"),
+        StepStatus.PENDING: ("Not started", "#6b7280"),
         StepStatus.IN_PROGRESS: ("In progress", "#2563eb"),
-        StepStatus.AWAITING_VERIFICATION: ("Awaiting second-person verification", "#ea580c"),
-        StepStatus.COMPLETED: ("Completed", "#16a34a"),
+        StepStatus.AWAITING_VERIFICATION: ("Awaiting second-person verification", "#c2410c"),
+        StepStatus.COMPLETED: ("Completed", "#15803d"),
     },
 )
 
@@ -116,8 +116,8 @@ class Severity(Styled):
 SEVERITY_STYLE = styled(
     Severity,
     {
-        Severity.MINOR: ("Minor", "#ca8a04"),
-        Severity.MAJOR: ("Major", "#ea580c"),
+        Severity.MINOR: ("Minor", "#a16207"),
+        Severity.MAJOR: ("Major", "#c2410c"),
         Severity.CRITICAL: ("Critical", "#dc2626"),
     },
 )
@@ -135,8 +135,8 @@ DEVIATION_STYLE = styled(
     DeviationState,
     {
         DeviationState.OPEN: ("Open", "#dc2626"),
-        DeviationState.UNDER_INVESTIGATION: ("Under investigation", "#ea580c"),
-        DeviationState.CLOSED: ("Closed", "#16a34a"),
+        DeviationState.UNDER_INVESTIGATION: ("Under investigation", "#c2410c"),
+        DeviationState.CLOSED: ("Closed", "#15803d"),
     },
 )
 

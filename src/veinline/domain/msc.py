@@ -45,8 +45,8 @@ class DonorStatus(Styled):
 DONOR_STYLE = styled(
     DonorStatus,
     {
-        DonorStatus.PENDING: ("Screening pending", "#ca8a04"),
-        DonorStatus.ELIGIBLE: ("Eligible", "#16a34a"),
+        DonorStatus.PENDING: ("Screening pending", "#a16207"),
+        DonorStatus.ELIGIBLE: ("Eligible", "#15803d"),
         DonorStatus.INELIGIBLE: ("Ineligible", "#dc2626"),
     },
 )
@@ -225,11 +225,11 @@ VIAL_STYLE = styled(
     {
         VialStatus.FILLED: ("Filled, not put away", "#9333ea"),
         VialStatus.STORED: ("In storage", "#2563eb"),
-        VialStatus.RESERVED: ("Reserved", "#ca8a04"),
-        VialStatus.SHIPPED: ("Shipped", "#0891b2"),
-        VialStatus.RECEIVED: ("Received at site", "#0d9488"),
-        VialStatus.THAWED: ("Thawed", "#ea580c"),
-        VialStatus.INFUSED: ("Infused", "#16a34a"),
+        VialStatus.RESERVED: ("Reserved", "#a16207"),
+        VialStatus.SHIPPED: ("Shipped", "#0e7490"),
+        VialStatus.RECEIVED: ("Received at site", "#0f766e"),
+        VialStatus.THAWED: ("Thawed", "#c2410c"),
+        VialStatus.INFUSED: ("Infused", "#15803d"),
         VialStatus.DISCARDED: ("Discarded", "#374151"),
     },
 )
@@ -596,12 +596,12 @@ ORDER_STYLE = styled(
     OrderStatus,
     {
         OrderStatus.REFUSED: ("Refused: not eligible", "#dc2626"),
-        OrderStatus.PLACED: ("Placed", "#9ca3af"),
-        OrderStatus.SHORT: ("Short of stock", "#ea580c"),
-        OrderStatus.ALLOCATED: ("Vials reserved", "#ca8a04"),
-        OrderStatus.SHIPPED: ("Shipped", "#0891b2"),
-        OrderStatus.RECEIVED: ("Received at site", "#0d9488"),
-        OrderStatus.COMPLETED: ("Course infused", "#16a34a"),
+        OrderStatus.PLACED: ("Placed", "#6b7280"),
+        OrderStatus.SHORT: ("Short of stock", "#c2410c"),
+        OrderStatus.ALLOCATED: ("Vials reserved", "#a16207"),
+        OrderStatus.SHIPPED: ("Shipped", "#0e7490"),
+        OrderStatus.RECEIVED: ("Received at site", "#0f766e"),
+        OrderStatus.COMPLETED: ("Course infused", "#15803d"),
         OrderStatus.CANCELLED: ("Cancelled", "#6b7280"),
     },
 )

@@ -47,7 +47,7 @@ DOCUMENT_STYLE = styled(
     DocumentStatus,
     {
         DocumentStatus.DRAFT: ("Draft", "#6b7280"),
-        DocumentStatus.APPROVED: ("Approved, in force", "#16a34a"),
+        DocumentStatus.APPROVED: ("Approved, in force", "#15803d"),
         DocumentStatus.SUPERSEDED: ("Superseded", "#a16207"),
         DocumentStatus.RETIRED: ("Retired", "#374151"),
     },

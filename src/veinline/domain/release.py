@@ -141,9 +141,9 @@ DISPOSITION_STYLE = styled(
         Disposition.AWAITING_RESULTS: ("Awaiting QC results", "#6b7280"),
         Disposition.READY_FOR_RELEASE: ("Ready for QA release", "#2563eb"),
         Disposition.OUT_OF_SPECIFICATION: ("Out of specification", "#dc2626"),
-        Disposition.UNDER_INVESTIGATION: ("OOS under investigation", "#ea580c"),
-        Disposition.RELEASED: ("Released", "#16a34a"),
-        Disposition.CONDITIONALLY_RELEASED: ("Released conditionally", "#ca8a04"),
+        Disposition.UNDER_INVESTIGATION: ("OOS under investigation", "#c2410c"),
+        Disposition.RELEASED: ("Released", "#15803d"),
+        Disposition.CONDITIONALLY_RELEASED: ("Released conditionally", "#a16207"),
         Disposition.REJECTED: ("Rejected", "#374151"),
     },
 )
