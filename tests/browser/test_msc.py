@@ -4,6 +4,8 @@ shipped, received and infused vial by vial after the bedside check."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -77,14 +79,25 @@ def test_a_course_is_ordered_allocated_shipped_and_infused_on_the_pages(
     _sign_out(page)
 
     _sign_in(page, live_server, "nurse", "/inventory/orders/ORD-WEB")
-    page.get_by_label("Vials scanned (one a line)").fill("\n".join(codes[:-1]))
-    page.get_by_label("Shipper logger's highest reading (°C)").fill("-182")
-    page.get_by_role("button", name="Receive").click()
+    expect(page.get_by_test_id("custody")).to_contain_text("Courier picks up")
+    receive = page.get_by_test_id("action-receive")
+    receive.get_by_label("Vials scanned (one a line)").fill("\n".join(codes))
+    receive.get_by_role("button", name="Receive").click()
+    expect(page.get_by_role("alert")).to_contain_text("no logger readings")
+    now = demo_app.clock()
+    log = "\n".join(f"{(now + timedelta(minutes=10 * i)).isoformat()},-186" for i in range(3))
+    page.get_by_test_id("action-logger").get_by_label("Shipper logger's CSV").fill(log)
+    page.get_by_role("button", name="Import logger file").click()
+    expect(page.get_by_role("status")).to_have_text("logger data imported")
+    expect(page.get_by_test_id("shipment")).to_contain_text("3 reading(s), 0 excursion(s)")
+    receive = page.get_by_test_id("action-receive")
+    receive.get_by_label("Vials scanned (one a line)").fill("\n".join(codes[:-1]))
+    receive.get_by_role("button", name="Receive").click()
     expect(page.get_by_role("alert")).to_contain_text("not scanned")
-    page.get_by_label("Vials scanned (one a line)").fill("\n".join(codes))
-    page.get_by_label("Shipper logger's highest reading (°C)").fill("-182")
-    page.get_by_role("button", name="Receive").click()
+    receive.get_by_label("Vials scanned (one a line)").fill("\n".join(codes))
+    receive.get_by_role("button", name="Receive").click()
     expect(page.get_by_role("status")).to_have_text("receive")
+    expect(page.get_by_test_id("custody")).to_contain_text("Received at the treatment centre")
     _sign_out(page)
 
     _sign_in(page, live_server, "physician", "/inventory/orders/ORD-WEB")

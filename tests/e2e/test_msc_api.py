@@ -181,8 +181,20 @@ def test_donor_to_a_course_infused_through_the_api(
     scans = [f"={v['din']}{v['division']}" for v in vials]
     wrong = api.post("courier", "/msc/orders/ORD-API/ship", {"scans": scans[:-1]}, 409)
     assert "not scanned: LOT-API-008" in wrong["message"]
-    api.post("courier", "/msc/orders/ORD-API/ship", {"scans": scans})
-    api.post("nurse", "/msc/orders/ORD-API/receive", {"scans": scans, "max_temperature_c": -185})
+    shipped = api.post("courier", "/msc/orders/ORD-API/ship", {"scans": scans})
+    shipment = shipped["shipment"]
+    assert shipment["status"] == "in_transit" and shipment["from_site"] == "demo-sh-depot"
+    assert [e["point"] for e in shipped["custody"]] == ["product_pickup"]
+    # The journey's cold chain: no readings, no receipt; the logger goes to the shipment.
+    blocked = api.post("nurse", "/msc/orders/ORD-API/receive", {"scans": scans}, 403)
+    assert "no logger readings" in blocked["message"]
+    t0 = clock()
+    log = "\n".join(f"{(t0 + timedelta(minutes=10 * i)).isoformat()},-185" for i in range(3))
+    imported = api.post("nurse", f"/shipments/{shipment['id']}/logger", {"csv": log})
+    assert imported["reading_count"] == 3 and imported["blocked"] is False
+    received = api.post("nurse", "/msc/orders/ORD-API/receive", {"scans": scans})
+    assert received["shipment"]["status"] == "received"
+    assert [e["point"] for e in received["custody"]] == ["product_pickup", "site_receipt"]
     now = clock()
     for vial in vials:
         done = api.post(

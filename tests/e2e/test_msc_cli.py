@@ -175,8 +175,18 @@ def test_a_course_through_the_cli_then_recall_lookback_and_forecast(
     with demo_app.uow() as uow:
         barcodes = [f"={v.barcode}" for v in uow.msc_vials.of_order("ORD-CLI")]
     scans = [arg for code in barcodes for arg in ("--scan", code)]
-    ok("--as", "courier", "inventory", "order", "ship", "ORD-CLI", *scans)
-    ok("--as", "nurse", "inventory", "order", "receive", "ORD-CLI", "--max-c", "-180", *scans)
+    shipped = ok("--as", "courier", "inventory", "order", "ship", "ORD-CLI", *scans)
+    assert "shipment ORD-CLI-S01" in shipped.stdout
+    # The order's shipment takes the logger file as a case's does (`veinline shipment log`).
+    t0 = clock()
+    log = tmp_path / "logger.csv"
+    log.write_text(
+        "\n".join(f"{(t0 + timedelta(minutes=10 * i)).isoformat()},-185" for i in range(3))
+    )
+    logged = ok("--as", "nurse", "shipment", "log", "ORD-CLI-S01", "--file", str(log))
+    assert "3 readings, 0 excursion(s)" in logged.stdout
+    received = ok("--as", "nurse", "inventory", "order", "receive", "ORD-CLI", *scans)
+    assert "received at site" in received.stdout
     now = datetime.now(UTC)
     wrong = run(
         "--as",

@@ -164,19 +164,62 @@ def test_a_cancelled_order_returns_its_vials_and_a_shipped_vial_returns_only_if_
     back = driver.do(commands.ReturnVial(again.id, vial, "SH-TANK-1"), "operator")
     assert back.status is VialStatus.STORED and back.order_id is None
     warm = driver.advance(driver.order("ORD-W", "vum02", age=40), OrderStatus.SHIPPED)
-    t0 = clock()
-    log = "\n".join(
-        f"{(t0 + timedelta(minutes=10 * i)).isoformat()},{c}"
-        for i, c in enumerate([-185.0, -184.0, -140.0, -183.0])
+    log = driver.logger(warm, celsius=(-185.0, -184.0, -140.0, -183.0))
+    # The excursion blocks receipt (the logger import is kept) until QA disposes of it.
+    with pytest.raises(NotAllowed, match="waits for QA's disposition"):
+        driver.do(commands.ReceiveOrder(warm.id, scans=driver.scans(warm), logger_csv=log), "nurse")
+    with demo_app.uow() as uow:
+        shipment = msc_service.order_shipment(uow, warm)
+    assert len(shipment.readings) == 4 and shipment.blocked
+    assert shipment.excursions[0]["extreme_c"] == -140.0
+    driver.do(
+        commands.DisposeExcursion(
+            shipment.id,
+            "accept",
+            "10 min at -140 °C, within the stability data",
+            "qa",
+            DEMO_PASSWORD,
+        ),
+        "qa",
     )
-    received = driver.do(
-        commands.ReceiveOrder(warm.id, scans=driver.scans(warm), logger_csv=log), "nurse"
-    )
-    [event] = [e for e in received.events if e["what"] == "received"]
-    assert event["cold_chain"]["source"] == "logger" and event["cold_chain"]["excursion"]
-    assert event["cold_chain"]["max_c"] == -140.0
+    received = driver.do(commands.ReceiveOrder(warm.id, scans=driver.scans(warm)), "nurse")
+    assert received.status is OrderStatus.RECEIVED
+    # Accepted for this patient, never restocked for another.
     with pytest.raises(NotAllowed, match="excursion"):
         driver.do(commands.ReturnVial(warm.id, warm.vial_ids[0], "SH-TANK-1"), "operator")
+
+
+def test_vials_travel_in_the_orders_shipment_with_a_custody_event_at_each_hand_off(
+    demo_app: App, driver: MscDriver
+) -> None:
+    driver.donor("DNR-S")
+    lot = driver.lot("LOT-S", "DNR-S", "vum02")
+    driver.fill(lot, 6, store_at="SH-TANK-1")
+    order = driver.advance(driver.order("ORD-S", "vum02", age=40), OrderStatus.ALLOCATED)
+    # A vial of another lot at pickup is refused and kept, and nothing leaves.
+    with pytest.raises(IdentityMismatch, match="not this order's"):
+        driver.do(
+            commands.ShipOrder(order.id, [*driver.scans(order), "=A999926000099A0"]), "courier"
+        )
+    with demo_app.uow() as uow:
+        assert uow.shipments.find(order_id=order.id) == []
+    order = driver.advance(order, OrderStatus.SHIPPED)
+    # No logger readings: a cryopreserved shipment's receipt waits, as a CAR-T product's.
+    with pytest.raises(NotAllowed, match="no logger readings"):
+        driver.do(commands.ReceiveOrder(order.id, scans=driver.scans(order)), "nurse")
+    order = driver.advance(order, OrderStatus.COMPLETED)
+    with demo_app.uow() as uow:
+        [shipment] = uow.shipments.find(order_id=order.id)
+        events = sorted(uow.custody_events.find(order_id=order.id), key=lambda e: e.id)
+        barcodes = sorted(v.barcode for v in uow.msc_vials.of_order(order.id))
+    assert shipment.case_id is None and shipment.from_site == "demo-sh-depot"
+    assert shipment.status.value == "received" and shipment.readings
+    points = [e.point.value for e in events]
+    assert points[:2] == ["product_pickup", "site_receipt"]
+    assert points[2:] == ["bedside"] * (len(order.vial_ids))
+    assert all(e.shipment_id == shipment.id and e.case_id is None for e in events)
+    assert events[0].identifiers["vials"] == barcodes and barcodes[0].startswith(lot.din)
+    assert ledger.verify(demo_app.uow()).ok
 
 
 def test_the_database_keeps_one_position_and_one_order_per_vial(

@@ -267,13 +267,51 @@ def test_a_hand_off_needs_every_vial_of_the_order_scanned_and_no_other() -> None
 
 def test_return_to_stock_is_decided_by_the_cold_chain_and_time() -> None:
     v = vial(1, status=msc.VialStatus.RECEIVED)
-    ok = msc.may_return(v, excursion=False, out_since=T0, now=T0 + timedelta(hours=2), hours=48)
+    ok = msc.may_return(v, cold_chain="", out_since=T0, now=T0 + timedelta(hours=2), hours=48)
     assert ok == ""
-    assert "excursion" in msc.may_return(v, excursion=True, out_since=T0, now=T0, hours=48)
-    late = msc.may_return(v, excursion=False, out_since=T0, now=T0 + timedelta(days=3), hours=48)
+    warm = "the cold-chain record shows a temperature excursion"
+    assert msc.may_return(v, cold_chain=warm, out_since=T0, now=T0, hours=48) == warm
+    late = msc.may_return(v, cold_chain="", out_since=T0, now=T0 + timedelta(days=3), hours=48)
     assert "48 hours" in late
     v.status = msc.VialStatus.THAWED
-    assert "thawed" in msc.may_return(v, excursion=False, out_since=T0, now=T0, hours=48)
+    assert "thawed" in msc.may_return(v, cold_chain="", out_since=T0, now=T0, hours=48)
+
+
+def test_a_vial_is_read_from_its_isbt_din_and_product_code_barcodes() -> None:
+    from veinline.domain.custody import IdentityMismatch
+
+    v = vial(2)  # division A1
+    # DS001 (DIN with its flags) then DS003 (product code: S1234, collection type V, A1).
+    scan = f"={v.din}00=<S1234VA1"
+    assert msc.read_vial_scan(scan, isbt_product_code="S1234") == v.barcode
+    assert msc.read_vial_scan(f"={v.barcode}") == v.barcode  # the short form, typed
+    with pytest.raises(IdentityMismatch, match="not this product's"):
+        msc.read_vial_scan(scan, isbt_product_code="S9999")
+    read = msc.check_scans([v], [scan], point="pickup", isbt_product_code="S1234")
+    assert read == {"dins": [v.din], "vials": [v.barcode]}
+
+
+def test_a_shipment_restocks_only_with_a_logger_record_and_no_excursion() -> None:
+    from veinline.domain.coldchain import Reading, ShipperType
+    from veinline.domain.shipment import Leg, Shipment
+
+    def shipment() -> Shipment:
+        return Shipment(
+            "ORD-1-S01", None, Leg.VIALS, ShipperType.LN2_VAPOUR, "depot", "centre", T0,
+            None, -150.0, order_id="ORD-1",
+        )  # fmt: skip
+
+    cold = shipment()
+    assert cold.may_restock() == "the shipment has no logger readings" and cold.blocked
+    cold.record_readings([Reading(T0 + timedelta(minutes=10 * i), -185.0) for i in range(3)])
+    assert cold.may_restock() == "" and not cold.blocked
+    assert cold.snapshot()["order_id"] == "ORD-1" and cold.snapshot()["case_id"] is None
+    warm = shipment()
+    warm.record_readings([Reading(T0, -185.0), Reading(T0 + timedelta(minutes=10), -120.0)])
+    assert warm.blocked
+    warm.dispose("accept", "10 min at -120 °C, within the stability data", "qa", T0)
+    # QA's acceptance lets this patient's vials be received, never restocked for another.
+    assert not warm.blocked and "excursion" in warm.may_restock()
 
 
 def test_forecast_gives_days_left_with_an_interval() -> None:

@@ -474,7 +474,8 @@ custody_events = Table(
     "custody_events",
     metadata,
     Column("id", String(60), primary_key=True),
-    Column("case_id", String(40), ForeignKey("cases.id"), nullable=False, index=True),
+    # A case's hand-off, or an MSC order's (then `order_id`, and no case).
+    Column("case_id", String(40), ForeignKey("cases.id"), nullable=True, index=True),
     Column("point", _enum(CustodyPoint, "custody_point"), nullable=False),
     Column("actor", String(64), ForeignKey("users.username"), nullable=False),
     Column("site_code", String(40), nullable=True),
@@ -482,6 +483,7 @@ custody_events = Table(
     Column("scan_data", Sealed("custody_events.scan_data"), nullable=False),
     Column("identifiers", _sealed_json("custody_events.identifiers"), nullable=False),
     Column("shipment_id", String(60), nullable=True),
+    Column("order_id", String(40), ForeignKey("msc_orders.id"), nullable=True, index=True),
 )
 
 identity_incidents = Table(
@@ -501,7 +503,8 @@ shipments = Table(
     "shipments",
     metadata,
     Column("id", String(60), primary_key=True),
-    Column("case_id", String(40), ForeignKey("cases.id"), nullable=False, index=True),
+    # A case's material, or an MSC order's vials (then `order_id`, and no case).
+    Column("case_id", String(40), ForeignKey("cases.id"), nullable=True, index=True),
     Column("leg", _enum(Leg, "shipment_leg"), nullable=False),
     Column("shipper_type", _enum(ShipperType, "shipper_type"), nullable=False),
     Column("from_site", String(40), ForeignKey("sites.code"), nullable=False),
@@ -517,6 +520,8 @@ shipments = Table(
     Column("gaps", JSON, nullable=False),
     Column("disposition", JSON, nullable=True),
     Column("version", Integer, nullable=False),
+    Column("order_id", String(40), ForeignKey("msc_orders.id"), nullable=True, index=True),
+    Column("carried", JSON(none_as_null=True), nullable=True),
 )
 
 assessments = Table(

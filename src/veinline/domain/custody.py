@@ -210,12 +210,13 @@ def guard_scan(case: Case, point: CustodyPoint) -> PointRule:
 
 @dataclass(eq=False)
 class CustodyEvent:
-    """One hand-off: who, where, when, and what was scanned."""
+    """One hand-off: who, where, when, and what was scanned; of a case's material or of
+    an MSC order's vials (`order_id`, with the shipment that carries them)."""
 
     ENTITY_TYPE = "custody_event"
 
     id: str
-    case_id: str
+    case_id: str | None
     point: CustodyPoint
     actor: str
     site_code: str | None
@@ -223,6 +224,7 @@ class CustodyEvent:
     scan_data: str
     identifiers: JsonObject = field(default_factory=dict)
     shipment_id: str | None = None
+    order_id: str | None = None
 
     @property
     def entity_id(self) -> str:
@@ -239,6 +241,8 @@ class CustodyEvent:
             "scan_data": self.scan_data,
             "identifiers": dict(self.identifiers),
             "shipment_id": self.shipment_id,
+            # Only when set: a case's events keep the snapshot they were ledgered with.
+            **({"order_id": self.order_id} if self.order_id else {}),
         }
 
 

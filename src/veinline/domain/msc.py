@@ -18,6 +18,7 @@ from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from veinline.domain import isbt128
 from veinline.domain.custody import IdentityMismatch
 from veinline.domain.errors import InvalidInput, NotAllowed, require_text
 from veinline.domain.ledger import JsonObject, aware, snapshot_time
@@ -748,12 +749,54 @@ def allocate(
 # ------------------------------------------------------------------ custody
 
 
-def check_scans(vials: Sequence[Vial], scans: Sequence[str], *, point: str) -> None:
-    """A hand-off of an order's vials: every vial scanned (its DIN and division), none
-    that is not the order's, none twice; otherwise the hand-off is refused, as a journey
-    custody scan is (`IdentityMismatch`)."""
+def read_vial_scan(scan: str, *, isbt_product_code: str | None = None) -> str:
+    """The DIN and division a vial's scan carries (`Vial.barcode`).
+
+    Either the label's ISBT 128 barcodes read together (the DIN, data structure 001, and
+    the product code, 003, whose positions 7-8 are the vial's division, ST-001 §2.4.3),
+    whose product description code must be the product's when the catalogue has one; or
+    the short form printed beside them and typed by hand, `=` DIN then division."""
+    text = scan.strip()
+    if "=<" not in text:
+        return text.removeprefix("=")
+    try:
+        structures = isbt128.parse(text)
+    except InvalidInput as exc:
+        raise IdentityMismatch(f"the scan could not be read as ISBT 128: {exc.message}") from None
+    din = division = code = None
+    for s in structures:
+        if s.number == "001":
+            din = str(s.fields["din"])
+        elif s.number == "003":
+            division = s.fields.get("division")
+            code = str(s.fields["product_description_code"])
+    if din is None or not division:
+        raise IdentityMismatch(
+            "scan the vial's DIN and its product code together: one of them is missing"
+        )
+    if isbt_product_code is not None and code != isbt_product_code:
+        raise IdentityMismatch(
+            f"product code {code} is not this product's ({isbt_product_code}): stop and "
+            "check the vial"
+        )
+    return f"{din}{division}"
+
+
+def check_scans(
+    vials: Sequence[Vial],
+    scans: Sequence[str],
+    *,
+    point: str,
+    isbt_product_code: str | None = None,
+) -> JsonObject:
+    """A hand-off of an order's vials: every vial scanned (its DIN and division, and the
+    product code when the label carries one), none that is not the order's, none twice;
+    otherwise the hand-off is refused, as a journey custody scan is (`IdentityMismatch`).
+    The identifiers read, for the custody event."""
     expected = {v.barcode: v.id for v in vials}
-    seen = [scan.strip().removeprefix("=") for scan in scans if scan.strip()]
+    seen = [
+        read_vial_scan(scan, isbt_product_code=isbt_product_code) for scan in scans if scan.strip()
+    ]
     unknown = sorted({s for s in seen if s not in expected})
     twice = sorted({s for s in seen if seen.count(s) > 1})
     missing = sorted(expected[b] for b in expected if b not in seen)
@@ -766,20 +809,23 @@ def check_scans(vials: Sequence[Vial], scans: Sequence[str], *, point: str) -> N
         problems.append(f"not scanned: {', '.join(missing)}")
     if problems:
         raise IdentityMismatch(f"{point}: " + "; ".join(problems) + ". Stop and check the vials")
+    dins = sorted({v.din for v in vials})
+    return {"dins": dins, "vials": sorted(seen)}
 
 
 # ------------------------------------------------------------------ return to stock
 
 
 def may_return(
-    vial: Vial, *, excursion: bool, out_since: datetime, now: datetime, hours: float
+    vial: Vial, *, cold_chain: str, out_since: datetime, now: datetime, hours: float
 ) -> str:
-    """Why an unused vial may not go back to stock, or '' when it may: never thawed, the
-    cold-chain record without an unaccepted excursion, and back within `hours`."""
+    """Why an unused vial may not go back to stock, or '' when it may: never thawed, its
+    shipment's cold-chain record allowing it (`cold_chain`: the shipment's refusal, from
+    `Shipment.may_restock`, or ''), and back within `hours`."""
     if vial.status not in (VialStatus.SHIPPED, VialStatus.RECEIVED, VialStatus.RESERVED):
         return f"vial {vial.id} is {vial.status.label.lower()}"
-    if excursion:
-        return "the cold-chain record shows a temperature excursion"
+    if cold_chain:
+        return cold_chain
     if now - out_since > timedelta(hours=hours):
         return f"it has been out of storage more than {hours:g} hours"
     return ""

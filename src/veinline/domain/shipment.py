@@ -1,4 +1,5 @@
-"""Shipments: a shipper moving a case's material between two sites, with its cold chain.
+"""Shipments: a shipper moving a case's material, or an MSC order's vials, between two
+sites, with its cold chain.
 
 Excursions outside the product's own limit are found from the logger's readings and
 block receipt until QA disposes of them; a cryopreserved product's shipment with no readings
@@ -36,16 +37,20 @@ class Leg(StrEnum):
 
     APHERESIS = "apheresis"
     PRODUCT = "product"
+    # An allogeneic order's reserved vials, from the depot to the treatment centre
+    # (docs/architecture.md, "Allogeneic MSC").
+    VIALS = "vials"
 
 
 @dataclass(eq=False)
 class Shipment:
-    """A shipper moving one case's material from one site to another."""
+    """A shipper moving one case's material, or one MSC order's vials, from one site to
+    another: exactly one of `case_id` and `order_id` names what it carries."""
 
     ENTITY_TYPE = "shipment"
 
     id: str
-    case_id: str
+    case_id: str | None
     leg: Leg
     shipper_type: ShipperType
     from_site: str
@@ -61,10 +66,19 @@ class Shipment:
     gaps: list[JsonObject] = field(default_factory=list)
     disposition: JsonObject | None = None
     version: int = 1
+    order_id: str | None = None
+    # The cold-chain summary an MSC order kept before its vials travelled in a shipment
+    # (migration 0014): what was checked at receipt then, kept as it was.
+    carried: JsonObject | None = None
 
     @property
     def entity_id(self) -> str:
         return self.id
+
+    @property
+    def carrier(self) -> str:
+        """What the shipment carries, in words: `case C…` or `order O…`."""
+        return f"order {self.order_id}" if self.order_id else f"case {self.case_id}"
 
     @property
     def readings_sha256(self) -> str:
@@ -92,6 +106,10 @@ class Shipment:
             "gaps": [dict(g) for g in self.gaps],
             "disposition": dict(self.disposition) if self.disposition else None,
             "version": self.version,
+            # Present only when set, so a case's shipment keeps the snapshot it was
+            # ledgered with before shipments carried vials.
+            **({"order_id": self.order_id} if self.order_id else {}),
+            **({"carried": dict(self.carried)} if self.carried else {}),
         }
 
     @property
@@ -106,17 +124,29 @@ class Shipment:
 
     @property
     def missing_readings(self) -> bool:
-        return self.needs_logger and not self.readings
+        return self.needs_logger and not self.readings and self.carried is None
 
     @property
     def question(self) -> str | None:
         """What QA must decide before receipt, or None: the excursions, or a cryopreserved
         shipment that arrived with no logger readings."""
-        if self.excursions:
+        if self.excursions or (self.carried and self.carried.get("excursion")):
             return "excursions"
         if self.missing_readings:
             return "no logger readings"
         return None
+
+    def may_restock(self) -> str:
+        """Why what this shipment carried may not go back to stock, or '' when it may: a
+        logger record with no excursion at all (an excursion QA accepted for this
+        patient's use does not make a vial fit for another's)."""
+        if self.question == "excursions":
+            return "the cold-chain record shows a temperature excursion"
+        if self.missing_readings or (not self.readings and self.carried is None):
+            return "the shipment has no logger readings"
+        if self.gaps:
+            return f"the logger was silent {len(self.gaps)} time(s) during the shipment"
+        return ""
 
     @property
     def blocked(self) -> bool:

@@ -719,16 +719,15 @@ class ShipOrder(Command):
 
 @dataclass(frozen=True)
 class ReceiveOrder(Command):
-    """Receipt at the treatment centre with the shipper's cold-chain record: its logger's
-    readings (checked against the product's limit as the journey checks a shipment's),
-    or, without a logger file, the highest temperature it showed."""
+    """Receipt at the treatment centre through the order's shipment: every vial scanned;
+    the shipment's logger readings (imported before, or given here) are checked against
+    the product's limit as the journey checks a shipment's."""
 
     order_id: Id
     scans: Annotated[list[str], Nested(max_items=2_000, text=Text(max=60))] = field(
         default_factory=list
     )
-    max_temperature_c: float | None = None
-    # Or the shipper logger's CSV export (timestamp, °C), read as the journey reads it.
+    # The shipper logger's CSV export (timestamp, °C), imported into the shipment first.
     logger_csv: Annotated[str, Text(max=LOGGER_CSV_MAX, multiline=True)] = ""
     timezone: Code = "UTC"
 

@@ -19,7 +19,8 @@ from veinline.domain import coldchain, eligibility, msc
 from veinline.domain.batch import BatchStatus, start_batch
 from veinline.domain.case import parse_moment, parse_zone
 from veinline.domain.catalog import Modality, Product, SiteKind
-from veinline.domain.custody import IdentityMismatch
+from veinline.domain.coldchain import ShipperType
+from veinline.domain.custody import CustodyEvent, CustodyPoint, IdentityMismatch, check_place
 from veinline.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from veinline.domain.identifiers import IdentifierKind
 from veinline.domain.labels import Label, VialFacts, vial_label
@@ -27,10 +28,11 @@ from veinline.domain.ledger import JsonObject
 from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.msc import Lot, Order, OrderStatus, StorageUnit, Vial, VialStatus
 from veinline.domain.process import in_force
+from veinline.domain.shipment import Leg, Shipment
 from veinline.domain.signature import Meaning, documented_reason
 from veinline.domain.user import User
-from veinline.services import authority, commands, places, signatures
-from veinline.services.handlers import Clock, allocate_identifier
+from veinline.services import authority, commands, journey, places, signatures
+from veinline.services.handlers import Clock, allocate_identifier, case_record_id
 from veinline.services.passwords import PasswordHasher
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
@@ -526,102 +528,184 @@ def cancel_order(
         return order
 
 
+def _isbt_code(product: Product) -> str | None:
+    code = product.confirmed("isbt128_product_code")
+    return str(code) if code else None
+
+
+def order_shipment(uow: AbstractUnitOfWork, order: Order) -> Shipment:
+    """The shipment carrying the order's vials (the last one, should there be more)."""
+    shipments = uow.shipments.find(order_id=order.id)
+    if not shipments:
+        raise NotFound(f"order {order.id} has no shipment: its vials have not been picked up")
+    return sorted(shipments, key=lambda s: s.created_at)[-1]
+
+
+def _hand_off(
+    uow: AbstractUnitOfWork,
+    order: Order,
+    shipment: Shipment | None,
+    point: CustodyPoint,
+    *,
+    place: str,
+    scans: list[str],
+    identifiers: JsonObject,
+    actor: User,
+    now: datetime,
+) -> CustodyEvent:
+    """The custody event of a hand-off of the order's vials, as the journey records a
+    case's (services/journey.py `scan_custody`): who, where, when, what was scanned."""
+    checked = check_place(point, place, None, actor.sites_as(authority.rule_for(point).roles))
+    event = CustodyEvent(
+        id=case_record_id(uow, order.id, "E"),
+        case_id=None,
+        point=point,
+        actor=actor.username,
+        site_code=checked,
+        at=now,
+        scan_data="\n".join(s.strip() for s in scans if s.strip()),
+        identifiers=identifiers,
+        shipment_id=shipment.id if shipment else None,
+        order_id=order.id,
+    )
+    uow.custody_events.add(event)
+    uow.record(
+        event,
+        actor=actor,
+        action=LedgerAction.of("custody", point.value),
+        before=None,
+        reason=f"{point.label}: order {order.id}",
+    )
+    return event
+
+
 def ship_order(
     cmd: commands.ShipOrder, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
 ) -> Order:
-    """The courier takes the reserved vials out of storage: a custody hand-off."""
+    """The courier's pickup at the depot: every vial scanned, then the order's shipment
+    (an LN2 vapour shipper at the product's own limit, as a CAR-T product's) leaves
+    with a custody event, and the vials come out of storage."""
     with uow:
         order: Order = _get(uow.msc_orders, cmd.order_id, "order", for_update=True)
         order.guard(OrderStatus.ALLOCATED, doing="ship")
+        product = _msc_product(uow, order.product_code)
+        assert order.depot is not None  # an allocated order names its depot
         before, now = order.snapshot(), clock()
         vials = uow.msc_vials.of_order(order.id)
-        msc.check_scans(vials, cmd.scans, point="pickup at the depot")
+        identifiers = msc.check_scans(
+            vials, cmd.scans, point="pickup at the depot", isbt_product_code=_isbt_code(product)
+        )
         for vial in vials:
             if vial.quarantined:
                 raise NotAllowed(f"vial {vial.id} is quarantined: it does not ship")
+        limits = coldchain.limits_for(ShipperType.LN2_VAPOUR, product.storage_max_c)
+        shipment = Shipment(
+            id=case_record_id(uow, order.id, "S", width=2),
+            case_id=None,
+            order_id=order.id,
+            leg=Leg.VIALS,
+            shipper_type=ShipperType.LN2_VAPOUR,
+            from_site=order.depot,
+            to_site=order.treatment_site,
+            created_at=now,
+            low_c=limits.low,
+            high_c=limits.high,
+        )
+        uow.shipments.add(shipment)
+        _record(uow, shipment, actor, A.SHIPMENT_CREATED, None, f"vials of order {order.id}")
+        _hand_off(
+            uow,
+            order,
+            shipment,
+            CustodyPoint.PRODUCT_PICKUP,
+            place=order.depot,
+            scans=cmd.scans,
+            identifiers=identifiers,
+            actor=actor,
+            now=now,
+        )
+        shipped = shipment.snapshot()
+        shipment.dispatch(now)
+        _record(uow, shipment, actor, A.SHIPMENT_DISPATCHED, shipped, "picked up at the depot")
+        for vial in vials:
             was = vial.snapshot()
             vial.take_out(by=actor, at=now, why=f"shipped for order {order.id}")
             vial.status = VialStatus.SHIPPED
-            _record(uow, vial, actor, A.MSC_VIAL_SHIPPED, was, f"order {order.id}")
+            _record(uow, vial, actor, A.MSC_VIAL_SHIPPED, was, f"shipment {shipment.id}")
         order.status = OrderStatus.SHIPPED
-        order.note("shipped", actor, now, depot=order.depot)
+        order.note("shipped", actor, now, depot=order.depot, shipment=shipment.id)
         _record(uow, order, actor, A.MSC_ORDER_SHIPPED, before, f"from {order.depot}")
         uow.commit()
         return order
 
 
-def _event(order: Order, what: str) -> JsonObject | None:
-    return next((e for e in reversed(order.events) if e["what"] == what), None)
-
-
 def receive_order(
     cmd: commands.ReceiveOrder, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
 ) -> Order:
-    """Receipt at the centre, with the shipper's cold-chain record (its highest reading
-    against the product's storage limit): an excursion stops infusion and return."""
+    """Receipt at the centre through the order's shipment, as a CAR-T product's: every
+    vial scanned, and the shipment's cold-chain record read first. A logger file given
+    here is imported as `ImportLoggerData` would (kept, in a transaction of its own, even
+    when the receipt is then refused); an excursion, or no readings at all, blocks the
+    receipt until QA disposes of it by signature."""
+    if cmd.logger_csv.strip():
+        with uow:
+            shipped: Order = _get(uow.msc_orders, cmd.order_id, "order")
+            shipped.guard(OrderStatus.SHIPPED, doing="be received")
+            shipment_id = order_shipment(uow, shipped).id
+        journey.import_logger_data(
+            commands.ImportLoggerData(shipment_id, cmd.logger_csv, cmd.timezone), uow, actor=actor
+        )
     with uow:
         order: Order = _get(uow.msc_orders, cmd.order_id, "order", for_update=True)
         order.guard(OrderStatus.SHIPPED, doing="be received")
         product = _msc_product(uow, order.product_code)
-        cold_chain = _cold_chain(cmd, product)
-        excursion = bool(cold_chain["excursion"])
         before, now = order.snapshot(), clock()
         vials = uow.msc_vials.of_order(order.id)
-        msc.check_scans(vials, cmd.scans, point="receipt at the centre")
+        identifiers = msc.check_scans(
+            vials,
+            cmd.scans,
+            point="receipt at the centre",
+            isbt_product_code=_isbt_code(product),
+        )
+        shipment = order_shipment(uow, order)
+        arrived = shipment.snapshot()
+        shipment.receive(now)
+        _hand_off(
+            uow,
+            order,
+            shipment,
+            CustodyPoint.SITE_RECEIPT,
+            place=shipment.to_site,
+            scans=cmd.scans,
+            identifiers=identifiers,
+            actor=actor,
+            now=now,
+        )
+        _record(uow, shipment, actor, A.SHIPMENT_RECEIVED, arrived, "received at the centre")
         for vial in vials:
             was = vial.snapshot()
             vial.status, vial.site = VialStatus.RECEIVED, order.treatment_site
             vial.note("received", actor, now, site=order.treatment_site)
-            _record(uow, vial, actor, A.MSC_VIAL_RECEIVED, was, f"order {order.id}")
+            _record(uow, vial, actor, A.MSC_VIAL_RECEIVED, was, f"shipment {shipment.id}")
         order.status = OrderStatus.RECEIVED
-        order.note("received", actor, now, cold_chain=cold_chain)
-        why = "excursion above the storage limit" if excursion else "cold chain within limit"
+        order.note("received", actor, now, shipment=shipment.id)
+        why = (
+            f"shipment {shipment.id}: {len(shipment.readings)} logger readings, "
+            f"{len(shipment.excursions)} excursion(s)"
+        )
+        if shipment.disposition:
+            why += f", QA {shipment.disposition['decision']}ed"
         _record(uow, order, actor, A.MSC_ORDER_RECEIVED, before, why)
         uow.commit()
         return order
-
-
-def _cold_chain(cmd: commands.ReceiveOrder, product: Product) -> JsonObject:
-    """The shipment's cold-chain record: from the logger file with the journey's rules
-    (domain/coldchain.py: the product's cryogenic limit in an LN2 vapour shipper), or
-    from the highest reading reported."""
-    limits = coldchain.limits_for(coldchain.ShipperType.LN2_VAPOUR, product.storage_max_c)
-    if cmd.logger_csv.strip():
-        readings = coldchain.parse_logger_csv(
-            cmd.logger_csv, default_tz=parse_zone(cmd.timezone, "logger time zone")
-        )
-        if not readings:
-            raise InvalidInput("the logger file holds no readings")
-        excursions = coldchain.find_excursions(readings, limits)
-        return {
-            "source": "logger",
-            "readings": len(readings),
-            "max_c": max(r.celsius for r in readings),
-            "limit_c": limits.high,
-            "excursion": bool(excursions),
-            "excursions": [e.to_dict() for e in excursions],
-        }
-    if cmd.max_temperature_c is None:
-        raise InvalidInput("give the shipper's logger file or its highest reading")
-    breach = limits.breach(cmd.max_temperature_c)
-    return {
-        "source": "reported maximum",
-        "max_c": cmd.max_temperature_c,
-        "limit_c": limits.high,
-        "excursion": breach is not None,
-    }
-
-
-def _excursion(order: Order) -> bool:
-    receipt = _event(order, "received")
-    return bool(receipt and receipt.get("cold_chain", {}).get("excursion"))
 
 
 def infuse_vial(
     cmd: commands.InfuseVial, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
 ) -> Order:
     """The bedside check: the patient's wristband and the vial's DIN and division both
-    match the order; thawed within the post-thaw window; then the vial is consumed."""
+    match the order; thawed within the post-thaw window; then the vial is consumed and
+    the bedside hand-off kept as a custody event."""
     with uow:
         order: Order = _get(uow.msc_orders, cmd.order_id, "order", for_update=True)
         order.guard(OrderStatus.RECEIVED, doing="be infused")
@@ -629,16 +713,22 @@ def infuse_vial(
             raise IdentityMismatch(
                 f"the wristband scanned is not order {order.id}'s patient: stop, do not infuse"
             )
-        scan = cmd.vial_scan.strip().removeprefix("=")
+        product = _msc_product(uow, order.product_code)
+        scan = cmd.vial_scan.strip()
         vials = uow.msc_vials.of_order(order.id)
-        vial = next((v for v in vials if v.barcode == scan or v.id == scan), None)
+        read = scan if scan in {v.id for v in vials} else None
+        if read is None:
+            read = msc.read_vial_scan(scan, isbt_product_code=_isbt_code(product))
+        vial = next((v for v in vials if read in (v.barcode, v.id)), None)
         if vial is None:
             raise IdentityMismatch(f"the vial scanned is not one of order {order.id}'s: stop")
         if vial.status is not VialStatus.RECEIVED or vial.quarantined:
             raise NotAllowed(f"vial {vial.id} is {vial.status.label.lower()}: not infused")
-        if _excursion(order):
-            raise NotAllowed("the cold-chain record shows an excursion: QA must decide first")
-        product = _msc_product(uow, order.product_code)
+        shipment = order_shipment(uow, order)
+        if shipment.blocked:
+            raise NotAllowed(
+                f"the cold-chain record of shipment {shipment.id} waits for QA: not infused"
+            )
         thawed = parse_moment(cmd.thawed_at, "thawed_at")
         started = parse_moment(cmd.infusion_started_at, "infusion_started_at")
         window = product.post_thaw_window_minutes
@@ -650,6 +740,17 @@ def infuse_vial(
                 f"before the infusion: past the {window}-min post-thaw window"
             )
         before, now = order.snapshot(), clock()
+        _hand_off(
+            uow,
+            order,
+            shipment,
+            CustodyPoint.BEDSIDE,
+            place=order.treatment_site,
+            scans=[scan],
+            identifiers={"dins": [vial.din], "vials": [vial.barcode], "wristband": "matched"},
+            actor=actor,
+            now=now,
+        )
         was = vial.snapshot()
         vial.status = VialStatus.INFUSED
         vial.note("infused", actor, now, thawed_at=cmd.thawed_at, started=cmd.infusion_started_at)
@@ -665,18 +766,24 @@ def infuse_vial(
 def return_vial(
     cmd: commands.ReturnVial, uow: AbstractUnitOfWork, *, actor: User, clock: Clock
 ) -> Vial:
-    """An unused vial back to stock at a depot, when its cold-chain record allows it."""
+    """An unused vial back to stock at a depot, when its shipment's cold-chain record
+    allows it (`Shipment.may_restock`) and it is back in time."""
     with uow:
         order: Order = _get(uow.msc_orders, cmd.order_id, "order", for_update=True)
         vial: Vial = _get(uow.msc_vials, cmd.vial_id, "vial", for_update=True)
         if vial.order_id != order.id:
             raise NotAllowed(f"vial {vial.id} is not in order {order.id}")
         unit: StorageUnit = _get(uow.storage_units, cmd.unit_id, "storage unit")
-        shipped = _event(order, "shipped")
         now = clock()
-        out_since = datetime.fromisoformat(str(shipped["at"])) if shipped else now
+        shipments = uow.shipments.find(order_id=order.id)
+        shipment = order_shipment(uow, order) if shipments else None
+        out_since = shipment.dispatched_at if shipment and shipment.dispatched_at else now
         refusal = msc.may_return(
-            vial, excursion=_excursion(order), out_since=out_since, now=now, hours=RETURN_HOURS
+            vial,
+            cold_chain=shipment.may_restock() if shipment else "",
+            out_since=out_since,
+            now=now,
+            hours=RETURN_HOURS,
         )
         if refusal:
             raise NotAllowed(f"vial {vial.id} may not go back to stock: {refusal}")

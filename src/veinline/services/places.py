@@ -61,7 +61,13 @@ def shipment_where(uow: AbstractUnitOfWork, shipment_id: str) -> Where:
     shipment = uow.shipments.get(shipment_id)
     if shipment is None:
         raise NotFound(f"there is no shipment {shipment_id}")
-    return case_where(uow, shipment.case_id)
+    if shipment.order_id is not None:
+        # An MSC order's vials: the order's centre and depot.
+        order = uow.msc_orders.get(shipment.order_id)
+        if order is None:
+            raise NotFound(f"there is no order {shipment.order_id}")
+        return of_order(order)
+    return case_where(uow, str(shipment.case_id))
 
 
 def where(uow: AbstractUnitOfWork, cmd: commands.Command) -> Where | None:

@@ -14,6 +14,7 @@ from veinline.domain.batch import Batch, StepStatus
 from veinline.domain.msc import REQUIRED_TESTS, Lot, Order, OrderStatus, Vial
 from veinline.domain.process import DocumentStatus
 from veinline.services import commands
+from veinline.services.msc import order_shipment
 
 FACILITY = "demo-suzhou-manufacturing"
 DEPOT = "demo-sh-depot"
@@ -140,6 +141,19 @@ class MscDriver:
         with self.bus.uow_factory() as uow:
             return [f"={v.barcode}" for v in uow.msc_vials.of_order(order.id)]
 
+    def logger(self, order: Order, *, celsius: tuple[float, ...] = ()) -> str:
+        """The shipper logger's CSV for the order's shipment: a reading every 10 minutes
+        from its dispatch (at -185 °C unless `celsius` gives them)."""
+        with self.bus.uow_factory() as uow:
+            shipment = order_shipment(uow, order)
+        start = shipment.dispatched_at or self.driver.clock()
+        values = celsius or (-185.0,) * max(
+            2, int((self.driver.clock() - start).total_seconds() // 600) + 1
+        )
+        return "\n".join(
+            f"{(start + timedelta(minutes=10 * i)).isoformat()},{c}" for i, c in enumerate(values)
+        )
+
     def advance(self, order: Order, target: OrderStatus) -> Order:
         """Take an order along allocation, shipping, receipt and infusion to `target`."""
         now = self.driver.clock()
@@ -153,7 +167,7 @@ class MscDriver:
             elif order.status is OrderStatus.SHIPPED:
                 order = self.do(
                     commands.ReceiveOrder(
-                        order.id, scans=self.scans(order), max_temperature_c=-180.0
+                        order.id, scans=self.scans(order), logger_csv=self.logger(order)
                     ),
                     "nurse",
                 )

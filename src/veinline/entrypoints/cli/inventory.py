@@ -322,6 +322,10 @@ def order_place(
 
 def _order_done(order: Any) -> None:
     _say(f"order {order.id}: {order.status.label.lower()}")
+    shipped = next((e for e in reversed(order.events) if e.get("shipment")), None)
+    if shipped is not None and order.status.value in ("shipped", "received"):
+        # The shipment's logger and QA's disposition: `veinline shipment log|dispose`.
+        _say(f"  shipment {shipped['shipment']}")
     if order.shortage:
         _say(f"  {order.shortage['message']}")
 
@@ -359,12 +363,10 @@ def order_receive(
         Path | None, typer.Option(help="The shipper logger's CSV export (time, °C).")
     ] = None,
     timezone: Annotated[str, typer.Option(help="Zone of the logger's times.")] = "UTC",
-    max_c: Annotated[
-        float | None, typer.Option(help="Without a logger file: its highest reading, °C.")
-    ] = None,
 ) -> None:
-    """Receipt at the centre, with the cold-chain record: an excursion above the
-    product's limit stops infusion and return to stock until QA decides."""
+    """Receipt at the centre through the order's shipment: the logger file (given here,
+    or imported before with `veinline shipment log`) is read first; an excursion, or no
+    readings, blocks receipt until QA disposes of it by signature."""
     text = ""
     if logger is not None:
         try:
@@ -372,11 +374,7 @@ def order_receive(
         except OSError as exc:
             cli_context().fail(f"cannot read logger file {logger}: {exc.strerror}")
     _order_done(
-        _do(
-            commands.ReceiveOrder(
-                order_id, scans=scan, max_temperature_c=max_c, logger_csv=text, timezone=timezone
-            )
-        )
+        _do(commands.ReceiveOrder(order_id, scans=scan, logger_csv=text, timezone=timezone))
     )
 
 

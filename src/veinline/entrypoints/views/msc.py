@@ -12,7 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from veinline.domain.errors import NotFound
+from veinline.domain.ledger import snapshot_time
 from veinline.domain.msc import Donor, Lot, Order, OrderStatus, StorageUnit, Vial
+from veinline.domain.shipment import Shipment
 from veinline.domain.user import User
 from veinline.entrypoints.views.cases import REDACTED
 from veinline.services import authority, commands, places
@@ -21,8 +23,49 @@ from veinline.services.authority import DataClass, Read
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
 
-def order_view(order: Order, viewer: User) -> dict[str, Any]:
+def shipment_view(shipment: Shipment) -> dict[str, Any]:
+    """The order's shipment as its custody and cold chain stand: what QA must decide
+    (`question`), and whether receipt (and infusion) wait on it (`blocked`)."""
+    return {
+        "id": shipment.id,
+        "status": shipment.status.value,
+        "from_site": shipment.from_site,
+        "to_site": shipment.to_site,
+        "limit": shipment.limits.label,
+        "dispatched_at": snapshot_time(shipment.dispatched_at),
+        "received_at": snapshot_time(shipment.received_at),
+        "readings": len(shipment.readings),
+        "excursions": [dict(e) for e in shipment.excursions],
+        "gaps": len(shipment.gaps),
+        "carried": dict(shipment.carried) if shipment.carried else None,
+        "question": shipment.question,
+        "disposition": dict(shipment.disposition) if shipment.disposition else None,
+        "blocked": shipment.blocked,
+        "restock": shipment.may_restock() or "allowed",
+    }
+
+
+def order_view(order: Order, viewer: User, uow: AbstractUnitOfWork | None = None) -> dict[str, Any]:
+    """An order as `viewer` may see it; with `uow`, its shipment and custody events."""
     data = order.snapshot()
+    data["shipment"] = None
+    data["custody"] = []
+    if uow is not None:
+        shipments = sorted(uow.shipments.find(order_id=order.id), key=lambda s: s.created_at)
+        data["shipment"] = shipment_view(shipments[-1]) if shipments else None
+        data["custody"] = [
+            {
+                "id": e.id,
+                "point": e.point.value,
+                "label": e.point.label,
+                "by": e.actor,
+                "site": e.site_code,
+                "at": snapshot_time(e.at),
+                "shipment": e.shipment_id,
+                "vials": list(e.identifiers.get("vials", [])),
+            }
+            for e in sorted(uow.custody_events.find(order_id=order.id), key=lambda e: e.id)
+        ]
     data["status_label"] = order.status.label
     data["status_colour"] = order.status.colour
     full = authority.sees(viewer, Read.ORDER, places.of_order(order)) is DataClass.FULL

@@ -111,10 +111,13 @@ class ScansIn(BaseModel):
 
 
 class ReceiveIn(ScansIn):
-    max_temperature_c: float | None = Field(
-        default=None, description="The shipper logger's highest reading (without a file)."
+    logger_csv: str = Field(
+        default="",
+        description=(
+            "The shipper logger's CSV export (time, °C), imported into the order's shipment "
+            "first; or import it before with POST /shipments/{shipment_id}/logger."
+        ),
     )
-    logger_csv: str = Field(default="", description="The logger's CSV export (time, °C).")
     timezone: str = "UTC"
 
 
@@ -325,11 +328,13 @@ def list_orders(actor: Actor, application: AppDep) -> list[dict[str, Any]]:
 @router.get("/orders/{order_id}", responses=READ)
 def get_order(order_id: str, actor: Actor, application: AppDep) -> dict[str, Any]:
     with application.uow() as uow:
-        return views.order_view(views.readable_order(uow, order_id, actor), actor)
+        return views.order_view(views.readable_order(uow, order_id, actor), actor, uow)
 
 
 def _order_step(application: Any, actor: Any, cmd: commands.Command) -> dict[str, Any]:
-    return views.order_view(_run(application, actor, cmd), actor)
+    order = _run(application, actor, cmd)
+    with application.uow() as uow:
+        return views.order_view(order, actor, uow)
 
 
 @router.post("/orders/{order_id}/allocate", responses=WRITE)
@@ -357,7 +362,6 @@ def receive(order_id: str, body: ReceiveIn, actor: Actor, application: AppDep) -
         commands.ReceiveOrder(
             order_id,
             scans=body.scans,
-            max_temperature_c=body.max_temperature_c,
             logger_csv=body.logger_csv,
             timezone=body.timezone,
         ),

@@ -17,6 +17,7 @@ from veinline.entrypoints.http.security import form_of
 from veinline.entrypoints.http.templates import render, see_other
 from veinline.entrypoints.views import msc as views
 from veinline.services import authority, commands, places
+from veinline.services import msc as msc_service
 
 router = APIRouter(include_in_schema=False)
 
@@ -105,7 +106,22 @@ def _scans(form: dict[str, str]) -> list[str]:
 
 
 # What each order action is, the command it builds from the form, and who may see it.
-def _action(action: str, order_id: str, form: dict[str, str]) -> commands.Command:
+# The shipment's logger and QA's disposition act on the order's shipment, as a case's do.
+def _action(
+    action: str, order_id: str, form: dict[str, str], shipment_id: str = ""
+) -> commands.Command:
+    if action == "logger":
+        return commands.ImportLoggerData(
+            shipment_id, form.get("logger_csv", ""), form.get("timezone", "") or "UTC"
+        )
+    if action == "dispose":
+        return commands.DisposeExcursion(
+            shipment_id,
+            form.get("decision", ""),
+            form.get("reason", ""),
+            form.get("username", ""),
+            form.get("password", ""),
+        )
     try:
         if action == "allocate":
             return commands.AllocateOrder(order_id)
@@ -117,7 +133,8 @@ def _action(action: str, order_id: str, form: dict[str, str]) -> commands.Comman
             return commands.ReceiveOrder(
                 order_id,
                 scans=_scans(form),
-                max_temperature_c=float(form.get("max_temperature_c", "")),
+                logger_csv=form.get("logger_csv", ""),
+                timezone=form.get("timezone", "") or "UTC",
             )
         if action == "infuse":
             return commands.InfuseVial(
@@ -128,7 +145,7 @@ def _action(action: str, order_id: str, form: dict[str, str]) -> commands.Comman
                 form.get("infusion_started_at", ""),
             )
     except ValueError:
-        raise InvalidInput("the temperature must be a number") from None
+        raise InvalidInput("a number was expected") from None
     raise NotFound(f"there is no order action {action!r}")
 
 
@@ -136,9 +153,26 @@ _OFFERED = {
     OrderStatus.PLACED: ("allocate", "cancel"),
     OrderStatus.SHORT: ("allocate", "cancel"),
     OrderStatus.ALLOCATED: ("ship", "cancel"),
-    OrderStatus.SHIPPED: ("receive",),
-    OrderStatus.RECEIVED: ("infuse",),
+    OrderStatus.SHIPPED: ("logger", "dispose", "receive"),
+    OrderStatus.RECEIVED: ("dispose", "infuse"),
 }
+
+
+def _offered(order: Any, shipment: dict[str, Any] | None, user: Any) -> list[str]:
+    """The actions this user may take on the order now: the shipment's disposition only
+    while it has a question for QA, its logger only while it is on its way."""
+    where = places.of_order(order)
+    out = []
+    for a in _OFFERED.get(order.status, ()):
+        if a in ("logger", "dispose") and shipment is None:
+            continue
+        if a == "dispose" and (shipment is None or not shipment["question"]):
+            continue
+        if a == "dispose" and shipment is not None and shipment["disposition"]:
+            continue
+        if authority.may(user, type(_action(a, order.id, {})), where):
+            out.append(a)
+    return out
 
 
 @router.get("/inventory/orders/{order_id}", response_class=HTMLResponse)
@@ -150,14 +184,9 @@ def order_page(
 ) -> Response:
     with application.uow() as uow:
         order = views.readable_order(uow, order_id, user)
-        data = views.order_view(order, user)
+        data = views.order_view(order, user, uow)
         vials = [views.vial_view(v) for v in uow.msc_vials.of_order(order.id)]
-    where = places.of_order(order)
-    offered = [
-        a
-        for a in _OFFERED.get(order.status, ())
-        if authority.may(user, type(_action(a, order.id, {"max_temperature_c": "0"})), where)
-    ]
+    offered = _offered(order, data["shipment"], user)
     return render(
         request,
         "order.html",
@@ -176,7 +205,15 @@ async def order_action(
     form = await form_of(request)
     back = f"/inventory/orders/{quote(order_id)}"
     try:
-        application.bus.handle(_action(action, order_id, form), actor=user)
+        shipment_id = ""
+        if action in ("logger", "dispose"):
+            with application.uow() as uow:
+                order = views.readable_order(uow, order_id, user)
+                shipment_id = msc_service.order_shipment(uow, order).id
+        application.bus.handle(_action(action, order_id, form, shipment_id), actor=user)
     except DomainError as exc:
         return see_other(request, back, error=exc.message)
-    return see_other(request, back, done=action)
+    return see_other(request, back, done=_DONE.get(action, action))
+
+
+_DONE = {"logger": "logger data imported", "dispose": "excursion disposed"}
