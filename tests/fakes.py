@@ -26,7 +26,13 @@ from veinline.domain.ledger import (
 )
 from veinline.domain.sign_in import IssuedToken
 from veinline.domain.specification import ReleaseTest
-from veinline.services.unit_of_work import AbstractUnitOfWork, Claim, KeyTaken, StoredKey
+from veinline.services.unit_of_work import (
+    AbstractUnitOfWork,
+    Claim,
+    KeyTaken,
+    LedgerQuery,
+    StoredKey,
+)
 
 T = TypeVar("T")
 
@@ -78,6 +84,11 @@ class FakeLedger:
 
     def recent(self, limit: int) -> list[LedgerEntry]:
         return list(reversed(self.committed))[:limit]
+
+    def search(self, query: LedgerQuery) -> tuple[list[LedgerEntry], int]:
+        page, size = query.bounded
+        found = [e for e in reversed(self.committed) if query.admits(e)]
+        return found[(page - 1) * size : page * size], len(found)
 
     def entries(self) -> Generator[LedgerEntry, None, None]:
         yield from list(self.committed)

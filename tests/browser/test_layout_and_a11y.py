@@ -99,6 +99,8 @@ def _visits(ids: dict[str, str]) -> dict[str | None, list[Visit]]:
         "coordinator": [
             Visit("/", "/"),
             Visit("/cases", "/cases"),
+            # Searched and filtered (and a name search: the coordinator sees patients).
+            Visit("/cases", "/cases?q=Demo+Patient&state=enrolled"),
             Visit("/cases/new", "/cases/new"),
             Visit(case, "/cases/DEMO-01"),  # enrolled: eligibility
             Visit(case, "/cases/DEMO-02"),  # eligible: booking
@@ -131,6 +133,7 @@ def _visits(ids: dict[str, str]) -> dict[str | None, list[Visit]]:
             Visit("/release", "/release"),
             Visit(case, "/cases/DEMO-07"),
             Visit("/ledger", "/ledger"),
+            Visit("/ledger", "/ledger?entity_type=case&action=case.enrolled&page=2"),
             Visit("/ledger/history/{entity_id:path}", "/ledger/history/case/DEMO-08"),
         ],
         "physician": [

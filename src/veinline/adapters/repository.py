@@ -13,15 +13,19 @@ from sqlalchemy import (
     Boolean,
     Engine,
     LargeBinary,
+    String,
     and_,
     bindparam,
+    case,
     cast,
     delete,
     exists,
+    false,
     func,
     insert,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -33,7 +37,7 @@ from veinline.adapters.crypto import keyring_of
 from veinline.adapters.database import LEDGER_LOCK_KEY, READ_ONLY
 from veinline.domain.assessment import Assessment
 from veinline.domain.batch import Batch
-from veinline.domain.case import Case
+from veinline.domain.case import Case, CaseState
 from veinline.domain.catalog import Authorisation, Product, Site
 from veinline.domain.custody import CustodyEvent, IdentityIncident
 from veinline.domain.errors import Conflict
@@ -58,7 +62,18 @@ from veinline.domain.sign_in import IssuedToken, SignInGuard, TokenKind, TokenSc
 from veinline.domain.specification import Specification
 from veinline.domain.trial_records import TrialPatient, TrialRecord
 from veinline.domain.user import User
-from veinline.services.unit_of_work import AbstractUnitOfWork, Claim, KeyTaken, StoredKey
+from veinline.services.unit_of_work import (
+    AbstractUnitOfWork,
+    CasePage,
+    CaseQuery,
+    Claim,
+    KeyTaken,
+    LedgerQuery,
+    Reach,
+    StoredKey,
+    name_matches,
+    searched_name,
+)
 
 T = TypeVar("T")
 
@@ -346,6 +361,37 @@ class SqlLedger:
         t = _LEDGER
         rows = self.session.execute(select(*_STORED).order_by(t.c.seq.desc()).limit(limit))
         return [entry_of_row(tuple(row)) for row in rows]
+
+    def search(self, query: LedgerQuery) -> tuple[list[LedgerEntry], int]:
+        """A page of the entries the query asks for, newest first, and how many match:
+        two statements (the page, the count)."""
+        t = _LEDGER
+        where: list[Any] = []
+        for column, value in (
+            (t.c.entity_type, query.entity_type),
+            (t.c.entity_id, query.entity_id),
+            (t.c.actor, query.actor),
+            (t.c.action, query.action),
+        ):
+            if value:
+                where.append(column == value)
+        # recorded_at is ISO 8601 in UTC, so its text sorts as its time does.
+        if query.since:
+            where.append(t.c.recorded_at >= query.since)
+        if query.until:
+            where.append(t.c.recorded_at < _day_after(query.until))
+        page, size = query.bounded
+        total = int(
+            self.session.execute(select(func.count()).select_from(t).where(*where)).scalar_one()
+        )
+        rows = self.session.execute(
+            select(*_STORED)
+            .where(*where)
+            .order_by(t.c.seq.desc())
+            .offset((page - 1) * size)
+            .limit(size)
+        )
+        return [entry_of_row(tuple(row)) for row in rows], total
 
     def entries(self) -> Generator[LedgerEntry, None, None]:
         for row in self.rows():
@@ -687,6 +733,77 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         query = select(Case).where(orm.cases.c.wristband_hash == digest).order_by(orm.cases.c.id)
         return list(self.session.scalars(query))
 
+    def find_cases(self, query: CaseQuery, reach: Reach, full: Reach) -> CasePage:
+        """One page of cases in a fixed number of statements: the ids of names that
+        match (only when the text may be a name: the names of the cases `full` reaches
+        are opened and compared here, since sealed names cannot be compared in SQL),
+        the counts per state, the page."""
+        c = orm.cases.c
+        where: list[Any] = [_reached(reach)]
+        if query.product:
+            where.append(c.product_code == query.product)
+        if query.state:
+            where.append(c.state == CaseState(query.state))
+        if query.site:
+            where.append(
+                or_(
+                    c.treatment_site == query.site,
+                    c.apheresis_site == query.site,
+                    c.manufacturing_site == query.site,
+                )
+            )
+        text = query.text.strip()
+        if text:
+            where.append(self._text_matches(text, full))
+        counts = self.session.execute(
+            select(c.state, func.count()).where(*where).group_by(c.state)
+        ).all()
+        by_state = {CaseState(state).value: int(n) for state, n in counts}
+        total = sum(by_state.values())
+        page, size = query.bounded
+        page = min(page, max(1, -(-total // size)))
+        order = case(
+            {state.value: n for n, state in enumerate(CaseState)}, value=cast(c.state, String)
+        )
+        found = self.session.scalars(
+            select(Case).where(*where).order_by(order, c.id).offset((page - 1) * size).limit(size)
+        )
+        return CasePage(list(found), total, by_state, page, size)
+
+    def _text_matches(self, text: str, full: Reach) -> Any:
+        """A case whose identifier is the text (a case id also by its beginning), or,
+        among the cases whose patient the reader sees, whose wristband is the text
+        (by its keyed hash) or whose name contains it."""
+        c = orm.cases.c
+        wanted = text.upper()
+        matches: list[Any] = [
+            func.upper(c.id).startswith(wanted, autoescape=True),
+            func.upper(c.coi) == wanted,
+            # A DIN is in the case's collections (JSON text) and on its batch.
+            cast(c.collections, String).contains(f'"{text}"', autoescape=True),
+            c.id.in_(
+                select(orm.batches.c.case_id).where(
+                    or_(
+                        func.upper(orm.batches.c.id) == wanted,
+                        func.upper(orm.batches.c.din) == wanted,
+                    )
+                )
+            ),
+            c.id.in_(
+                select(orm.shipments.c.case_id).where(func.upper(orm.shipments.c.id) == wanted)
+            ),
+        ]
+        if not full.nowhere:
+            digest = orm.wristband_hash(self.dialect, text)
+            named: list[Any] = [c.wristband_hash == digest]
+            if searched_name(text):
+                rows = self.session.execute(select(c.id, c.patient_name).where(_reached(full)))
+                ids = [case_id for case_id, name in rows if name_matches(name, text)]
+                if ids:
+                    named.append(c.id.in_(ids))
+            matches.append(and_(_reached(full), or_(*named)))
+        return or_(*matches)
+
     def regulated_snapshots(self) -> Generator[tuple[str, str, JsonObject], None, None]:
         for cls in orm.REGULATED:
             result = self.session.scalars(select(cls).execution_options(yield_per=1000))
@@ -696,6 +813,26 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
             finally:
                 result.close()
             self.session.expunge_all()
+
+
+def _reached(reach: Reach) -> Any:
+    """The cases a reach covers, as a condition on the cases table."""
+    c = orm.cases.c
+    if reach.everywhere:
+        return true()
+    parts = {
+        "treatment": c.treatment_site,
+        "apheresis": c.apheresis_site,
+        "facility": c.manufacturing_site,
+    }
+    conditions = [parts[part].in_(reach.of(part)) for part in parts if reach.of(part)]
+    return or_(*conditions) if conditions else false()
+
+
+def _day_after(day: str) -> str:
+    from datetime import date, timedelta
+
+    return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
 
 
 def _insert_ignoring_conflict(session: Session, table: Any, values: dict[str, object]) -> Any:

@@ -30,6 +30,7 @@ from veinline.domain.errors import NotAllowed
 from veinline.domain.release import ReleaseAction, ReleaseRecord
 from veinline.domain.user import Role, User
 from veinline.services import commands
+from veinline.services.unit_of_work import Reach
 
 R = Role
 EVERYONE = frozenset(Role)
@@ -490,6 +491,30 @@ def sees(user: User, read: Read = Read.CASE, where: Where | None = None) -> Data
 def visible(user: User, read: Read, where: Where) -> bool:
     """Whether a list shows this record to the user (the board, queues, worklists)."""
     return may(user, read, where)
+
+
+def reach(user: User, read: Read) -> tuple[Reach, Reach]:
+    """Which records a list shows this user (as `visible` decides one by one), and among
+    them whose patient they see in full (as `sees` decides): what a search asks the
+    database for, so that a page of 50 is not read from every case."""
+    rule = READS[read]
+    shown: list[tuple[str, str]] = []
+    full: list[tuple[str, str]] = []
+    everywhere = full_everywhere = False
+    for site, role in _held(user) if user.active else ():
+        if role not in rule.roles:
+            continue
+        anywhere = rule.scope is Scope.ANY_SITE or role in NETWORK_ROLES
+        pairs = [] if site is None else [(_FIELD[p], site) for p in WORKS_AT.get(role, ())]
+        everywhere = everywhere or anywhere
+        shown += pairs
+        if role in rule.full_data:
+            full_everywhere = full_everywhere or anywhere
+            full += pairs
+    return (
+        Reach(everywhere, frozenset(shown)),
+        Reach(full_everywhere, frozenset(full)),
+    )
 
 
 def offered(user: User, subjects: Iterable[Subject]) -> list[Subject]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import closing
+from datetime import date
 
+from veinline.domain.errors import InvalidInput
 from veinline.domain.ledger import (
     GENESIS_HASH,
     Break,
@@ -17,7 +19,7 @@ from veinline.domain.ledger import (
 )
 from veinline.domain.user import User
 from veinline.services import authority
-from veinline.services.unit_of_work import AbstractUnitOfWork
+from veinline.services.unit_of_work import AbstractUnitOfWork, LedgerQuery
 
 # Told (entries checked so far, entries to check) as a verification goes.
 Progress = Callable[[int, int], None]
@@ -198,3 +200,27 @@ def history(
 def recent(uow: AbstractUnitOfWork, *, limit: int = 50) -> list[LedgerEntry]:
     """The newest entries, newest first (call inside an open unit of work)."""
     return uow.ledger.recent(limit)
+
+
+def page(
+    uow: AbstractUnitOfWork, query: LedgerQuery, *, actor: User
+) -> tuple[list[LedgerEntry], int]:
+    """One page of the entries the query asks for, newest first, and how many match
+    (docs/architecture.md, "Search and lists"); dates are checked before anything is read."""
+    authority.require_read(actor, authority.Read.LEDGER)
+    for name, day in (("from", query.since), ("to", query.until)):
+        if day:
+            try:
+                date.fromisoformat(day)
+            except ValueError:
+                raise InvalidInput(
+                    f"the date {name!r} must be a date like 2026-03-31, not {day!r}",
+                    fields={name: "a date like 2026-03-31"},
+                ) from None
+    if query.since and query.until and query.since > query.until:
+        raise InvalidInput(
+            f"the range starts on {query.since}, after it ends on {query.until}",
+            fields={"from": "on or before the end of the range"},
+        )
+    with uow:
+        return uow.ledger.search(query)

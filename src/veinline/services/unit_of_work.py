@@ -133,6 +133,10 @@ class Ledger(Protocol):
 
     def recent(self, limit: int) -> list[LedgerEntry]: ...
 
+    def search(self, query: LedgerQuery) -> tuple[list[LedgerEntry], int]:
+        """The page of entries `query` asks for, newest first, and how many match."""
+        ...
+
 
 class CheckpointStore(Protocol):
     """The ledger's checkpoints: the result of each verification, append-only."""
@@ -213,6 +217,118 @@ class IdempotencyStore(Protocol):
     def answer(self, claim: Claim, status: int, response: object) -> None: ...
 
 
+# A list page shows at most this many records; a caller may ask for fewer, never more.
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
+
+
+def bounded_page(page: int, page_size: int) -> tuple[int, int]:
+    """The page number (from 1) and page size a list is read with: within bounds."""
+    return max(1, page), min(max(1, page_size), MAX_PAGE_SIZE)
+
+
+@dataclass(frozen=True)
+class Reach:
+    """The cases one read reaches: every case, or those bound to one of these sites in
+    that part (`part`: "treatment", "apheresis" or "facility", as `authority.Where`
+    names them). Built by `authority.reach`; repositories translate it to a query."""
+
+    everywhere: bool = False
+    sites: frozenset[tuple[str, str]] = frozenset()
+
+    def covers(self, case: Case) -> bool:
+        if self.everywhere:
+            return True
+        bound = {
+            ("treatment", case.treatment_site),
+            ("apheresis", case.apheresis_site),
+            ("facility", case.manufacturing_site),
+        }
+        return bool(self.sites & bound)
+
+    @property
+    def nowhere(self) -> bool:
+        return not self.everywhere and not self.sites
+
+    def of(self, part: str) -> list[str]:
+        return sorted(site for p, site in self.sites if p == part)
+
+
+@dataclass(frozen=True)
+class CaseQuery:
+    """What a case list asks for (docs/architecture.md, "Search and lists"): a search
+    text (an identifier: case, chain of identity, DIN, batch, shipment; for a reader who
+    sees the patient, a wristband or part of a name), filters, and a page."""
+
+    text: str = ""
+    product: str = ""
+    state: str = ""
+    site: str = ""
+    page: int = 1
+    page_size: int = PAGE_SIZE
+
+    @property
+    def bounded(self) -> tuple[int, int]:
+        return bounded_page(self.page, self.page_size)
+
+
+@dataclass(frozen=True)
+class CasePage:
+    """One page of cases, in journey order (state, then id), with how many match in all
+    and per state."""
+
+    cases: list[Case]
+    total: int
+    by_state: dict[str, int]
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+@dataclass(frozen=True)
+class LedgerQuery:
+    """Which ledger entries a ledger list shows: one record (type and id), an actor, an
+    action, a date range (UTC dates, both ends included), newest first, one page."""
+
+    entity_type: str = ""
+    entity_id: str = ""
+    actor: str = ""
+    action: str = ""
+    since: str = ""
+    until: str = ""
+    page: int = 1
+    page_size: int = PAGE_SIZE
+
+    @property
+    def bounded(self) -> tuple[int, int]:
+        return bounded_page(self.page, self.page_size)
+
+    def admits(self, entry: LedgerEntry) -> bool:
+        day = entry.recorded_at[:10]
+        return (
+            (not self.entity_type or entry.entity_type == self.entity_type)
+            and (not self.entity_id or entry.entity_id == self.entity_id)
+            and (not self.actor or entry.actor == self.actor)
+            and (not self.action or entry.action == self.action)
+            and (not self.since or day >= self.since)
+            and (not self.until or day <= self.until)
+        )
+
+
+def name_matches(name: str, text: str) -> bool:
+    """Whether a patient's name contains the searched words, in order, ignoring case
+    and spacing."""
+    return " ".join(text.split()).casefold() in " ".join(name.split()).casefold()
+
+
+def searched_name(text: str) -> bool:
+    """Whether a search text may be part of a name (names are searched only then)."""
+    return len(text.strip()) >= 2 and any(c.isalpha() for c in text)
+
+
 class AbstractUnitOfWork(abc.ABC):
     """One transaction: repositories read and write in it, the ledger records in it."""
 
@@ -271,6 +387,55 @@ class AbstractUnitOfWork(abc.ABC):
         the keyed hash column, never the sealed value)."""
         wanted = wristband_id.strip()
         return [case for case in self.cases.list() if case.wristband_id == wanted]
+
+    def find_cases(self, query: CaseQuery, reach: Reach, full: Reach) -> CasePage:
+        """One page of the cases `reach` covers that match `query`; a wristband or a
+        name is matched only among the cases `full` covers (whose reader sees the
+        patient). Here by reading every case; the SQL unit of work asks the database in
+        a fixed number of queries."""
+        page, size = query.bounded
+        text = query.text.strip()
+        found = []
+        for case in self.cases.list():
+            if not reach.covers(case):
+                continue
+            if query.product and case.product_code != query.product:
+                continue
+            if query.state and case.state.value != query.state:
+                continue
+            sites = (case.treatment_site, case.apheresis_site, case.manufacturing_site)
+            if query.site and query.site not in sites:
+                continue
+            if text and not self._case_matches(case, text, full):
+                continue
+            found.append(case)
+        order = {state: n for n, state in enumerate(type(found[0].state))} if found else {}
+        found.sort(key=lambda c: (order[c.state], c.id))
+        by_state: dict[str, int] = {}
+        for case in found:
+            by_state[case.state.value] = by_state.get(case.state.value, 0) + 1
+        pages = max(1, -(-len(found) // size))
+        page = min(page, pages)
+        return CasePage(found[(page - 1) * size : page * size], len(found), by_state, page, size)
+
+    def _case_matches(self, case: Case, text: str, full: Reach) -> bool:
+        wanted = text.upper()
+        if case.id.upper().startswith(wanted) or case.coi.upper() == wanted:
+            return True
+        if any(c.din.upper() == wanted for c in case.collections):
+            return True
+        if any(
+            b.id.upper() == wanted or (b.din or "").upper() == wanted
+            for b in self.batches.find(case_id=case.id)
+        ):
+            return True
+        if any(s.id.upper() == wanted for s in self.shipments.find(case_id=case.id)):
+            return True
+        if not full.covers(case):
+            return False
+        if case.wristband_id == text:
+            return True
+        return searched_name(text) and name_matches(case.patient_name, text)
 
     def __enter__(self) -> AbstractUnitOfWork:
         return self

@@ -455,3 +455,61 @@ def load_demo_trial(driver: Driver) -> bool:
         "physician",
     )
     return True
+
+
+# Fictional names for the generated cases (no real person is meant).
+_GIVEN = (
+    "Ada", "Bo", "Chen", "Dana", "Eli", "Fang", "Gus", "Hana", "Ivo", "Jun", "Kai", "Lena",
+    "Mei", "Noor", "Otto", "Pia", "Quin", "Rui", "Sol", "Tao", "Uma", "Vik", "Wen", "Yara",
+)  # fmt: skip
+_FAMILY = (
+    "Arden", "Brook", "Castell", "Dunmore", "Ellery", "Fairleigh", "Garrow", "Hollins",
+    "Ingram", "Jessop", "Kerrow", "Lindqvist", "Marlowe", "Northcott", "Orme", "Pellow",
+    "Quarry", "Rookwood", "Stanier", "Thorne", "Upfield", "Varley", "Wrenfield", "Yelland",
+)  # fmt: skip
+
+
+def generated_name(n: int) -> str:
+    """The n-th generated patient's fictional name (distinct for the first 576, then
+    numbered)."""
+    given, family = _GIVEN[n % len(_GIVEN)], _FAMILY[(n // len(_GIVEN)) % len(_FAMILY)]
+    lap = n // (len(_GIVEN) * len(_FAMILY))
+    return f"{given} {family}" + (f" {lap + 1}" if lap else "")
+
+
+def load_many_cases(
+    driver: Driver, count: int, *, tell: Callable[[int], None] | None = None
+) -> int:
+    """`count` more demo cases, each through the journey's own handlers (so each change
+    has its ledger entry): alternately at the Hong Kong and the North Carolina centre; of
+    every ten, four stay enrolled, three are confirmed eligible, two are booked for
+    apheresis in the coming weeks and one is cancelled. Wristbands `WB-G000001`, … follow
+    on from the cases already generated, so loading again adds more. Returns how many
+    were made; `tell(n)` is called after every 500."""
+    uow = driver.bus.uow_factory()
+    with uow:
+        start = sum(1 for c in uow.cases.list() if c.wristband_id.startswith("WB-G"))
+    for route in (EQUE_CEL_HK, ZEVOR_CEL_US):
+        driver.prepare_manufacturing(route)
+    now = driver.clock()
+    for offset in range(count):
+        n = start + offset
+        route = EQUE_CEL_HK if n % 2 else ZEVOR_CEL_US
+        case = driver.enrol(route, patient_name=generated_name(n), wristband=f"WB-G{n + 1:06d}")
+        kind = n % 10
+        if kind == 9:
+            cancel = commands.CancelCase(case.id, "patient chose another treatment")
+            driver.do(cancel, "coordinator")
+        elif kind >= 4:
+            driver.do(commands.ConfirmEligibility(case.id), "physician")
+            if kind >= 7:
+                day = (now + timedelta(days=7 + n % 28)).date().isoformat()
+                driver.do(
+                    commands.BookApheresis(
+                        case.id, route.apheresis_site, day, route.manufacturing_site
+                    ),
+                    "coordinator",
+                )
+        if tell is not None and (offset + 1) % 500 == 0:
+            tell(offset + 1)
+    return count

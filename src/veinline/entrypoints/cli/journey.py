@@ -387,23 +387,44 @@ def case_show(
 
 
 @case_app.command("list")
-def case_list(state: Annotated[str | None, typer.Option(help="Only this state.")] = None) -> None:
-    """List cases by state."""
+def case_list(
+    search: Annotated[
+        str,
+        typer.Argument(
+            help="A case id (or its beginning), CoI, DIN, batch or shipment id; for the "
+            "care team also a wristband id or part of a name."
+        ),
+    ] = "",
+    state: Annotated[str, typer.Option(help="Only this state (e.g. enrolled).")] = "",
+    product: Annotated[str, typer.Option(help="Only this product (e.g. eque-cel).")] = "",
+    site: Annotated[str, typer.Option(help="Only cases bound to this site.")] = "",
+    page: Annotated[int, typer.Option(help="Which page of 50.", min=1)] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the page as JSON.")] = False,
+) -> None:
+    """List your sites' cases in journey order, 50 a page: search and filter them."""
     from veinline.entrypoints.views import cases as views
+    from veinline.services.unit_of_work import CaseQuery
 
     cli = cli_context()
     application = cli.app()
+    query = CaseQuery(text=search, product=product, state=state, site=site, page=page)
     with cli.friendly_errors(), application.uow() as uow:
         viewer = application.user(cli.acting_user)
-        board = views.case_board(uow, viewer)
-    for column in board:
-        if state and column["state"] != state:
-            continue
+        board = views.case_board(uow, viewer, query)
+    if as_json:
+        cli.print_json(board)
+        return
+    for column in board["columns"]:
         for c in column["cases"]:
             cli.out.print(
                 f"{c['id']}  {column['label']:<22} {c['product_code']:<10} {c['patient']}",
                 highlight=False,
             )
+    more = f"; next: --page {board['page'] + 1}" if board["page"] < board["pages"] else ""
+    cli.err.print(
+        f"{board['total']} case(s), page {board['page']} of {board['pages']}{more}",
+        highlight=False,
+    )
 
 
 @custody_app.command("scan")

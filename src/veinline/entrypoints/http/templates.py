@@ -168,3 +168,19 @@ def navigation(user: User | None) -> list[tuple[str, str]]:
         ("/ledger", "Ledger", authority.may(user, Read.LEDGER)),
     ]
     return [(href, text) for href, text, allowed in rules if allowed]
+
+
+def pager(path: str, query: dict[str, Any], page: int, pages: int) -> dict[str, Any]:
+    """A list's "page N of M" with the links to the pages before and after, each keeping
+    the list's search and filters (empty ones left out of the address)."""
+
+    def link(number: int) -> str:
+        kept = {k: v for k, v in query.items() if v not in ("", None)}
+        return f"{path}?{urlencode({**kept, 'page': number})}"
+
+    return {
+        "page": page,
+        "pages": pages,
+        "previous": link(page - 1) if page > 1 else None,
+        "next": link(page + 1) if page < pages else None,
+    }

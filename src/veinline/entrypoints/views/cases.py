@@ -10,12 +10,12 @@ from typing import Any
 
 from veinline.domain.case import Case, CaseState, local_date
 from veinline.domain.catalog import Product
-from veinline.domain.errors import NotAllowed, NotFound
+from veinline.domain.errors import InvalidInput, NotAllowed, NotFound
 from veinline.domain.user import User
 from veinline.entrypoints.views.ledger import entry_view
 from veinline.services import authority
 from veinline.services.authority import DataClass, Read, Where
-from veinline.services.unit_of_work import AbstractUnitOfWork
+from veinline.services.unit_of_work import AbstractUnitOfWork, CaseQuery
 
 REDACTED = "(hidden: identifiers only)"
 
@@ -25,7 +25,7 @@ def case_view(case: Case, viewer: User) -> dict[str, Any]:
     data = case.snapshot()
     data["state_label"] = case.state.label
     data["state_colour"] = case.state.colour
-    full_data = authority.sees(viewer) is authority.DataClass.FULL
+    full_data = authority.sees(viewer, Read.CASE, Where.of_case(case)) is DataClass.FULL
     data["patient"] = case.patient_label(full_data=full_data)
     data["din"] = case.current_din
     data["actions"] = [a.value for a in authority.case_actions(viewer, case)]
@@ -61,17 +61,46 @@ def cases_with_wristband(
     ]
 
 
-def case_board(uow: AbstractUnitOfWork, viewer: User) -> list[dict[str, Any]]:
-    """The cases of the viewer's sites, grouped by state, in journey order."""
+def case_board(
+    uow: AbstractUnitOfWork, viewer: User, query: CaseQuery | None = None
+) -> dict[str, Any]:
+    """One page of the cases of the viewer's sites that match the search and filters,
+    grouped by state in journey order, with how many match in all and per state
+    (docs/architecture.md, "Search and lists")."""
+    query = query or CaseQuery()
     authority.require_read(viewer, Read.CASE)
+    if query.state and query.state not in {s.value for s in CaseState}:
+        known = ", ".join(s.value for s in CaseState)
+        raise InvalidInput(f"there is no case state {query.state!r}: one of {known}")
+    shown, full = authority.reach(viewer, Read.CASE)
+    found = uow.find_cases(query, shown, full)
     by_state: dict[CaseState, list[dict[str, Any]]] = {s: [] for s in CaseState}
-    for case in uow.cases.list():
-        if authority.visible(viewer, Read.CASE, Where.of_case(case)):
-            by_state[case.state].append(case_view(case, viewer))
-    return [
-        {"state": s.value, "label": s.label, "colour": s.colour, "cases": by_state[s]}
-        for s in CaseState
-    ]
+    for case in found.cases:
+        by_state[case.state].append(case_view(case, viewer))
+    return {
+        "columns": [
+            {
+                "state": s.value,
+                "label": s.label,
+                "colour": s.colour,
+                "count": found.by_state.get(s.value, 0),
+                "cases": by_state[s],
+            }
+            for s in CaseState
+        ],
+        "total": found.total,
+        "page": found.page,
+        "pages": found.pages,
+        "page_size": found.page_size,
+        "query": {
+            "q": query.text,
+            "product": query.product,
+            "state": query.state,
+            "site": query.site,
+        },
+        # Whether a wristband or a name may be searched by this viewer (somewhere).
+        "searches_patients": not full.nowhere,
+    }
 
 
 def case_detail(

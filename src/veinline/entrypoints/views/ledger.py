@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from veinline.domain.ledger import Checkpoint, LedgerEntry
+from veinline.services.unit_of_work import LedgerQuery
 
 
 def entry_view(entry: LedgerEntry) -> dict[str, Any]:
@@ -30,4 +31,24 @@ def checkpoint_view(checkpoint: Checkpoint) -> dict[str, Any]:
         "break": checkpoint.first_break,
         "hash": checkpoint.hash,
         "intact": checkpoint.intact,
+    }
+
+
+def ledger_page_view(entries: list[LedgerEntry], total: int, query: LedgerQuery) -> dict[str, Any]:
+    """A page of ledger entries with the filters it was read with and where it stands."""
+    page, size = query.bounded
+    return {
+        "entries": [entry_view(e) for e in entries],
+        "total": total,
+        "page": page,
+        "pages": max(1, -(-total // size)),
+        "page_size": size,
+        "query": {
+            "entity_type": query.entity_type,
+            "entity_id": query.entity_id,
+            "actor": query.actor,
+            "action": query.action,
+            "from": query.since,
+            "to": query.until,
+        },
     }

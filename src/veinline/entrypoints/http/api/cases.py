@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -14,6 +14,7 @@ from veinline.entrypoints.http.deps import Actor, AppDep, IdempotencyKey
 from veinline.entrypoints.http.errors import refusals
 from veinline.entrypoints.views import cases
 from veinline.services import bounds, commands
+from veinline.services.unit_of_work import MAX_PAGE_SIZE, PAGE_SIZE, CaseQuery
 
 router = APIRouter()
 
@@ -75,9 +76,33 @@ def eligibility_check(body: EligibilityIn, application: AppDep) -> dict[str, Any
 
 
 @router.get("/cases", tags=["journey"], responses=refusals(401, 403, 422))
-def case_board(actor: Actor, application: AppDep) -> list[dict[str, Any]]:
+def case_board(
+    actor: Actor,
+    application: AppDep,
+    q: Annotated[
+        str,
+        Query(
+            max_length=120,
+            description="A case id (or its beginning), chain-of-identity id, DIN, batch or "
+            "shipment id; for the care team also a wristband id or part of a patient's name.",
+        ),
+    ] = "",
+    product: Annotated[str, Query(max_length=40, description="Only this product.")] = "",
+    state: Annotated[str, Query(max_length=40, description="Only cases in this state.")] = "",
+    site: Annotated[
+        str, Query(max_length=40, description="Only cases bound to this site (any part).")
+    ] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE,
+) -> dict[str, Any]:
+    """One page of the caller's cases (their sites only) matching the search and filters,
+    grouped by state: `columns` (each with `count`, the matches in that state), `total`,
+    `page` of `pages`."""
+    query = CaseQuery(
+        text=q, product=product, state=state, site=site, page=page, page_size=page_size
+    )
     with application.uow() as uow:
-        return cases.case_board(uow, actor)
+        return cases.case_board(uow, actor, query)
 
 
 @router.post(

@@ -12,8 +12,9 @@ from veinline.domain.errors import NotFound
 from veinline.domain.signature import Meaning
 from veinline.entrypoints.http.deps import Actor, AppDep
 from veinline.entrypoints.http.errors import refusals
-from veinline.entrypoints.views.ledger import checkpoint_view, entry_view
+from veinline.entrypoints.views.ledger import checkpoint_view, entry_view, ledger_page_view
 from veinline.services import authority, commands, ledger
+from veinline.services.unit_of_work import MAX_PAGE_SIZE, PAGE_SIZE, LedgerQuery
 
 router = APIRouter()
 
@@ -63,6 +64,44 @@ def verify(
             else None
         ),
     }
+
+
+@router.get("/ledger/entries", tags=["ledger"], responses=refusals(401, 403, 422))
+def entries(
+    actor: Actor,
+    application: AppDep,
+    entity_type: Annotated[
+        str, Query(max_length=40, description="Record type: case, batch, …")
+    ] = "",
+    entity_id: Annotated[str, Query(max_length=120, description="Record id.")] = "",
+    actor_name: Annotated[
+        str, Query(alias="actor", max_length=64, description="The user name who acted.")
+    ] = "",
+    action: Annotated[
+        str, Query(max_length=80, description="An action code: case.enrolled, …")
+    ] = "",
+    since: Annotated[
+        str, Query(alias="from", max_length=10, description="First day (UTC), YYYY-MM-DD.")
+    ] = "",
+    until: Annotated[
+        str, Query(alias="to", max_length=10, description="Last day (UTC), YYYY-MM-DD.")
+    ] = "",
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE,
+) -> dict[str, Any]:
+    """Ledger entries, newest first, one page at a time, filtered by record, actor, action
+    and date range: `entries`, `total`, `page` of `pages`."""
+    query = LedgerQuery(
+        entity_type=entity_type,
+        entity_id=entity_id,
+        actor=actor_name,
+        action=action,
+        since=since,
+        until=until,
+        page=page,
+        page_size=page_size,
+    )
+    return ledger_page_view(*ledger.page(application.uow(), query, actor=actor), query)
 
 
 @router.get(

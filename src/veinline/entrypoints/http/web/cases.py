@@ -32,11 +32,11 @@ from veinline.entrypoints.http import actions
 from veinline.entrypoints.http.deps import AppDep, WebUser
 from veinline.entrypoints.http.errors import status_for
 from veinline.entrypoints.http.security import form_of
-from veinline.entrypoints.http.templates import render, see_other
+from veinline.entrypoints.http.templates import pager, render, see_other
 from veinline.entrypoints.views import cases, catalogue
 from veinline.services import authority, commands
 from veinline.services.authority import Place, Where
-from veinline.services.unit_of_work import AbstractUnitOfWork
+from veinline.services.unit_of_work import AbstractUnitOfWork, CaseQuery
 
 router = APIRouter(include_in_schema=False)
 
@@ -70,14 +70,32 @@ def _submit(
 
 
 @router.get("/cases", response_class=HTMLResponse)
-def case_board(request: Request, user: WebUser, application: AppDep) -> Response:
+def case_board(
+    request: Request,
+    user: WebUser,
+    application: AppDep,
+    q: str = "",
+    product: str = "",
+    state: str = "",
+    site: str = "",
+    page: int = 1,
+) -> Response:
+    query = CaseQuery(text=q, product=product, state=state, site=site, page=page)
     with application.uow() as uow:
-        board = cases.case_board(uow, user)
+        board = cases.case_board(uow, user, query)
+        products = [
+            p for p in catalogue.product_summaries(uow) if p["modality"] == "autologous_car_t"
+        ]
+        sites = catalogue.sites(uow)
     return render(
         request,
         "cases.html",
         user=user,
         board=board,
+        products=products,
+        sites=[s for s in sites if s["kind"] != "storage_depot"],
+        states=[(s.value, s.label) for s in CaseState],
+        pager=pager("/cases", board["query"], board["page"], board["pages"]),
         can_enrol=authority.may(user, commands.EnrolPatient),
     )
 

@@ -6,29 +6,63 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from veinline.domain.errors import InvalidInput
+from veinline.domain.ledger_actions import LedgerAction
 from veinline.entrypoints.http.deps import AppDep, WebUser
-from veinline.entrypoints.http.templates import render
-from veinline.entrypoints.views.ledger import checkpoint_view, entry_view
+from veinline.entrypoints.http.templates import pager, render
+from veinline.entrypoints.views.ledger import checkpoint_view, entry_view, ledger_page_view
 from veinline.services import authority, ledger
+from veinline.services.unit_of_work import LedgerQuery
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/ledger", response_class=HTMLResponse)
-def ledger_page(request: Request, user: WebUser, application: AppDep) -> Response:
+def ledger_page(
+    request: Request,
+    user: WebUser,
+    application: AppDep,
+    entity_type: str = "",
+    entity_id: str = "",
+    actor: str = "",
+    action: str = "",
+    since: Annotated[str, Query(alias="from")] = "",
+    until: Annotated[str, Query(alias="to")] = "",
+    page: int = 1,
+) -> Response:
     checkpoint = ledger.last_checkpoint(application.uow(), actor=user)
+    query = LedgerQuery(
+        entity_type=entity_type.strip(),
+        entity_id=entity_id.strip(),
+        actor=actor.strip(),
+        action=action.strip(),
+        since=since.strip(),
+        until=until.strip(),
+        page=page,
+    )
+    problem = None
+    try:
+        listed = ledger_page_view(*ledger.page(application.uow(), query, actor=user), query)
+    except InvalidInput as exc:
+        problem = exc.message
+        listed = ledger_page_view([], 0, query)
     with application.uow() as uow:
-        recent = ledger.recent(uow, limit=50)
-    tip = recent[0].seq if recent else 0
+        last = uow.ledger.last()
+    tip = last.seq if last else 0
     return render(
         request,
         "ledger.html",
+        status=422 if problem else 200,
         checkpoint=checkpoint_view(checkpoint) if checkpoint else None,
         added_since=tip - checkpoint.last_seq if checkpoint else tip,
-        entries=[entry_view(e) for e in recent],
+        problem=problem,
+        listed=listed,
+        entries=listed["entries"],
+        actions=sorted(a.value for a in LedgerAction),
+        pager=pager("/ledger", listed["query"], listed["page"], listed["pages"]),
     )
 
 
