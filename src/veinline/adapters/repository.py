@@ -77,6 +77,10 @@ from veinline.services.unit_of_work import (
 
 T = TypeVar("T")
 
+# The session's record of the rows its transaction holds locked, with the records read
+# then (SqlRepository.get).
+_LOCKED = "veinline_locked_rows"
+
 
 class SqlRepository(Generic[T]):
     """Records of one mapped class, by primary key."""
@@ -87,9 +91,23 @@ class SqlRepository(Generic[T]):
         self.order_by = order_by if isinstance(order_by, tuple) else (order_by,)
 
     def get(self, key: str, *, for_update: bool = False) -> T | None:
+        return self._get(key, for_update)
+
+    def _get(self, identity: object, for_update: bool) -> T | None:
         # for_update takes the row lock (PostgreSQL): two requests changing one record
-        # at once are serialised instead of one overwriting the other's change.
-        return self.session.get(self.cls, key, with_for_update=for_update or None)
+        # at once are serialised instead of one overwriting the other's change. A row
+        # this transaction has locked already is the one loaded then: no second query.
+        if not for_update:
+            return self.session.get(self.cls, identity)
+        locked: dict[tuple[type[Any], object], T] = self.session.info.setdefault(_LOCKED, {})
+        found = locked.get((self.cls, identity))
+        if found is None:
+            found = self.session.get(self.cls, identity, with_for_update=True)
+            if found is not None:
+                # Held here too: the session's identity map keeps records only while
+                # someone refers to them.
+                locked[self.cls, identity] = found
+        return found
 
     def add(self, record: T) -> None:
         self.session.add(record)
@@ -190,46 +208,36 @@ class SqlVersionRepository(SqlRepository[T]):
         parts = key.split("/")
         if len(parts) != 3 or not parts[2].startswith("v") or not parts[2][1:].isdigit():
             return None
-        identity = (parts[0], parts[1], int(parts[2][1:]))
-        return self.session.get(self.cls, identity, with_for_update=for_update or None)
+        return self._get((parts[0], parts[1], int(parts[2][1:])), for_update)
 
 
 class SqlSequenceAllocator:
     """Sequence numbers from a counter row, incremented in the database itself.
 
-    `UPDATE ... RETURNING` takes the row lock, so two transactions asking at once get
-    consecutive numbers; the unique constraint on issued identifiers backs it up.
+    `INSERT … ON CONFLICT DO UPDATE … RETURNING` (one statement) takes the row lock, so
+    two transactions asking at once get consecutive numbers; the unique constraint on
+    issued identifiers backs it up.
     """
 
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def next(self, kind: str, fin: str, year: int) -> int:
-        table = orm.identifier_sequences
-        return self._increment(
-            table,
-            {"kind": kind, "fin": fin, "year": year},
-            (table.c.kind == kind, table.c.fin == fin, table.c.year == year),
-        )
+        return self._increment(orm.identifier_sequences, {"kind": kind, "fin": fin, "year": year})
 
     def next_in(self, scope: str, kind: str) -> int:
-        table = orm.record_sequences
-        return self._increment(
-            table, {"scope": scope, "kind": kind}, (table.c.scope == scope, table.c.kind == kind)
-        )
+        return self._increment(orm.record_sequences, {"scope": scope, "kind": kind})
 
-    def _increment(self, table: Any, key: dict[str, object], where: tuple[Any, ...]) -> int:
-        # Create the counter row if it is missing (a racing creator is ignored), then
-        # increment it in place: the UPDATE holds the row lock until this transaction
-        # ends, so a concurrent caller waits and reads the number after ours.
-        values = {**key, "last_value": 0}
-        stmt = _insert_ignoring_conflict(self.session, table, values)
-        self.session.execute(stmt)
+    def _increment(self, table: Any, key: dict[str, object]) -> int:
+        # One statement: insert the counter at 1, or (the row exists) increment it in
+        # place. Either way the row is locked until this transaction ends, so a
+        # concurrent caller waits and reads the number after ours; two callers creating
+        # the same counter at once are resolved by the upsert itself (the loser updates).
+        stmt = _upsert(self.session, table).values(**key, last_value=1)
         value = self.session.execute(
-            update(table)
-            .where(*where)
-            .values(last_value=table.c.last_value + 1)
-            .returning(table.c.last_value)
+            stmt.on_conflict_do_update(
+                index_elements=list(key), set_={"last_value": table.c.last_value + 1}
+            ).returning(table.c.last_value)
         ).scalar_one()
         return int(value)
 
@@ -533,16 +541,29 @@ class SqlTokenStore:
         )
 
     @staticmethod
-    def _token(row: Any) -> IssuedToken:
+    def _token(row: Any, prefix: str = "") -> IssuedToken:
+        values = row._mapping
+        scope = values[prefix + "scope"]
         return IssuedToken(
-            token_hash=row.token_hash,
-            username=row.username,
-            kind=TokenKind(row.kind),
-            scope=None if row.scope is None else TokenScope(row.scope),
-            created_at=row.created_at,
-            last_used_at=row.last_used_at,
-            expires_at=row.expires_at,
+            token_hash=values[prefix + "token_hash"],
+            username=values[prefix + "username"],
+            kind=TokenKind(values[prefix + "kind"]),
+            scope=None if scope is None else TokenScope(scope),
+            created_at=values[prefix + "created_at"],
+            last_used_at=values[prefix + "last_used_at"],
+            expires_at=values[prefix + "expires_at"],
         )
+
+    def with_holder(self, token_hash: str) -> tuple[IssuedToken, User] | None:
+        """The token and its user, in one query (a token always names a user: FK)."""
+        t = orm.api_tokens
+        query = (
+            select(User, *[c.label("token_" + c.name) for c in t.c])
+            .join(t, t.c.username == orm.users.c.username)
+            .where(t.c.token_hash == token_hash)
+        )
+        row = self.session.execute(query).first()
+        return None if row is None else (self._token(row, "token_"), row[0])
 
     def find(self, token_hash: str) -> IssuedToken | None:
         t = orm.api_tokens
@@ -627,12 +648,19 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
     """A unit of work on one SQLAlchemy session."""
 
     ledger: SqlLedger
+    tokens: SqlTokenStore
 
     def __init__(self, factory: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
         self.factory = factory
         self.clock = clock
+        # How many `with` blocks are open: the message bus opens the transaction and
+        # reads the command's record in it; the handler's own `with uow:` joins it.
+        self._depth = 0
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
+        self._depth += 1
+        if self._depth > 1:
+            return self
         self.session = self.factory()
         self.users = SqlRepository(self.session, User, orm.users.c.username)
         self.sites = SqlRepository(self.session, Site, orm.sites.c.code)
@@ -690,8 +718,17 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         # close() ends the transaction (a rollback unless a handler committed) and
         # detaches the records with their values loaded, so callers can still read them.
         # Events of a transaction that did not commit are forgotten with it.
+        self._depth -= 1
         self._pending().clear()
-        self.session.close()
+        if self._depth > 0:
+            # A handler's block inside the bus's: a refusal rolls its changes back now
+            # (a handler may then record the refusal in a transaction of its own); the
+            # outer block closes the session.
+            if exc is not None:
+                self.rollback()
+        else:
+            self.session.close()
+            self.transaction_ended()
         if isinstance(exc, IntegrityError) and _is_unique_violation(exc):
             # Two requests made the same key at once (a document's next version
             # number): the second is refused, never half-saved.
@@ -720,13 +757,21 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         try:
             self.session.commit()
         finally:
-            # The transaction's lock is gone with it, and so is the tip it vouched for.
-            self.ledger.transaction_ended()
+            self.transaction_ended()
 
     def rollback(self) -> None:
         self._pending().clear()
         self.session.rollback()
+        self.transaction_ended()
+
+    def transaction_ended(self) -> None:
+        # The transaction's locks are gone with it, the ledger's and the rows', and so
+        # is the ledger tip it vouched for.
         self.ledger.transaction_ended()
+        self.session.info.pop(_LOCKED, None)
+
+    def token_holder(self, token_hash: str) -> tuple[IssuedToken, User | None] | None:
+        return self.tokens.with_holder(token_hash)
 
     def cases_with_wristband(self, wristband_id: str) -> list[Case]:
         digest = orm.wristband_hash(self.dialect, wristband_id)
@@ -835,14 +880,19 @@ def _day_after(day: str) -> str:
     return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
 
 
-def _insert_ignoring_conflict(session: Session, table: Any, values: dict[str, object]) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING in the session's dialect; each dialect's module is
-    imported when a database of its kind is used (PostgreSQL's loads its async drivers
-    too), not on every start."""
+def _upsert(session: Session, table: Any) -> Any:
+    """INSERT … ON CONFLICT in the session's dialect; each dialect's module is imported
+    when a database of its kind is used (PostgreSQL's loads its async drivers too), not
+    on every start."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(table).values(**values).on_conflict_do_nothing()
+        return pg_insert(table)
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    return sqlite_insert(table).values(**values).on_conflict_do_nothing()
+    return sqlite_insert(table)
+
+
+def _insert_ignoring_conflict(session: Session, table: Any, values: dict[str, object]) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING in the session's dialect."""
+    return _upsert(session, table).values(**values).on_conflict_do_nothing()

@@ -205,14 +205,14 @@ def token_for(
     session cookie. An expired or idle session is removed."""
     now = clock()
     with uow:
-        found = uow.tokens.find(digest(token))
-        if found is None or found.kind is not kind:
+        held = uow.token_holder(digest(token))
+        if held is None or held[0].kind is not kind:
             return None
+        found, user = held
         if not is_live(found.times, now):
             uow.tokens.remove(found.token_hash)
             uow.commit()
             return None
-        user = uow.users.get(found.username)
         if user is None or not user.active:
             return None
         if found.last_used_at is None or now - found.last_used_at >= _TOUCH_EVERY:

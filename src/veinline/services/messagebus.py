@@ -86,14 +86,18 @@ class MessageBus:
         # Input is bounded here, once, before authority or any handler sees it
         # (services.bounds): nothing out of bounds reaches a transaction.
         bounds.check(cmd)
-        # Authority is decided here, once, before any handler runs (services.authority),
-        # at the sites of the record the command acts on (services.places).
-        authority.check(actor, cmd, self._where(cmd))
         uow = self.uow_factory()
         uow.claim = claim
         uow.publish = lambda event, in_uow: self._publish(event, in_uow, actor)
         try:
-            return handler(cmd, uow, actor=actor, **self._deps(handler))
+            # The handler's own transaction: the record the command names is read (a
+            # case under the lock its handler takes) and authority is decided on it
+            # here, once, before the handler runs (services.authority), at the sites of
+            # that record (services.places); the handler's `with uow:` joins it, so the
+            # record is read once.
+            with uow:
+                authority.check(actor, cmd, self._where(uow, cmd))
+                return handler(cmd, uow, actor=actor, **self._deps(handler))
         except auth.WrongPassword as refused:
             # The handler's transaction has rolled back; the wrong password (a signature's
             # or a password change's) is counted and ledgered in one of its own, so it is
@@ -110,11 +114,10 @@ class MessageBus:
                 raise NotAllowed(guard.refusal()) from refused
             raise
 
-    def _where(self, cmd: commands.Command) -> authority.Where | None:
+    def _where(self, uow: AbstractUnitOfWork, cmd: commands.Command) -> authority.Where | None:
         if authority.rule_for(cmd).scope is not authority.Scope.RECORD:
             return None
-        with self.uow_factory() as uow:
-            return places.where(uow, cmd)
+        return places.where(uow, cmd)
 
     def _publish(self, event: Event, uow: AbstractUnitOfWork, actor: User) -> None:
         handlers_of_event = EVENT_HANDLERS.get(type(event))

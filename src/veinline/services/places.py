@@ -42,9 +42,9 @@ def of_site(record: str, site: str) -> Where:
     return Where(record, treatment=site, apheresis=site, facility=site)
 
 
-def case_where(uow: AbstractUnitOfWork, case_id: str) -> Where:
-    """The sites of one case, or NotFound."""
-    case = uow.cases.get(case_id)
+def case_where(uow: AbstractUnitOfWork, case_id: str, *, lock: bool = False) -> Where:
+    """The sites of one case, or NotFound; `lock`: read under the row lock."""
+    case = uow.cases.get(case_id, for_update=lock)
     if case is None:
         raise NotFound(f"there is no case {case_id}")
     return Where.of_case(case)
@@ -71,7 +71,8 @@ def shipment_where(uow: AbstractUnitOfWork, shipment_id: str) -> Where:
 
 
 def where(uow: AbstractUnitOfWork, cmd: commands.Command) -> Where | None:
-    """The sites of the record `cmd` acts on (call inside an open unit of work)."""
+    """The sites of the record `cmd` acts on (call inside the unit of work the handler
+    will run in: the message bus does)."""
     try:
         return _where(uow, cmd)
     except NotFound:
@@ -102,7 +103,10 @@ def _where(uow: AbstractUnitOfWork, cmd: commands.Command) -> Where | None:
     case_id = getattr(cmd, "case_id", None)
     if isinstance(case_id, str):
         # A case's command (StartManufacturing names the new batch too: the case rules).
-        return case_where(uow, case_id)
+        # Read under the row lock the journey's handlers take (journey.case_for_update),
+        # in the handler's transaction: authority is decided on the row the handler
+        # changes, and the handler reads it without a second round trip.
+        return case_where(uow, case_id, lock=True)
     if isinstance(batch_id, str):
         return batch_where(uow, batch_id)
     shipment_id = getattr(cmd, "shipment_id", None)
