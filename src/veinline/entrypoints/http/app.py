@@ -35,3 +35,12 @@ def create_app(application: App) -> FastAPI:
     static = resources.files("veinline.entrypoints.http") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     return app
+
+
+def from_env() -> FastAPI:
+    """The app of one server worker process (`veinline serve --workers N`): each worker
+    bootstraps its own veinline (engine and connection pool) from the environment; the
+    schema was migrated by the command that started them."""
+    from veinline.bootstrap import bootstrap
+
+    return create_app(bootstrap(migrate="never"))
