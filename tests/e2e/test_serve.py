@@ -3,6 +3,7 @@ embedded SQLite database, on both."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from veinline.entrypoints.http.app import from_env
 
 
 @pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch, app: App) -> list[tuple[Any, dict[str, Any]]]:
+def served(monkeypatch: pytest.MonkeyPatch, app: App) -> Iterator[list[tuple[Any, dict[str, Any]]]]:
     """What `uvicorn.run` was asked to serve (nothing listens in the test)."""
     calls: list[tuple[Any, dict[str, Any]]] = []
     monkeypatch.setattr(uvicorn, "run", lambda target, **options: calls.append((target, options)))
