@@ -11,13 +11,17 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from veinline.adapters import crypto, database, orm
+from veinline.adapters.jobs import SqlJobStore
 from veinline.adapters.passwords import Argon2Hasher
 from veinline.adapters.repository import SqlAlchemyUnitOfWork
 from veinline.adapters.seed.release_panels import default_tests
 from veinline.config import Settings
 from veinline.domain.errors import DomainError, NotFound
+from veinline.domain.job import JobKind
+from veinline.domain.ledger import JsonObject
+from veinline.domain.planning_records import TRIAGE_SETTINGS_ID
 from veinline.domain.user import SYSTEM_USERNAME, User
-from veinline.services import handlers
+from veinline.services import handlers, jobs
 from veinline.services.handlers import Clock, PasswordHasher
 from veinline.services.messagebus import MessageBus
 
@@ -40,6 +44,8 @@ class App:
     clock: Clock
     hasher: PasswordHasher
     bus: MessageBus
+    # Long work off the request path; its threads start on the first job submitted.
+    jobs: jobs.JobRunner
 
     def uow(self) -> SqlAlchemyUnitOfWork:
         return SqlAlchemyUnitOfWork(self.sessions, self.clock)
@@ -84,16 +90,42 @@ def bootstrap(
     crypto.attach(engine, keyring)
     sessions = database.session_factory(engine)
     hasher = hasher or Argon2Hasher()
+    bus = MessageBus(
+        lambda: SqlAlchemyUnitOfWork(sessions, clock),
+        {"clock": clock, "hasher": hasher, "release_panels": default_tests},
+    )
+
+    def user(username: str) -> User:
+        with SqlAlchemyUnitOfWork(sessions, clock) as uow:
+            found = uow.users.get(username)
+        if found is None:
+            raise NotFound(f"there is no user {username}")
+        return found
+
+    def weights_version() -> JsonObject:
+        # A plan depends on the triage weights in force: new weights, a new plan.
+        with SqlAlchemyUnitOfWork(sessions, clock) as uow:
+            settings = uow.triage.get(TRIAGE_SETTINGS_ID)
+        return {"weights_version": settings.version if settings else 0}
+
+    runner = jobs.JobRunner(
+        SqlJobStore(engine),
+        {
+            JobKind.SWEEP: jobs.run_sweep,
+            JobKind.PLAN: jobs.plan_work(lambda cmd, actor: bus.handle(cmd, actor=actor), user),
+        },
+        clock=clock,
+        cache_context={JobKind.PLAN: weights_version},
+        threads=settings.job_threads,
+    )
     app = App(
         settings=settings,
         engine=engine,
         sessions=sessions,
         clock=clock,
         hasher=hasher,
-        bus=MessageBus(
-            lambda: SqlAlchemyUnitOfWork(sessions, clock),
-            {"clock": clock, "hasher": hasher, "release_panels": default_tests},
-        ),
+        bus=bus,
+        jobs=runner,
     )
     if migrate == "always" or (migrate == "auto" and settings.is_embedded):
         if not database.is_current(engine):

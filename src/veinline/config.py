@@ -21,6 +21,8 @@ class Settings:
     # Mark cookies Secure even when the request reached veinline over plain HTTP (behind
     # a proxy that ends TLS); a request made over HTTPS gets Secure cookies anyway.
     secure_cookies: bool = False
+    # Threads of this process's job runner (services/jobs.py): sweeps and plans run there.
+    job_threads: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -33,6 +35,7 @@ class Settings:
             host=env.get("VEINLINE_HOST", "127.0.0.1"),
             port=int(env.get("VEINLINE_PORT", "8000")),
             secure_cookies=env.get("VEINLINE_SECURE_COOKIES", "").lower() in {"1", "true", "yes"},
+            job_threads=max(1, int(env.get("VEINLINE_JOB_THREADS", "1"))),
         )
 
     @property

@@ -31,6 +31,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.fakes import present
 from veinline.adapters.seed.cases import DEMO_PASSWORD, Driver, load_demo_cases, load_demo_trial
 from veinline.bootstrap import App
+from veinline.domain.job import Job, JobKind, JobState, job_key
 from veinline.entrypoints.http import web
 from veinline.planning import generate
 from veinline.planning.scenario import scenario_to_json
@@ -72,6 +73,24 @@ def _demo_records(app: App) -> dict[str, str]:
         commands.MakePlan(scenario=scenario, policy="fifo", time_limit_s=1.0),
         actor=app.user("planner"),
     )
+    # A sweep another worker runs (its heartbeat fresh, the test's clock still): its page
+    # shows the progress.
+    inputs = {"low": 26, "high": 27, "replications": 10}
+    job = Job(
+        id="J20260302-running",
+        kind=JobKind.SWEEP,
+        key=job_key(JobKind.SWEEP, inputs),
+        inputs=inputs,
+        submitted_by="planner",
+        submitted_at=app.clock(),
+        state=JobState.RUNNING,
+        progress=0.4,
+        message="8 of 20 replications",
+        started_at=app.clock(),
+        heartbeat_at=app.clock(),
+        worker="another server",
+    )
+    app.jobs.store.add(job)
     with app.uow() as uow:
         in_manufacturing = present(uow.cases.get("DEMO-06"))
         in_qc = present(uow.cases.get("DEMO-07"))
@@ -81,6 +100,7 @@ def _demo_records(app: App) -> dict[str, str]:
         "qc_batch": present(in_qc.batch_id),
         "trial": trial.id,
         "plan": plan.id,
+        "job": job.id,
     }
 
 
@@ -147,6 +167,7 @@ def _visits(ids: dict[str, str]) -> dict[str | None, list[Visit]]:
             Visit("/planning/{plan_id}", f"/planning/{ids['plan']}"),
             # The smallest sweep the form allows, so the chart draws in a moment.
             Visit("/capacity", "/capacity?low=26&high=26&replications=10"),
+            Visit("/jobs/{job_id}", f"/jobs/{ids['job']}"),
             # Allogeneic MSC: stock with its forecast, a tank's map, orders.
             Visit("/inventory", "/inventory"),
             Visit("/inventory/storage/{unit_id}", "/inventory/storage/SZ-TANK-1"),
@@ -168,11 +189,12 @@ def _routes(router: APIRouter) -> list[APIRoute]:
 
 
 def _page_routes() -> set[str]:
-    """The app's HTML pages: the page routers' GET routes that are not images or PDFs."""
+    """The app's HTML pages: the page routers' GET routes that are not images, PDFs or
+    JSON (a job's status, which its page polls)."""
     return {
         route.path
         for route in _routes(web.router)
-        if "GET" in (route.methods or set()) and not route.path.endswith((".png", ".pdf"))
+        if "GET" in (route.methods or set()) and not route.path.endswith((".png", ".pdf", ".json"))
     }
 
 
@@ -241,7 +263,7 @@ def _walk(browser: Browser, base: str, ids: dict[str, str]) -> list[Seen]:
 
 def test_every_page_route_is_visited() -> None:
     # Only the routes the visits stand for are compared here: no records, no browser.
-    ids = dict.fromkeys(("batch", "qc_batch", "trial", "plan"), "x")
+    ids = dict.fromkeys(("batch", "qc_batch", "trial", "plan", "job"), "x")
     visited = {visit.route for visits in _visits(ids).values() for visit in visits}
     assert _page_routes() == visited
 

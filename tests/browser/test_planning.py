@@ -27,7 +27,8 @@ def test_a_planner_makes_a_plan_and_reads_its_gantt_and_waitlist(
     form.locator("[name='patients']").fill("24")
     form.locator("[name='time_limit']").fill("2")
     form.get_by_role("button", name="Plan", exact=True).click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Plan P")
+    # The plan is made as a job: its page shows the progress, then opens the plan.
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Plan P", timeout=60_000)
     expect(page.get_by_test_id("plan-metrics")).to_contain_text("First come, first served")
     expect(page.get_by_test_id("waitlist").locator("tbody tr")).to_have_count(24)
     expect(page.get_by_test_id("waitlist")).to_contain_text("urgency")
@@ -45,9 +46,14 @@ def test_a_planner_makes_a_plan_and_reads_its_gantt_and_waitlist(
 
 def test_the_capacity_page_plots_a_sweep(page: Page, live_server: str) -> None:
     _sign_in(page, live_server, "planner", "/capacity?low=26&high=28&replications=20")
+    # The sweep runs as a job: the page shows its progress, then reloads with the chart.
     page.wait_for_function(
         "() => { const i = document.querySelector('[data-testid=sweep]');"
-        " return i.complete && i.naturalWidth > 0; }",
+        " return i !== null && i.complete && i.naturalWidth > 0; }",
         timeout=60_000,
     )
     assert _image_loaded(page, "[data-testid=sweep]")
+    # Seen again: the cached chart at once, no progress shown.
+    page.reload()
+    expect(page.get_by_test_id("sweep")).to_be_visible()
+    expect(page.get_by_test_id("job-status")).to_have_count(0)

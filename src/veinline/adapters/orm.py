@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -579,6 +580,33 @@ plans = Table(
     Column("applied_at", UTCDateTime, nullable=True),
     Column("applied_cases", JSON, nullable=False),
     Column("version", Integer, nullable=False),
+)
+
+
+# Jobs (domain/job.py): long work run off the request path. Not a regulated record (no
+# ledger, no patient data); kept so a result is served from cache and a job cut short by
+# a restart reads "interrupted". Read and written with SQLAlchemy Core (adapters/jobs.py).
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("inputs", JSON, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("progress", Float, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("submitted_by", String(64), ForeignKey("users.username"), nullable=False),
+    Column("submitted_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("heartbeat_at", UTCDateTime, nullable=True),
+    Column("worker", String(120), nullable=True),
+    Column("result", JSON, nullable=True),
+    Column("artifact", LargeBinary, nullable=True),
+    Column("error", Text, nullable=True),
+    Index("ix_jobs_key", "key"),
+    Index("ix_jobs_state_submitted", "state", "submitted_at"),
 )
 
 

@@ -27,6 +27,7 @@ from veinline.domain.assessment import AssessmentKind, parse_kind
 from veinline.domain.case import Action, Case, CaseState
 from veinline.domain.custody import CustodyPoint, open_points
 from veinline.domain.errors import NotAllowed
+from veinline.domain.job import JobKind
 from veinline.domain.release import ReleaseAction, ReleaseRecord
 from veinline.domain.user import Role, User
 from veinline.services import commands
@@ -429,6 +430,23 @@ READS: dict[Read, Rule] = {
 Subject = (
     type[commands.Command] | commands.Command | CustodyPoint | AssessmentKind | Read | Privilege
 )
+
+
+@dataclass(frozen=True)
+class JobRule:
+    """What submitting a kind of job needs (what its work needs), and what reading it
+    needs (the read of its result)."""
+
+    submit: Subject
+    read: Read
+
+
+JOBS: dict[JobKind, JobRule] = {
+    # A sweep changes nothing: whoever may see plans may run one.
+    JobKind.SWEEP: JobRule(submit=Read.PLAN, read=Read.PLAN),
+    # A plan job makes a plan through MakePlan, which the bus checks again as it runs.
+    JobKind.PLAN: JobRule(submit=commands.MakePlan, read=Read.PLAN),
+}
 
 
 def rule_for(subject: Subject) -> Rule:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from veinline.domain.case import CaseState
 from veinline.domain.errors import InvalidInput, NotFound
+from veinline.domain.job import check_plan
 from veinline.domain.ledger_actions import LedgerAction
 from veinline.domain.planning_records import TRIAGE_SETTINGS_ID, PlanRecord, TriageSettings
 from veinline.domain.user import User
@@ -78,10 +79,9 @@ def make_plan(
     from veinline.planning.scenario import parse_scenario
 
     scenario = parse_scenario(cmd.scenario)
-    if cmd.policy not in ("optimal", "fifo"):
-        raise InvalidInput("policy must be optimal or fifo")
-    if not 0.5 <= cmd.time_limit_s <= 120:
-        raise InvalidInput("the time limit is 0.5 to 120 seconds")
+    # The same bounds as a plan job's: a plan stored here is shown on a page, and a
+    # larger network is planned in parts or with `veinline plan`.
+    check_plan(cmd.policy, cmd.time_limit_s, len(scenario.patients))
     with uow:
         weights = weights_in_force(uow)
     from veinline.planning import fifo, scheduler  # NumPy, SciPy, OR-Tools

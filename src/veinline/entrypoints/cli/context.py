@@ -75,6 +75,7 @@ class CliContext:
     def forget(self) -> None:
         """Drop the application (closing its connections) and act as `system` again."""
         if self.built is not None:
+            self.built.jobs.stop()
             self.built.engine.dispose()
         self.built = None
         self.acting_user = SYSTEM_USERNAME

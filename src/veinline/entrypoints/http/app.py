@@ -3,6 +3,8 @@ web pages, with the static files, for one bootstrapped veinline (docs/architectu
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
 
 from fastapi import FastAPI
@@ -16,7 +18,17 @@ from veinline.entrypoints.http.limits import BodyLimit
 
 def create_app(application: App) -> FastAPI:
     """The ASGI app for one bootstrapped veinline."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # The job runner's threads: jobs queued before a restart run now, and jobs cut
+        # short by it are marked interrupted (services/jobs.py).
+        application.jobs.start()
+        yield
+        application.jobs.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="veinline",
         version=getattr(veinline, "__version__", "0.1.0"),
         description="Vein-to-vein orchestration of cell therapies.",

@@ -10,6 +10,7 @@ from veinline.entrypoints.http.api import (
     catalogue,
     followup,
     isbt,
+    jobs,
     ledger,
     manufacturing,
     msc,
@@ -31,5 +32,6 @@ for area in (
     manufacturing,
     msc,
     reports,
+    jobs,
 ):
     router.include_router(area.router)

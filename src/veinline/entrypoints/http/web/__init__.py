@@ -9,6 +9,7 @@ from veinline.entrypoints.http.web import (
     auth,
     cases,
     catalogue,
+    jobs,
     ledger,
     manufacturing,
     msc,
@@ -18,5 +19,5 @@ from veinline.entrypoints.http.web import (
 
 # Every page route, GET or not, passes the CSRF guard; it checks the ones that change.
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])
-for area in (catalogue, auth, ledger, cases, trials, manufacturing, planning, msc):
+for area in (catalogue, auth, ledger, cases, trials, manufacturing, planning, jobs, msc):
     router.include_router(area.router)

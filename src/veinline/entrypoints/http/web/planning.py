@@ -7,7 +7,6 @@ to the planning page with the message.
 from __future__ import annotations
 
 import json
-from importlib import resources
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,11 +14,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from veinline.bootstrap import App
 from veinline.domain.errors import DomainError, InvalidInput, NotFound
+from veinline.domain.job import JobKind
 from veinline.domain.user import User
 from veinline.entrypoints.http.deps import AppDep, Planner
 from veinline.entrypoints.http.security import form_of
 from veinline.entrypoints.http.templates import render, see_other
 from veinline.services import authority, commands
+from veinline.services.jobs import parse_inputs
 
 router = APIRouter(include_in_schema=False)
 
@@ -65,29 +66,24 @@ async def planning_make(request: Request, user: Planner, application: AppDep) ->
 
 
 async def _make_plan(request: Request, application: App, form: Any, user: User) -> Response:
-    from veinline.planning import generate
-    from veinline.planning.scenario import scenario_to_json
-
+    """Queue a plan job (the demo generator's patients, or the scenario uploaded) and
+    show its progress; the job makes the plan through MakePlan (services/jobs.py)."""
     upload = form.get("scenario")
+    raw: dict[str, Any] = {
+        "policy": str(form.get("policy") or "optimal"),
+        "time_limit_s": str(form.get("time_limit") or 5),
+    }
     try:
         if upload is not None and not isinstance(upload, str) and upload.filename:
-            scenario = json.loads((await upload.read()).decode("utf-8"))
+            raw["scenario"] = json.loads((await upload.read()).decode("utf-8"))
         else:
-            patients = int(str(form.get("patients") or 40))
-            scenario = json.loads(scenario_to_json(generate.small(patients=patients)))
-        record = application.bus.handle(
-            commands.MakePlan(
-                scenario=scenario,
-                policy=str(form.get("policy", "optimal")),
-                time_limit_s=float(str(form.get("time_limit") or 5)),
-            ),
-            actor=user,
-        )
+            raw["patients"] = str(form.get("patients") or 40)
+        job = application.jobs.submit(JobKind.PLAN, parse_inputs(JobKind.PLAN, raw), actor=user)
     except (ValueError, json.JSONDecodeError) as exc:
-        return see_other(request, "/planning", error=str(exc))
+        return see_other(request, "/planning", error=f"the scenario is not JSON: {exc}")
     except DomainError as exc:
         return see_other(request, "/planning", error=exc.message)
-    return RedirectResponse(f"/planning/{record.id}", status_code=303)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
 @router.get("/planning/{plan_id}", response_class=HTMLResponse)
@@ -96,7 +92,11 @@ def plan_page(
     plan_id: str,
     user: Planner,
     application: AppDep,
+    page: int = 1,
 ) -> Response:
+    """A plan's measures against first come, first served, its Gantt chart, and its
+    waiting list by priority, WAITLIST_PAGE patients a page (a plan of a thousand
+    patients is a page of a hundred rows, not megabytes)."""
     from veinline.planning import fifo
     from veinline.planning.scenario import parse_scenario
     from veinline.services.planning import plan_from
@@ -107,7 +107,10 @@ def plan_page(
         raise NotFound(f"there is no plan {plan_id}")
     plan = plan_from(record)
     baseline = fifo.fifo_plan(parse_scenario(record.scenario)).metrics
-    waitlist = sorted(plan.priorities, key=lambda p: -p.score)
+    ranked = sorted(plan.priorities, key=lambda p: -p.score)
+    pages = max(1, -(-len(ranked) // WAITLIST_PAGE))
+    page = min(max(page, 1), pages)
+    first = (page - 1) * WAITLIST_PAGE
     return render(
         request,
         "plan.html",
@@ -115,8 +118,16 @@ def plan_page(
         record=record.snapshot(),
         plan=plan,
         baseline=baseline,
-        waitlist=waitlist,
+        waitlist=ranked[first : first + WAITLIST_PAGE],
+        waiting=len(ranked),
+        first=first,
+        page=page,
+        pages=pages,
+        unscheduled=plan.unscheduled[:WAITLIST_PAGE],
     )
+
+
+WAITLIST_PAGE = 100
 
 
 @router.get("/planning/{plan_id}/gantt.png")
@@ -145,15 +156,23 @@ def plan_apply(request: Request, plan_id: str, user: Planner, application: AppDe
 
 @router.get("/capacity", response_class=HTMLResponse)
 def capacity_page(
-    request: Request, user: Planner, low: str = "22", high: str = "32", replications: str = "100"
+    request: Request,
+    user: Planner,
+    application: AppDep,
+    low: str = "22",
+    high: str = "32",
+    replications: str = "100",
 ) -> Response:
-    """The sweep's form and chart; input the sweep would refuse is explained in words
-    on the page (status 422), and no chart is drawn for it."""
-    problem = None
+    """The sweep's form, and its chart once the sweep has run. A sweep runs as a job
+    (services/jobs.py): the first view of these inputs queues it and shows its progress;
+    later views show the cached chart. Input the sweep would refuse is explained in
+    words on the page (status 422), and no job is queued for it."""
+    problem, job = None, None
     try:
-        numbers = [_whole(text, name) for text, name in ((low, "from"), (high, "to"))]
-        numbers.append(_whole(replications, "replications"))
-        _check_sweep(*numbers)
+        inputs = parse_inputs(
+            JobKind.SWEEP, {"low": low, "high": high, "replications": replications}
+        )
+        job = application.jobs.submit(JobKind.SWEEP, inputs, actor=user)
     except InvalidInput as exc:
         problem = exc.message
     return render(
@@ -165,61 +184,41 @@ def capacity_page(
         high=high,
         replications=replications,
         problem=problem,
+        job=job,
     )
 
 
-def _whole(text: str, name: str) -> int:
+@router.post("/capacity/sweeps")
+async def capacity_again(request: Request, user: Planner, application: AppDep) -> Response:
+    """Run a sweep again whose last run failed."""
+    form = await form_of(request)
+    inputs = {k: form.get(k, "") for k in ("low", "high", "replications")}
     try:
-        return int(text.strip())
-    except ValueError:
-        raise InvalidInput(f"{name}: give a whole number, not {text!r}") from None
-
-
-def _check_sweep(low: int, high: int, replications: int) -> None:
-    if not 1 <= low <= high <= low + 20:
-        raise InvalidInput(
-            f"suites from {low} to {high}: choose 1 to 21 suite counts, the lowest first "
-            "and at least 1"
-        )
-    if not 10 <= replications <= 1000:
-        raise InvalidInput(f"replications: choose 10 to 1000, not {replications}")
+        parsed = parse_inputs(JobKind.SWEEP, inputs)
+        application.jobs.submit(JobKind.SWEEP, parsed, actor=user, again=True)
+    except DomainError as exc:
+        return see_other(request, "/capacity", error=exc.message)
+    return see_other(request, "/capacity", **{k: str(v) for k, v in parsed.items()})
 
 
 @router.get("/capacity/sweep.png")
 def capacity_sweep(
-    user: Planner, low: int = 22, high: int = 32, replications: int = 100
+    user: Planner, application: AppDep, low: str = "22", high: str = "32", replications: str = "100"
 ) -> Response:
+    """The chart of a sweep that has run (from its job's cache); a sweep not yet run is
+    queued, and the answer says so in words (an image address: plain text, not a page)."""
     try:
-        return Response(_sweep_png(low, high, replications), media_type="image/png")
-    except DomainError as exc:
-        # An image URL: the refusal as plain text, not a page.
-        return Response(exc.message, status_code=422, media_type="text/plain")
-
-
-def _sweep_png(low: int, high: int, replications: int) -> bytes:
-    """A suite-count sweep of CARsgen's RTP facility (Business Wire release, 2022), plotted."""
-    import tempfile
-    from pathlib import Path
-
-    from veinline.planning.simulation import load_scenario, sweep_suites
-    from veinline.planning.simulation.plots import plot_sweep
-
-    _check_sweep(low, high, replications)
-    example = resources.files("veinline.planning") / "examples" / "rtp-simulation.json"
-    config = load_scenario(Path(str(example)))
-    points = sweep_suites(
-        config,
-        list(range(low, high + 1)),
-        replications=replications,
-        seed=2026,
-        engine="fast",
-        workers=1,
-    )
-    with tempfile.TemporaryDirectory() as folder:
-        target = Path(folder) / "sweep.png"
-        plot_sweep(
-            points,
-            target,
-            title=f"RTP facility, 700 patients a year: {replications} replications per suite count",
+        inputs = parse_inputs(
+            JobKind.SWEEP, {"low": low, "high": high, "replications": replications}
         )
-        return target.read_bytes()
+        job = application.jobs.submit(JobKind.SWEEP, inputs, actor=user)
+    except DomainError as exc:
+        return Response(exc.message, status_code=422, media_type="text/plain")
+    chart = application.jobs.artifact(job)
+    if chart is None:
+        return Response(
+            f"the sweep is {job.state.value} ({job.message}): see /jobs/{job.id}",
+            status_code=202 if not job.state.finished else 422,
+            media_type="text/plain",
+        )
+    return Response(chart, media_type="image/png")
