@@ -18,7 +18,7 @@ from veinline.domain.job import JobKind
 from veinline.domain.user import User
 from veinline.entrypoints.http.deps import AppDep, Planner
 from veinline.entrypoints.http.security import form_of
-from veinline.entrypoints.http.templates import render, see_other
+from veinline.entrypoints.http.templates import pager, render, see_other
 from veinline.services import authority, commands
 from veinline.services.jobs import parse_inputs
 
@@ -121,8 +121,7 @@ def plan_page(
         waitlist=ranked[first : first + WAITLIST_PAGE],
         waiting=len(ranked),
         first=first,
-        page=page,
-        pages=pages,
+        pager=pager(f"/planning/{plan_id}", {}, page, pages),
         unscheduled=plan.unscheduled[:WAITLIST_PAGE],
     )
 
