@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 # The newest migration's revision (migrations/versions/); `is_current` compares the
 # database with it. tests/unit/test_database.py checks that it is Alembic's head, so a
 # new migration that does not move it fails there.
-SCHEMA_HEAD = "0015_jobs"
+SCHEMA_HEAD = "0016_wristband_once"
 VERSION_TABLE = "alembic_version"
 
 # A fixed key for PostgreSQL's transaction-level advisory lock that serialises ledger

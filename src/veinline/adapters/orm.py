@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import Session, registry
 from sqlalchemy.orm.attributes import flag_modified
@@ -417,6 +418,8 @@ ledger_entries = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False, unique=True),
     Index("ix_ledger_entries_entity", "entity_type", "entity_id"),
+    Index("ix_ledger_entries_actor", "actor"),
+    Index("ix_ledger_entries_action", "action"),
 )
 
 # The result of each verification (domain/ledger.py, Checkpoint): a routine check walks
@@ -469,6 +472,16 @@ cases = Table(
     Column("cancellation", JSON, nullable=True),
     Column("labels", JSON, nullable=False, default=dict),
     Column("version", Integer, nullable=False),
+    # One open case per wristband at a centre (migration 0016; domain/case.py,
+    # WRISTBAND_FREED names the states that free it).
+    Index(
+        "uq_cases_open_wristband",
+        "treatment_site",
+        "wristband_hash",
+        unique=True,
+        sqlite_where=text("state NOT IN ('cancelled', 'follow_up')"),
+        postgresql_where=text("state NOT IN ('cancelled', 'follow_up')"),
+    ),
 )
 
 custody_events = Table(

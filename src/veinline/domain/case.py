@@ -42,6 +42,13 @@ class CaseState(Styled):
     CANCELLED = "cancelled"
 
 
+# A wristband is held by one case at its treatment centre from enrolment until the case
+# is cancelled or its follow-up starts (treatment done): then the patient may be enrolled
+# again with the same wristband (docs/architecture.md, "Enrolment"; migration 0016
+# enforces it in the database with the same states).
+WRISTBAND_FREED = frozenset({CaseState.CANCELLED, CaseState.FOLLOW_UP})
+
+
 # Each state's label and colour, declared once (shown on the case board and timeline).
 STATE_STYLE = styled(
     CaseState,

@@ -10,6 +10,7 @@ from typing import Any
 from veinline.domain import coldchain, custody, eligibility, infusion
 from veinline.domain.batch import BatchStatus
 from veinline.domain.case import (
+    WRISTBAND_FREED,
     Action,
     Case,
     CaseState,
@@ -140,6 +141,18 @@ def enrol_patient(
         if answer["eligible"] is False:
             failed = [c["reason"] for c in answer["criteria"] if c["met"] is False]
             raise InvalidInput("the patient is not eligible: " + "; ".join(failed))
+        wristband = cmd.wristband_id.strip()
+        holding = [
+            c.id
+            for c in uow.cases_with_wristband(wristband)
+            if c.treatment_site == site.code and c.state not in WRISTBAND_FREED
+        ]
+        if holding:
+            raise Conflict(
+                f"this wristband is already on case {holding[0]}, open at {site.name}: "
+                "continue that case, or cancel it before enrolling the patient again",
+                fields={"wristband_id": f"already on open case {holding[0]}"},
+            )
         number = uow.sequences.next("case", "VL", now.year)
         case_id = check_case_id(cmd.case_id or f"C{now.year}-{number:05d}")
         if uow.cases.get(case_id) is not None:

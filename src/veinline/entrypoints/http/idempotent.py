@@ -4,7 +4,9 @@ simply runs."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -52,3 +54,68 @@ def run(
 
 def _refusal(exc: DomainError) -> idempotency.Answer:
     return idempotency.Answer(errors.status_for(exc), errors.api_content(exc))
+
+
+# A create form carries a one-time token (a hidden field): sent twice (a double click, a
+# reload that posts again), it makes one record, and the second submission lands on the
+# first one's page. The token is an Idempotency-Key like the API's, under its own prefix.
+FORM_TOKEN = "form_token"  # noqa: S105 - a form field name, not a secret
+_NOT_FINGERPRINTED = frozenset({"csrf_token", "password", FORM_TOKEN})
+
+
+def new_form_token() -> str:
+    """A fresh token for a create form as it is rendered."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Made:
+    """What a create form made: the record's address, and the record itself when this
+    submission made it (None when an earlier one with the same token did)."""
+
+    location: str
+    result: Any = None
+
+    @property
+    def repeated(self) -> bool:
+        return self.result is None
+
+
+def once_from_form(
+    request: Request,
+    application: App,
+    actor: User,
+    form: dict[str, str],
+    cmd: commands.Command,
+    *,
+    location: Callable[[Any], str],
+) -> Made:
+    """Run a create form's command once per its token: the address of the record made
+    (by this submission, or by the first with the same token). A refusal is raised as it
+    is; nothing was made, so the same form may be sent again once corrected. A form
+    without a token simply runs."""
+    token = form.get(FORM_TOKEN, "").strip()
+    if not token:
+        result = application.bus.handle(cmd, actor=actor)
+        return Made(location(result), result)
+    made: list[Any] = []
+
+    def answer(result: Any) -> idempotency.Answer:
+        made.append(result)
+        return idempotency.Answer(303, {"location": location(result)})
+
+    sent = {k: v for k, v in form.items() if k not in _NOT_FINGERPRINTED}
+    given = idempotency.answer_once(
+        application.bus,
+        application.uow,
+        cmd,
+        actor=actor,
+        key=f"form {token}",
+        fingerprint=idempotency.request_hash(f"{request.method} {request.url.path}", sent),
+        answer=answer,
+        refusal=_refusal,
+    )
+    body = given.body if isinstance(given.body, dict) else {}
+    if "location" not in body:
+        raise DomainError(str(body.get("message", "the form was refused")))
+    return Made(str(body["location"]), made[0] if made and not given.replayed else None)

@@ -28,7 +28,7 @@ from veinline.domain.errors import DomainError, InvalidInput
 from veinline.domain.process import DocumentStatus
 from veinline.domain.shipment import Shipment
 from veinline.domain.user import Role, User
-from veinline.entrypoints.http import actions
+from veinline.entrypoints.http import actions, idempotent
 from veinline.entrypoints.http.deps import AppDep, WebUser
 from veinline.entrypoints.http.errors import status_for
 from veinline.entrypoints.http.security import form_of
@@ -104,7 +104,14 @@ def case_board(
 def enrol_page(request: Request, user: WebUser, application: AppDep) -> Response:
     with application.uow() as uow:
         context = _enrol_context(uow, user)
-    return render(request, "enrol.html", user=user, error=None, form={}, **context)
+    return render(
+        request,
+        "enrol.html",
+        user=user,
+        error=None,
+        form={idempotent.FORM_TOKEN: idempotent.new_form_token()},
+        **context,
+    )
 
 
 @router.post("/cases/new")
@@ -112,7 +119,11 @@ async def enrol(request: Request, user: WebUser, application: AppDep) -> Respons
     form = await form_of(request)
     try:
         facts = actions.json_object(form.get("patient_facts", ""), "patient facts")
-        case = application.bus.handle(
+        made = idempotent.once_from_form(
+            request,
+            application,
+            user,
+            form,
             commands.EnrolPatient(
                 product_code=form.get("product_code", ""),
                 jurisdiction=form.get("jurisdiction", ""),
@@ -125,11 +136,16 @@ async def enrol(request: Request, user: WebUser, application: AppDep) -> Respons
                 consent_form=form.get("consent_form", ""),
                 patient_facts=facts,
             ),
-            actor=user,
+            location=lambda case: f"/cases/{quote(case.id)}",
         )
     except DomainError as exc:
         return _enrol_again(request, application, user, form, exc.message)
-    return see_other(request, f"/cases/{quote(case.id)}", done="enrolled")
+    # The same form sent twice made one case: the second submission lands on it.
+    return see_other(
+        request,
+        made.location,
+        done="already enrolled by this form" if made.repeated else "enrolled",
+    )
 
 
 def _enrol_again(
@@ -211,6 +227,7 @@ def _case_page(
         request,
         "case.html",
         status=status,
+        form_token=idempotent.new_form_token(),
         can_assess=can_assess,
         assessment_kinds=[(k.value, k.label) for k in kinds],
         today=local_date(now, case_zone).isoformat(),  # the centre's date
@@ -260,18 +277,24 @@ async def assess(request: Request, case_id: str, user: WebUser, application: App
     form = await form_of(request)
     try:
         findings = actions.json_object(form.get("inputs", ""), "the findings")
-        record = application.bus.handle(
+        made = idempotent.once_from_form(
+            request,
+            application,
+            user,
+            form,
             commands.RecordAssessment(
                 case_id=case_id,
                 kind=form.get("kind", ""),
                 assessed_on=form.get("assessed_on", ""),
                 inputs=findings,
             ),
-            actor=user,
+            location=lambda record: f"/cases/{quote(case_id)}",
         )
     except DomainError as exc:
         return _back(request, case_id, error=exc.message)
-    return _back(request, case_id, done=f"{record.kind.label}: {record.summary}")
+    if made.repeated:
+        return _back(request, case_id, done="already recorded: the form was sent twice")
+    return _back(request, case_id, done=f"{made.result.kind.label}: {made.result.summary}")
 
 
 @router.post("/cases/{case_id}/scan")

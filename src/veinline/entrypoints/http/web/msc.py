@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from veinline.domain.errors import DomainError, InvalidInput, NotFound
 from veinline.domain.msc import OrderStatus
+from veinline.entrypoints.http import idempotent
 from veinline.entrypoints.http.deps import AppDep, WebUser
 from veinline.entrypoints.http.security import form_of
 from veinline.entrypoints.http.templates import render, see_other
@@ -60,6 +61,7 @@ def orders_page(request: Request, user: WebUser, application: AppDep) -> Respons
         request,
         "orders.html",
         user=user,
+        form_token=idempotent.new_form_token(),
         orders=listed,
         centres=sites,
         can_order=authority.may(user, commands.PlaceOrder),
@@ -78,7 +80,11 @@ async def place_order(request: Request, user: WebUser, application: AppDep) -> R
             facts["conditions"] = conditions
         if form.get("prior_allo_hsct"):
             facts["prior_allo_hsct"] = True
-        order = application.bus.handle(
+        made = idempotent.once_from_form(
+            request,
+            application,
+            user,
+            form,
             commands.PlaceOrder(
                 form.get("order_id", ""),
                 form.get("product_code", ""),
@@ -89,15 +95,15 @@ async def place_order(request: Request, user: WebUser, application: AppDep) -> R
                 facts,
                 float(form.get("weight_kg", "") or 0),
             ),
-            actor=user,
+            location=lambda order: f"/inventory/orders/{quote(order.id)}",
         )
     except ValueError:
         return see_other(request, "/inventory/orders", error="age and weight must be numbers")
     except DomainError as exc:
         return see_other(request, "/inventory/orders", error=exc.message)
-    return see_other(
-        request, f"/inventory/orders/{quote(order.id)}", done=f"order {order.status.label}"
-    )
+    if made.repeated:
+        return see_other(request, made.location, done="already ordered by this form")
+    return see_other(request, made.location, done=f"order {made.result.status.label}")
 
 
 def _scans(form: dict[str, str]) -> list[str]:
