@@ -7,7 +7,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_DATA_DIR = Path("data")
+
+def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where the embedded database lives when VEINLINE_DATA_DIR does not say: the
+    repository's own `data/` folder when veinline runs from a checkout (so the folder a
+    command is typed in does not matter), else the user's data folder
+    ($XDG_DATA_HOME/veinline, ~/.local/share/veinline)."""
+    env = os.environ if env is None else env
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "src" / "veinline").is_dir():
+        return checkout / "data"
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "veinline"
 
 
 @dataclass(frozen=True)
@@ -27,7 +38,8 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        data_dir = Path(env.get("VEINLINE_DATA_DIR", str(DEFAULT_DATA_DIR)))
+        given = env.get("VEINLINE_DATA_DIR")
+        data_dir = Path(given) if given else default_data_dir(env)
         url = env.get("VEINLINE_DATABASE_URL") or f"sqlite:///{data_dir / 'veinline.db'}"
         return cls(
             database_url=url,
@@ -41,3 +53,11 @@ class Settings:
     @property
     def is_embedded(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def embedded_file(self) -> Path | None:
+        """The embedded database's file (None for PostgreSQL or an in-memory database)."""
+        if not self.is_embedded:
+            return None
+        path = self.database_url.split("///", 1)[-1]
+        return Path(path) if path and path != ":memory:" else None

@@ -164,9 +164,9 @@ def test_a_case_goes_from_enrolment_to_infusion_through_the_cli(
         )
     )
     driver.test_batch(_case(demo_app, case_id))
-    refused = run("--as", "qa", "case", "release", case_id, stdin="qa\nwrong password\n")
+    refused = run("--as", "qa", "case", "release", case_id, stdin="wrong password\n")
     assert refused.exit_code == 2 and "password is wrong" in refused.stderr
-    _ok(run("--as", "qa", "case", "release", case_id, stdin="qa\nveinline-demo\n"))
+    _ok(run("--as", "qa", "case", "release", case_id, stdin="veinline-demo\n"))
     _ok(
         run(
             "--as",
@@ -192,6 +192,8 @@ def test_a_case_goes_from_enrolment_to_infusion_through_the_cli(
     product_shipment = next(s["id"] for s in shipments if s["leg"] == "product")
     logged = _ok(run("--as", "courier", "shipment", "log", product_shipment, "--file", str(csv)))
     assert "1 excursion" in logged.stdout
+    # A table, not a Python dict.
+    assert "high" in logged.stdout and "┏" in logged.stdout and "{'" not in logged.stdout
     blocked = run(
         "--as",
         "coordinator",
@@ -216,7 +218,7 @@ def test_a_case_goes_from_enrolment_to_infusion_through_the_cli(
             "accept",
             "--reason",
             "15 min above limit, within stability data",
-            stdin="qa\nveinline-demo\n",
+            stdin="veinline-demo\n",
         )
     )
     _ok(

@@ -185,7 +185,7 @@ def test_a_batch_goes_through_oos_to_a_conditional_release_through_the_cli(
         batch_id,
         "--justification",
         "x",
-        stdin="qa\nveinline-demo\n",
+        stdin="veinline-demo\n",
     )  # type: ignore[operator]
     assert early.exit_code == 2 and "open an OOS investigation first" in early.stderr
     ok(
@@ -199,9 +199,9 @@ def test_a_batch_goes_through_oos_to_a_conditional_release_through_the_cli(
         "--summary",
         "low",
     )
-    wrong = invoke("--as", "physician", "batch", "acknowledge", batch_id, stdin="physician\nnope\n")  # type: ignore[operator]
+    wrong = invoke("--as", "physician", "batch", "acknowledge", batch_id, stdin="nope\n")  # type: ignore[operator]
     assert wrong.exit_code == 2 and "password is wrong" in wrong.stderr
-    ok("--as", "physician", "batch", "acknowledge", batch_id, stdin="physician\nveinline-demo\n")
+    ok("--as", "physician", "batch", "acknowledge", batch_id, stdin="veinline-demo\n")
     ok(
         "--as",
         "qa",
@@ -210,7 +210,7 @@ def test_a_batch_goes_through_oos_to_a_conditional_release_through_the_cli(
         batch_id,
         "--justification",
         "no alternative therapy",
-        stdin="qa\nveinline-demo\n",
+        stdin="veinline-demo\n",
     )
     out = tmp_path / "coa.pdf"
     written = ok("--as", "qa", "coa", batch_id, "--out", str(out))

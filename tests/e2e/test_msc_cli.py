@@ -43,7 +43,7 @@ def test_a_course_through_the_cli_then_recall_lookback_and_forecast(
         assert result.exit_code == 0, result.stdout + result.stderr
         return result
 
-    sign = f"qa2\n{DEMO_PASSWORD}\n"
+    sign = f"{DEMO_PASSWORD}\n"  # --as names the signer
     facility = "demo-suzhou-manufacturing"
     ok(
         "--as",
@@ -237,7 +237,7 @@ def test_a_course_through_the_cli_then_recall_lookback_and_forecast(
         "--json",
         stdin=sign,
     )
-    assert json.loads(recall.stdout.split("\n", 2)[-1])["recipients_to_notify"] == ["ORD-CLI"]
+    assert json.loads(recall.stdout)["recipients_to_notify"] == ["ORD-CLI"]
     traced = json.loads(
         ok("--as", "physician", "inventory", "lookback", "--lot", "LOT-CLI", "--json").stdout
     )

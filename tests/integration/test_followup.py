@@ -25,7 +25,7 @@ CRS_GRADE_3 = {
 
 def _case(app: App, state: CaseState) -> Case:
     driver = Driver(app.bus, app.user, app.clock)
-    case = driver.enrol(EQUE_CEL_HK, patient_name="Follow Up", wristband="WB-F")
+    case = driver.enrol(EQUE_CEL_HK, patient_name="Follow Up", wristband=f"WB-F-{state.value}")
     return driver.advance(case, EQUE_CEL_HK, state)
 
 

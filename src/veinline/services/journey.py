@@ -49,7 +49,7 @@ from veinline.services.handlers import (
     case_record_id,
     expect_version,
 )
-from veinline.services.unit_of_work import AbstractUnitOfWork
+from veinline.services.unit_of_work import AbstractUnitOfWork, missing_from_catalogue
 
 
 def case_for_update(
@@ -67,7 +67,7 @@ def case_for_update(
 def _site(uow: AbstractUnitOfWork, code: str, kind: SiteKind | None = None) -> Site:
     site = uow.sites.get(code)
     if site is None:
-        raise NotFound(f"there is no site {code} in the catalogue")
+        raise missing_from_catalogue(uow, "site", code)
     if kind is not None and site.kind is not kind:
         raise InvalidInput(
             f"{site.name} is a {site.kind.label.lower()}, not a {kind.label.lower()}"
@@ -78,7 +78,7 @@ def _site(uow: AbstractUnitOfWork, code: str, kind: SiteKind | None = None) -> S
 def _product(uow: AbstractUnitOfWork, code: str) -> Product:
     product = uow.products.get(code)
     if product is None:
-        raise NotFound(f"there is no product {code} in the catalogue")
+        raise missing_from_catalogue(uow, "product", code)
     return product
 
 

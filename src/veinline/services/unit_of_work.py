@@ -14,7 +14,7 @@ from veinline.domain.batch import Batch
 from veinline.domain.case import Case
 from veinline.domain.catalog import Authorisation, Product, Site
 from veinline.domain.custody import CustodyEvent, IdentityIncident
-from veinline.domain.errors import Conflict
+from veinline.domain.errors import Conflict, NotFound
 from veinline.domain.events import Event
 from veinline.domain.identifiers import IssuedIdentifier
 from veinline.domain.ledger import (
@@ -520,3 +520,15 @@ class AbstractUnitOfWork(abc.ABC):
                 signature=signature,
             )
         )
+
+
+def missing_from_catalogue(uow: AbstractUnitOfWork, kind: str, code: str) -> NotFound:
+    """The refusal for a product or site the catalogue does not hold; on a database
+    whose catalogue is empty it says how to load one."""
+    message = f"there is no {kind} {code} in the catalogue"
+    if not uow.products.list():
+        message += (
+            ": the catalogue is empty; load it with `veinline catalog load` "
+            "(or `veinline demo load` for the demo sites, users and cases too)"
+        )
+    return NotFound(message)

@@ -42,13 +42,42 @@ class CliContext:
         from veinline.bootstrap import bootstrap
 
         if self.built is None:
+            self.say_where_new()
             with self.friendly_errors():
                 self.built = bootstrap(migrate=migrate)
         return self.built
 
+    def say_where_new(self) -> None:
+        """Say on stderr which embedded database is about to be made, when there is none
+        yet: a mistyped VEINLINE_DATA_DIR never makes an empty database silently."""
+        from veinline.config import Settings
+
+        found = Settings.from_env().embedded_file
+        if found is not None and not found.exists():
+            self.err.print(
+                f"veinline: creating a new, empty database at {found.resolve()} "
+                "(VEINLINE_DATA_DIR or VEINLINE_DATABASE_URL choose another); "
+                "load the catalogue and demo with `veinline demo load`",
+                highlight=False,
+            )
+
     def act_as(self, username: str) -> None:
         """Act as this user from now on (signing commands act as the signer)."""
         self.acting_user = username
+
+    def signer(self) -> tuple[str, str]:
+        """The signer's user name and password, both given at each signing (21 CFR
+        11.200(a)): with `--as` (or VEINLINE_USER) the name is the one given there and
+        only the password is asked; without it, both are asked. The command then acts as
+        the signer."""
+        if self.acting_user != SYSTEM_USERNAME:
+            username = self.acting_user
+            self.err.print(f"signing as {username}", highlight=False)
+        else:
+            username = typer.prompt("user name (to sign)").strip().lower()
+            self.act_as(username)
+        password = typer.prompt(f"password of {username}", hide_input=True, err=True)
+        return username, password
 
     def handle(self, cmd: commands.Command) -> Any:
         """Hand a command to the bus as the acting user; a refusal exits 2."""

@@ -45,9 +45,7 @@ def _done(case: Any, what: str) -> None:
 
 
 def _credentials() -> tuple[str, str]:
-    username = typer.prompt("user name (to sign)")
-    password = typer.prompt("password", hide_input=True)
-    return username, password
+    return cli_context().signer()
 
 
 @eligibility_app.command("check")
@@ -72,6 +70,7 @@ def eligibility_check(
     Exit 0 eligible, 1 not eligible, 3 undetermined (a needed fact is missing), 2 bad input.
     """
     from veinline.domain import eligibility
+    from veinline.services.unit_of_work import missing_from_catalogue
 
     cli = cli_context()
     facts = _read_json(patient, "the patient file")
@@ -79,7 +78,7 @@ def eligibility_check(
     with cli.friendly_errors(), application.uow() as uow:
         found = uow.products.get(product)
         if found is None:
-            cli.fail(f"there is no product {product!r} in the catalogue")
+            cli.fail(missing_from_catalogue(uow, "product", repr(product)).message)
         parsed = eligibility.parse_patient(facts, today=application.clock().date())
         result = eligibility.evaluate(
             found, uow.authorisations.find(product_code=product), jurisdiction.upper(), parsed
@@ -228,7 +227,6 @@ def case_release(
 ) -> None:
     """QA releases the product by electronic signature (user name and password)."""
     username, password = _credentials()
-    cli_context().act_as(username.strip().lower())
     _done(
         _do(
             commands.ReleaseProduct(
@@ -249,7 +247,6 @@ def case_conditional(
     The treating physician must have acknowledged the results first
     (`veinline batch acknowledge`)."""
     username, password = _credentials()
-    cli_context().act_as(username.strip().lower())
     _done(
         _do(
             commands.ConditionalRelease(
@@ -449,27 +446,68 @@ def custody_scan(
 
 @shipment_app.command("log")
 def shipment_log(
-    shipment_id: Annotated[str, typer.Argument()],
-    file: Annotated[Path, typer.Option(help="Logger CSV: timestamp, °C.")],
+    shipment_id: Annotated[str, typer.Argument(help="Shipment id, e.g. DEMO-04-S01.")],
+    file: Annotated[Path, typer.Option(help="Logger CSV, one reading a line: timestamp, °C.")],
     tz: Annotated[str, typer.Option(help="Zone of timestamps without one.")] = "UTC",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the shipment's excursions and gaps as JSON.")
+    ] = False,
 ) -> None:
-    """Import a temperature logger's CSV; excursions outside the limit are reported."""
+    """Import a temperature logger's CSV: prints the readings, each excursion outside the
+    shipper's limit and each gap in the log. An excursion blocks receipt until QA
+    disposes of it (`veinline shipment dispose`).
+
+    Example file: docs/examples/logger.csv."""
+    from rich.table import Table
+
     cli = cli_context()
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         cli.fail(f"cannot read {file}: {exc.strerror}")
     shipment = _do(commands.ImportLoggerData(shipment_id=shipment_id, csv_text=text, timezone=tz))
+    if as_json:
+        cli.print_json(
+            {
+                "shipment": shipment.id,
+                "readings": len(shipment.readings),
+                "excursions": [dict(e) for e in shipment.excursions],
+                "gaps": [dict(g) for g in shipment.gaps],
+                "blocked": shipment.blocked,
+            }
+        )
+        return
     out = cli.out
     out.print(
         f"{shipment.id}: {len(shipment.readings)} readings, "
         f"{len(shipment.excursions)} excursion(s), {len(shipment.gaps)} gap(s)",
         highlight=False,
     )
-    for e in shipment.excursions:
-        out.print(f"  excursion {e}", highlight=False)
+    if shipment.excursions or shipment.gaps:
+        table = Table(title=f"{shipment.id}: outside the limit or not logged")
+        for column in ("what", "from (UTC)", "to (UTC)", "minutes", "worst °C", "limit °C"):
+            table.add_column(column)
+        for e in shipment.excursions:
+            table.add_row(
+                f"excursion {e['direction']}" + (" (still open)" if e.get("open") else ""),
+                str(e["start"])[:16],
+                str(e["end"])[:16],
+                f"{float(e['duration_seconds']) / 60:.0f}",
+                f"{e['extreme_c']}",
+                f"{e['limit_c']}",
+            )
+        for g in shipment.gaps:
+            table.add_row(
+                "gap in the log",
+                str(g["start"])[:16],
+                str(g["end"])[:16],
+                f"{float(g['duration_seconds']) / 60:.0f}",
+                "",
+                "",
+            )
+        out.print(table)
     if shipment.blocked:
-        out.print("  receipt is blocked until QA disposes of the excursion(s)")
+        out.print("receipt is blocked until QA disposes of the excursion(s)", highlight=False)
 
 
 @shipment_app.command("dispose")

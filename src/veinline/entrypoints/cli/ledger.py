@@ -128,9 +128,7 @@ def sign_command(
     cli = cli_context()
     with cli.friendly_errors():
         parsed = Meaning.parse(meaning)
-    username = typer.prompt("user name")
-    password = typer.prompt("password", hide_input=True)
-    cli.act_as(username.strip().lower())
+    username, password = cli.signer()
     entry = cli.handle(
         commands.SignRecord(
             entity_type=entity_type,

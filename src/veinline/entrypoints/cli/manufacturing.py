@@ -42,10 +42,7 @@ def _do(cmd: commands.Command) -> Any:
 
 
 def _signing() -> tuple[str, str]:
-    username = typer.prompt("user name (to sign)")
-    password = typer.prompt("password", hide_input=True)
-    cli_context().act_as(username.strip().lower())
-    return username, password
+    return cli_context().signer()
 
 
 def _say(text: str) -> None:

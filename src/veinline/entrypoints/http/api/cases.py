@@ -8,13 +8,17 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from veinline.domain.errors import NotFound
 from veinline.entrypoints.http import actions, idempotent
 from veinline.entrypoints.http.deps import Actor, AppDep, IdempotencyKey
 from veinline.entrypoints.http.errors import refusals
 from veinline.entrypoints.views import cases
 from veinline.services import bounds, commands
-from veinline.services.unit_of_work import MAX_PAGE_SIZE, PAGE_SIZE, CaseQuery
+from veinline.services.unit_of_work import (
+    MAX_PAGE_SIZE,
+    PAGE_SIZE,
+    CaseQuery,
+    missing_from_catalogue,
+)
 
 router = APIRouter()
 
@@ -69,7 +73,7 @@ def eligibility_check(body: EligibilityIn, application: AppDep) -> dict[str, Any
     with application.uow() as uow:
         product = uow.products.get(body.product)
         if product is None:
-            raise NotFound(f"there is no product {body.product!r} in the catalogue")
+            raise missing_from_catalogue(uow, "product", repr(body.product))
         facts = eligibility.parse_patient(body.patient, today=application.clock().date())
         auths = uow.authorisations.find(product_code=body.product)
         return eligibility.evaluate(product, auths, body.jurisdiction.upper(), facts).to_dict()
