@@ -248,3 +248,16 @@ def test_a_course_through_the_cli_then_recall_lookback_and_forecast(
     assert line["rate_90"][0] < line["rate_per_day"] < line["rate_90"][1]
     assert ledger.verify(demo_app.uow()).ok
     assert "forecast" in ok("inventory", "--help").stdout
+
+
+def test_the_catalogue_says_the_msc_dose_rules_have_no_source(run: Run) -> None:
+    shown = run("catalog", "show", "amimestrocel", "--json")
+    assert shown.exit_code == 0, shown.stdout
+    lines = {line["label"]: line["text"] for line in json.loads(shown.stdout)["product"]["summary"]}
+    assert lines["Dose"] == "1.0e+06 cells/kg per infusion × 8 infusion(s) (unconfirmed)"
+    assert lines["Dose source"] == "unconfirmed: the NMPA notice states no dose"
+    vum = json.loads(run("catalog", "show", "vum02", "--json").stdout)["product"]["summary"]
+    assert {
+        "label": "Dose source",
+        "text": "unconfirmed: trial dosing is not in the Vcanbio announcement",
+    } in vum

@@ -19,6 +19,24 @@ def _claim(p: Product, field: str, text: str | None) -> str | None:
     return f"{text} (unconfirmed)"
 
 
+def _dose(p: Product, rule: dict[str, Any]) -> str | None:
+    """A per-kg dose rule in words (cells per kg, infusions, interval), marked unconfirmed
+    when any part of it has no source."""
+    if rule.get("kind") != "per_kg":
+        return None
+    text = f"{rule['cells_per_kg']:.1e} {rule.get('cell_type', 'cells')}/kg"
+    parts = ["dose_rule.cells_per_kg"]
+    if "infusions" in rule:
+        text += f" per infusion × {rule['infusions']} infusion(s)"
+        parts.append("dose_rule.infusions")
+    if "interval_days" in rule:
+        text += f", every {rule['interval_days']:g} day(s)"
+        parts.append("dose_rule.interval_days")
+    if all(p.is_confirmed(part) for part in parts):
+        return text
+    return f"{text} (unconfirmed)"
+
+
 def _product(p: Product) -> dict[str, Any]:
     data = p.snapshot()
     data["display_name"] = p.display_name
@@ -35,13 +53,10 @@ def _product(p: Product) -> dict[str, Any]:
         f"{p.post_thaw_window_minutes} minutes" if p.post_thaw_window_minutes else None,
     )
     rule = p.dose_rule or {}
-    data["dose"] = _claim(
-        p,
-        "dose_rule.cells_per_kg",
-        f"{rule['cells_per_kg']:.1e} {rule.get('cell_type', 'cells')}/kg"
-        if rule.get("kind") == "per_kg"
-        else None,
-    )
+    data["dose"] = _dose(p, rule)
+    # Where the dose comes from, in the provenance's own words: for the MSC products no
+    # public source in the catalogue states one, and the page says so beside the dose.
+    data["dose_source"] = p.source_of("dose_rule.cells_per_kg") if rule else None
     # The summary a person reads first, each line marked when no source supports it
     # (the CLI's `catalog show` and the product page print these, in this order).
     data["summary"] = [
@@ -57,6 +72,7 @@ def _product(p: Product) -> dict[str, Any]:
             ("Storage", data["storage"]),
             ("Post-thaw window", data["post_thaw"]),
             ("Dose", data["dose"]),
+            ("Dose source", data["dose_source"]),
         )
         if text
     ]
