@@ -142,6 +142,9 @@ def _visits(ids: dict[str, str]) -> dict[str | None, list[Visit]]:
         ],
         "operator": [
             Visit("/manufacturing", "/manufacturing"),
+            # Allogeneic MSC before stock: lots started from donors, a lot's fill.
+            Visit("/inventory/lots", "/inventory/lots"),
+            Visit("/inventory/lots/{lot_id}", "/inventory/lots/MSC-AMI-01"),
             Visit("/batches/{batch_id}", f"/batches/{ids['batch']}"),
             Visit(case, "/cases/DEMO-06"),
         ],
@@ -150,6 +153,8 @@ def _visits(ids: dict[str, str]) -> dict[str | None, list[Visit]]:
             Visit("/batches/{batch_id}", f"/batches/{ids['qc_batch']}"),
         ],
         "qa": [
+            Visit("/inventory/donors", "/inventory/donors"),
+            Visit("/inventory/donors/{donor_id}", "/inventory/donors/DNR-0003"),  # ineligible
             Visit("/release", "/release"),
             Visit(case, "/cases/DEMO-07"),
             Visit("/ledger", "/ledger"),

@@ -335,11 +335,14 @@ def _tests_for(
     """The tests the batch is (or will be) released against, and the specification's id."""
     if record is not None:
         return record.tests, record.specification_id
-    if case is None:
+    # A case's market is its jurisdiction; an allogeneic lot names its own market.
+    lot = uow.msc_lots.get(batch.lot_id) if case is None and batch.lot_id else None
+    market = case.jurisdiction if case is not None else lot.market if lot is not None else None
+    if market is None:
         return (), None
-    specs = uow.specifications.find(product_code=batch.product_code, market=case.jurisdiction)
+    specs = uow.specifications.find(product_code=batch.product_code, market=market)
     try:
-        spec = specification_in_force(specs, batch.product_code, case.jurisdiction)
+        spec = specification_in_force(specs, batch.product_code, market)
     except DomainError:
         return (), None
     return spec.tests, spec.id
@@ -484,6 +487,10 @@ def _forms(
         if record is not None:
             entering = not record.disposition.final
         elif batch.status is BatchStatus.COMPLETED and case and case.state is CaseState.IN_QC:
+            entering = True
+        elif batch.status is BatchStatus.COMPLETED and batch.lot_id and case is None:
+            # An allogeneic lot's batch goes to QC once its record is complete
+            # (docs/architecture.md, "Allogeneic MSC"): there is no case to wait on.
             entering = True
         elif batch.status is not BatchStatus.ABORTED and not batch.status.disposed:
             forms["notes"].append(

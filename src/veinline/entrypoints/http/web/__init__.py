@@ -13,11 +13,12 @@ from veinline.entrypoints.http.web import (
     ledger,
     manufacturing,
     msc,
+    msc_lots,
     planning,
     trials,
 )
 
 # Every page route, GET or not, passes the CSRF guard; it checks the ones that change.
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_guard)])
-for area in (catalogue, auth, ledger, cases, trials, manufacturing, planning, jobs, msc):
+for area in (catalogue, auth, ledger, cases, trials, manufacturing, planning, jobs, msc, msc_lots):
     router.include_router(area.router)
