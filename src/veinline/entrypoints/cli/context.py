@@ -10,6 +10,7 @@ Exit codes: 0 done, 1 a check failed, 2 bad input or a refused request.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,12 @@ from veinline.services import commands
 
 if TYPE_CHECKING:
     from veinline.bootstrap import App
+
+
+# A signature's password for scripted runs (the README's test, a demo script), read
+# instead of the prompt; the user name is still the one --as gives. Never set it on a
+# shared machine: whoever can read the environment can sign as that user.
+PASSWORD_VARIABLE = "VEINLINE_PASSWORD"  # noqa: S105 - the variable's name, not a password
 
 
 @dataclass
@@ -68,15 +75,17 @@ class CliContext:
     def signer(self) -> tuple[str, str]:
         """The signer's user name and password, both given at each signing (21 CFR
         11.200(a)): with `--as` (or VEINLINE_USER) the name is the one given there and
-        only the password is asked; without it, both are asked. The command then acts as
-        the signer."""
+        only the password is asked (or read from VEINLINE_PASSWORD); without it, both are
+        asked. The command then acts as the signer."""
         if self.acting_user != SYSTEM_USERNAME:
             username = self.acting_user
             self.err.print(f"signing as {username}", highlight=False)
         else:
             username = typer.prompt("user name (to sign)").strip().lower()
             self.act_as(username)
-        password = typer.prompt(f"password of {username}", hide_input=True, err=True)
+        password = os.environ.get(PASSWORD_VARIABLE) or typer.prompt(
+            f"password of {username}", hide_input=True, err=True
+        )
         return username, password
 
     def handle(self, cmd: commands.Command) -> Any:

@@ -100,8 +100,18 @@ def case_enrol(
     consent_date: Annotated[str, typer.Option(help="Date consent was signed, YYYY-MM-DD.")],
     patient: Annotated[str, typer.Option(help="Patient facts JSON file; - for stdin.")],
     consent_form: Annotated[str, typer.Option(help="Consent form version.")] = "",
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Print only the new case's id (CASE=$(veinline … --quiet))."
+        ),
+    ] = False,
 ) -> None:
-    """Enrol a patient: records eligibility, consent and physician; issues the CoI."""
+    """Enrol a patient: records eligibility, consent and physician; issues the CoI.
+
+    The patient file holds the facts the product's criteria read (`veinline eligibility
+    check --help`; example: docs/examples/patient.json). Prints the new case's id last
+    (alone with --quiet). A wristband already on an open case at the centre is refused."""
     case = _do(
         commands.EnrolPatient(
             product_code=product,
@@ -116,7 +126,8 @@ def case_enrol(
             patient_facts=_read_json(patient, "the patient file"),
         )
     )
-    _done(case, f"enrolled, chain of identity {case.coi}")
+    if not quiet:
+        _done(case, f"enrolled, chain of identity {case.coi}")
     print(case.id)
 
 
@@ -196,10 +207,16 @@ def case_collect(
 
 @case_app.command("start-manufacturing")
 def case_start(
-    case_id: Annotated[str, typer.Argument()], batch: Annotated[str, typer.Option(help="Batch id.")]
+    case_id: Annotated[str, typer.Argument()],
+    batch: Annotated[
+        str, typer.Option(help="Batch id (default: B- and the case id, e.g. B-C2026-00001).")
+    ] = "",
 ) -> None:
-    """Start manufacturing the received material as a batch, on the process in force."""
-    _done(_do(commands.StartManufacturing(case_id=case_id, batch_id=batch)), "manufacturing")
+    """Start manufacturing the received material as a batch, on the process in force at
+    the booked facility; then record the batch with `veinline batch …`."""
+    batch_id = batch or f"B-{case_id}"
+    _done(_do(commands.StartManufacturing(case_id=case_id, batch_id=batch_id)), "manufacturing")
+    cli_context().out.print(f"batch {batch_id}", highlight=False)
 
 
 @case_app.command("complete-manufacturing")
@@ -326,6 +343,28 @@ def case_correct_name(
     _done(case, "patient name corrected")
 
 
+@case_app.command("barcode")
+def case_barcode(case_id: Annotated[str, typer.Argument(help="Case id.")]) -> None:
+    """Print what a scanner reads from the case's bag label: the DIN (with its flags)
+    and the chain-of-identity id, as one ISBT 128 concatenation. For trying the custody
+    scans from a terminal: `veinline custody scan … --data "$(veinline case barcode C…)"`."""
+    from veinline.entrypoints.views import cases as views
+    from veinline.services import authority
+    from veinline.services.authority import Read, Where
+
+    cli = cli_context()
+    application = cli.app()
+    with cli.friendly_errors(), application.uow() as uow:
+        viewer = application.user(cli.acting_user)
+        case = views.readable_case(uow, case_id, viewer)
+        authority.require_read(viewer, Read.LABEL, Where.of_case(case))
+        if case.current_din is None:
+            cli.fail(f"case {case.id} has no DIN yet: its bag is labelled at collection")
+    # ISBT 128: the DIN data structure with flags 00 (ST-001 §2.4.1), then the CoI's
+    # "&/" data structure, as the bag's two barcodes are read one after the other.
+    print(f"={case.current_din}00&/{case.coi}")
+
+
 @case_app.command("find")
 def case_find(
     wristband: Annotated[str, typer.Option(help="The wristband id (record number) scanned.")],
@@ -372,7 +411,9 @@ def case_show(
     )
     for e in detail["custody"]:
         cli.out.print(
-            f"  {e['at']}  {e['point_label']}  by {e['actor']}  {e['identifiers']}", highlight=False
+            f"  {e['at']}  {e['point_label']}  by {e['actor']}  "
+            + ", ".join(f"{k} {v}" for k, v in e["identifiers"].items()),
+            highlight=False,
         )
     for s in detail["shipments"]:
         cli.out.print(
