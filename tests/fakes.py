@@ -60,6 +60,9 @@ class FakeRepository(Generic[T]):
     def find(self, **criteria: object) -> builtins.list[T]:
         return [r for r in self.list() if all(getattr(r, k) == v for k, v in criteria.items())]
 
+    def page(self, limit: int, offset: int = 0, **criteria: object) -> builtins.list[T]:
+        return builtins.list(reversed(self.find(**criteria)))[offset : offset + limit]
+
 
 class FakeLedger:
     def __init__(self, clock: Callable[[], datetime]) -> None:
@@ -120,6 +123,20 @@ class FakeLedger:
             for e in self.committed
             if e.entity_id == entity_id and (entity_type is None or e.entity_type == entity_type)
         ]
+
+    def of_case(
+        self, case_id: str, identifiers: list[str], *, limit: int, offset: int = 0
+    ) -> list[LedgerEntry]:
+        # A case's own records are numbered after it (handlers.case_record_id).
+        records = ("custody_event", "shipment", "identity_incident", "assessment")
+        found = [
+            e
+            for e in self.committed
+            if (e.entity_type == "case" and e.entity_id == case_id)
+            or (e.entity_type == "identifier" and e.entity_id in identifiers)
+            or (e.entity_type in records and e.entity_id.startswith(case_id + "-"))
+        ]
+        return list(reversed(found))[offset : offset + limit]
 
 
 class FakeCheckpoints:

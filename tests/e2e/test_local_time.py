@@ -46,9 +46,10 @@ def test_custody_times_are_shown_where_each_hand_off_happened(
     sign_in_page(client, "coordinator")
     shown = _times(client.get(f"/cases/{hk.id}").text)
     zones = [text.rsplit(" ", 1)[1] for _, _, text in shown]
-    # Picked up in Hong Kong, received at the Suzhou facility (China Standard Time).
-    assert zones == ["HKT", "CST"], shown
-    utc, hover, text = shown[0]
+    # Newest first: received at the Suzhou facility (China Standard Time), picked up in
+    # Hong Kong.
+    assert zones == ["CST", "HKT"], shown
+    utc, hover, text = shown[1]
     assert hover.startswith(utc[:10]) and hover.endswith("UTC · Asia/Hong_Kong")
     assert not text.endswith("UTC")
     us_zones = {t.rsplit(" ", 1)[1] for _, _, t in _times(client.get(f"/cases/{us.id}").text)}

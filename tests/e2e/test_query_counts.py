@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
+from tests.e2e.pages import sign_in_page
 from veinline.adapters.seed.cases import EQUE_CEL_HK, Driver, barcode
 from veinline.bootstrap import App
 from veinline.domain.case import Case, CaseState
@@ -104,3 +105,99 @@ def test_a_custody_scan_sends_as_many_statements_after_fifty_events_as_after_one
         bound = SCAN_BOUND[demo_app.engine.dialect.name]
         assert len(statements) <= bound, f"{len(statements)} > {bound}:\n{statements}"
     assert counts[0] == counts[1]
+
+
+# ------------------------------------------------------------------ reads
+
+# A case read: the case, its centre, its product, a page of custody events, its
+# shipments, a page of incidents, a page of assessments, a page of ledger entries (one
+# joined statement); the API adds the token, the page the session and its own lookups.
+# Measured: API 9 on PostgreSQL, 11 on SQLite (its BEGINs); page 13 and 15. Before
+# paging: 13 statements with one event and 62 with fifty (one per record's entries).
+CASE_API_BOUND = 11
+CASE_PAGE_BOUND = 15
+# A batch read: the batch, its case, its release record, the names and sites it shows
+# (the steps and their entries are the batch's own columns). Measured: API 4 on
+# PostgreSQL, 6 on SQLite; page 10 and 12.
+BATCH_API_BOUND = 6
+BATCH_PAGE_BOUND = 12
+
+
+def _counted(app: App, read: Any) -> tuple[int, Any]:
+    with counting(app) as statements:
+        answer = read()
+    assert answer.status_code == 200, answer.text
+    return len(statements), answer
+
+
+def test_a_case_reads_in_as_many_statements_with_fifty_events_as_with_one(
+    client: TestClient, demo_app: App, driver: Driver
+) -> None:
+    few, many = _collected(driver, "few"), _collected(driver, "many")
+    _scans(demo_app, few, 1)
+    _scans(demo_app, many, 50)
+    coordinator = _token(client, "coordinator")
+    api = [
+        _counted(demo_app, lambda c=c: client.get(f"/api/v1/cases/{c.id}", headers=coordinator))
+        for c in (few, many)
+    ]
+    assert api[0][0] == api[1][0] <= CASE_API_BOUND, [n for n, _ in api]
+    sign_in_page(client, "coordinator")
+    page = [_counted(demo_app, lambda c=c: client.get(f"/cases/{c.id}")) for c in (few, many)]
+    assert page[0][0] == page[1][0] <= CASE_PAGE_BOUND, [n for n, _ in page]
+    # What was counted is the history itself: one event on the first, fifty on a page.
+    assert len(api[0][1].json()["custody"]) == 1
+    assert len(api[1][1].json()["custody"]) == 50
+    assert 'data-testid="history-pager"' in page[1][1].text
+
+
+def test_a_case_history_comes_newest_first_a_page_at_a_time(
+    client: TestClient, demo_app: App, driver: Driver
+) -> None:
+    case = _collected(driver, "paged")
+    _scans(demo_app, case, 7)
+    coordinator = _token(client, "coordinator")
+
+    def read(page: int) -> dict[str, Any]:
+        answer = client.get(
+            f"/api/v1/cases/{case.id}?history_page={page}&history_limit=3", headers=coordinator
+        )
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+
+    pages = [read(n) for n in (1, 2, 3)]
+    ids = [[e["id"] for e in p["custody"]] for p in pages]
+    assert ids == [
+        [f"{case.id}-E{n:03d}" for n in (7, 6, 5)],
+        [f"{case.id}-E{n:03d}" for n in (4, 3, 2)],
+        [f"{case.id}-E001"],
+    ]
+    assert [p["history"]["older"]["custody"] for p in pages] == [True, True, False]
+    # The ledger is paged the same way: newest first, the pages not overlapping.
+    seqs = [e["seq"] for p in pages for e in p["ledger"]]
+    assert seqs == sorted(seqs, reverse=True) and len(seqs) == len(set(seqs))
+    assert all(len(p["ledger"]) <= 3 for p in pages)
+    too_long = client.get(f"/api/v1/cases/{case.id}?history_limit=201", headers=coordinator)
+    assert too_long.status_code == 422
+
+
+def test_a_batch_reads_in_as_many_statements_with_every_step_done_as_with_none(
+    client: TestClient, demo_app: App, driver: Driver
+) -> None:
+    batches = []
+    for name, steps in (("fresh", 0), ("done", None)):
+        case = driver.enrol(EQUE_CEL_HK, patient_name=f"Batch {name}", wristband=f"WB-B-{name}")
+        case = driver.advance(case, EQUE_CEL_HK, CaseState.MANUFACTURING)
+        batch = driver.run_steps(case, count=steps)
+        batches.append(batch)
+    assert sum(len(s.entries) for s in batches[1].steps) > 10
+    operator = _token(client, "operator")
+    api = [
+        _counted(demo_app, lambda b=b: client.get(f"/api/v1/batches/{b.id}", headers=operator))
+        for b in batches
+    ]
+    assert api[0][0] == api[1][0] <= BATCH_API_BOUND, [n for n, _ in api]
+    sign_in_page(client, "operator")
+    page = [_counted(demo_app, lambda b=b: client.get(f"/batches/{b.id}")) for b in batches]
+    assert page[0][0] == page[1][0] <= BATCH_PAGE_BOUND, [n for n, _ in page]

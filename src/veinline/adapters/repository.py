@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import threading
 import weakref
 from collections.abc import Callable, Generator
@@ -23,9 +24,11 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    literal,
     or_,
     select,
     true,
+    union_all,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -118,6 +121,11 @@ class SqlRepository(Generic[T]):
 
     def list(self) -> list[T]:
         return list(self.session.scalars(select(self.cls).order_by(*self.order_by)))
+
+    def page(self, limit: int, offset: int = 0, **criteria: object) -> builtins.list[T]:
+        newest = [column.desc() for column in self.order_by]
+        query = select(self.cls).filter_by(**criteria).order_by(*newest)
+        return list(self.session.scalars(query.limit(limit).offset(offset)))
 
 
 class SqlVialRepository(SqlRepository[Vial]):
@@ -454,6 +462,35 @@ class SqlLedger:
         finally:
             result.close()
 
+    def of_case(
+        self, case_id: str, identifiers: list[str], *, limit: int, offset: int = 0
+    ) -> list[LedgerEntry]:
+        # One statement: the (entity type, id) of the case, its identifiers and its
+        # records, joined to the ledger on its (entity_type, entity_id) index; only the
+        # page asked for leaves the database.
+        t = _LEDGER
+        keys = union_all(
+            select(literal("case").label("kind"), literal(case_id).label("id")),
+            *(select(literal("identifier"), literal(value)) for value in identifiers),
+            *(
+                select(literal(kind), table.c.id).where(table.c.case_id == case_id)
+                for kind, table in (
+                    ("custody_event", orm.custody_events),
+                    ("shipment", orm.shipments),
+                    ("identity_incident", orm.identity_incidents),
+                    ("assessment", orm.assessments),
+                )
+            ),
+        ).subquery()
+        query = (
+            select(*_STORED)
+            .join(keys, and_(t.c.entity_type == keys.c.kind, t.c.entity_id == keys.c.id))
+            .order_by(t.c.seq.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return [entry_of_row(tuple(row)) for row in self.session.execute(query)]
+
     def for_entity(self, entity_id: str, entity_type: str | None = None) -> list[LedgerEntry]:
         t = _LEDGER
         query = select(*_STORED).where(t.c.entity_id == entity_id)
@@ -772,6 +809,11 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
 
     def token_holder(self, token_hash: str) -> tuple[IssuedToken, User | None] | None:
         return self.tokens.with_holder(token_hash)
+
+    def assessment_dates(self, case_id: str) -> set[str]:
+        t = orm.assessments
+        query = select(t.c.assessed_on).where(t.c.case_id == case_id).distinct()
+        return set(self.session.scalars(query))
 
     def cases_with_wristband(self, wristband_id: str) -> list[Case]:
         digest = orm.wristband_hash(self.dialect, wristband_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import builtins
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,6 +54,11 @@ class Repository(Protocol, Generic[T]):
         ...
 
     def list(self) -> list[T]: ...
+
+    def page(self, limit: int, offset: int = 0, **criteria: object) -> builtins.list[T]:
+        """Records whose attributes equal the given values, newest first (the
+        repository's order reversed): `limit` of them after the first `offset`."""
+        ...
 
 
 class VialRepository(Repository[Vial], Protocol):
@@ -128,6 +134,14 @@ class Ledger(Protocol):
         ...
 
     def for_entity(self, entity_id: str, entity_type: str | None = None) -> list[LedgerEntry]: ...
+
+    def of_case(
+        self, case_id: str, identifiers: list[str], *, limit: int, offset: int = 0
+    ) -> list[LedgerEntry]:
+        """The entries of a case, its identifiers (CoI, DINs) and its own records
+        (custody events, shipments, incidents, assessments), newest first: `limit` of
+        them after the first `offset`."""
+        ...
 
     def last(self) -> LedgerEntry | None: ...
 
@@ -381,6 +395,10 @@ class AbstractUnitOfWork(abc.ABC):
     def snapshot_of(self, entity: Regulated) -> JsonObject:
         """The record's snapshot as the ledger holds it (and as a signature binds it)."""
         return protect(entity.ENTITY_TYPE, entity.entity_id, entity.snapshot(), self.mac) or {}
+
+    def assessment_dates(self, case_id: str) -> set[str]:
+        """The days (ISO dates) on which the case has an assessment."""
+        return {a.assessed_on for a in self.assessments.find(case_id=case_id)}
 
     def cases_with_wristband(self, wristband_id: str) -> list[Case]:
         """The cases of the patient wearing this wristband (the SQL unit of work searches

@@ -391,6 +391,9 @@ def case_find(
 def case_show(
     case_id: Annotated[str, typer.Argument()],
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    history_page: Annotated[
+        int, typer.Option(min=1, help="Page of each history (newest first, 50 a page).")
+    ] = 1,
 ) -> None:
     """Show a case: state, identifiers, custody events and shipments."""
     from veinline.entrypoints.views import cases as views
@@ -399,7 +402,7 @@ def case_show(
     application = cli.app()
     with cli.friendly_errors(), application.uow() as uow:
         viewer = application.user(cli.acting_user)
-        detail = views.case_detail(uow, case_id, viewer, now=application.clock())
+        detail = views.case_detail(uow, case_id, viewer, now=application.clock(), page=history_page)
     if as_json:
         cli.print_json(detail)
         return

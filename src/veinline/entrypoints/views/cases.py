@@ -103,30 +103,69 @@ def case_board(
     }
 
 
+# Histories on a case read (custody events, incidents, assessments, ledger entries) come
+# a page at a time, newest first, so any case reads in the same few queries and stays
+# small (docs/architecture.md, "Read models").
+HISTORY_LIMIT = 50
+MAX_HISTORY_LIMIT = 200
+MAX_HISTORY_PAGE = 10_000
+
+
+def history_page(page: int, limit: int) -> tuple[int, int]:
+    """(limit, offset) of a history page, or InvalidInput saying the bounds."""
+    if not 1 <= limit <= MAX_HISTORY_LIMIT:
+        raise InvalidInput(f"history limit must be 1 to {MAX_HISTORY_LIMIT}, not {limit}")
+    if not 1 <= page <= MAX_HISTORY_PAGE:
+        raise InvalidInput(f"history page must be 1 to {MAX_HISTORY_PAGE:,}, not {page}")
+    return limit, (page - 1) * limit
+
+
+def _newest(records: list[Any], limit: int) -> tuple[list[Any], bool]:
+    """The page (read with one more than `limit`) and whether older ones remain."""
+    return records[:limit], len(records) > limit
+
+
 def case_detail(
-    uow: AbstractUnitOfWork, case_id: str, viewer: User, *, now: datetime
+    uow: AbstractUnitOfWork,
+    case_id: str,
+    viewer: User,
+    *,
+    now: datetime,
+    page: int = 1,
+    limit: int = HISTORY_LIMIT,
 ) -> dict[str, Any]:
-    """The case with its custody events, shipments, incidents and (if allowed) ledger;
-    follow-up visits are due by the treatment centre's local dates."""
+    """The case with its shipments and one page of each history, newest first: custody
+    events, incidents, assessments and (if allowed) ledger entries; `history` says which
+    page and whether older entries remain. Follow-up visits are due by the treatment
+    centre's local dates. A fixed number of queries, however long the histories."""
+    size, offset = history_page(page, limit)
     case = readable_case(uow, case_id, viewer)
     centre = uow.sites.get(case.treatment_site)
     zone = centre.timezone if centre is not None else "UTC"
     full_data = authority.sees(viewer, Read.CASE, Where.of_case(case)) is DataClass.FULL
     product = uow.products.get(case.product_code)
-    events = uow.custody_events.find(case_id=case.id)
+    events, older_events = _newest(uow.custody_events.page(size + 1, offset, case_id=case.id), size)
     shipments = uow.shipments.find(case_id=case.id)
-    incidents = uow.incidents.find(case_id=case.id)
-    assessments = uow.assessments.find(case_id=case.id)
+    incidents, older_incidents = _newest(
+        uow.incidents.page(size + 1, offset, case_id=case.id), size
+    )
+    assessments: list[Any] = []
+    older_assessments = False
+    if full_data:
+        assessments, older_assessments = _newest(
+            uow.assessments.page(size + 1, offset, case_id=case.id), size
+        )
     entries: list[dict[str, Any]] = []
+    older_entries = False
     if authority.may(viewer, authority.Read.LEDGER):
-        related = [case.id, case.coi, *(c.din for c in case.collections)]
-        related += [e.id for e in events] + [s.id for s in shipments]
-        related += [i.id for i in incidents] + [a.id for a in assessments]
-        found = [e for rid in related for e in uow.ledger.for_entity(rid)]
-        entries = [entry_view(e) for e in sorted(found, key=lambda e: e.seq)]
+        identifiers = [case.coi, *(c.din for c in case.collections)]
+        found, older_entries = _newest(
+            uow.ledger.of_case(case.id, identifiers, limit=size + 1, offset=offset), size
+        )
+        entries = [entry_view(e) for e in found]
     return {
         "case": case_view(case, viewer),
-        "visits": _visits(case, product, assessments, now, zone),
+        "visits": _visits(uow, case, product, now, zone),
         "product": product.snapshot() if product else None,
         "custody": [
             {**_custody_view(e.snapshot(), full_data), "point_label": e.point.label} for e in events
@@ -143,10 +182,19 @@ def case_detail(
         "incidents": [_incident_view(i.snapshot(), full_data) for i in incidents],
         "assessments": [
             {**a.snapshot(), "kind_label": a.kind.label, "summary": a.summary} for a in assessments
-        ]
-        if full_data
-        else [],
+        ],
         "ledger": entries,
+        "history": {
+            "page": page,
+            "limit": size,
+            "newest_first": True,
+            "older": {
+                "custody": older_events,
+                "incidents": older_incidents,
+                "assessments": older_assessments,
+                "ledger": older_entries,
+            },
+        },
     }
 
 
@@ -221,7 +269,7 @@ def fhir_bundle(
 
 
 def _visits(
-    case: Case, product: Product | None, assessments: list[Any], now: datetime, zone: str
+    uow: AbstractUnitOfWork, case: Case, product: Product | None, now: datetime, zone: str
 ) -> list[dict[str, Any]]:
     """The follow-up schedule with each visit's status, once the patient is infused, in the
     treatment centre's dates (docs/architecture.md, "Local time")."""
@@ -230,7 +278,8 @@ def _visits(
     if case.infusion is None or product is None:
         return []
     infused_on = local_date(case.infusion.infusion_started_at, zone)
-    done = {date.fromisoformat(a.assessed_on) for a in assessments}
+    # Every day with an assessment, not only the page shown: one query for the dates.
+    done = {date.fromisoformat(d) for d in uow.assessment_dates(case.id)}
     today = max(infused_on, local_date(now, zone))
     visits = FollowUpSchedule.for_modality(product.modality).visits_due(infused_on, done, today)
     return [

@@ -129,9 +129,29 @@ def enrol(
 
 
 @router.get("/cases/{case_id}", tags=["journey"], responses=refusals(401, 403, 404, 422))
-def case_detail(case_id: str, actor: Actor, application: AppDep) -> dict[str, Any]:
+def case_detail(
+    case_id: str,
+    actor: Actor,
+    application: AppDep,
+    history_page: Annotated[
+        int, Query(ge=1, le=cases.MAX_HISTORY_PAGE, description="Page of each history.")
+    ] = 1,
+    history_limit: Annotated[
+        int, Query(ge=1, le=cases.MAX_HISTORY_LIMIT, description="Entries per history page.")
+    ] = cases.HISTORY_LIMIT,
+) -> dict[str, Any]:
+    """The case, its shipments and one page of each history (custody events, incidents,
+    assessments, ledger entries), newest first; `history.older` says which have older
+    entries on the next page."""
     with application.uow() as uow:
-        return cases.case_detail(uow, case_id, actor, now=application.clock())
+        return cases.case_detail(
+            uow,
+            case_id,
+            actor,
+            now=application.clock(),
+            page=history_page,
+            limit=history_limit,
+        )
 
 
 @router.post(

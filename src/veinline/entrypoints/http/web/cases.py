@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from veinline.bootstrap import App
@@ -157,8 +157,14 @@ def _enrol_again(
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-def case_page(request: Request, case_id: str, user: WebUser, application: AppDep) -> Response:
-    return _case_page(request, case_id, user, application)
+def case_page(
+    request: Request,
+    case_id: str,
+    user: WebUser,
+    application: AppDep,
+    history_page: Annotated[int, Query(ge=1, le=cases.MAX_HISTORY_PAGE)] = 1,
+) -> Response:
+    return _case_page(request, case_id, user, application, history_page=history_page)
 
 
 def _case_page(
@@ -171,11 +177,12 @@ def _case_page(
     refused: DomainError | None = None,
     action: str = "",
     sent: dict[str, str] | None = None,
+    history_page: int = 1,
 ) -> Response:
-    """The case page; after a refused action form, with that form as it was sent and
-    the refusal beside the fields it concerns."""
+    """The case page (one page of each history, newest first); after a refused action
+    form, with that form as it was sent and the refusal beside the fields it concerns."""
     with application.uow() as uow:
-        detail = cases.case_detail(uow, case_id, user, now=application.clock())
+        detail = cases.case_detail(uow, case_id, user, now=application.clock(), page=history_page)
         sites = catalogue.sites(uow)
         case = cases.readable_case(uow, case_id, user)
         shipments = uow.shipments.find(case_id=case_id)
