@@ -54,6 +54,7 @@ ENDPOINTS = {
     "POST /api/v1/cases/{case_id}/actions/{action}",
     "POST /api/v1/cases/{case_id}/assessments",
     "POST /api/v1/custody/scans",
+    "GET /api/v1/shipments/{shipment_id}",
     "POST /api/v1/shipments/{shipment_id}/logger",
     "POST /api/v1/shipments/{shipment_id}/disposition",
     "GET /api/v1/batches",
@@ -212,6 +213,14 @@ def _reads(world: World, role: Role, which: str) -> None:
         world.expect(
             f"GET {path} {which}", role, batches, answer.status_code, _json(answer), "read"
         )
+    # A shipment is read by those who read its case.
+    with world.app.uow() as uow:
+        shipment_id = uow.shipments.find(case_id=case.id)[0].id
+    shipments = authority.may(user, Read.SHIPMENT, where)
+    answer = world.client.get(f"/api/v1/shipments/{shipment_id}", headers=headers)
+    world.expect(
+        f"read shipment {which}", role, shipments, answer.status_code, _json(answer), "read"
+    )
     listing = world.client.get("/api/v1/batches", headers=headers)
     ids = {b["id"] for b in listing.json()} if listing.status_code == 200 else set()
     if (batch_id in ids) is not batches:

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from tests.e2e.pages import sign_in_page
-from veinline.adapters.seed.cases import EQUE_CEL_HK, Driver, barcode
+from veinline.adapters.seed.cases import EQUE_CEL_HK, Driver, barcode, steady_log
 from veinline.bootstrap import App
 from veinline.domain.case import Case, CaseState
 from veinline.entrypoints.http.app import create_app
@@ -201,3 +201,36 @@ def test_a_batch_reads_in_as_many_statements_with_every_step_done_as_with_none(
     sign_in_page(client, "operator")
     page = [_counted(demo_app, lambda b=b: client.get(f"/batches/{b.id}")) for b in batches]
     assert page[0][0] == page[1][0] <= BATCH_PAGE_BOUND, [n for n, _ in page]
+
+
+# A shipment read: the token, the shipment, its case (API 3 on PostgreSQL, 5 on SQLite).
+SHIPMENT_API_BOUND = 5
+
+
+def test_a_shipment_reads_in_as_many_statements_with_many_readings_as_with_few(
+    client: TestClient, demo_app: App, driver: Driver
+) -> None:
+    courier = _token(client, "courier")
+    shipments = []
+    for name, hours in (("short", 0.25), ("long", 60.0)):
+        case = _collected(driver, f"ship-{name}")
+        with demo_app.uow() as uow:
+            shipment = uow.shipments.find(case_id=case.id)[0]
+        csv = steady_log(shipment, demo_app.clock(), hours=hours)
+        demo_app.bus.handle(
+            commands.ImportLoggerData(shipment.id, csv), actor=demo_app.user("courier")
+        )
+        shipments.append(shipment.id)
+    reads = [
+        _counted(demo_app, lambda s=s: client.get(f"/api/v1/shipments/{s}", headers=courier))
+        for s in shipments
+    ]
+    assert reads[0][0] == reads[1][0] <= SHIPMENT_API_BOUND, [n for n, _ in reads]
+    short, long = (answer.json() for _, answer in reads)
+    assert short["reading_count"] == 2 and len(short["readings"]) == 2
+    # 241 readings: the newest 200, newest first, and more on the next page.
+    assert long["reading_count"] == 241 and len(long["readings"]) == 200
+    assert long["readings"][0]["at"] > long["readings"][-1]["at"]
+    assert long["readings_page"]["older"] is True
+    rest = client.get(f"/api/v1/shipments/{shipments[1]}?readings_page=2", headers=courier)
+    assert len(rest.json()["readings"]) == 41 and rest.json()["readings_page"]["older"] is False

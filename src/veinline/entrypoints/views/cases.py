@@ -13,7 +13,7 @@ from veinline.domain.catalog import Product
 from veinline.domain.errors import InvalidInput, NotAllowed, NotFound
 from veinline.domain.user import User
 from veinline.entrypoints.views.ledger import entry_view
-from veinline.services import authority
+from veinline.services import authority, places
 from veinline.services.authority import DataClass, Read, Where
 from veinline.services.unit_of_work import AbstractUnitOfWork, CaseQuery
 
@@ -194,6 +194,48 @@ def case_detail(
                 "assessments": older_assessments,
                 "ledger": older_entries,
             },
+        },
+    }
+
+
+READINGS_LIMIT = 200
+MAX_READINGS_LIMIT = 1000
+
+
+def shipment_detail(
+    uow: AbstractUnitOfWork,
+    shipment_id: str,
+    viewer: User,
+    *,
+    page: int = 1,
+    limit: int = READINGS_LIMIT,
+) -> dict[str, Any]:
+    """One shipment as its case's (or MSC order's) readers may see it, with one page of
+    its logger readings, newest first (a logger file can hold thousands): the shipment
+    and its case, two queries, however many readings."""
+    if not 1 <= limit <= MAX_READINGS_LIMIT:
+        raise InvalidInput(f"readings limit must be 1 to {MAX_READINGS_LIMIT}, not {limit}")
+    if not 1 <= page <= MAX_HISTORY_PAGE:
+        raise InvalidInput(f"readings page must be 1 to {MAX_HISTORY_PAGE:,}, not {page}")
+    size, offset = limit, (page - 1) * limit
+    shipment = uow.shipments.get(shipment_id)
+    if shipment is None:
+        raise NotFound(f"there is no shipment {shipment_id}")
+    # Its case's sites (an MSC order's centre and depot for vials); the shipment just
+    # read is not read again.
+    authority.require_read(viewer, Read.SHIPMENT, places.shipment_where(uow, shipment_id))
+    newest = shipment.readings[::-1]
+    return {
+        **shipment.snapshot(),
+        "blocked": shipment.blocked,
+        "question": shipment.question,
+        "shipper_label": shipment.shipper_type.label,
+        "readings": [{"at": at, "celsius": celsius} for at, celsius in newest[offset:][:size]],
+        "readings_page": {
+            "page": page,
+            "limit": size,
+            "newest_first": True,
+            "older": len(newest) > offset + size,
         },
     }
 

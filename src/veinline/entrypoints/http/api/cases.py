@@ -227,6 +227,26 @@ def scan(
     )
 
 
+@router.get("/shipments/{shipment_id}", tags=["journey"], responses=refusals(401, 403, 404, 422))
+def shipment_detail(
+    shipment_id: str,
+    actor: Actor,
+    application: AppDep,
+    readings_page: Annotated[
+        int, Query(ge=1, le=cases.MAX_HISTORY_PAGE, description="Page of the logger readings.")
+    ] = 1,
+    readings_limit: Annotated[
+        int, Query(ge=1, le=cases.MAX_READINGS_LIMIT, description="Readings per page.")
+    ] = cases.READINGS_LIMIT,
+) -> dict[str, Any]:
+    """A shipment of one of your cases with one page of its logger readings, newest
+    first (`readings_page.older`: more on the next page)."""
+    with application.uow() as uow:
+        return cases.shipment_detail(
+            uow, shipment_id, actor, page=readings_page, limit=readings_limit
+        )
+
+
 @router.post(
     "/shipments/{shipment_id}/logger",
     tags=["journey"],
