@@ -580,3 +580,50 @@ def test_a_trial_answer_says_it_checks_the_indication_only() -> None:
 
 def test_an_approved_product_answer_has_no_trial_note() -> None:
     assert check("eque-cel", "HK", MYELOMA).notes == ()
+
+
+def test_the_facts_a_form_asks_for_come_from_the_criteria_with_units_and_choices() -> None:
+    from veinline.domain import eligibility
+
+    auth = Authorisation(
+        id="x.hk",
+        product_code="x",
+        jurisdiction="HK",
+        regulator="DoH",
+        status=AuthorisationStatus.APPROVED,
+        indication="multiple myeloma",
+        criteria=[
+                {"id": "age", "description": "Adult", "fact": "age_years", "op": ">=", "value": 18},
+                {"id": "dx", "description": "Myeloma", "fact": "diagnosis", "op": "==",
+                 "value": "multiple_myeloma"},
+                {"id": "pi", "description": "Prior PI", "fact": "prior_therapy_classes",
+                 "op": "includes_all", "value": ["proteasome_inhibitor"]},
+                {"id": "hsct", "description": "No HSCT", "fact": "prior_allo_hsct",
+                 "op": "is_false"},
+        ],
+    )  # fmt: skip
+    fields = {f.name: f for f in eligibility.fact_fields([auth])}
+    assert list(fields) == [
+        "age_years", "diagnosis", "prior_therapy_classes", "prior_allo_hsct", "weight_kg",
+    ]  # fmt: skip
+    assert (fields["age_years"].kind, fields["age_years"].unit) == ("number", "years")
+    assert (fields["diagnosis"].kind, fields["diagnosis"].choices) == (
+        "choice",
+        ("multiple_myeloma",),
+    )
+    assert fields["prior_therapy_classes"].kind == "choices"
+    assert fields["prior_allo_hsct"].kind == "yes_no"
+    missing = eligibility.missing_facts(
+        auth, eligibility.parse_patient({"age_years": 40}, today=date(2026, 1, 1))
+    )
+    assert [f.name for f in missing] == ["diagnosis", "prior_therapy_classes", "prior_allo_hsct"]
+    everything = eligibility.parse_patient(
+        {
+            "age_years": 40,
+            "diagnosis": "multiple_myeloma",
+            "prior_therapies": ["unheard-of-drug"],
+            "prior_allo_hsct": False,
+        },
+        today=date(2026, 1, 1),
+    )
+    assert eligibility.missing_facts(auth, everything) == []

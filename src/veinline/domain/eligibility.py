@@ -782,3 +782,82 @@ def evaluate(
         return best
     others = tuple(_summary(r) for r in results if r is not best)
     return replace(best, others=others)
+
+
+# --------------------------------------------------------------- the facts a form asks for
+
+# The unit a number fact is given in (the form shows it beside the field).
+_UNITS = {"age_years": "years", "prior_lines": "lines", "weight_kg": "kg"}
+
+
+@dataclass(frozen=True)
+class FactField:
+    """One patient fact a form asks for: its name in the patient file, its label, how it
+    is given (a number in its unit, one of `choices`, several of them, yes or no, or a
+    word), and why (the criteria that read it)."""
+
+    name: str
+    label: str
+    kind: str  # number, choice, choices, yes_no, text
+    unit: str = ""
+    choices: tuple[str, ...] = ()
+    why: tuple[str, ...] = ()
+
+
+def _field_for(criteria: Sequence[Criterion]) -> FactField:
+    path = criteria[0].fact
+    choices: list[str] = []
+    kinds = set()
+    for criterion in criteria:
+        values = criterion.value if isinstance(criterion.value, list | tuple) else [criterion.value]
+        if criterion.op in (CriterionOp.AT_LEAST, CriterionOp.AT_MOST):
+            kinds.add("number")
+        elif criterion.op in (CriterionOp.IS_TRUE, CriterionOp.IS_FALSE):
+            kinds.add("yes_no")
+        elif criterion.op is CriterionOp.INCLUDES_ALL:
+            kinds.add("choices")
+            choices += [str(v) for v in values if str(v) not in choices]
+        else:
+            kinds.add("choice" if path != "conditions" else "choices")
+            choices += [str(v) for v in values if v is not None and str(v) not in choices]
+    # The first of these the criteria need decides how the fact is given.
+    kind = next((k for k in ("number", "yes_no", "choices", "choice") if k in kinds), "text")
+    if path.startswith("biomarkers."):
+        kind = "text"
+    return FactField(
+        name=path,
+        label=_wording(path).noun,
+        kind=kind,
+        unit=_UNITS.get(path, ""),
+        choices=tuple(choices) if kind in ("choice", "choices") else (),
+        why=tuple(c.description for c in criteria),
+    )
+
+
+def fact_fields(authorisations: Sequence[Authorisation]) -> list[FactField]:
+    """The facts the criteria of these authorisations read, each once, in the order the
+    criteria ask for them; the weight always (the dose is per kg)."""
+    by_fact: dict[str, list[Criterion]] = {}
+    for auth in authorisations:
+        for criterion in auth.criteria_list():
+            by_fact.setdefault(criterion.fact, []).append(criterion)
+    fields = [_field_for(criteria) for criteria in by_fact.values()]
+    if "weight_kg" not in by_fact:
+        fields.append(FactField("weight_kg", "weight", "number", "kg", why=("the dose per kg",)))
+    return fields
+
+
+def missing_facts(authorisation: Authorisation, facts: PatientFacts) -> list[FactField]:
+    """The facts this authorisation's criteria read that the patient file does not give
+    (an unknown drug name is given, and weighed as such: not missing)."""
+    read = {c.fact for c in authorisation.criteria_list()}
+    return [
+        f for f in fact_fields([authorisation]) if f.name in read and _given(facts, f.name) is False
+    ]
+
+
+def _given(facts: PatientFacts, path: str) -> bool | None:
+    try:
+        return facts.fact(path) is not MISSING
+    except _UnknownFact:
+        return None  # a fact no patient file can give: checked by hand, not asked for

@@ -94,6 +94,23 @@ def _evaluate(
     return eligibility.evaluate(case_product, auths, jurisdiction, parsed).to_dict()
 
 
+def _refuse_missing_facts(
+    uow: AbstractUnitOfWork, answer: JsonObject, facts: dict[str, object], today: date
+) -> None:
+    """An enrolment gives every fact the authorisation's criteria read: all the missing
+    ones are named at once (an empty patient file enrols nobody)."""
+    auth = uow.authorisations.get(str(answer.get("authorisation") or ""))
+    if auth is None:
+        return
+    missing = eligibility.missing_facts(auth, eligibility.parse_patient(facts, today=today))
+    if missing:
+        raise InvalidInput(
+            f"the patient's facts are incomplete for {auth.id}: give "
+            + "; ".join(f"{f.label} ({f.name})" for f in missing),
+            fields={f"fact.{f.name}": f"required: {'; '.join(f.why)}" for f in missing},
+        )
+
+
 def transition(
     uow: AbstractUnitOfWork,
     case: Case,
@@ -141,6 +158,7 @@ def enrol_patient(
         if answer["eligible"] is False:
             failed = [c["reason"] for c in answer["criteria"] if c["met"] is False]
             raise InvalidInput("the patient is not eligible: " + "; ".join(failed))
+        _refuse_missing_facts(uow, answer, cmd.patient_facts, today)
         wristband = cmd.wristband_id.strip()
         holding = [
             c.id

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from veinline.bootstrap import App
-from veinline.domain import custody
+from veinline.domain import custody, eligibility
 from veinline.domain.assessment import AssessmentKind
 from veinline.domain.batch import BatchStatus
 from veinline.domain.case import Case, CaseState, RescheduleReason, local_date, parse_zone
@@ -101,24 +101,30 @@ def case_board(
 
 
 @router.get("/cases/new", response_class=HTMLResponse)
-def enrol_page(request: Request, user: WebUser, application: AppDep) -> Response:
+def enrol_page(
+    request: Request,
+    user: WebUser,
+    application: AppDep,
+    product_code: str = "",
+    jurisdiction: str = "",
+) -> Response:
+    """The enrolment form: first the product and jurisdiction, then the patient's facts
+    as fields generated from the criteria of that product's authorisations there."""
+    form = {
+        idempotent.FORM_TOKEN: idempotent.new_form_token(),
+        "product_code": product_code,
+        "jurisdiction": jurisdiction,
+    }
     with application.uow() as uow:
-        context = _enrol_context(uow, user)
-    return render(
-        request,
-        "enrol.html",
-        user=user,
-        error=None,
-        form={idempotent.FORM_TOKEN: idempotent.new_form_token()},
-        **context,
-    )
+        context = _enrol_context(uow, user, form)
+    return render(request, "enrol.html", user=user, error=None, problems={}, form=form, **context)
 
 
 @router.post("/cases/new")
 async def enrol(request: Request, user: WebUser, application: AppDep) -> Response:
     form = await form_of(request)
     try:
-        facts = actions.json_object(form.get("patient_facts", ""), "patient facts")
+        facts = _facts_of(form)
         made = idempotent.once_from_form(
             request,
             application,
@@ -139,7 +145,7 @@ async def enrol(request: Request, user: WebUser, application: AppDep) -> Respons
             location=lambda case: f"/cases/{quote(case.id)}",
         )
     except DomainError as exc:
-        return _enrol_again(request, application, user, form, exc.message)
+        return _enrol_again(request, application, user, form, exc)
     # The same form sent twice made one case: the second submission lands on it.
     return see_other(
         request,
@@ -148,12 +154,72 @@ async def enrol(request: Request, user: WebUser, application: AppDep) -> Respons
     )
 
 
+FACT = "fact."
+
+
+def _facts_of(form: dict[str, str]) -> dict[str, object]:
+    """The patient's facts from the form's fact fields (`fact.<name>`, a choice among
+    several as `fact.<name>.<choice>` ticked), over any given as JSON; every field that
+    cannot be read is named at once."""
+    facts: dict[str, object] = dict(
+        actions.json_object(form.get("patient_facts", "") or "{}", "patient facts")
+    )
+    problems: dict[str, str] = {}
+    ticked: dict[str, list[str]] = {}
+    for key, raw in form.items():
+        if not key.startswith(FACT):
+            continue
+        name, _, choice = key[len(FACT) :].partition("|")
+        value = raw.strip()
+        if choice:
+            if value:
+                ticked.setdefault(name, []).append(choice)
+            continue
+        if not value:
+            continue
+        kind = form.get(f"kind.{name}", "text")
+        if kind == "number":
+            try:
+                number = float(value)
+            except ValueError:
+                problems[key] = f"a number, not {value!r}"
+                continue
+            facts[name] = int(number) if number.is_integer() else number
+        elif kind == "yes_no":
+            facts[name] = value == "yes"
+        elif name.startswith("biomarkers."):
+            facts.setdefault("biomarkers", {})
+            biomarkers = facts["biomarkers"]
+            if isinstance(biomarkers, dict):
+                biomarkers[name.partition(".")[2]] = value
+        else:
+            facts[name] = value
+    for name, choices in ticked.items():
+        facts[name] = choices
+    if problems:
+        raise InvalidInput(
+            "some facts cannot be read: "
+            + "; ".join(f"{k[len(FACT) :]}: {v}" for k, v in problems.items()),
+            fields=problems,
+        )
+    return facts
+
+
 def _enrol_again(
-    request: Request, application: App, user: User, form: dict[str, str], error: str
+    request: Request, application: App, user: User, form: dict[str, str], refused: DomainError
 ) -> Response:
     with application.uow() as uow:
-        context = _enrol_context(uow, user)
-    return render(request, "enrol.html", status=422, user=user, error=error, form=form, **context)
+        context = _enrol_context(uow, user, form)
+    return render(
+        request,
+        "enrol.html",
+        status=422,
+        user=user,
+        error=refused.message,
+        problems=dict(refused.fields),
+        form=form,
+        **context,
+    )
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
@@ -370,7 +436,7 @@ async def disposition(
     )
 
 
-def _enrol_context(uow: AbstractUnitOfWork, user: User) -> dict[str, Any]:
+def _enrol_context(uow: AbstractUnitOfWork, user: User, form: dict[str, str]) -> dict[str, Any]:
     products = [p for p in catalogue.product_summaries(uow) if p["modality"] == "autologous_car_t"]
     # Only the treatment centres where this user enrols (services/authority.py).
     sites = [
@@ -384,7 +450,27 @@ def _enrol_context(uow: AbstractUnitOfWork, user: User) -> dict[str, Any]:
         )
     ]
     physicians = [u for u in uow.users.list() if u.role is Role.PHYSICIAN]
-    return {"products": products, "treatment_sites": sites, "physicians": physicians}
+    # The facts asked for follow the product and jurisdiction chosen (the first ones
+    # until the user chooses: the form has no script to change them as one picks).
+    codes = [str(p["code"]) for p in products]
+    product = form.get("product_code") or (codes[0] if codes else "")
+    if product not in codes and codes:
+        product = codes[0]
+    form["product_code"] = product
+    auths = uow.authorisations.find(product_code=product)
+    jurisdictions = sorted({a.jurisdiction.upper() for a in auths})
+    jurisdiction = (form.get("jurisdiction") or "").upper()
+    if jurisdiction not in jurisdictions:
+        jurisdiction = jurisdictions[0] if jurisdictions else jurisdiction
+    form["jurisdiction"] = jurisdiction
+    fields = eligibility.fact_fields([a for a in auths if a.jurisdiction.upper() == jurisdiction])
+    return {
+        "products": products,
+        "jurisdictions": jurisdictions,
+        "treatment_sites": sites,
+        "physicians": physicians,
+        "fact_fields": fields,
+    }
 
 
 def _scan_places(

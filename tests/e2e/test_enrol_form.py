@@ -1,0 +1,122 @@
+"""The enrolment form asks for the patient's facts as fields generated from the product's
+criteria (with units and choices) and refuses an incomplete set naming every missing
+fact at once; an empty set of facts enrols nobody, through the page or the API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.e2e.pages import sign_in_page
+from veinline.bootstrap import App
+from veinline.entrypoints.http.app import create_app
+
+
+@pytest.fixture
+def client(demo_app: App) -> Iterator[TestClient]:
+    with TestClient(create_app(demo_app)) as test_client:
+        yield test_client
+
+
+def _cases(app: App) -> int:
+    with app.uow() as uow:
+        return len(uow.cases.list())
+
+
+def _form(**facts: str) -> dict[str, str]:
+    return {
+        "product_code": "eque-cel",
+        "jurisdiction": "HK",
+        "treatment_site": "demo-hk-treatment",
+        "patient_name": "Fielded Patient",
+        "wristband_id": "WB-FIELD-1",
+        "treating_physician": "physician",
+        "consent_given": "on",
+        "consent_date": "2026-03-01",
+        "kind.age_years": "number",
+        "kind.diagnosis": "choice",
+        "kind.disease_status": "choice",
+        "kind.prior_lines": "number",
+        "kind.prior_therapy_classes": "choices",
+        "kind.weight_kg": "number",
+        **facts,
+    }
+
+
+COMPLETE = {
+    "fact.age_years": "61",
+    "fact.diagnosis": "multiple_myeloma",
+    "fact.disease_status": "relapsed_refractory",
+    "fact.prior_lines": "4",
+    "fact.prior_therapy_classes|proteasome_inhibitor": "on",
+    "fact.prior_therapy_classes|immunomodulatory_agent": "on",
+    "fact.weight_kg": "68",
+}
+
+
+def test_the_form_asks_the_criteria_facts_with_units_and_choices(client: TestClient) -> None:
+    sign_in_page(client, "coordinator")
+    page = client.get("/cases/new", params={"product_code": "eque-cel", "jurisdiction": "HK"})
+    text = page.text
+    assert 'name="fact.age_years" type="number"' in text and "Age (years)" in text
+    assert '<option value="multiple_myeloma"' in text
+    assert 'name="fact.prior_therapy_classes|proteasome_inhibitor"' in text
+    assert "Weight (kg)" in text and "the dose per kg" in text
+    # Another product's criteria ask other facts (zevor-cel in the US: no age criterion).
+    other = client.get("/cases/new", params={"product_code": "zevor-cel", "jurisdiction": "US"})
+    assert 'name="fact.age_years"' not in other.text and 'name="fact.diagnosis"' in other.text
+
+
+def test_an_empty_set_of_facts_is_refused_naming_every_missing_one(
+    client: TestClient, demo_app: App
+) -> None:
+    sign_in_page(client, "coordinator")
+    refused = client.post("/cases/new", data=_form())
+    assert refused.status_code == 422
+    for fact in ("age", "diagnosis", "disease status", "number of prior lines", "prior therapy"):
+        assert fact in refused.text, fact
+    assert 'data-testid="problem-age_years"' in refused.text
+    assert 'data-testid="problem-diagnosis"' in refused.text
+    partial = client.post(
+        "/cases/new", data=_form(**{"fact.age_years": "61", "fact.weight_kg": "68"})
+    )
+    assert partial.status_code == 422 and 'value="61"' in partial.text
+    assert 'data-testid="problem-age_years"' not in partial.text
+    assert _cases(demo_app) == 0
+    done = client.post("/cases/new", data=_form(**COMPLETE), follow_redirects=False)
+    assert done.status_code == 303, done.text
+    with demo_app.uow() as uow:
+        (case,) = uow.cases.list()
+        assert case.patient_facts["prior_therapy_classes"] == [
+            "proteasome_inhibitor",
+            "immunomodulatory_agent",
+        ]
+        assert case.patient_facts["age_years"] == 61 and case.weight_kg == 68
+
+
+def test_the_api_refuses_an_empty_set_of_facts(client: TestClient, demo_app: App) -> None:
+    token = client.post(
+        "/api/v1/auth/token", data={"username": "coordinator", "password": "veinline-demo"}
+    ).json()["access_token"]
+    answer = client.post(
+        "/api/v1/cases",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "product_code": "eque-cel",
+            "jurisdiction": "HK",
+            "treatment_site": "demo-hk-treatment",
+            "patient_name": "Empty Facts",
+            "wristband_id": "WB-EMPTY-1",
+            "treating_physician": "physician",
+            "consent_given": True,
+            "consent_date": "2026-03-01",
+            "patient_facts": {},
+        },
+    )
+    assert answer.status_code == 422
+    message = answer.json()["message"]
+    assert message.startswith("the patient's facts are incomplete for eque-cel.hk: give age")
+    assert "diagnosis" in message and "prior_therapy_classes" in message
+    assert _cases(demo_app) == 0
