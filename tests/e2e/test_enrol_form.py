@@ -120,3 +120,22 @@ def test_the_api_refuses_an_empty_set_of_facts(client: TestClient, demo_app: App
     assert message.startswith("the patient's facts are incomplete for eque-cel.hk: give age")
     assert "diagnosis" in message and "prior_therapy_classes" in message
     assert _cases(demo_app) == 0
+
+
+def test_the_physicians_confirmation_starts_with_the_facts_as_enrolled(
+    client: TestClient, demo_app: App
+) -> None:
+    sign_in_page(client, "coordinator")
+    done = client.post("/cases/new", data=_form(**COMPLETE), follow_redirects=False)
+    assert done.status_code == 303
+    sign_in_page(client, "physician")
+    page = client.get(done.headers["location"]).text
+    form = page[page.index('data-action="confirm_eligibility"') :]
+    assert "patient facts (as enrolled; change what is new)" in form
+    assert "&#34;age_years&#34;: 61" in form or '"age_years": 61' in form
+    confirmed = client.post(
+        done.headers["location"] + "/actions/confirm_eligibility", data={}, follow_redirects=False
+    )
+    assert confirmed.status_code == 303
+    with demo_app.uow() as uow:
+        assert uow.cases.list()[0].state.value == "eligible"

@@ -10,6 +10,7 @@ field, so nothing is typed or scanned twice at the bedside.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -557,7 +558,13 @@ def _action_form(
             spec["options"] = [(r.value, r.label) for r in RescheduleReason]
         elif name == "note" and case.state is not CaseState.APHERESIS_BOOKED:
             continue
-        elif name in ("patient_facts", "planned"):
+        elif name == "patient_facts":
+            # The physician confirms the facts as enrolled (re-weighed against the
+            # catalogue now) and changes only what is new; the form starts with them.
+            spec["type"] = "textarea"
+            spec["label"] = "patient facts (as enrolled; change what is new)"
+            spec["value"] = json.dumps(case.patient_facts, ensure_ascii=False, indent=1)
+        elif name == "planned":
             spec["type"] = "textarea"
         if sent is not None and name not in _SECRET_FIELDS and name in sent:
             spec["value"] = sent[name]
