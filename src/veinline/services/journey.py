@@ -97,13 +97,17 @@ def _evaluate(
 def _refuse_missing_facts(
     uow: AbstractUnitOfWork, answer: JsonObject, facts: dict[str, object], today: date
 ) -> None:
-    """An enrolment gives every fact the authorisation's criteria read: all the missing
-    ones are named at once (an empty patient file enrols nobody)."""
+    """An enrolment gives at least one fact the authorisation's criteria read: a patient
+    file with none of them enrols nobody, and the refusal names every one at once. A
+    file missing some is enrolled undetermined; the physician gives the rest when
+    confirming eligibility, which is refused while undetermined (the enrolment page asks
+    for all of them before it sends: docs/architecture.md, "Enrolment")."""
     auth = uow.authorisations.get(str(answer.get("authorisation") or ""))
     if auth is None:
         return
+    read = {c.fact for c in auth.criteria_list()}
     missing = eligibility.missing_facts(auth, eligibility.parse_patient(facts, today=today))
-    if missing:
+    if missing and len(missing) == len(read):
         raise InvalidInput(
             f"the patient's facts are incomplete for {auth.id}: give "
             + "; ".join(f"{f.label} ({f.name})" for f in missing),

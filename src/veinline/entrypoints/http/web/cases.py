@@ -126,6 +126,7 @@ async def enrol(request: Request, user: WebUser, application: AppDep) -> Respons
     form = await form_of(request)
     try:
         facts = _facts_of(form)
+        _refuse_unanswered(application, user, form, facts)
         made = idempotent.once_from_form(
             request,
             application,
@@ -204,6 +205,35 @@ def _facts_of(form: dict[str, str]) -> dict[str, object]:
             fields=problems,
         )
     return facts
+
+
+def _refuse_unanswered(
+    application: App, user: User, form: dict[str, str], facts: dict[str, object]
+) -> None:
+    """The form asks for every fact the criteria read (each field `required`); a form
+    sent without some (an old browser, a script) is refused naming all of them at once,
+    before anything is recorded."""
+    with application.uow() as uow:
+        fields = _enrol_context(uow, user, dict(form))["fact_fields"]
+    biomarkers = facts.get("biomarkers")
+    missing = [
+        f
+        for f in fields
+        if f.name not in facts
+        and not (
+            f.name.startswith("biomarkers.")
+            and isinstance(biomarkers, dict)
+            and f.name.partition(".")[2] in biomarkers
+        )
+        and not (f.name == "prior_therapy_classes" and "prior_therapies" in facts)
+        and not (f.name == "age_years" and "birth_date" in facts)
+    ]
+    if missing:
+        raise InvalidInput(
+            "give every fact the criteria read: "
+            + "; ".join(f"{f.label} ({f.name})" for f in missing),
+            fields={f"fact.{f.name}": f"required: {'; '.join(f.why)}" for f in missing},
+        )
 
 
 def _enrol_again(
