@@ -124,8 +124,7 @@ def app(database_url: str, tmp_path: Path, clock: FixedClock) -> Iterator[App]:
         migrate="always",
     )
     yield application
-    application.jobs.stop()
-    application.engine.dispose()
+    application.close()
 
 
 @pytest.fixture

@@ -6,24 +6,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from veinline.adapters import crypto, database, orm
-from veinline.adapters.jobs import SqlJobStore
 from veinline.adapters.passwords import Argon2Hasher
 from veinline.adapters.repository import SqlAlchemyUnitOfWork
-from veinline.adapters.seed.release_panels import default_tests
 from veinline.config import Settings
 from veinline.domain.errors import DomainError, NotFound
-from veinline.domain.job import JobKind
-from veinline.domain.ledger import JsonObject
-from veinline.domain.planning_records import TRIAGE_SETTINGS_ID
 from veinline.domain.user import SYSTEM_USERNAME, User
-from veinline.services import handlers, jobs
-from veinline.services.handlers import Clock, PasswordHasher
-from veinline.services.messagebus import MessageBus
+
+if TYPE_CHECKING:
+    from veinline.domain.ledger import JsonObject
+    from veinline.services.handlers import Clock, PasswordHasher
+    from veinline.services.jobs import JobRunner
+    from veinline.services.messagebus import MessageBus
+
+# The message bus (every handler, every command) and the job runner are built on first
+# use: a command that only reads (`veinline catalog list`) never imports them
+# (docs/architecture.md, "Entrypoints"; tests/unit/test_cli_start.py).
 
 
 def utc_now() -> datetime:
@@ -43,9 +47,52 @@ class App:
     sessions: sessionmaker[Session]
     clock: Clock
     hasher: PasswordHasher
-    bus: MessageBus
-    # Long work off the request path; its threads start on the first job submitted.
-    jobs: jobs.JobRunner
+
+    @cached_property
+    def bus(self) -> MessageBus:
+        """The message bus: every command through its handler, its ledger entry in the
+        same transaction."""
+        from veinline.adapters.seed.release_panels import default_tests
+        from veinline.services.messagebus import MessageBus
+
+        return MessageBus(
+            self.uow,
+            {"clock": self.clock, "hasher": self.hasher, "release_panels": default_tests},
+        )
+
+    @cached_property
+    def jobs(self) -> JobRunner:
+        """Long work off the request path (services/jobs.py); its threads start on the
+        first job submitted, or with the server."""
+        from veinline.adapters.jobs import SqlJobStore
+        from veinline.domain.job import JobKind
+        from veinline.domain.planning_records import TRIAGE_SETTINGS_ID
+        from veinline.services import jobs
+
+        def weights_version() -> JsonObject:
+            # A plan depends on the triage weights in force: new weights, a new plan.
+            with self.uow() as uow:
+                settings = uow.triage.get(TRIAGE_SETTINGS_ID)
+            return {"weights_version": settings.version if settings else 0}
+
+        return jobs.JobRunner(
+            SqlJobStore(self.engine),
+            {
+                JobKind.SWEEP: jobs.run_sweep,
+                JobKind.PLAN: jobs.plan_work(
+                    lambda cmd, actor: self.bus.handle(cmd, actor=actor), self.user
+                ),
+            },
+            clock=self.clock,
+            cache_context={JobKind.PLAN: weights_version},
+            threads=self.settings.job_threads,
+        )
+
+    def close(self) -> None:
+        """Stop the job runner's threads (if they ever started) and close connections."""
+        if "jobs" in self.__dict__:
+            self.jobs.stop()
+        self.engine.dispose()
 
     def uow(self) -> SqlAlchemyUnitOfWork:
         return SqlAlchemyUnitOfWork(self.sessions, self.clock)
@@ -61,6 +108,8 @@ class App:
         return self.user(SYSTEM_USERNAME)
 
     def migrate(self) -> None:
+        from veinline.services import handlers
+
         database.upgrade(self.engine)
         # SQLite: fold the write-ahead log into the file, so a value the upgrade sealed
         # does not linger there in clear.
@@ -89,43 +138,12 @@ def bootstrap(
     engine = database.make_engine(settings.database_url)
     crypto.attach(engine, keyring)
     sessions = database.session_factory(engine)
-    hasher = hasher or Argon2Hasher()
-    bus = MessageBus(
-        lambda: SqlAlchemyUnitOfWork(sessions, clock),
-        {"clock": clock, "hasher": hasher, "release_panels": default_tests},
-    )
-
-    def user(username: str) -> User:
-        with SqlAlchemyUnitOfWork(sessions, clock) as uow:
-            found = uow.users.get(username)
-        if found is None:
-            raise NotFound(f"there is no user {username}")
-        return found
-
-    def weights_version() -> JsonObject:
-        # A plan depends on the triage weights in force: new weights, a new plan.
-        with SqlAlchemyUnitOfWork(sessions, clock) as uow:
-            settings = uow.triage.get(TRIAGE_SETTINGS_ID)
-        return {"weights_version": settings.version if settings else 0}
-
-    runner = jobs.JobRunner(
-        SqlJobStore(engine),
-        {
-            JobKind.SWEEP: jobs.run_sweep,
-            JobKind.PLAN: jobs.plan_work(lambda cmd, actor: bus.handle(cmd, actor=actor), user),
-        },
-        clock=clock,
-        cache_context={JobKind.PLAN: weights_version},
-        threads=settings.job_threads,
-    )
     app = App(
         settings=settings,
         engine=engine,
         sessions=sessions,
         clock=clock,
-        hasher=hasher,
-        bus=bus,
-        jobs=runner,
+        hasher=hasher or Argon2Hasher(),
     )
     if migrate == "always" or (migrate == "auto" and settings.is_embedded):
         if not database.is_current(engine):

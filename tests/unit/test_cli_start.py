@@ -29,15 +29,26 @@ HEAVY = (
     "simpy",
     "alembic",
 )
+# veinline's own modules a reading command needs none of: every handler and command (the
+# bus, built on first use), the job runner, the planner, the other command groups.
+LAZY = (
+    "veinline.services.messagebus",
+    "veinline.services.commands",
+    "veinline.services.jobs",
+    "veinline.planning",
+    "veinline.entrypoints.cli.journey",
+    "veinline.entrypoints.cli.manufacturing",
+)
 
 # Imports the modules named first (none, but for the probe's own test), runs one command
 # in-process, then prints its exit code and which of HEAVY are in sys.modules.
 PROBE = """
 import importlib, json, sys
 heavy = json.loads(sys.argv[1])
-for name in filter(None, sys.argv[2].split(",")):
+watched = json.loads(sys.argv[2])
+for name in filter(None, sys.argv[3].split(",")):
     importlib.import_module(name)
-sys.argv = ["veinline", *sys.argv[3:]]
+sys.argv = ["veinline", *sys.argv[4:]]
 import veinline.entrypoints.cli.main as cli
 try:
     cli.main()
@@ -46,13 +57,14 @@ except SystemExit as stop:
 else:
     code = 0
 loaded = sorted({name.split(".")[0] for name in sys.modules} & set(heavy))
-sys.stderr.write(json.dumps({"code": code, "loaded": loaded}) + "\\n")
+lazy = sorted(set(watched) & set(sys.modules))
+sys.stderr.write(json.dumps({"code": code, "loaded": loaded, "lazy": lazy}) + "\\n")
 """
 
 
 def _probe(*args: str, database_url: str, preload: str = "") -> dict[str, object]:
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(HEAVY), preload, *args],
+        [sys.executable, "-c", PROBE, json.dumps(HEAVY), json.dumps(LAZY), preload, *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -86,6 +98,8 @@ def test_a_command_that_needs_no_heavy_library_does_not_import_one(
     result = _probe(*args, database_url=database_url)
     assert result["code"] == 0
     assert result["loaded"] == []
+    if args != ("--help",):  # the help lists every group, so imports every group module
+        assert result["lazy"] == []
 
 
 def test_the_probe_sees_a_heavy_import() -> None:
@@ -93,6 +107,36 @@ def test_the_probe_sees_a_heavy_import() -> None:
     result = _probe("--help", database_url="sqlite://", preload="scipy.optimize")
     assert result["code"] == 0
     assert result["loaded"] == ["numpy", "scipy"]
+    # The help lists every group: all their modules are imported for it.
+    assert "veinline.entrypoints.cli.journey" in _names(result["lazy"])
+
+
+def test_a_command_that_changes_a_record_builds_the_bus(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'v.db'}"
+    result = _probe("catalog", "load", database_url=database_url)
+    assert result["code"] == 0
+    assert {"veinline.services.messagebus", "veinline.services.commands"} <= _names(result["lazy"])
+
+
+def _names(found: object) -> set[str]:
+    assert isinstance(found, list)
+    return {str(name) for name in found}
+
+
+def test_each_group_module_registers_the_names_the_start_looks_up() -> None:
+    import importlib
+
+    import typer
+
+    from veinline.entrypoints.cli.main import GROUPS, command_name
+
+    for module, names in GROUPS.items():
+        probe = typer.Typer()
+        importlib.import_module(f"veinline.entrypoints.cli.{module}").register(probe)
+        registered = [i.name for i in probe.registered_groups] + [
+            command_name(i) for i in probe.registered_commands
+        ]
+        assert sorted(str(n) for n in registered) == sorted(names), module
 
 
 def test_the_root_app_holds_only_the_group_asked_for() -> None:

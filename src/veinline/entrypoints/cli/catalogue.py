@@ -8,7 +8,6 @@ import typer
 from rich.table import Table
 
 from veinline.entrypoints.cli.context import cli_context
-from veinline.services import commands
 
 if TYPE_CHECKING:
     from veinline.bootstrap import App
@@ -156,6 +155,8 @@ def catalog_set(
     reason: Annotated[str, typer.Option(help="Why (recorded in the ledger).")],
 ) -> None:
     """Change one field of a product (an administrator's correction), with a reason."""
+    from veinline.services import commands
+
     cli = cli_context()
     product = cli.handle(
         commands.SetProductField(code=code, field=field, value=value, reason=reason)

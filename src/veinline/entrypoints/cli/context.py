@@ -22,10 +22,10 @@ from rich.console import Console
 
 from veinline.domain.errors import DomainError
 from veinline.domain.user import SYSTEM_USERNAME
-from veinline.services import commands
 
 if TYPE_CHECKING:
     from veinline.bootstrap import App
+    from veinline.services import commands
 
 
 # A signature's password for scripted runs (the README's test, a demo script), read
@@ -113,8 +113,7 @@ class CliContext:
     def forget(self) -> None:
         """Drop the application (closing its connections) and act as `system` again."""
         if self.built is not None:
-            self.built.jobs.stop()
-            self.built.engine.dispose()
+            self.built.close()
         self.built = None
         self.acting_user = SYSTEM_USERNAME
 

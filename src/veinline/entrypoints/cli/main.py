@@ -11,37 +11,18 @@ registers itself here; what they share is `context.CliContext`.
 from __future__ import annotations
 
 import copy
+import importlib
 import sys
 from collections.abc import Sequence
 from typing import Annotated
 
 import typer
+from typer.models import CommandInfo
 
 from veinline.domain.user import SYSTEM_USERNAME
-from veinline.entrypoints.cli import (
-    backup,
-    catalogue,
-    db,
-    grading,
-    identifiers,
-    inventory,
-    isbt,
-    jobs,
-    journey,
-    ledger,
-    manufacturing,
-    planning,
-    planning_records,
-    reports,
-    server,
-    simulation,
-    trials,
-    users,
-    work,
-)
 from veinline.entrypoints.cli.context import cli_context
 
-app = typer.Typer(
+_root = typer.Typer(
     name="veinline",
     help=(
         "veinline carries a patient's cells from the treatment centre through collection,\n"
@@ -55,7 +36,7 @@ app = typer.Typer(
 )
 
 
-@app.callback()
+@_root.callback()
 def _global(
     acting_user: Annotated[
         str,
@@ -69,45 +50,82 @@ def _global(
     cli_context().act_as(acting_user)
 
 
-# The order of registration is the order of `veinline --help`.
-for group in (
-    server,
-    db,
-    backup,
-    ledger,
-    isbt,
-    catalogue,
-    users,
-    identifiers,
-    journey,
-    manufacturing,
-    inventory,
-    trials,
-    planning_records,
-    planning,
-    simulation,
-    jobs,
-    reports,
-    grading,
-    work,
-):
-    group.register(app)
+# Each command group's module, in the order of `veinline --help`, and the names it
+# registers (groups and commands). A command imports only its own module (and what that
+# imports); the whole app, every module, is built for the help, a misspelt name and the
+# tests. tests/unit/test_cli_start.py checks the names against what each module registers.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "server": ("serve",),
+    "db": ("db",),
+    "backup": ("backup", "restore"),
+    "ledger": ("ledger", "sign"),
+    "isbt": ("isbt",),
+    "catalogue": ("catalog", "demo"),
+    "users": ("user", "token"),
+    "identifiers": ("identifier",),
+    "journey": ("case", "custody", "shipment", "eligibility", "fhir", "label"),
+    "manufacturing": ("process", "spec", "batch", "coa"),
+    "inventory": ("inventory",),
+    "trials": ("trial", "report"),
+    "planning_records": ("planning",),
+    "planning": ("plan", "replan"),
+    "simulation": ("simulate", "sweep"),
+    "jobs": ("job",),
+    "reports": ("report",),
+    "grading": ("grade",),
+    "work": ("work",),
+}
+
+
+def _built(modules: Sequence[str]) -> typer.Typer:
+    """The root app (its `--as` callback) with these modules' groups and commands."""
+    root = copy.copy(_root)
+    root.registered_groups = []
+    root.registered_commands = []
+    for name in modules:
+        importlib.import_module(f"veinline.entrypoints.cli.{name}").register(root)
+    return root
+
+
+_whole: typer.Typer | None = None
+
+
+def whole_app() -> typer.Typer:
+    """Every group and command: `veinline --help`, and what the tests invoke."""
+    global _whole
+    if _whole is None:
+        _whole = _built(list(GROUPS))
+    return _whole
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # `app`, the whole app, is built on first use (PEP 562), not on import.
+    if name == "app":
+        return whole_app()
+    raise AttributeError(name)
 
 
 def command_app(args: Sequence[str]) -> typer.Typer:
     """The root app holding only the group or command `args` name, or the whole app when
-    they name none (no arguments, --help, a misspelt name). Typer turns every registered
-    command into a Click command on each start, reading each function's signature; doing
-    it for the one command asked for keeps the start short. What runs is the same."""
+    they name none (no arguments, --help, a misspelt name). Only the module registering
+    that name is imported, and Typer turns only that command into a Click command (it
+    reads each function's signature on every start). What runs is the same."""
     name = _command_name(args)
-    groups = [info for info in app.registered_groups if info.name == name]
-    commands = [info for info in app.registered_commands if info.name == name]
-    if name is None or not (groups or commands):
-        return app
-    narrow = copy.copy(app)
-    narrow.registered_groups = groups
-    narrow.registered_commands = commands
+    modules = [module for module, names in GROUPS.items() if name in names]
+    if not modules:
+        return whole_app()
+    narrow = _built(modules)
+    narrow.registered_groups = [i for i in narrow.registered_groups if i.name == name]
+    narrow.registered_commands = [i for i in narrow.registered_commands if command_name(i) == name]
     return narrow
+
+
+def command_name(info: CommandInfo) -> str | None:
+    """A command's name as Typer gives it: its own, or its function's (`serve`)."""
+    if info.name:
+        return info.name
+    callback = info.callback
+    return callback.__name__.lower().replace("_", "-") if callback else None
 
 
 def _command_name(args: Sequence[str]) -> str | None:
@@ -125,4 +143,4 @@ def main() -> None:
     command_app(sys.argv[1:])()
 
 
-__all__ = ["app", "command_app", "main"]
+__all__ = ["GROUPS", "command_app", "command_name", "main", "whole_app"]
