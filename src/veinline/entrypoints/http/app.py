@@ -20,7 +20,10 @@ def create_app(application: App) -> FastAPI:
     """The ASGI app for one bootstrapped veinline."""
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The bus is built on first use; the server builds it now, so a handler without
+        # a rule in the authority table stops the start, not a request.
+        _ = application.bus
         # The job runner's threads: jobs queued before a restart run now, and jobs cut
         # short by it are marked interrupted (services/jobs.py).
         application.jobs.start()
@@ -38,6 +41,8 @@ def create_app(application: App) -> FastAPI:
         redoc_url=None,
     )
     app.state.veinline = application
+    # Plan id → its FIFO baseline's measures (entrypoints/http/web/planning.py).
+    app.state.plan_baselines = {}
     app.add_middleware(security.SecurityHeaders)
     errors.install(app)
     # Bodies are bounded before any route reads them (413 over the limit).
