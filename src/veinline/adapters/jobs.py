@@ -109,6 +109,14 @@ class SqlJobStore:
 
     def claim(self, worker: str, now: datetime) -> Job | None:
         """Take the oldest queued job for `worker`, or None when none waits."""
+        # An idle runner looks every few seconds: a read first, so looking takes no
+        # write lock (SQLite's BEGIN IMMEDIATE would hold every writer back meanwhile).
+        with self.engine.connect().execution_options(**{READ_ONLY: True}) as connection:
+            waiting = connection.execute(
+                select(jobs.c.id).where(jobs.c.state == JobState.QUEUED.value).limit(1)
+            ).first()
+        if waiting is None:
+            return None
         with self.engine.begin() as connection:
             chosen = connection.execute(
                 select(jobs.c.id)
