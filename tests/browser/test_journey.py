@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -215,10 +214,17 @@ def test_a_case_goes_from_enrolment_to_follow_up_through_the_pages(
     # the centre's today, neither "before the infusion" nor "in the future".
     demo_app.clock.now = datetime(2026, 3, 2, 23, 30, tzinfo=UTC)  # type: ignore[attr-defined]
     _sign_in(page, base, "nurse", case_path)
+    # CRS findings as the scale's own fields (domain/grading), chosen before they show.
+    choose = page.get_by_test_id("assess-choose")
+    choose.get_by_label("Assessment").select_option("crs")
+    choose.get_by_role("button", name="Show its findings").click()
     form = page.locator("form[data-action='assess']")
     expect(form.locator("[name='assessed_on']")).to_have_value("2026-03-03")
-    form.locator("[name='kind']").select_option("crs")
-    form.locator("[name='inputs']").fill(json.dumps(_CRS_NONE))
+    form.locator("[name='finding.temperature_c']").fill(str(_CRS_NONE["temperature_c"]))
+    form.locator("[name='finding.fever_masked_by_treatment']").select_option("no")
+    form.locator("[name='finding.hypotension']").select_option("no")
+    form.locator("[name='finding.oxygen.device']").select_option("none")
+    form.locator("[name='finding.death_from_crs']").select_option("no")
     form.get_by_role("button", name="Grade and record").click()
     expect(page.get_by_test_id("assessments")).to_contain_text("2026-03-03")
     _shot(page, "case-follow-up")

@@ -139,3 +139,51 @@ def test_the_physicians_confirmation_starts_with_the_facts_as_enrolled(
     assert confirmed.status_code == 303
     with demo_app.uow() as uow:
         assert uow.cases.list()[0].state.value == "eligible"
+
+
+def test_grading_findings_are_the_scales_fields_and_every_problem_is_named_at_once(
+    client: TestClient, demo_app: App
+) -> None:
+    from veinline.adapters.seed.cases import EQUE_CEL_HK, Driver
+    from veinline.domain.case import CaseState
+
+    driver = Driver(demo_app.bus, demo_app.user, demo_app.clock)
+    case = driver.advance(
+        driver.enrol(EQUE_CEL_HK, patient_name="Graded Fields", wristband="WB-GF-1"),
+        EQUE_CEL_HK,
+        CaseState.INFUSED,
+    )
+    sign_in_page(client, "nurse")
+    page = client.get(f"/cases/{case.id}", params={"assess": "crs"}).text
+    assert 'name="finding.temperature_c"' in page and "(°C)" in page
+    assert (
+        'name="finding.oxygen.device"' in page
+        and '<option value="high_flow_nasal_cannula">' in page
+    )
+    assert 'name="finding.vasopressors|norepinephrine"' in page
+    today = demo_app.clock().date().isoformat()
+    refused = client.post(
+        f"/cases/{case.id}/assessments",
+        data={"kind": "crs", "assessed_on": today, "finding.temperature_c": "hot"},
+    )
+    text = refused.text
+    # Both problems at once: the unreadable temperature and the missing death_from_crs.
+    assert "temperature_c" in text and "death_from_crs" in text
+    with demo_app.uow() as uow:
+        assert uow.assessments.find(case_id=case.id) == []
+    done = client.post(
+        f"/cases/{case.id}/assessments",
+        data={
+            "kind": "crs",
+            "assessed_on": today,
+            "finding.temperature_c": "38.6",
+            "finding.hypotension": "no",
+            "finding.oxygen.device": "none",
+            "finding.death_from_crs": "no",
+        },
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    with demo_app.uow() as uow:
+        (recorded,) = uow.assessments.find(case_id=case.id)
+    assert recorded.inputs["oxygen"] == {"device": "none"} and recorded.result["grade"] == 1

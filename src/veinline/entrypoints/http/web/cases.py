@@ -157,6 +157,78 @@ async def enrol(request: Request, user: WebUser, application: AppDep) -> Respons
 
 
 FACT = "fact."
+FINDING = "finding."
+
+
+def finding_fields(kind: str) -> list[dict[str, Any]]:
+    """The fields of a grading scale's findings for a form, an object's fields named
+    `parent.child`; empty for a kind whose input is not declared field by field (lists
+    of lesions or measurements: RECIST, IMWG; survival and adverse events), which the
+    form takes as JSON."""
+    from veinline.domain import grading
+
+    if kind not in grading.KINDS:
+        return []
+    declared = grading.fields(kind)
+    if any(f.type == "objects" for f in declared):
+        return []
+    shown: list[dict[str, Any]] = []
+    for f in declared:
+        for name, field in (
+            [(f"{f.name}.{sub.name}", sub) for sub in f.fields]
+            if f.type == "object"
+            else [(f.name, f)]
+        ):
+            shown.append(
+                {
+                    "name": name,
+                    "label": name.replace(".", ": ").replace("_", " "),
+                    "type": field.type,
+                    "unit": field.unit,
+                    "choices": list(field.choices),
+                    "required": f.required and field.required,
+                    "needed": field.requirement(),
+                    "description": field.description,
+                    "range": field.range_text(),
+                }
+            )
+    return shown
+
+
+def _findings_of(form: dict[str, str]) -> dict[str, object]:
+    """The findings from the form's fields (`finding.<name>`, ticked choices as
+    `finding.<name>|<choice>`), or from its JSON box when it has no fields. A number
+    that cannot be read is passed on as written, so that the scale's own check names it
+    with every other problem at once."""
+    if not any(k.startswith(FINDING) for k in form):
+        return actions.json_object(form.get("inputs", ""), "the findings")
+    by_name = {f["name"]: f for f in finding_fields(form.get("kind", ""))}
+    findings: dict[str, object] = {}
+    for name, field in by_name.items():
+        if field["type"] == "texts":
+            value: object = [c for c in field["choices"] if form.get(f"{FINDING}{name}|{c}")]
+        else:
+            raw = form.get(FINDING + name, "").strip()
+            if not raw:
+                continue
+            if field["type"] == "boolean":
+                value = raw == "yes"
+            elif field["type"] in ("number", "integer"):
+                try:
+                    number = float(raw)
+                    value = int(number) if number.is_integer() else number
+                except ValueError:
+                    value = raw
+            else:
+                value = raw
+        parent, dot, child = name.partition(".")
+        if dot:
+            nested = findings.setdefault(parent, {})
+            if isinstance(nested, dict):
+                nested[child] = value
+        else:
+            findings[name] = value
+    return findings
 
 
 def _facts_of(form: dict[str, str]) -> dict[str, object]:
@@ -260,8 +332,9 @@ def case_page(
     user: WebUser,
     application: AppDep,
     history_page: Annotated[int, Query(ge=1, le=cases.MAX_HISTORY_PAGE)] = 1,
+    assess: Annotated[str, Query(max_length=40, description="The assessment kind to fill.")] = "",
 ) -> Response:
-    return _case_page(request, case_id, user, application, history_page=history_page)
+    return _case_page(request, case_id, user, application, history_page=history_page, assess=assess)
 
 
 def _case_page(
@@ -273,6 +346,7 @@ def _case_page(
     status: int = 200,
     refused: DomainError | None = None,
     action: str = "",
+    assess: str = "",
     sent: dict[str, str] | None = None,
     history_page: int = 1,
 ) -> Response:
@@ -327,12 +401,18 @@ def _case_page(
     kinds = [k for k in AssessmentKind if authority.may(user, k, where)]
     points = authority.scan_points(user, case.state, where)
     can_assess = detail["case"]["state"] in ("infused", "follow_up") and bool(kinds)
+    # The findings of the kind chosen (the first the user may record until they choose),
+    # as fields from the scale's own declaration (domain/grading: what `grade KIND --help`
+    # and the API's schema show); a kind without declared fields takes JSON.
+    chosen = next((k for k in kinds if k.value == assess), kinds[0] if kinds else None)
     return render(
         request,
         "case.html",
         status=status,
         form_token=idempotent.new_form_token(),
         can_assess=can_assess,
+        assess_kind=chosen.value if chosen else "",
+        finding_fields=finding_fields(chosen.value) if chosen else [],
         assessment_kinds=[(k.value, k.label) for k in kinds],
         today=local_date(now, case_zone).isoformat(),  # the centre's date
         zones=zones,
@@ -380,7 +460,7 @@ async def case_action(
 async def assess(request: Request, case_id: str, user: WebUser, application: AppDep) -> Response:
     form = await form_of(request)
     try:
-        findings = actions.json_object(form.get("inputs", ""), "the findings")
+        findings = _findings_of(form)
         made = idempotent.once_from_form(
             request,
             application,
