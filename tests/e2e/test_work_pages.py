@@ -194,6 +194,44 @@ def test_the_bedside_form_keeps_what_was_entered_and_names_the_failed_check(
     assert f'value="{case.wristband_id}"' in refused.text
 
 
+def test_a_refused_assessment_keeps_what_was_entered_and_says_why(
+    client: TestClient, cases_app: App
+) -> None:
+    _signed_in(client, "physician")
+    with cases_app.uow() as uow:
+        before = len(uow.assessments.find(case_id="DEMO-11"))
+    page = client.get("/cases/DEMO-11?assess=crs").text
+    token = re.search(r'name="form_token" value="([0-9a-f]+)"', page)
+    assert token is not None
+    sent = {
+        "form_token": token.group(1),
+        "kind": "crs",
+        "assessed_on": "2026-03-02",
+        "finding.temperature_c": "60",  # outside the scale's 25-45 degC
+        "finding.hypotension": "yes",
+        "finding.vasopressors|norepinephrine": "on",
+        "finding.oxygen.device": "facemask",
+        "finding.oxygen.flow_l_min": "6",
+        # death_from_crs, required, left unchosen
+    }
+    refused = client.post("/cases/DEMO-11/assessments", data=sent)
+    assert refused.status_code == 422, refused.text
+    page = refused.text
+    problem = re.search(r'data-testid="assess-refused">([^<]*)<', page)
+    assert problem is not None
+    assert "temperature_c" in problem.group(1) and "death_from_crs" in problem.group(1)
+    assert 'name="kind" value="crs"' in page
+    assert 'value="2026-03-02"' in page
+    assert 'name="finding.temperature_c" inputmode="decimal" value="60"' in page
+    assert 'name="finding.oxygen.flow_l_min" inputmode="decimal" value="6"' in page
+    assert '<option value="yes" selected>yes</option>' in page
+    assert '<option value="facemask" selected>' in page
+    assert 'name="finding.vasopressors|norepinephrine" checked' in page
+    assert 'name="finding.vasopressors|epinephrine" >' in page  # only what was ticked
+    with cases_app.uow() as uow:
+        assert len(uow.assessments.find(case_id="DEMO-11")) == before
+
+
 def test_a_password_typed_into_a_refused_form_is_never_echoed(client: TestClient) -> None:
     _signed_in(client, "qa")
     page = client.get("/cases/DEMO-07").text

@@ -158,6 +158,8 @@ async def enrol(request: Request, user: WebUser, application: AppDep) -> Respons
 
 FACT = "fact."
 FINDING = "finding."
+# The name of the assessment form among the refused forms a case page shows again.
+ASSESS = "assess"
 
 
 def finding_fields(kind: str) -> list[dict[str, Any]]:
@@ -351,7 +353,7 @@ def _case_page(
     history_page: int = 1,
 ) -> Response:
     """The case page (one page of each history, newest first); after a refused action
-    form, with that form as it was sent and the refusal beside the fields it concerns."""
+    or assessment form, with that form as it was sent and the refusal beside it."""
     with application.uow() as uow:
         detail = cases.case_detail(uow, case_id, user, now=application.clock(), page=history_page)
         sites = catalogue.sites(uow)
@@ -412,6 +414,8 @@ def _case_page(
         form_token=idempotent.new_form_token(),
         can_assess=can_assess,
         assess_kind=chosen.value if chosen else "",
+        # A refused assessment's fields as they were sent, to fill its form again.
+        assess_sent=sent if action == ASSESS and sent else {},
         finding_fields=finding_fields(chosen.value) if chosen else [],
         assessment_kinds=[(k.value, k.label) for k in kinds],
         today=local_date(now, case_zone).isoformat(),  # the centre's date
@@ -475,7 +479,17 @@ async def assess(request: Request, case_id: str, user: WebUser, application: App
             location=lambda record: f"/cases/{quote(case_id)}",
         )
     except DomainError as exc:
-        return _back(request, case_id, error=exc.message)
+        return _case_page(
+            request,
+            case_id,
+            user,
+            application,
+            status=status_for(exc),
+            refused=exc,
+            action=ASSESS,
+            assess=form.get("kind", ""),
+            sent=form,
+        )
     if made.repeated:
         return _back(request, case_id, done="already recorded: the form was sent twice")
     return _back(request, case_id, done=f"{made.result.kind.label}: {made.result.summary}")
