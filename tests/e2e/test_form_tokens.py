@@ -1,7 +1,7 @@
 """Create forms sent twice make one record (docs/architecture.md, "Pages"): each carries a
 one-time token, answered once through the Idempotency-Key store; the second submission
 lands on the first one's page. Real double POSTs of the enrolment, assessment and MSC
-order forms."""
+order forms; the planning form, whose job is keyed by its inputs."""
 
 from __future__ import annotations
 
@@ -143,3 +143,22 @@ def test_an_msc_order_form_sent_twice_places_one_order(client: TestClient, demo_
         placed = [e.action for e in uow.ledger.for_entity("ORD-TWICE", "msc_order")]
     assert placed.count("msc_order.placed") == 1
     assert "already ordered by this form" in client.get(second.headers["location"]).text
+
+
+def test_the_planning_form_sent_twice_queues_one_plan_job(
+    client: TestClient, demo_app: App
+) -> None:
+    """The planning form makes a job, not a record: a job is keyed by its inputs, so the
+    same form sent again answers with the job the first queued (services/jobs.py)."""
+    sign_in_page(client, "planner")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/planning").text)
+    assert csrf is not None
+    sent = {"csrf_token": csrf.group(1), "policy": "fifo", "time_limit": "1", "patients": "12"}
+    first = client.post("/planning/plans", data=sent, follow_redirects=False)
+    second = client.post("/planning/plans", data=sent, follow_redirects=False)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"].startswith("/jobs/J")
+    assert first.headers["location"] == second.headers["location"]
+    other = client.post("/planning/plans", data={**sent, "patients": "13"}, follow_redirects=False)
+    assert other.headers["location"] != first.headers["location"]
+    assert len(demo_app.jobs.latest(actor=demo_app.user("planner"))) == 2
