@@ -4,7 +4,8 @@ its ```sh blocks run, in order, in one shell from the repository's folder, with
 every block exits 0 and the new case ends infused. Passwords come from VEINLINE_PASSWORD,
 the signer's name from --as, as a user's terminal would ask them.
 
-On SQLite only: the README's database is the embedded one."""
+On the embedded SQLite database the README uses, and on PostgreSQL (the same blocks with
+VEINLINE_DATABASE_URL pointing at a scratch database, as a production install would)."""
 
 from __future__ import annotations
 
@@ -43,10 +44,14 @@ def test_the_readme_journey_blocks_are_found() -> None:
         assert (REPOSITORY / "docs" / "examples" / name).is_file(), name
 
 
-def test_the_readme_journey_runs_verbatim_on_a_fresh_demo_database(tmp_path: Path) -> None:
+def test_the_readme_journey_runs_verbatim_on_a_fresh_demo_database(
+    tmp_path: Path, database_url: str
+) -> None:
     data = tmp_path / "data"
-    settings = Settings(database_url=f"sqlite:///{data / 'veinline.db'}", data_dir=data)
-    app = bootstrap(settings, hasher=Argon2Hasher(fast_for_tests=True))
+    embedded = database_url.startswith("sqlite")
+    url = f"sqlite:///{data / 'veinline.db'}" if embedded else database_url
+    settings = Settings(database_url=url, data_dir=data)
+    app = bootstrap(settings, hasher=Argon2Hasher(fast_for_tests=True), migrate="always")
     app.bus.handle(demo_command(), actor=app.system_user())
     load_demo_cases(Driver(app.bus, app.user, app.clock))
     app.engine.dispose()
@@ -65,6 +70,8 @@ def test_the_readme_journey_runs_verbatim_on_a_fresh_demo_database(tmp_path: Pat
         PATH=f"{REPOSITORY / 'bin'}{os.pathsep}{env.get('PATH', '')}",
         TMPDIR=str(tmp_path),
     )
+    if not embedded:
+        env["VEINLINE_DATABASE_URL"] = url
     done = subprocess.run(
         ["/bin/bash", "-c", "\n".join(script)],
         cwd=REPOSITORY,
