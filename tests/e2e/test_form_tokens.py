@@ -162,3 +162,35 @@ def test_the_planning_form_sent_twice_queues_one_plan_job(
     other = client.post("/planning/plans", data={**sent, "patients": "13"}, follow_redirects=False)
     assert other.headers["location"] != first.headers["location"]
     assert len(demo_app.jobs.latest(actor=demo_app.user("planner"))) == 2
+
+
+def test_a_refused_msc_order_comes_back_with_what_was_entered(
+    client: TestClient, demo_app: App
+) -> None:
+    sign_in_page(client, "physician")
+    page = client.get("/inventory/orders").text
+    sent = {
+        "form_token": _token(page),
+        "order_id": "ORD-KEPT",
+        "product_code": "amimestrocel",
+        "jurisdiction": "CN",
+        "treatment_site": "demo-sh-treatment",
+        "patient_name": "Kept Input",
+        "wristband_id": "WB-KEPT-1",
+        "age_years": "52",
+        "weight_kg": "71 kg",  # a careless unit
+        "diagnosis": "acute_gvhd",
+        "conditions": "steroid_refractory_acute_gvhd",
+        "prior_allo_hsct": "yes",
+    }
+    refused = client.post("/inventory/orders", data=sent)
+    assert refused.status_code == 422
+    assert "age and weight must be numbers" in refused.text
+    for field in ("order_id", "patient_name", "wristband_id", "age_years", "weight_kg"):
+        assert f'name="{field}"' in refused.text
+        assert f'value="{sent[field]}"' in refused.text, field
+    assert "<option selected>amimestrocel</option>" in refused.text
+    assert 'name="prior_allo_hsct" value="yes" checked' in refused.text
+    assert _token(refused.text) != sent["form_token"]  # a fresh token for the next try
+    with demo_app.uow() as uow:
+        assert uow.msc_orders.get("ORD-KEPT") is None

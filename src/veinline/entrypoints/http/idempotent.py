@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from veinline.bootstrap import App
 from veinline.domain.errors import DomainError
@@ -66,6 +66,31 @@ _NOT_FINGERPRINTED = frozenset({"csrf_token", "password", FORM_TOKEN})
 def new_form_token() -> str:
     """A fresh token for a create form as it is rendered."""
     return uuid.uuid4().hex
+
+
+def form_page(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    sent: dict[str, str] | None = None,
+    refused: DomainError | None = None,
+) -> Response:
+    """A page whose create forms carry a fresh one-time token; after a refusal, with the
+    form as it was sent (never its password or tokens), the refusal's message and its
+    status (http/errors.py): what was typed is not typed again."""
+    from veinline.entrypoints.http.templates import render
+
+    kept = {k: v for k, v in (sent or {}).items() if k not in _NOT_FINGERPRINTED}
+    return render(
+        request,
+        template,
+        status=errors.status_for(refused) if refused else 200,
+        error=refused.message if refused else None,
+        form=kept,
+        form_token=new_form_token(),
+        **context,
+    )
 
 
 @dataclass(frozen=True)

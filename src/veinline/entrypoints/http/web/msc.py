@@ -10,8 +10,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from veinline.bootstrap import App
+from veinline.domain.catalog import Modality, SiteKind
 from veinline.domain.errors import DomainError, InvalidInput, NotFound
 from veinline.domain.msc import OrderStatus
+from veinline.domain.user import User
 from veinline.entrypoints.http import idempotent
 from veinline.entrypoints.http.deps import AppDep, WebUser
 from veinline.entrypoints.http.security import form_of
@@ -54,18 +57,28 @@ def storage_page(request: Request, unit_id: str, user: WebUser, application: App
 
 @router.get("/inventory/orders", response_class=HTMLResponse)
 def orders_page(request: Request, user: WebUser, application: AppDep) -> Response:
+    return _orders_again(request, application, user)
+
+
+def _orders_again(
+    request: Request,
+    application: App,
+    user: User,
+    form: dict[str, str] | None = None,
+    refused: DomainError | None = None,
+) -> Response:
+    """The orders page; after a refused order, its form as sent and why."""
     with application.uow() as uow:
-        listed = views.orders(uow, user)
-        sites = [s.code for s in uow.sites.list() if s.kind.value == "treatment_centre"]
-    return render(
-        request,
-        "orders.html",
-        user=user,
-        form_token=idempotent.new_form_token(),
-        orders=listed,
-        centres=sites,
-        can_order=authority.may(user, commands.PlaceOrder),
-    )
+        context = {
+            "user": user,
+            "orders": views.orders(uow, user),
+            "centres": [s.code for s in uow.sites.list() if s.kind is SiteKind.TREATMENT_CENTRE],
+            "products": [
+                p.code for p in uow.products.list() if p.modality is Modality.ALLOGENEIC_MSC
+            ],
+            "can_order": authority.may(user, commands.PlaceOrder),
+        }
+    return idempotent.form_page(request, "orders.html", context, sent=form, refused=refused)
 
 
 @router.post("/inventory/orders")
@@ -98,9 +111,10 @@ async def place_order(request: Request, user: WebUser, application: AppDep) -> R
             location=lambda order: f"/inventory/orders/{quote(order.id)}",
         )
     except ValueError:
-        return see_other(request, "/inventory/orders", error="age and weight must be numbers")
+        refusal = InvalidInput("age and weight must be numbers")
+        return _orders_again(request, application, user, form, refusal)
     except DomainError as exc:
-        return see_other(request, "/inventory/orders", error=exc.message)
+        return _orders_again(request, application, user, form, exc)
     if made.repeated:
         return see_other(request, made.location, done="already ordered by this form")
     return see_other(request, made.location, done=f"order {made.result.status.label}")

@@ -26,7 +26,7 @@ from veinline.domain.user import User
 from veinline.entrypoints.http import idempotent
 from veinline.entrypoints.http.deps import AppDep, WebUser
 from veinline.entrypoints.http.security import form_of
-from veinline.entrypoints.http.templates import render, see_other
+from veinline.entrypoints.http.templates import see_other
 from veinline.entrypoints.views import msc as views
 from veinline.services import authority, commands, places
 from veinline.services import msc as msc_service
@@ -38,12 +38,6 @@ router = APIRouter(include_in_schema=False)
 # What a screening result may be (21 CFR 1271.80(d): only negative or non-reactive
 # results leave a donor eligible).
 RESULTS = ("negative", "non_reactive", "not_detected", "reactive", "positive", "indeterminate")
-# Never kept for the form's second showing, nor part of its fingerprint.
-_SECRET = ("password", "csrf_token", idempotent.FORM_TOKEN)
-
-
-def _kept(form: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in form.items() if k not in _SECRET}
 
 
 def _once(
@@ -94,9 +88,7 @@ def _donors_context(uow: AbstractUnitOfWork, user: User) -> dict[str, Any]:
 def donors_page(request: Request, user: WebUser, application: AppDep) -> Response:
     with application.uow() as uow:
         context = _donors_context(uow, user)
-    return render(
-        request, "donors.html", form={}, form_token=idempotent.new_form_token(), **context
-    )
+    return idempotent.form_page(request, "donors.html", context)
 
 
 @router.post("/inventory/donors")
@@ -121,15 +113,7 @@ async def register_donor(request: Request, user: WebUser, application: AppDep) -
     except DomainError as exc:
         with application.uow() as uow:
             context = _donors_context(uow, user)
-        return render(
-            request,
-            "donors.html",
-            status=422,
-            error=exc.message,
-            form=_kept(form),
-            form_token=idempotent.new_form_token(),
-            **context,
-        )
+        return idempotent.form_page(request, "donors.html", context, sent=form, refused=exc)
 
 
 def _donor(uow: AbstractUnitOfWork, donor_id: str) -> Donor:
@@ -167,25 +151,21 @@ def _donor_context(uow: AbstractUnitOfWork, user: User, donor_id: str) -> dict[s
 
 @router.get("/inventory/donors/{donor_id}", response_class=HTMLResponse)
 def donor_page(request: Request, donor_id: str, user: WebUser, application: AppDep) -> Response:
-    with application.uow() as uow:
-        context = _donor_context(uow, user, donor_id)
-    return render(request, "donor.html", form={}, form_token=idempotent.new_form_token(), **context)
+    return _donor_again(request, application, user, donor_id)
 
 
 def _donor_again(
-    request: Request, application: App, user: User, donor_id: str, form: dict[str, str], error: str
+    request: Request,
+    application: App,
+    user: User,
+    donor_id: str,
+    form: dict[str, str] | None = None,
+    refused: DomainError | None = None,
 ) -> Response:
+    """The donor page; after a refused form, with it as sent and why."""
     with application.uow() as uow:
         context = _donor_context(uow, user, donor_id)
-    return render(
-        request,
-        "donor.html",
-        status=422,
-        error=error,
-        form=_kept(form),
-        form_token=idempotent.new_form_token(),
-        **context,
-    )
+    return idempotent.form_page(request, "donor.html", context, sent=form, refused=refused)
 
 
 @router.post("/inventory/donors/{donor_id}/screening")
@@ -211,7 +191,7 @@ async def screen_donor(
             done="screening reviewed and signed",
         )
     except DomainError as exc:
-        return _donor_again(request, application, user, donor_id, form, exc.message)
+        return _donor_again(request, application, user, donor_id, form, exc)
 
 
 # ------------------------------------------------------------------ lots
@@ -239,9 +219,7 @@ def lots_page(request: Request, user: WebUser, application: AppDep) -> Response:
     with application.uow() as uow:
         context = _lots_context(uow, user)
     form = {"donor_id": request.query_params.get("donor", "")}
-    return render(
-        request, "lots.html", form=form, form_token=idempotent.new_form_token(), **context
-    )
+    return idempotent.form_page(request, "lots.html", context, sent=form)
 
 
 @router.post("/inventory/lots")
@@ -266,15 +244,7 @@ async def start_lot(request: Request, user: WebUser, application: AppDep) -> Res
     except DomainError as exc:
         with application.uow() as uow:
             context = _lots_context(uow, user)
-        return render(
-            request,
-            "lots.html",
-            status=422,
-            error=exc.message,
-            form=_kept(form),
-            form_token=idempotent.new_form_token(),
-            **context,
-        )
+        return idempotent.form_page(request, "lots.html", context, sent=form, refused=exc)
 
 
 def _lot(uow: AbstractUnitOfWork, lot_id: str) -> Lot:
@@ -313,25 +283,21 @@ def _lot_context(uow: AbstractUnitOfWork, user: User, lot_id: str, *, now: Any) 
 
 @router.get("/inventory/lots/{lot_id}", response_class=HTMLResponse)
 def lot_page(request: Request, lot_id: str, user: WebUser, application: AppDep) -> Response:
-    with application.uow() as uow:
-        context = _lot_context(uow, user, lot_id, now=application.clock())
-    return render(request, "lot.html", form={}, form_token=idempotent.new_form_token(), **context)
+    return _lot_again(request, application, user, lot_id)
 
 
 def _lot_again(
-    request: Request, application: App, user: User, lot_id: str, form: dict[str, str], error: str
+    request: Request,
+    application: App,
+    user: User,
+    lot_id: str,
+    form: dict[str, str] | None = None,
+    refused: DomainError | None = None,
 ) -> Response:
+    """The lot page; after a refused form, with it as sent and why."""
     with application.uow() as uow:
         context = _lot_context(uow, user, lot_id, now=application.clock())
-    return render(
-        request,
-        "lot.html",
-        status=422,
-        error=error,
-        form=_kept(form),
-        form_token=idempotent.new_form_token(),
-        **context,
-    )
+    return idempotent.form_page(request, "lot.html", context, sent=form, refused=refused)
 
 
 def _number(text: str, what: str) -> float:
@@ -364,7 +330,7 @@ async def fill(request: Request, lot_id: str, user: WebUser, application: AppDep
             done=f"{int(count)} vials filled and labelled",
         )
     except DomainError as exc:
-        return _lot_again(request, application, user, lot_id, form, exc.message)
+        return _lot_again(request, application, user, lot_id, form, exc)
 
 
 @router.post("/inventory/lots/{lot_id}/store")
@@ -388,7 +354,7 @@ async def put_away(request: Request, lot_id: str, user: WebUser, application: Ap
         for vial_id in filled:
             application.bus.handle(commands.StoreVial(vial_id, unit_id), actor=user)
     except DomainError as exc:
-        return _lot_again(request, application, user, lot_id, form, exc.message)
+        return _lot_again(request, application, user, lot_id, form, exc)
     return see_other(
         request, f"/inventory/lots/{quote(lot_id)}", done=f"{len(filled)} vials put away"
     )
