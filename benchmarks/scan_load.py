@@ -22,8 +22,11 @@ endpoint, requests/s, p50 and p99 latency and the errors (any answer but the exp
 status):
 
 - anchor: `GET /api/v1/me`, the same token lookup and server path with no handler;
-- `POST /api/v1/custody/scans` at collection on the fresh case;
-- the same on the case with `--prior` events.
+- `POST /api/v1/custody/scans` at collection on one fresh case from every thread (each
+  scan holds the case's row lock, so these queue on one another: the worst case);
+- the same on the case with `--prior` events;
+- scans spread over `--concurrency` cases, one a thread, as a hospital's scanners work on
+  different patients' bags (no scan waits on another's lock).
 
 The machine's cores are shared by the server, PostgreSQL and this generator, so the
 figures are what this machine gives, not what a server with cores of its own would.
@@ -47,6 +50,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -94,24 +98,26 @@ def load(
     method: str,
     path: str,
     *,
-    body: dict[str, object] | None,
+    body: dict[str, object] | list[dict[str, object]] | None,
     token: str,
     requests: int,
     concurrency: int,
     expect: int,
 ) -> Result:
     """`requests` requests from `concurrency` threads, each on its own keep-alive
-    connection; each request's latency is from its first byte sent to its answer read."""
-    payload = None if body is None else json.dumps(body).encode()
+    connection; each request's latency is from its first byte sent to its answer read.
+    A list of bodies: thread i sends body i (modulo their number), one case per scanner."""
+    bodies = body if isinstance(body, list) else [body]
+    payloads = [None if b is None else json.dumps(b).encode() for b in bodies]
     headers = {"Authorization": f"Bearer {token}"}
-    if payload is not None:
+    if payloads[0] is not None:
         headers["Content-Type"] = "application/json"
     latencies: list[float] = []
     errors = 0
     left = requests
     guard = threading.Lock()
 
-    def worker() -> None:
+    def worker(payload: bytes | None) -> None:
         nonlocal left, errors
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         mine: list[float] = []
@@ -138,7 +144,10 @@ def load(
             latencies.extend(mine)
             errors += failed
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    threads = [
+        threading.Thread(target=worker, args=(payloads[i % len(payloads)],))
+        for i in range(concurrency)
+    ]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -256,14 +265,20 @@ def scratch_postgres(admin_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-def measure(port: int, token: str, args: argparse.Namespace, fresh: Case, busy: Case) -> None:
-    """The anchor and the two scan runs against one server, after a warm-up."""
-    me = ("GET", "/api/v1/me", None, 200)
+def measure(
+    port: int, token: str, args: argparse.Namespace, fresh: Case, busy: Case, spread: list[Case]
+) -> None:
+    """The anchor and the scan runs against one server, after a warm-up."""
+    me: tuple[str, str, Any, int] = ("GET", "/api/v1/me", None, 200)
     scans = "POST", "/api/v1/custody/scans"
-    runs: list[tuple[str, tuple[str, str, dict[str, object] | None, int]]] = [
+    runs: list[tuple[str, tuple[str, str, Any, int]]] = [
         ("anchor: GET /api/v1/me", me),
-        ("scan, fresh case", (*scans, scan_body(fresh), 201)),
+        ("scan, one case from every thread", (*scans, scan_body(fresh), 201)),
         (f"scan, case with {args.prior:,}+ prior events", (*scans, scan_body(busy), 201)),
+        (
+            f"scan, {len(spread)} cases (one a thread)",
+            (*scans, [scan_body(c) for c in spread], 201),
+        ),
     ]
     # Warm up: every worker's connections, caches and first imports.
     for (method, path, body, expect), count in ((me, 100), (runs[1][1], 50)):
@@ -317,9 +332,12 @@ def main() -> None:
             env.update(VEINLINE_DATABASE_URL=url, VEINLINE_DATA_DIR=workdir)
             for workers in (int(w) for w in args.workers.split(",")):
                 fresh = collected_case(driver, f"fresh{workers}")
+                spread = [
+                    collected_case(driver, f"w{workers}t{i}") for i in range(args.concurrency)
+                ]
                 with server(env, workers, token) as port:
                     print(f"PostgreSQL, {workers} worker(s):")
-                    measure(port, token, args, fresh, busy)
+                    measure(port, token, args, fresh, busy, spread)
         finally:
             app.engine.dispose()
 
