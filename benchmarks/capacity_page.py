@@ -27,35 +27,17 @@ import re
 import statistics
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
+from _scratch import demo_app, scratch_postgres
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from veinline.adapters import crypto
-from veinline.adapters.passwords import Argon2Hasher
-from veinline.adapters.seed import DEMO_PASSWORD, demo_command
-from veinline.bootstrap import App, bootstrap
-from veinline.config import Settings
+from veinline.adapters.seed import DEMO_PASSWORD
+from veinline.bootstrap import App
 from veinline.entrypoints.http.app import create_app
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
-
-
-def _app(url: str, data_dir: Path) -> App:
-    keyring = crypto.Keyring.generate()  # a scratch database: throwaway keys
-    app = bootstrap(
-        Settings(database_url=url, data_dir=data_dir),
-        hasher=Argon2Hasher(fast_for_tests=True),
-        migrate="always",
-        keyring=keyring,
-    )
-    app.bus.handle(demo_command(), actor=app.system_user())
-    return app
 
 
 def _sign_in(client: TestClient, username: str) -> None:
@@ -99,7 +81,7 @@ def _finish(client: TestClient, job_id: str) -> float:
 
 
 def run(name: str, url: str, data_dir: Path, args: argparse.Namespace) -> None:
-    app = _app(url, data_dir)
+    app = demo_app(url, data_dir)
     try:
         with TestClient(create_app(app)) as client:
             _sign_in(client, "planner")
@@ -148,27 +130,6 @@ def run(name: str, url: str, data_dir: Path, args: argparse.Namespace) -> None:
         f"{name}: plan page, 1,000 patients: {plan_bytes / 1024:,.0f} KB, median "
         f"{plan[0]:.1f} ms, p95 {plan[1]:.1f} ms; its page 2: median {second[0]:.1f} ms"
     )
-
-
-@contextmanager
-def scratch_postgres(admin_url: str) -> Iterator[str]:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"veinline_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 def main() -> None:

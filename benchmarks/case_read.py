@@ -27,14 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from scan_load import DEFAULT_POSTGRES, load, scratch_postgres, server
+from _scratch import DEFAULT_POSTGRES, demo_app, scratch_keys, scratch_postgres, server
+from scan_load import load
 
-from veinline.adapters import crypto
-from veinline.adapters.passwords import Argon2Hasher
 from veinline.adapters.seed import demo_command
 from veinline.adapters.seed.cases import EQUE_CEL_HK, Driver
-from veinline.bootstrap import App, bootstrap
-from veinline.config import Settings
+from veinline.bootstrap import App
 from veinline.domain.case import Case, CaseState
 from veinline.domain.sign_in import TokenKind
 from veinline.services import auth, commands
@@ -95,23 +93,14 @@ def main() -> None:
         help="a PostgreSQL URL (default: $VEINLINE_BENCH_POSTGRES_URL, else the local one)",
     )
     args = parser.parse_args()
-    env = {
-        **os.environ,
-        crypto.DATA_KEY: crypto.new_data_key("bench").text(),
-        crypto.DIGEST_KEY: crypto.new_digest_key(),
-    }
-    env.pop(crypto.DATA_KEY_OLD, None)
-    os.environ.update({k: env[k] for k in (crypto.DATA_KEY, crypto.DIGEST_KEY)})
+    scratch_keys()
+    env = dict(os.environ)
     print(
         f"case read ({os.cpu_count()} CPUs shared by server, PostgreSQL and client; "
         f"{args.requests} requests per line, {args.concurrency} client thread(s))"
     )
     with tempfile.TemporaryDirectory() as workdir, scratch_postgres(args.postgres) as url:
-        app = bootstrap(
-            Settings(database_url=url, data_dir=Path(workdir)),
-            hasher=Argon2Hasher(fast_for_tests=True),
-            migrate="always",
-        )
+        app = demo_app(url, Path(workdir), demo=False)
         try:
             small, big, token = prepare(app, args.assessments)
             env.update(VEINLINE_DATABASE_URL=url, VEINLINE_DATA_DIR=workdir)

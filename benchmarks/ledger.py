@@ -31,21 +31,15 @@ import hashlib
 import os
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, Table, Text, create_engine, insert, text
-from sqlalchemy.engine import make_url
+from _scratch import demo_app, scratch_postgres
+from sqlalchemy import Column, Integer, MetaData, Table, Text, insert
 
 from veinline.adapters import orm
-from veinline.adapters.passwords import Argon2Hasher
-from veinline.adapters.seed import demo_command
-from veinline.bootstrap import App, bootstrap
-from veinline.config import Settings
+from veinline.bootstrap import App
 from veinline.domain.ledger import (
     STORED_COLUMNS,
     LedgerDraft,
@@ -58,16 +52,6 @@ from veinline.domain.user import User
 from veinline.services import commands, ledger
 
 PRODUCT = "eque-cel"  # the product whose field the timed handler sets
-
-
-def _app(url: str, data_dir: Path) -> App:
-    app = bootstrap(
-        Settings(database_url=url, data_dir=data_dir),
-        hasher=Argon2Hasher(fast_for_tests=True),
-        migrate="always",
-    )
-    app.bus.handle(demo_command(), actor=app.system_user())
-    return app
 
 
 def handler_appends(app: App, admin: User, count: int) -> float:
@@ -163,7 +147,7 @@ def bare_chain(app: App) -> tuple[int, float, float]:
 
 
 def run(name: str, url: str, data_dir: Path, args: argparse.Namespace) -> None:
-    app = _app(url, data_dir)
+    app = demo_app(url, data_dir)
     try:
         admin = app.user("admin")
         handler_appends(app, admin, 50)  # warm up: caches, prepared statements
@@ -197,27 +181,6 @@ def run(name: str, url: str, data_dir: Path, args: argparse.Namespace) -> None:
         )
     finally:
         app.engine.dispose()
-
-
-@contextmanager
-def scratch_postgres(admin_url: str) -> Iterator[str]:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"veinline_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 def main() -> None:

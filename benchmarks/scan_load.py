@@ -38,34 +38,22 @@ import argparse
 import http.client
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from _scratch import DEFAULT_POSTGRES, demo_app, scratch_keys, scratch_postgres, server
 
-from veinline.adapters import crypto
-from veinline.adapters.passwords import Argon2Hasher
 from veinline.adapters.seed import demo_command
 from veinline.adapters.seed.cases import EQUE_CEL_HK, Driver, barcode
-from veinline.bootstrap import App, bootstrap
-from veinline.config import Settings
+from veinline.bootstrap import App
 from veinline.domain.case import Case, CaseState
 from veinline.domain.sign_in import TokenKind
 from veinline.services import auth, commands
 
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SCANNER = "nurse"  # the demo's apheresis nurse scans at collection
 
 
@@ -156,67 +144,6 @@ def load(
     return Result(requests, time.perf_counter() - started, latencies, errors)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def server(env: dict[str, str], workers: int, token: str) -> Iterator[int]:
-    """`veinline serve` with `workers` processes on a free loopback port, until left."""
-    port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "veinline.entrypoints.cli",
-        "serve",
-        "--no-demo",
-        "--no-access-log",
-        "--workers",
-        str(workers),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    process = subprocess.Popen(
-        command,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                said = process.stderr.read().decode() if process.stderr else ""
-                raise RuntimeError(f"the server stopped: {said[-2000:]}")
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                connection.request(
-                    "GET", "/api/v1/me", headers={"Authorization": f"Bearer {token}"}
-                )
-                if connection.getresponse().status == 200:
-                    connection.close()
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not answer within 60 s")
-            time.sleep(0.2)
-        yield port
-    finally:
-        # SIGINT: uvicorn's own shutdown (its workers with it).
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def collected_case(driver: Driver, name: str) -> Case:
     """A case whose material waits at collection, where the nurse scans the bag."""
     case = driver.enrol(EQUE_CEL_HK, patient_name=f"Load {name}", wristband=f"WB-LOAD-{name}")
@@ -242,27 +169,6 @@ def prepare(app: App, prior: int) -> tuple[Driver, Case, str]:
         print(f"  ({prior} prior events recorded through the bus in {took:.1f} s)")
     token = auth.issue_token(app.uow(), nurse, kind=TokenKind.API, clock=app.clock)
     return driver, busy, token
-
-
-@contextmanager
-def scratch_postgres(admin_url: str) -> Iterator[str]:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"veinline_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 def measure(
@@ -310,23 +216,14 @@ def main() -> None:
         help="a PostgreSQL URL (default: $VEINLINE_BENCH_POSTGRES_URL, else the local one)",
     )
     args = parser.parse_args()
-    env = {
-        **os.environ,
-        crypto.DATA_KEY: crypto.new_data_key("bench").text(),
-        crypto.DIGEST_KEY: crypto.new_digest_key(),
-    }
-    env.pop(crypto.DATA_KEY_OLD, None)
-    os.environ.update({k: env[k] for k in (crypto.DATA_KEY, crypto.DIGEST_KEY)})
+    scratch_keys()
+    env = dict(os.environ)
     print(
         f"custody scan load ({os.cpu_count()} CPUs shared by server, PostgreSQL and client; "
         f"{args.requests} requests per line, {args.concurrency} client threads)"
     )
     with tempfile.TemporaryDirectory() as workdir, scratch_postgres(args.postgres) as url:
-        app = bootstrap(
-            Settings(database_url=url, data_dir=Path(workdir)),
-            hasher=Argon2Hasher(fast_for_tests=True),
-            migrate="always",
-        )
+        app = demo_app(url, Path(workdir), demo=False)
         try:
             driver, busy, token = prepare(app, args.prior)
             env.update(VEINLINE_DATABASE_URL=url, VEINLINE_DATA_DIR=workdir)
