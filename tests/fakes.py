@@ -85,6 +85,9 @@ class FakeLedger:
         all_entries = self.committed + self.pending
         return all_entries[-1] if all_entries else None
 
+    def last_seq(self) -> int:
+        return self.committed[-1].seq if self.committed else 0
+
     def recent(self, limit: int) -> list[LedgerEntry]:
         return list(reversed(self.committed))[:limit]
 

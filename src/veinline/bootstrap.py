@@ -69,11 +69,21 @@ class App:
         from veinline.domain.planning_records import TRIAGE_SETTINGS_ID
         from veinline.services import jobs
 
-        def weights_version() -> JsonObject:
+        def weights_version(inputs: JsonObject) -> JsonObject:
             # A plan depends on the triage weights in force: new weights, a new plan.
             with self.uow() as uow:
                 settings = uow.triage.get(TRIAGE_SETTINGS_ID)
             return {"weights_version": settings.version if settings else 0}
+
+        def ledger_state(inputs: JsonObject) -> JsonObject:
+            # A verification asked again while one waits or runs is that one; once it
+            # has recorded its checkpoint (or the ledger has grown), a new one runs.
+            with self.uow() as uow:
+                newest = uow.checkpoints.last()
+                return {
+                    "tip": uow.ledger.last_seq(),
+                    "checkpoint": newest.number if newest else 0,
+                }
 
         return jobs.JobRunner(
             SqlJobStore(self.engine),
@@ -82,9 +92,10 @@ class App:
                 JobKind.PLAN: jobs.plan_work(
                     lambda cmd, actor: self.bus.handle(cmd, actor=actor), self.user
                 ),
+                JobKind.LEDGER_VERIFY: jobs.verify_work(self.uow, self.user),
             },
             clock=self.clock,
-            cache_context={JobKind.PLAN: weights_version},
+            cache_context={JobKind.PLAN: weights_version, JobKind.LEDGER_VERIFY: ledger_state},
             threads=self.settings.job_threads,
         )
 

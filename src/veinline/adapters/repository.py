@@ -373,6 +373,10 @@ class SqlLedger:
         row = self.session.execute(select(*_STORED).order_by(t.c.seq.desc()).limit(1)).first()
         return entry_of_row(tuple(row)) if row else None
 
+    def last_seq(self) -> int:
+        found = self.session.execute(select(func.max(_LEDGER.c.seq))).scalar_one_or_none()
+        return int(found or 0)
+
     def recent(self, limit: int) -> list[LedgerEntry]:
         t = _LEDGER
         rows = self.session.execute(select(*_STORED).order_by(t.c.seq.desc()).limit(limit))

@@ -1,5 +1,6 @@
-"""Jobs: long work (a capacity sweep, a plan) run off the request path, with its progress
-and its result, cached by its inputs (docs/architecture.md, "Jobs").
+"""Jobs: long work (a capacity sweep, a plan, a ledger verification) run off the request
+path, with its progress and its result, cached by its inputs (docs/architecture.md,
+"Jobs").
 
 A job is not a regulated record: it keeps no patient data and changes nothing that the
 ledger guards. The work it runs does (a plan job makes its plan through the planning
@@ -24,6 +25,9 @@ class JobKind(StrEnum):
 
     SWEEP = "capacity-sweep"
     PLAN = "plan"
+    # A ledger verification too long for a request: a full one, or a routine one with
+    # more new entries than services/ledger.py ROUTINE_INLINE_ENTRIES.
+    LEDGER_VERIFY = "ledger-verify"
 
 
 class JobState(StrEnum):

@@ -446,6 +446,8 @@ JOBS: dict[JobKind, JobRule] = {
     JobKind.SWEEP: JobRule(submit=Read.PLAN, read=Read.PLAN),
     # A plan job makes a plan through MakePlan, which the bus checks again as it runs.
     JobKind.PLAN: JobRule(submit=commands.MakePlan, read=Read.PLAN),
+    # A verification records a checkpoint signed by its submitter: the ledger's readers.
+    JobKind.LEDGER_VERIFY: JobRule(submit=Read.LEDGER, read=Read.LEDGER),
 }
 
 

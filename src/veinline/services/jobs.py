@@ -1,5 +1,6 @@
-"""The job runner: long work (a capacity sweep, a plan) run off the request path, its
-progress stored as it goes, its result cached by its inputs (docs/architecture.md, "Jobs").
+"""The job runner: long work (a capacity sweep, a plan, a full ledger verification) run
+off the request path, its progress stored as it goes, its result cached by its inputs
+(docs/architecture.md, "Jobs").
 
 A page or an API call only submits (a row) and reads (a row); the work runs in the
 runner's own threads, named `veinline-job-N`, or, for the command line, in the process
@@ -41,6 +42,7 @@ from veinline.domain.job import (
 from veinline.domain.ledger import JsonObject
 from veinline.domain.user import User
 from veinline.services import authority, commands
+from veinline.services.unit_of_work import AbstractUnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -115,12 +117,24 @@ def parse_inputs(kind: JobKind, raw: Mapping[str, Any]) -> JsonObject:
         except ValueError:
             raise InvalidInput(f"{name}: give a number of seconds, not {value!r}") from None
 
+    def yes_or_no(name: str) -> bool:
+        value = raw.get(name, False)
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().lower()
+        if word not in ("true", "false", "1", "0", "yes", "no", ""):
+            raise InvalidInput(f"{name}: give true or false, not {value!r}")
+        return word in ("true", "1", "yes")
+
     known = {
         JobKind.SWEEP: {"low", "high", "replications"},
         JobKind.PLAN: {"patients", "scenario", "policy", "time_limit_s"},
+        JobKind.LEDGER_VERIFY: {"full"},
     }[kind]
     if unknown := sorted(set(raw) - known):
         raise InvalidInput(f"a {kind.value} job takes {', '.join(sorted(known))}, not {unknown[0]}")
+    if kind is JobKind.LEDGER_VERIFY:
+        return {"full": yes_or_no("full")}
     if kind is JobKind.SWEEP:
         return sweep_inputs(whole("low", 22), whole("high", 32), whole("replications", 100))
     scenario = raw.get("scenario")
@@ -143,7 +157,7 @@ class JobRunner:
         work: Mapping[JobKind, Work],
         *,
         clock: Callable[[], datetime],
-        cache_context: Mapping[JobKind, Callable[[], JsonObject]] | None = None,
+        cache_context: Mapping[JobKind, Callable[[JsonObject], JsonObject]] | None = None,
         threads: int = 1,
     ) -> None:
         self.store = store
@@ -174,7 +188,7 @@ class JobRunner:
         (`answers_again`), else a new one, queued for the runner's threads or (`here`)
         run now in this thread."""
         authority.check(actor, authority.JOBS[kind].submit)
-        key = job_key(kind, {**inputs, **self._context(kind)})
+        key = job_key(kind, {**inputs, **self._context(kind, inputs)})
         found = self.store.newest(key)
         if found is not None and answers_again(found, again=again):
             return found
@@ -214,9 +228,12 @@ class JobRunner:
     def artifact(self, job: Job) -> bytes | None:
         return self.store.artifact(job.id) if job.has_artifact else None
 
-    def _context(self, kind: JobKind) -> JsonObject:
+    def _context(self, kind: JobKind, inputs: JsonObject) -> JsonObject:
+        """What else a result depends on, read now (`cache_context`, given the inputs):
+        the triage weights in force for a plan; the ledger's tip and newest checkpoint
+        for a verification (a new entry or checkpoint, a new verification)."""
         make = self.cache_context.get(kind)
-        return {"context": make()} if make else {}
+        return {"context": make(inputs)} if make else {}
 
     # Running -----------------------------------------------------------------------
 
@@ -433,5 +450,37 @@ def plan_work(
                 user(job.submitted_by),
             )
         return Outcome({"plan_id": record.id}, message=f"plan {record.id} made")
+
+    return run
+
+
+def verify_work(uow: Callable[[], AbstractUnitOfWork], user: Callable[[str], User]) -> Work:
+    """A ledger verification (services/ledger.py `check`, full or routine) as its
+    submitter, who signs the checkpoint it records; progress as entries are walked."""
+
+    def run(job: Job, progress: Progress) -> Outcome:
+        from veinline.services import ledger
+
+        full = bool(job.inputs["full"])
+
+        def advance(done: int, total: int) -> None:
+            if total and done >= total:
+                progress(0.9, "comparing the records with their last snapshots")
+            else:
+                progress(0.9 * done / max(total, 1), f"{done:,} of {total:,} entries checked")
+
+        progress(0.0, "walking the whole chain" if full else "walking the new entries")
+        checkpoint, report = ledger.check(
+            uow(), actor=user(job.submitted_by), full=full, progress=advance
+        )
+        result = ledger.outcome(checkpoint, report)
+        if report.ok:
+            message = (
+                f"checkpoint #{checkpoint.number}: {checkpoint.entries_checked:,} entries and "
+                f"{checkpoint.records_checked:,} records verified"
+            )
+        else:
+            message = f"checkpoint #{checkpoint.number}: broken: {report.breaks[0].message}"
+        return Outcome(result, message=message)
 
     return run

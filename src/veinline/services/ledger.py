@@ -13,6 +13,7 @@ from veinline.domain.ledger import (
     Break,
     ChainVerifier,
     Checkpoint,
+    JsonObject,
     LedgerEntry,
     VerificationReport,
     seal_checkpoint,
@@ -23,6 +24,46 @@ from veinline.services.unit_of_work import AbstractUnitOfWork, LedgerQuery
 
 # Told (entries checked so far, entries to check) as a verification goes.
 Progress = Callable[[int, int], None]
+
+# A request verifies in the request only a routine check with at most this many entries
+# to walk (at the measured 100,000+ entries/s, a few tenths of a second; benchmarks/
+# ledger.py): a full verification, or a routine one with more to walk, runs as a job
+# (services/jobs.py, JobKind.LEDGER_VERIFY). The routine check also compares every
+# regulated record with its snapshot: that part grows with the records kept, not with
+# the ledger (docs/architecture.md, "The ledger").
+ROUTINE_INLINE_ENTRIES = 20_000
+
+
+def entries_to_walk(uow: AbstractUnitOfWork, *, full: bool) -> int:
+    """How many entries a check would walk now: all of them for a full one (and for the
+    first), else those after the last good checkpoint. Two indexed reads."""
+    with uow:
+        last = uow.ledger.last_seq()
+        start = None if full else uow.checkpoints.last(good=True)
+    return last - (start.last_seq if start else 0)
+
+
+def fits_a_request(uow: AbstractUnitOfWork, *, full: bool) -> bool:
+    """Whether a check may run in a request: a routine one with at most
+    ROUTINE_INLINE_ENTRIES to walk; anything else is a job."""
+    return not full and entries_to_walk(uow, full=False) <= ROUTINE_INLINE_ENTRIES
+
+
+def outcome(checkpoint: Checkpoint, report: VerificationReport) -> JsonObject:
+    """A check's result as a job keeps it (no patient data: counts, hashes, the break)."""
+    first = report.breaks[0] if report.breaks else None
+    return {
+        "checkpoint": checkpoint.number,
+        "ok": checkpoint.ok,
+        "full": checkpoint.full,
+        "last_seq": checkpoint.last_seq,
+        "tip_hash": checkpoint.tip_hash,
+        "entries_checked": checkpoint.entries_checked,
+        "records_checked": checkpoint.records_checked,
+        "first_break": (
+            {"seq": first.seq, "entity": first.entity, "message": first.message} if first else None
+        ),
+    }
 
 
 def verify(uow: AbstractUnitOfWork, *, progress: Progress | None = None) -> VerificationReport:

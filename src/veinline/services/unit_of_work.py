@@ -145,6 +145,10 @@ class Ledger(Protocol):
 
     def last(self) -> LedgerEntry | None: ...
 
+    def last_seq(self) -> int:
+        """The newest entry's number, 0 for an empty ledger (reads no entry)."""
+        ...
+
     def recent(self, limit: int) -> list[LedgerEntry]: ...
 
     def search(self, query: LedgerQuery) -> tuple[list[LedgerEntry], int]:

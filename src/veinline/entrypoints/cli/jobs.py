@@ -37,7 +37,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the job as JSON.
 
 @job_app.command("run")
 def run(
-    kind: Annotated[JobKind, typer.Argument(help="capacity-sweep or plan.")],
+    kind: Annotated[JobKind, typer.Argument(help="capacity-sweep, plan or ledger-verify.")],
     low: Annotated[int, typer.Option(help="Sweep: the fewest suites.")] = 22,
     high: Annotated[int, typer.Option(help="Sweep: the most suites.")] = 32,
     replications: Annotated[int, typer.Option(help="Sweep: replications per count.")] = 100,
@@ -47,6 +47,9 @@ def run(
     ] = None,
     policy: Annotated[str, typer.Option(help="Plan: optimal or fifo.")] = "optimal",
     time_limit: Annotated[float, typer.Option(help="Plan: the solver's time limit (s).")] = 5.0,
+    full: Annotated[
+        bool, typer.Option("--full", help="Ledger verify: the whole chain, not only what is new.")
+    ] = False,
     again: Annotated[
         bool, typer.Option("--again", help="Run again inputs whose last job failed.")
     ] = False,
@@ -63,6 +66,7 @@ def run(
     \b
       veinline --as planner job run capacity-sweep --low 26 --high 30 --replications 50
       veinline --as planner job run plan --patients 200 --policy fifo
+      veinline --as qa job run ledger-verify --full
     """
     from veinline.services.jobs import parse_inputs
 
@@ -71,6 +75,8 @@ def run(
     raw: dict[str, Any]
     if kind is JobKind.SWEEP:
         raw = {"low": low, "high": high, "replications": replications}
+    elif kind is JobKind.LEDGER_VERIFY:
+        raw = {"full": full}
     else:
         raw = {"policy": policy, "time_limit_s": time_limit}
         if scenario is not None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from veinline.domain.errors import NotFound
+from veinline.domain.job import JobKind
 from veinline.domain.signature import Meaning
 from veinline.entrypoints.http.deps import Actor, AppDep
 from veinline.entrypoints.http.errors import refusals
@@ -37,10 +38,15 @@ def checkpoint(actor: Actor, application: AppDep) -> dict[str, Any]:
     return checkpoint_view(found)
 
 
-@router.post("/ledger/verify", tags=["ledger"], responses=refusals(401, 403, 422))
+@router.post(
+    "/ledger/verify",
+    tags=["ledger"],
+    responses={202: {"description": "The verification runs as a job."}, **refusals(401, 403, 422)},
+)
 def verify(
     actor: Actor,
     application: AppDep,
+    response: Response,
     full: Annotated[
         bool,
         Query(
@@ -48,22 +54,21 @@ def verify(
         ),
     ] = False,
 ) -> dict[str, Any]:
-    """Verify the ledger now and record the result as a checkpoint, which is returned
-    (`ok` false and `first_break` naming the first break when it does not verify)."""
+    """Verify the ledger and record the result as a checkpoint.
+
+    A routine check with at most 20,000 new entries to walk runs now: 200 with the
+    checkpoint (`ok` false and `first_break` naming the first break when it does not
+    verify). A full verification, or a routine one with more to walk, runs as a job:
+    202 with the job and `Location: /api/v1/jobs/{id}`, whose `result` is the same
+    checkpoint once done (a verification already queued or running is that job)."""
     authority.require_read(actor, authority.Read.LEDGER)
-    found, report = ledger.check(application.uow(), actor=actor, full=full)
-    return {
-        **checkpoint_view(found),
-        "first_break": (
-            {
-                "seq": report.breaks[0].seq,
-                "entity": report.breaks[0].entity,
-                "message": report.breaks[0].message,
-            }
-            if report.breaks
-            else None
-        ),
-    }
+    if not ledger.fits_a_request(application.uow(), full=full):
+        job = application.jobs.submit(JobKind.LEDGER_VERIFY, {"full": full}, actor=actor)
+        response.status_code = 202
+        response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+        return job.to_dict()
+    found, report = ledger.check(application.uow(), actor=actor)
+    return {**checkpoint_view(found), "first_break": ledger.outcome(found, report)["first_break"]}
 
 
 @router.get("/ledger/entries", tags=["ledger"], responses=refusals(401, 403, 422))

@@ -26,6 +26,8 @@ def result_page(job: Job) -> str | None:
         return None
     if job.kind is JobKind.PLAN and job.result:
         return f"/planning/{job.result['plan_id']}"
+    if job.kind is JobKind.LEDGER_VERIFY:
+        return f"/ledger?job={job.id}"
     if job.kind is JobKind.SWEEP:
         inputs = {k: str(job.inputs[k]) for k in ("low", "high", "replications")}
         return f"/capacity?{urlencode(inputs)}"

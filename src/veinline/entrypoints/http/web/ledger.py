@@ -1,6 +1,9 @@
 """The ledger pages: the last verification with the latest entries, verifying on request,
 and a record's history. No page verifies while it renders: the ledger page shows the
-newest checkpoint, and "Verify now" (a CSRF-protected form) records a new one."""
+newest checkpoint, and "Verify now" (a CSRF-protected form) records a new one: a routine
+check with little to walk at once, a full one (or a long routine one) as a job whose
+progress the page shows until its checkpoint is the newest (services/ledger.py,
+ROUTINE_INLINE_ENTRIES)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from veinline.domain.errors import InvalidInput
+from veinline.domain.errors import InvalidInput, NotFound
+from veinline.domain.job import JobKind
 from veinline.domain.ledger_actions import LedgerAction
 from veinline.entrypoints.http.deps import AppDep, WebUser
 from veinline.entrypoints.http.templates import pager, render
@@ -32,8 +36,12 @@ def ledger_page(
     since: Annotated[str, Query(alias="from")] = "",
     until: Annotated[str, Query(alias="to")] = "",
     page: int = 1,
+    job: Annotated[str, Query(max_length=40)] = "",
 ) -> Response:
     checkpoint = ledger.last_checkpoint(application.uow(), actor=user)
+    verifying = application.jobs.get(job, actor=user) if job else None
+    if verifying is not None and verifying.kind is not JobKind.LEDGER_VERIFY:
+        raise NotFound(f"job {job} is not a ledger verification")
     query = LedgerQuery(
         entity_type=entity_type.strip(),
         entity_id=entity_id.strip(),
@@ -50,8 +58,7 @@ def ledger_page(
         problem = exc.message
         listed = ledger_page_view([], 0, query)
     with application.uow() as uow:
-        last = uow.ledger.last()
-    tip = last.seq if last else 0
+        tip = uow.ledger.last_seq()
     return render(
         request,
         "ledger.html",
@@ -63,6 +70,7 @@ def ledger_page(
         entries=listed["entries"],
         actions=sorted(a.value for a in LedgerAction),
         pager=pager("/ledger", listed["query"], listed["page"], listed["pages"]),
+        job=verifying,
     )
 
 
@@ -70,10 +78,14 @@ def ledger_page(
 def verify_now(
     user: WebUser, application: AppDep, full: Annotated[bool, Form()] = False
 ) -> Response:
-    """Verify now (routine, or the whole chain) and show the page with its result."""
+    """Verify now: a routine check with little to walk at once, then the page with its
+    result; a full one (or a long routine one) as a job, then the page with its progress."""
     authority.require_read(user, authority.Read.LEDGER)
-    ledger.check(application.uow(), actor=user, full=full)
-    return RedirectResponse("/ledger", status_code=303)
+    if ledger.fits_a_request(application.uow(), full=full):
+        ledger.check(application.uow(), actor=user)
+        return RedirectResponse("/ledger", status_code=303)
+    job = application.jobs.submit(JobKind.LEDGER_VERIFY, {"full": full}, actor=user)
+    return RedirectResponse(f"/ledger?job={job.id}", status_code=303)
 
 
 @router.get("/ledger/history/{entity_id:path}", response_class=HTMLResponse)
