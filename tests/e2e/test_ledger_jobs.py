@@ -56,7 +56,9 @@ def _token(client: TestClient, username: str) -> dict[str, str]:
 
 def _checkpoints(app: App) -> int:
     with app.engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(orm.ledger_checkpoints)).scalar())
+        return int(
+            conn.execute(select(func.count()).select_from(orm.ledger_checkpoints)).scalar_one()
+        )
 
 
 def _finished(read: Callable[[], dict[str, Any]]) -> dict[str, Any]:
