@@ -345,7 +345,6 @@ def _case_page(
     user: User,
     application: App,
     *,
-    status: int = 200,
     refused: DomainError | None = None,
     action: str = "",
     assess: str = "",
@@ -353,7 +352,8 @@ def _case_page(
     history_page: int = 1,
 ) -> Response:
     """The case page (one page of each history, newest first); after a refused action
-    or assessment form, with that form as it was sent and the refusal beside it."""
+    or assessment form, with that form as it was sent, the refusal beside it and its
+    status."""
     with application.uow() as uow:
         detail = cases.case_detail(uow, case_id, user, now=application.clock(), page=history_page)
         sites = catalogue.sites(uow)
@@ -410,7 +410,7 @@ def _case_page(
     return render(
         request,
         "case.html",
-        status=status,
+        status=status_for(refused) if refused else 200,
         form_token=idempotent.new_form_token(),
         can_assess=can_assess,
         assess_kind=chosen.value if chosen else "",
@@ -448,14 +448,7 @@ async def case_action(
         application.bus.handle(actions.build(action, case_id, form), actor=user)
     except DomainError as exc:
         return _case_page(
-            request,
-            case_id,
-            user,
-            application,
-            status=status_for(exc),
-            refused=exc,
-            action=action,
-            sent=sent,
+            request, case_id, user, application, refused=exc, action=action, sent=sent
         )
     return _back(request, case_id, done=action.replace("_", " "))
 
@@ -479,16 +472,9 @@ async def assess(request: Request, case_id: str, user: WebUser, application: App
             location=lambda record: f"/cases/{quote(case_id)}",
         )
     except DomainError as exc:
+        kind = form.get("kind", "")
         return _case_page(
-            request,
-            case_id,
-            user,
-            application,
-            status=status_for(exc),
-            refused=exc,
-            action=ASSESS,
-            assess=form.get("kind", ""),
-            sent=form,
+            request, case_id, user, application, refused=exc, action=ASSESS, assess=kind, sent=form
         )
     if made.repeated:
         return _back(request, case_id, done="already recorded: the form was sent twice")
