@@ -21,8 +21,9 @@ from veinline.domain.user import SYSTEM_USERNAME, User
 
 if TYPE_CHECKING:
     from veinline.domain.ledger import JsonObject
+    from veinline.domain.trial import TrialData
     from veinline.services.handlers import Clock, PasswordHasher
-    from veinline.services.jobs import JobRunner
+    from veinline.services.jobs import JobRunner, Outcome, Progress
     from veinline.services.messagebus import MessageBus
 
 # The message bus (every handler, every command) and the job runner are built on first
@@ -75,6 +76,12 @@ class App:
                 settings = uow.triage.get(TRIAGE_SETTINGS_ID)
             return {"weights_version": settings.version if settings else 0}
 
+        def trial_report(data: TrialData, progress: Progress) -> Outcome:
+            # matplotlib, reportlab and the statistics are imported by the job only.
+            from veinline.adapters.trial_report import made_by_job
+
+            return made_by_job(data, progress)
+
         def ledger_state(inputs: JsonObject) -> JsonObject:
             # A verification asked again while one waits or runs is that one; once it
             # has recorded its checkpoint (or the ledger has grown), a new one runs.
@@ -93,9 +100,14 @@ class App:
                     lambda cmd, actor: self.bus.handle(cmd, actor=actor), self.user
                 ),
                 JobKind.LEDGER_VERIFY: jobs.verify_work(self.uow, self.user),
+                JobKind.TRIAL_REPORT: jobs.trial_report_work(self.uow, trial_report),
             },
             clock=self.clock,
-            cache_context={JobKind.PLAN: weights_version, JobKind.LEDGER_VERIFY: ledger_state},
+            cache_context={
+                JobKind.PLAN: weights_version,
+                JobKind.LEDGER_VERIFY: ledger_state,
+                JobKind.TRIAL_REPORT: jobs.trial_report_context(self.uow),
+            },
             threads=self.settings.job_threads,
         )
 

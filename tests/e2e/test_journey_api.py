@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -361,6 +362,16 @@ def test_the_trial_report_is_served_as_json_pdf_csv_and_a_page(
     load_demo_trial(Driver(demo_app.bus, demo_app.user, demo_app.clock))
     headers = _as(client, "physician")
     assert [t["id"] for t in client.get("/api/v1/trials", headers=headers).json()] == ["IMC001-IIT"]
+    # The report is made by a job (tests/e2e/test_trial_report_job.py): 202 until done.
+    queued = client.get("/api/v1/trials/IMC001-IIT/report", headers=headers)
+    assert queued.status_code == 202, queued.text
+    deadline = time.monotonic() + 120
+    while client.get(queued.headers["location"], headers=headers).json()["state"] in (
+        "queued",
+        "running",
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     report = client.get("/api/v1/trials/IMC001-IIT/report", headers=headers).json()
     assert report["trial"]["id"] == "IMC001-IIT"
     pdf = client.get("/api/v1/trials/IMC001-IIT/report.pdf", headers=headers)

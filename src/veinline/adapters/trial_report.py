@@ -44,12 +44,14 @@ from reportlab.platypus import (
 
 from veinline.adapters.pdf import is_winansi, markup
 from veinline.domain.errors import InvalidInput
+from veinline.domain.ledger import JsonObject
 from veinline.domain.trial import (
     MAX_TOXICITY_GRADE,
     OVERALL,
     PatientOutcome,
     TimeToEvent,
     Trial,
+    TrialData,
     check_outcomes,
     overall_survival,
     progression_free_survival,
@@ -68,6 +70,7 @@ from veinline.domain.trial_statistics import (
     summarise,
     toxicity_table,
 )
+from veinline.services.jobs import Outcome, Progress
 
 __all__ = [
     "PATIENT_COLUMNS",
@@ -786,3 +789,28 @@ def _csv(rows: list[dict[str, Any]], columns: Sequence[str]) -> bytes:
 
 def _iso(day: date | None) -> str | None:
     return None if day is None else day.isoformat()
+
+
+def made_by_job(data: TrialData, progress: Progress) -> Outcome:
+    """A trial report job's work (services/jobs.py `trial_report_work`): the report, its
+    HTML, its JSON and its summary CSV as the result, its PDF as the artifact."""
+    progress(0.1, f"fitting survival and drawing the curves ({len(data.outcomes)} patients)")
+    report = build_report(data.trial, data.outcomes, as_of=data.data_cutoff)
+    progress(0.6, "writing the PDF")
+    pdf = render_pdf(report)
+    progress(0.95, "writing the page")
+    rows = summary_rows(report)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [])
+    writer.writeheader()
+    writer.writerows(rows)
+    result: JsonObject = {
+        "report": report.to_dict(),
+        "html": render_html(report),
+        "summary_csv": buffer.getvalue(),
+    }
+    return Outcome(
+        result,
+        pdf,
+        f"{len(data.outcomes)} patients, data cut-off {data.data_cutoff.isoformat()}",
+    )

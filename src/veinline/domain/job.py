@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -28,6 +28,8 @@ class JobKind(StrEnum):
     # A ledger verification too long for a request: a full one, or a routine one with
     # more new entries than services/ledger.py ROUTINE_INLINE_ENTRIES.
     LEDGER_VERIFY = "ledger-verify"
+    # A trial's report (survival fits, curves, the PDF) at a data cut-off.
+    TRIAL_REPORT = "trial-report"
 
 
 class JobState(StrEnum):
@@ -122,6 +124,17 @@ def sweep_inputs(low: int, high: int, replications: int) -> JsonObject:
     if not least <= replications <= most:
         raise InvalidInput(f"replications: choose {least} to {most}, not {replications}")
     return {"low": low, "high": high, "replications": replications}
+
+
+TRIAL_ID_MAX = 40  # adapters/orm.py: trials.id
+
+
+def trial_report_inputs(trial_id: str, as_of: date) -> JsonObject:
+    """A trial report's inputs: the trial and the day its data is read as of."""
+    trial_id = trial_id.strip()
+    if not trial_id or len(trial_id) > TRIAL_ID_MAX:
+        raise InvalidInput(f"trial: give a trial's id (1 to {TRIAL_ID_MAX} characters)")
+    return {"trial_id": trial_id, "as_of": as_of.isoformat()}
 
 
 def check_plan(policy: str, time_limit_s: float, patients: int) -> None:

@@ -448,6 +448,8 @@ JOBS: dict[JobKind, JobRule] = {
     JobKind.PLAN: JobRule(submit=commands.MakePlan, read=Read.PLAN),
     # A verification records a checkpoint signed by its submitter: the ledger's readers.
     JobKind.LEDGER_VERIFY: JobRule(submit=Read.LEDGER, read=Read.LEDGER),
+    # A trial report is read, not changed: whoever may read reports may have it made.
+    JobKind.TRIAL_REPORT: JobRule(submit=Read.REPORT, read=Read.REPORT),
 }
 
 

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from veinline.domain.errors import DomainError, InvalidInput, NotFound
@@ -38,8 +38,10 @@ from veinline.domain.job import (
     job_key,
     plan_inputs,
     sweep_inputs,
+    trial_report_inputs,
 )
 from veinline.domain.ledger import JsonObject
+from veinline.domain.trial import TrialData
 from veinline.domain.user import User
 from veinline.services import authority, commands
 from veinline.services.unit_of_work import AbstractUnitOfWork
@@ -130,11 +132,18 @@ def parse_inputs(kind: JobKind, raw: Mapping[str, Any]) -> JsonObject:
         JobKind.SWEEP: {"low", "high", "replications"},
         JobKind.PLAN: {"patients", "scenario", "policy", "time_limit_s"},
         JobKind.LEDGER_VERIFY: {"full"},
+        JobKind.TRIAL_REPORT: {"trial_id", "as_of"},
     }[kind]
     if unknown := sorted(set(raw) - known):
         raise InvalidInput(f"a {kind.value} job takes {', '.join(sorted(known))}, not {unknown[0]}")
     if kind is JobKind.LEDGER_VERIFY:
         return {"full": yes_or_no("full")}
+    if kind is JobKind.TRIAL_REPORT:
+        try:
+            as_of = date.fromisoformat(str(raw.get("as_of", "")).strip())
+        except ValueError:
+            raise InvalidInput("as_of: give the data cut-off as a date like 2026-03-31") from None
+        return trial_report_inputs(str(raw.get("trial_id", "")), as_of)
     if kind is JobKind.SWEEP:
         return sweep_inputs(whole("low", 22), whole("high", 32), whole("replications", 100))
     scenario = raw.get("scenario")
@@ -484,3 +493,44 @@ def verify_work(uow: Callable[[], AbstractUnitOfWork], user: Callable[[str], Use
         return Outcome(result, message=message)
 
     return run
+
+
+def trial_report_work(
+    uow: Callable[[], AbstractUnitOfWork], render: Callable[[TrialData, Progress], Outcome]
+) -> Work:
+    """A trial's report at its cut-off: the outcomes read here, the report made by
+    `render` (adapters/trial_report.py, wired by bootstrap: the fits, the curves, the
+    HTML and the PDF)."""
+
+    def run(job: Job, progress: Progress) -> Outcome:
+        from veinline.services.trials import trial_data
+
+        progress(0.02, "reading the trial's outcomes")
+        with uow() as unit:
+            data = trial_data(
+                unit,
+                str(job.inputs["trial_id"]),
+                as_of=date.fromisoformat(str(job.inputs["as_of"])),
+            )
+        return render(data, progress)
+
+    return run
+
+
+def trial_report_context(
+    uow: Callable[[], AbstractUnitOfWork],
+) -> Callable[[JsonObject], JsonObject]:
+    """A report's cache context: the fingerprint of the data it is made from, read as it
+    is asked for (a few milliseconds: the trial's outcomes, no fitting or drawing); an
+    unknown trial is NotFound here, before anything is queued."""
+
+    def context(inputs: JsonObject) -> JsonObject:
+        from veinline.services.trials import fingerprint, trial_data
+
+        with uow() as unit:
+            data = trial_data(
+                unit, str(inputs["trial_id"]), as_of=date.fromisoformat(str(inputs["as_of"]))
+            )
+        return {"data": fingerprint(data)}
+
+    return context

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -163,6 +164,13 @@ def trial_data(uow: AbstractUnitOfWork, trial_id: str, *, as_of: date) -> TrialD
     check_outcomes(trial, outcomes)
     cutoff = max([as_of, *(o.last_contact_on for o in outcomes)])
     return TrialData(trial, tuple(outcomes), cutoff)
+
+
+def fingerprint(data: TrialData) -> str:
+    """What a trial report is made from, as one SHA-256: the trial, every outcome and the
+    cut-off (frozen dataclasses of values, whose repr is their content). A report job is
+    keyed on it, so a change to any outcome makes a new report and nothing else does."""
+    return hashlib.sha256(repr(data).encode("utf-8")).hexdigest()
 
 
 HANDLERS: dict[type[commands.Command], Callable[..., Any]] = {

@@ -37,7 +37,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the job as JSON.
 
 @job_app.command("run")
 def run(
-    kind: Annotated[JobKind, typer.Argument(help="capacity-sweep, plan or ledger-verify.")],
+    kind: Annotated[
+        JobKind, typer.Argument(help="capacity-sweep, plan, ledger-verify or trial-report.")
+    ],
     low: Annotated[int, typer.Option(help="Sweep: the fewest suites.")] = 22,
     high: Annotated[int, typer.Option(help="Sweep: the most suites.")] = 32,
     replications: Annotated[int, typer.Option(help="Sweep: replications per count.")] = 100,
@@ -50,6 +52,7 @@ def run(
     full: Annotated[
         bool, typer.Option("--full", help="Ledger verify: the whole chain, not only what is new.")
     ] = False,
+    trial: Annotated[str, typer.Option(help="Trial report: the trial's id.")] = "",
     again: Annotated[
         bool, typer.Option("--again", help="Run again inputs whose last job failed.")
     ] = False,
@@ -77,6 +80,8 @@ def run(
         raw = {"low": low, "high": high, "replications": replications}
     elif kind is JobKind.LEDGER_VERIFY:
         raw = {"full": full}
+    elif kind is JobKind.TRIAL_REPORT:
+        raw = {"trial_id": trial, "as_of": application.clock().date().isoformat()}
     else:
         raw = {"policy": policy, "time_limit_s": time_limit}
         if scenario is not None:

@@ -26,6 +26,8 @@ def result_page(job: Job) -> str | None:
         return None
     if job.kind is JobKind.PLAN and job.result:
         return f"/planning/{job.result['plan_id']}"
+    if job.kind is JobKind.TRIAL_REPORT:
+        return f"/trials/{job.inputs['trial_id']}"
     if job.kind is JobKind.LEDGER_VERIFY:
         return f"/ledger?job={job.id}"
     if job.kind is JobKind.SWEEP:

@@ -1,4 +1,5 @@
-"""The trial pages: the list, and one trial's report."""
+"""The trial pages: the list, and one trial's report, made by a job (the page shows its
+progress, then the report; the same data again shows the cached report at once)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
+from veinline.domain.job import JobKind, JobState, trial_report_inputs
 from veinline.entrypoints.http.deps import AppDep, WebUser
 from veinline.entrypoints.http.templates import render
+from veinline.services import authority
 
 router = APIRouter(include_in_schema=False)
 
@@ -21,17 +24,19 @@ def trials_page(request: Request, user: WebUser, application: AppDep) -> Respons
 
 @router.get("/trials/{trial_id}", response_class=HTMLResponse)
 def trial_page(request: Request, trial_id: str, user: WebUser, application: AppDep) -> Response:
-    from veinline.adapters.trial_report import build_report, render_html
-    from veinline.services.trials import trial_data
-
-    with application.uow() as uow:
-        data = trial_data(uow, trial_id, as_of=application.clock().date())
-    report = build_report(data.trial, data.outcomes, as_of=data.data_cutoff)
+    authority.require_read(user, authority.Read.REPORT)
+    job = application.jobs.submit(
+        JobKind.TRIAL_REPORT, trial_report_inputs(trial_id, application.clock().date()), actor=user
+    )
+    report_html = None
+    if job.state is JobState.DONE and job.result is not None:
+        # render_html escaped every value it wrote (html.escape); the rest is its markup.
+        report_html = Markup(str(job.result["html"]))  # noqa: S704
     return render(
         request,
         "trial.html",
         user=user,
-        trial=data.trial,
-        # render_html escapes every value it writes (html.escape); the rest is its markup.
-        report_html=Markup(render_html(report)),  # noqa: S704
+        trial_id=trial_id,
+        job=job,
+        report_html=report_html,
     )
