@@ -13,7 +13,11 @@ signed in as the demo coordinator (who sees both demo centres' patients) through
 web app in process, each page is fetched `--repeat` times and its time printed as
 min / median / max in ms: the case board's first page, a search by name, a search by
 DIN, a filtered page further on, the ledger's first page, a filtered ledger page, and
-the home page (the work queue).
+the home page (the work queue). Then the work queue (docs/architecture.md, "Work
+queues") for several roles: the home page and `GET /api/v1/me/work` (first page and
+page 2), signed in as the demo coordinator, physician (4 in 10 generated cases wait on
+their confirmation), QA reviewer, apheresis nurse and courier; `--queue-only` times
+these alone.
 """
 
 from __future__ import annotations
@@ -75,7 +79,29 @@ def signed_in(app: App, username: str) -> TestClient:
     return client
 
 
-def run(database: Path, cases: int, repeat: int) -> None:
+# Whose work queue is timed: the demo users of the roles with the most to read.
+QUEUE_USERS = ("coordinator", "physician", "qa", "nurse", "courier")
+
+
+def timed(client: TestClient, name: str, path: str, repeat: int, **options: object) -> None:
+    timings = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        answer = client.get(path, **options)  # type: ignore[arg-type]
+        timings.append((time.perf_counter() - started) * 1e3)
+        assert answer.status_code == 200, (path, answer.status_code)
+    print(f"{name:<34} {min(timings):8.1f} {statistics.median(timings):8.1f} {max(timings):8.1f}")
+
+
+def token(client: TestClient, username: str) -> dict[str, str]:
+    answer = client.post(
+        "/api/v1/auth/token", data={"username": username, "password": "veinline-demo"}
+    )
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def run(database: Path, cases: int, repeat: int, queue_only: bool = False) -> None:
     app = bootstrap(
         Settings(database_url=f"sqlite:///{database}", data_dir=database.parent),
         hasher=Argon2Hasher(fast_for_tests=True),
@@ -85,7 +111,10 @@ def run(database: Path, cases: int, repeat: int) -> None:
         total = len(uow.cases.list())
         entries = uow.ledger.count()
         din = next(c.current_din for c in uow.cases.list() if c.current_din)
-    print(f"{total} cases, {entries} ledger entries; signed in as coordinator; {repeat} runs each")
+    print(
+        f"{total} cases, {entries} ledger entries; {repeat} runs each; "
+        "the board and the ledger as the coordinator"
+    )
     client = signed_in(app, "coordinator")
     pages = [
         ("board, first page", "/cases"),
@@ -96,17 +125,18 @@ def run(database: Path, cases: int, repeat: int) -> None:
         ("ledger, filtered", "/ledger?entity_type=case&action=case.enrolled&page=2"),
         ("work queue (home)", "/"),
     ]
-    print(f"{'page':<28} {'min':>8} {'median':>8} {'max':>8}  (ms)")
-    for name, path in pages:
-        timings = []
-        for _ in range(repeat):
-            started = time.perf_counter()
-            answer = client.get(path)
-            timings.append((time.perf_counter() - started) * 1e3)
-            assert answer.status_code == 200, (path, answer.status_code)
-        print(
-            f"{name:<28} {min(timings):8.1f} {statistics.median(timings):8.1f} {max(timings):8.1f}"
-        )
+    print(f"{'page':<34} {'min':>8} {'median':>8} {'max':>8}  (ms)")
+    for name, path in [] if queue_only else pages:
+        timed(client, name, path, repeat)
+    for username in QUEUE_USERS:
+        client = signed_in(app, username)
+        timed(client, f"home (queue), {username}", "/", repeat)
+        headers = token(client, username)
+        total = client.get("/api/v1/me/work", headers=headers).json()
+        shown = len(total["items"])
+        timed(client, f"API me/work, {username}", "/api/v1/me/work", repeat, headers=headers)
+        timed(client, "  page 2", "/api/v1/me/work?page=2", repeat, headers=headers)
+        print(f"  ({username}: {total.get('total', shown)} items, {shown} on a page)")
     app.engine.dispose()
 
 
@@ -115,12 +145,15 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=10_000, help="cases in all (default 10000)")
     parser.add_argument("--repeat", type=int, default=7, help="fetches per page")
     parser.add_argument("--database", type=Path, help="an SQLite file to make or reuse")
+    parser.add_argument(
+        "--queue-only", action="store_true", help="time the work queues only (home and API)"
+    )
     arguments = parser.parse_args()
     if arguments.database:
-        run(arguments.database.resolve(), arguments.cases, arguments.repeat)
+        run(arguments.database.resolve(), arguments.cases, arguments.repeat, arguments.queue_only)
         return
     with tempfile.TemporaryDirectory() as folder:
-        run(Path(folder) / "veinline.db", arguments.cases, arguments.repeat)
+        run(Path(folder) / "veinline.db", arguments.cases, arguments.repeat, arguments.queue_only)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from tests.e2e.pages import sign_in_page
-from veinline.adapters.seed.cases import EQUE_CEL_HK, Driver, barcode, steady_log
+from veinline.adapters.seed.cases import (
+    EQUE_CEL_HK,
+    Driver,
+    barcode,
+    load_demo_cases,
+    steady_log,
+)
 from veinline.bootstrap import App
 from veinline.domain.case import Case, CaseState
 from veinline.entrypoints.http.app import create_app
@@ -237,3 +243,60 @@ def test_a_shipment_reads_in_as_many_statements_with_many_readings_as_with_few(
     assert long["readings_page"]["older"] is True
     rest = client.get(f"/api/v1/shipments/{shipments[1]}?readings_page=2", headers=courier)
     assert len(rest.json()["readings"]) == 41 and rest.json()["readings_page"]["older"] is False
+
+
+# ------------------------------------------------------------------ work queues
+
+# A work queue reads each kind of record that can wait in one statement (the sites'
+# zones, early cases as heads, cases in flight, their shipments, follow-up assessments,
+# shipments in transit and their cases, toxicities, unfinished batches, their release
+# records and cases); the API adds the token, the home page the session, the catalogue
+# and the sites it shows. Measured: API 10–14 statements on PostgreSQL and 12–16 on
+# SQLite, by role; the coordinator's home page 14 and 16. Before: one per batch (its
+# case) on top of every case, shipment and assessment, whatever their state.
+WORK_API_BOUND = 16
+WORK_PAGE_BOUND = 16
+_QUEUE_USERS = ("coordinator", "physician", "nurse", "courier", "qa", "operator", "planner")
+
+
+def _more_cases(driver: Driver, first: int, count: int) -> None:
+    """`count` more cases: eligible (a coordinator's, a planner's) and, one in twenty,
+    enrolled (a physician's) or collected (a courier's pickup)."""
+    for n in range(first, first + count):
+        case = driver.enrol(EQUE_CEL_HK, patient_name=f"Queue {n}", wristband=f"WB-WQ{n}")
+        if n % 20 == 19:
+            driver.advance(case, EQUE_CEL_HK, CaseState.COLLECTED)
+        elif n % 20 != 18:
+            driver.advance(case, EQUE_CEL_HK, CaseState.ELIGIBLE)
+
+
+def test_a_work_queue_sends_as_many_statements_with_sixty_cases_as_with_five(
+    client: TestClient, demo_app: App, driver: Driver
+) -> None:
+    load_demo_cases(driver)  # one case in every state: every kind of record is read
+    tokens = {name: _token(client, name) for name in _QUEUE_USERS}
+
+    def counts() -> tuple[dict[str, int], dict[str, int], int, str]:
+        api: dict[str, int] = {}
+        totals: dict[str, int] = {}
+        for name, token in tokens.items():
+            n, answer = _counted(demo_app, lambda t=token: client.get("/api/v1/me/work", headers=t))
+            api[name], totals[name] = n, answer.json()["total"]
+        sign_in_page(client, "coordinator")
+        page, home = _counted(demo_app, lambda: client.get("/"))
+        return api, totals, page, home.text
+
+    _more_cases(driver, 0, 5)
+    few_api, few_totals, few_page, _ = counts()
+    _more_cases(driver, 5, 55)
+    many_api, many_totals, many_page, home = counts()
+    assert few_api == many_api, (few_api, many_api)
+    assert max(many_api.values()) <= WORK_API_BOUND, many_api
+    assert few_page == many_page <= WORK_PAGE_BOUND, (few_page, many_page)
+    # What was counted is the queues themselves: the 55 more cases, each in its queue.
+    assert many_totals["coordinator"] - few_totals["coordinator"] == 55 - 6
+    assert many_totals["physician"] - few_totals["physician"] == 3
+    assert many_totals["courier"] - few_totals["courier"] == 3
+    # The home page shows the first 50 of them and the way to the rest.
+    assert many_totals["coordinator"] > 50
+    assert home.count('data-action="') == 50 and 'data-testid="pager"' in home

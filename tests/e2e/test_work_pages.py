@@ -112,6 +112,34 @@ def test_veinline_work_prints_the_queue_as_a_table_and_as_json(
         cli_context().forget()
 
 
+def test_veinline_work_pages_with_limit_and_page(
+    cases_app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VEINLINE_DATABASE_URL", cases_app.settings.database_url)
+    monkeypatch.setenv("VEINLINE_DATA_DIR", str(cases_app.settings.data_dir))
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def work(*options: str) -> str:
+        cli_context().forget()
+        answer = CliRunner().invoke(cli_app, ["--as", "physician", "work", *options])
+        assert answer.exit_code == 0, answer.output
+        return answer.stdout
+
+    try:
+        whole = json.loads(work("--json", "--limit", "100"))
+        assert whole["total"] == len(whole["items"]) >= 2
+        first, second = (json.loads(work("--json", "--limit", "1", "--page", n)) for n in "12")
+        assert [first["items"][0], second["items"][0]] == whole["items"][:2]
+        assert first["total"] == whole["total"] and first["pages"] == whole["total"]
+        table = work("--limit", "1")
+        assert f"Page 1 of {whole['total']}" in table and "veinline work --page 2" in table
+        cli_context().forget()
+        refused = CliRunner().invoke(cli_app, ["--as", "physician", "work", "--limit", "101"])
+        assert refused.exit_code != 0
+    finally:
+        cli_context().forget()
+
+
 def test_the_home_page_is_the_queue_and_the_menu_fits_the_role(client: TestClient) -> None:
     _signed_in(client, "coordinator")
     home = client.get("/").text

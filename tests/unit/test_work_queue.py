@@ -224,3 +224,32 @@ def test_planners_and_administrators_have_their_own_home(world: World) -> None:
     assert admin["home"] == "admin" and admin["items"] == []
     assert world.queue("coordinator")["home"] == "queue"
     assert case.id in {i["case_id"] for i in planner["items"]}
+
+
+def test_the_queue_comes_a_page_at_a_time_with_the_whole_queues_counts(world: World) -> None:
+    for state in (CaseState.ENROLLED,) * 4 + (CaseState.RECEIVED_AT_SITE,):
+        world.at(state)
+    physician = world.user("physician")
+    with world.uow:
+        whole = work_queue(world.uow, physician, world.clock(), page_size=100)
+        pages = [
+            work_queue(world.uow, physician, world.clock(), page=n, page_size=2) for n in (1, 2, 3)
+        ]
+    assert whole["total"] == len(whole["items"]) == 5 and whole["pages"] == 1
+    assert [p["page"] for p in pages] == [1, 2, 3] and {p["pages"] for p in pages} == {3}
+    assert [i for p in pages for i in p["items"]] == whole["items"]
+    assert all(p["counts"] == whole["counts"] == {"case": 5} for p in pages)
+    assert pages[0]["items"][0]["action"] == "infuse"  # the most urgent on the first page
+    # A page past the last is the last; at most 100 a page.
+    with world.uow:
+        beyond = work_queue(world.uow, physician, world.clock(), page=9, page_size=2)
+        big = work_queue(world.uow, physician, world.clock(), page_size=1000)
+    assert beyond["page"] == 3 and beyond["items"] == pages[2]["items"]
+    assert big["page_size"] == 100
+
+
+def test_veinline_work_pages_as_the_api_does() -> None:
+    from veinline.entrypoints.cli import work as cli_work
+    from veinline.services.unit_of_work import MAX_PAGE_SIZE, PAGE_SIZE
+
+    assert (cli_work._PAGE_SIZE, cli_work._MAX_PAGE_SIZE) == (PAGE_SIZE, MAX_PAGE_SIZE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import threading
 import weakref
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Collection, Generator, Iterable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -38,8 +38,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from veinline.adapters import orm
 from veinline.adapters.crypto import keyring_of
 from veinline.adapters.database import LEDGER_LOCK_KEY, READ_ONLY
-from veinline.domain.assessment import Assessment
-from veinline.domain.batch import Batch
+from veinline.domain.assessment import Assessment, AssessmentKind
+from veinline.domain.batch import Batch, DeviationState
 from veinline.domain.case import Case, CaseState
 from veinline.domain.catalog import Authorisation, Product, Site
 from veinline.domain.custody import CustodyEvent, IdentityIncident
@@ -59,14 +59,16 @@ from veinline.domain.ledger import (
 from veinline.domain.msc import Donor, Lot, Order, StorageUnit, Vial, VialStatus
 from veinline.domain.planning_records import PlanRecord, TriageSettings
 from veinline.domain.process import ProcessTemplate
-from veinline.domain.release import ReleaseRecord
-from veinline.domain.shipment import Shipment
+from veinline.domain.release import FINAL_DISPOSITIONS, ReleaseRecord
+from veinline.domain.shipment import Shipment, ShipmentStatus
 from veinline.domain.sign_in import IssuedToken, SignInGuard, TokenKind, TokenScope
 from veinline.domain.specification import Specification
 from veinline.domain.trial_records import TrialPatient, TrialRecord
 from veinline.domain.user import User
 from veinline.services.unit_of_work import (
+    UNFINISHED_BATCHES,
     AbstractUnitOfWork,
+    CaseHead,
     CasePage,
     CaseQuery,
     Claim,
@@ -895,6 +897,138 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
             matches.append(and_(_reached(full), or_(*named)))
         return or_(*matches)
 
+    # ------------------------------------------------------------ work queues
+    # One statement each (docs/architecture.md, "Work queues").
+
+    def case_heads(
+        self, states: Collection[CaseState], reach: Reach, *, booked_by: str = ""
+    ) -> list[CaseHead]:
+        c = orm.cases.c
+        where: list[Any] = [c.state.in_(list(states)), _reached(reach)]
+        if booked_by:
+            where.append(or_(c.state != CaseState.APHERESIS_BOOKED, c.apheresis_date <= booked_by))
+        rows = self.session.execute(
+            select(
+                c.id,
+                c.product_code,
+                c.state,
+                c.treatment_site,
+                c.apheresis_site,
+                c.manufacturing_site,
+                c.enrolled_at,
+                c.apheresis_date,
+                c.planned,
+            )
+            .where(*where)
+            .order_by(c.id)
+        )
+        return [
+            CaseHead(
+                id=row.id,
+                product_code=row.product_code,
+                state=CaseState(row.state),
+                treatment_site=row.treatment_site,
+                apheresis_site=row.apheresis_site,
+                manufacturing_site=row.manufacturing_site,
+                enrolled_at=row.enrolled_at,
+                apheresis_date=row.apheresis_date,
+                planned=bool(row.planned),
+            )
+            for row in rows
+        ]
+
+    def cases_in(self, states: Collection[CaseState], reach: Reach) -> list[Case]:
+        c = orm.cases.c
+        query = select(Case).where(c.state.in_(list(states)), _reached(reach)).order_by(c.id)
+        return list(self.session.scalars(query))
+
+    def cases_of(self, case_ids: Iterable[str]) -> list[Case]:
+        wanted = sorted(set(case_ids))
+        if not wanted:
+            return []
+        c = orm.cases.c
+        return list(self.session.scalars(select(Case).where(c.id.in_(wanted)).order_by(c.id)))
+
+    def shipments_of(self, case_ids: Iterable[str]) -> list[Shipment]:
+        wanted = sorted(set(case_ids))
+        if not wanted:
+            return []
+        s = orm.shipments.c
+        query = select(Shipment).where(s.case_id.in_(wanted)).order_by(s.id)
+        return list(self.session.scalars(query))
+
+    def shipments_in_transit(self, reach: Reach) -> list[Shipment]:
+        s = orm.shipments.c
+        query = (
+            select(Shipment)
+            .join(orm.cases, orm.cases.c.id == s.case_id)
+            .where(s.status == ShipmentStatus.IN_TRANSIT, _reached(reach))
+            .order_by(s.id)
+        )
+        return list(self.session.scalars(query))
+
+    def assessments_of(self, case_ids: Iterable[str]) -> list[Assessment]:
+        wanted = sorted(set(case_ids))
+        if not wanted:
+            return []
+        a = orm.assessments.c
+        query = select(Assessment).where(a.case_id.in_(wanted)).order_by(a.assessed_on, a.id)
+        return list(self.session.scalars(query))
+
+    def toxicities(
+        self, reach: Reach, kinds: Collection[AssessmentKind], grade: int
+    ) -> list[Assessment]:
+        a = orm.assessments.c
+        query = (
+            select(Assessment)
+            .join(orm.cases, orm.cases.c.id == a.case_id)
+            .where(
+                a.kind.in_(list(kinds)),
+                a.result["grade"].as_integer() >= grade,
+                _reached(reach),
+            )
+            .order_by(a.assessed_on, a.id)
+        )
+        # The grade is checked again on the record: only a whole number counts.
+        return [
+            found
+            for found in self.session.scalars(query)
+            if isinstance(found.result.get("grade"), int)
+        ]
+
+    def unfinished_batches(self, reach: Reach) -> list[Batch]:
+        b, r, c = orm.batches.c, orm.release_records.c, orm.cases.c
+        undecided = select(r.batch_id).where(r.disposition.not_in(list(FINAL_DISPOSITIONS)))
+        # A deviation's state is a value in the batch's JSON: a batch whose text names
+        # an open state is read (a few more than needed: each queue item checks its
+        # own condition on the record, `Batch.open_deviations` for a deviation).
+        stored = cast(b.deviations, String)
+        deviating = or_(
+            *(
+                stored.contains(f'"{state.value}"', autoescape=True)
+                for state in DeviationState
+                if state is not DeviationState.CLOSED
+            )
+        )
+        query = (
+            select(Batch)
+            .outerjoin(orm.cases, c.id == b.case_id)
+            .where(
+                or_(b.status.in_(list(UNFINISHED_BATCHES)), b.id.in_(undecided), deviating),
+                _reached(reach, facility=b.site),
+            )
+            .order_by(b.id)
+        )
+        return list(self.session.scalars(query))
+
+    def release_records_of(self, batch_ids: Iterable[str]) -> list[ReleaseRecord]:
+        wanted = sorted(set(batch_ids))
+        if not wanted:
+            return []
+        r = orm.release_records.c
+        query = select(ReleaseRecord).where(r.batch_id.in_(wanted)).order_by(r.batch_id)
+        return list(self.session.scalars(query))
+
     def regulated_snapshots(self) -> Generator[tuple[str, str, JsonObject], None, None]:
         for cls in orm.REGULATED:
             result = self.session.scalars(select(cls).execution_options(yield_per=1000))
@@ -906,15 +1040,16 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
             self.session.expunge_all()
 
 
-def _reached(reach: Reach) -> Any:
-    """The cases a reach covers, as a condition on the cases table."""
+def _reached(reach: Reach, *, facility: Any = None) -> Any:
+    """The cases a reach covers, as a condition on the cases table (`facility`: the
+    column naming the facility instead of the case's, a batch's own site)."""
     c = orm.cases.c
     if reach.everywhere:
         return true()
     parts = {
         "treatment": c.treatment_site,
         "apheresis": c.apheresis_site,
-        "facility": c.manufacturing_site,
+        "facility": c.manufacturing_site if facility is None else facility,
     }
     conditions = [parts[part].in_(reach.of(part)) for part in parts if reach.of(part)]
     return or_(*conditions) if conditions else false()

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from veinline.domain.assessment import AssessmentKind, parse_kind
-from veinline.domain.case import Action, Case, CaseState
+from veinline.domain.case import TRANSITIONS, Action, Case, CaseState
 from veinline.domain.custody import CustodyPoint, open_points
 from veinline.domain.errors import NotAllowed
 from veinline.domain.job import JobKind
@@ -576,10 +576,16 @@ RELEASE_ACTIONS: dict[ReleaseAction, Subject] = {
 
 def case_actions(user: User, case: Case) -> list[Action]:
     """The case's arrows open now that this user may take: what the case page offers."""
-    where = Where.of_case(case)
+    return arrows(user, case.state, Where.of_case(case))
+
+
+def arrows(user: User, state: CaseState, where: Where | None = None) -> list[Action]:
+    """The arrows open from `state` that this user may take on a case bound to `where`
+    (None: at some site): what a case in that state offers them, which depends on the
+    state and the sites only (a work queue asks once per state and sites)."""
     return [
         action
-        for action in case.available_actions()
+        for action in TRANSITIONS.available(state)
         if any(may(user, subject, where) for subject in CASE_ACTIONS[action])
     ]
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import abc
 import builtins
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Collection, Generator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Generic, Protocol, TypeVar
 
-from veinline.domain.assessment import Assessment
-from veinline.domain.batch import Batch
-from veinline.domain.case import Case
+from veinline.domain.assessment import Assessment, AssessmentKind
+from veinline.domain.batch import Batch, BatchStatus
+from veinline.domain.case import Case, CaseState
 from veinline.domain.catalog import Authorisation, Product, Site
 from veinline.domain.custody import CustodyEvent, IdentityIncident
 from veinline.domain.errors import Conflict, NotFound
@@ -32,8 +32,8 @@ from veinline.domain.msc import Donor, Lot, Order, StorageUnit, Vial
 from veinline.domain.personal import Mac, protect
 from veinline.domain.planning_records import PlanRecord, TriageSettings
 from veinline.domain.process import ProcessTemplate
-from veinline.domain.release import ReleaseRecord
-from veinline.domain.shipment import Shipment
+from veinline.domain.release import FINAL_DISPOSITIONS, ReleaseRecord
+from veinline.domain.shipment import Shipment, ShipmentStatus
 from veinline.domain.sign_in import IssuedToken, SignInGuard
 from veinline.domain.specification import Specification
 from veinline.domain.trial_records import TrialPatient, TrialRecord
@@ -255,13 +255,16 @@ class Reach:
     sites: frozenset[tuple[str, str]] = frozenset()
 
     def covers(self, case: Case) -> bool:
+        return self.covers_sites(case.treatment_site, case.apheresis_site, case.manufacturing_site)
+
+    def covers_sites(
+        self, treatment: str | None, apheresis: str | None, facility: str | None
+    ) -> bool:
+        """Whether a record bound to these sites is reached (a batch: its case's centre
+        and unit, its own facility)."""
         if self.everywhere:
             return True
-        bound = {
-            ("treatment", case.treatment_site),
-            ("apheresis", case.apheresis_site),
-            ("facility", case.manufacturing_site),
-        }
+        bound = {("treatment", treatment), ("apheresis", apheresis), ("facility", facility)}
         return bool(self.sites & bound)
 
     @property
@@ -304,6 +307,43 @@ class CasePage:
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.page_size))
+
+
+@dataclass(frozen=True)
+class CaseHead:
+    """The columns of a case a work queue sorts and words an early item by (a case to
+    confirm, book, collect or plan): no patient data and none of the case's parts, so
+    that the thousands waiting at a busy centre are read in one light query."""
+
+    id: str
+    product_code: str
+    state: CaseState
+    treatment_site: str
+    apheresis_site: str | None
+    manufacturing_site: str | None
+    enrolled_at: datetime
+    apheresis_date: str | None
+    planned: bool
+
+    @classmethod
+    def of(cls, case: Case) -> CaseHead:
+        return cls(
+            id=case.id,
+            product_code=case.product_code,
+            state=case.state,
+            treatment_site=case.treatment_site,
+            apheresis_site=case.apheresis_site,
+            manufacturing_site=case.manufacturing_site,
+            enrolled_at=case.enrolled_at,
+            apheresis_date=case.apheresis_date,
+            planned=bool(case.planned),
+        )
+
+
+# Batches a work queue reads: those whose record is still written, whose QC results or
+# QA's decision are still to come, or with a deviation still open (docs/architecture.md,
+# "Work queues").
+UNFINISHED_BATCHES = frozenset({BatchStatus.IN_PROGRESS, BatchStatus.COMPLETED})
 
 
 @dataclass(frozen=True)
@@ -458,6 +498,96 @@ class AbstractUnitOfWork(abc.ABC):
         if case.wristband_id == text:
             return True
         return searched_name(text) and name_matches(case.patient_name, text)
+
+    # ------------------------------------------------------------ work queues
+    # What a work queue reads (docs/architecture.md, "Work queues"): only the records
+    # that can be waiting on someone. Here by reading every record; the SQL unit of
+    # work asks the database for them, each in one statement.
+
+    def case_heads(
+        self, states: Collection[CaseState], reach: Reach, *, booked_by: str = ""
+    ) -> list[CaseHead]:
+        """The heads of the cases `reach` covers in these states, by id; a booked case
+        only if its apheresis day is on or before `booked_by` (an ISO date; "": any)."""
+        return [
+            CaseHead.of(case)
+            for case in self.cases_in(states, reach)
+            if not booked_by
+            or case.state is not CaseState.APHERESIS_BOOKED
+            or (case.apheresis_date or "") <= booked_by
+        ]
+
+    def cases_in(self, states: Collection[CaseState], reach: Reach) -> list[Case]:
+        """The cases `reach` covers in these states, by id."""
+        return [c for c in self.cases.list() if c.state in states and reach.covers(c)]
+
+    def cases_of(self, case_ids: Iterable[str]) -> list[Case]:
+        """These cases (those that exist), by id."""
+        wanted = set(case_ids)
+        return [c for c in self.cases.list() if c.id in wanted]
+
+    def shipments_of(self, case_ids: Iterable[str]) -> list[Shipment]:
+        """Every shipment of these cases, by id (the repository's order)."""
+        wanted = set(case_ids)
+        return [s for s in self.shipments.list() if s.case_id in wanted]
+
+    def shipments_in_transit(self, reach: Reach) -> list[Shipment]:
+        """The shipments in transit of the cases `reach` covers, by id."""
+        cases = {c.id: c for c in self.cases.list() if reach.covers(c)}
+        return [
+            s
+            for s in self.shipments.list()
+            if s.status is ShipmentStatus.IN_TRANSIT and s.case_id in cases
+        ]
+
+    def assessments_of(self, case_ids: Iterable[str]) -> list[Assessment]:
+        """Every assessment of these cases, by day then id (the repository's order)."""
+        wanted = set(case_ids)
+        return [a for a in self.assessments.list() if a.case_id in wanted]
+
+    def toxicities(
+        self, reach: Reach, kinds: Collection[AssessmentKind], grade: int
+    ) -> list[Assessment]:
+        """The assessments of these kinds graded `grade` or higher, of the cases `reach`
+        covers, by day then id."""
+        cases = {c.id for c in self.cases.list() if reach.covers(c)}
+        return [
+            a
+            for a in self.assessments.list()
+            if a.case_id in cases
+            and a.kind in kinds
+            and isinstance(a.result.get("grade"), int)
+            and a.result["grade"] >= grade
+        ]
+
+    def unfinished_batches(self, reach: Reach) -> list[Batch]:
+        """The batches `reach` covers (by their case's centre and unit, their own
+        facility) still being made or awaiting QC and QA (UNFINISHED_BATCHES), with a
+        release record not decided yet, or with a deviation still open; by id."""
+        undecided = {
+            r.batch_id
+            for r in self.release_records.list()
+            if r.disposition not in FINAL_DISPOSITIONS
+        }
+        found = []
+        for batch in self.batches.list():
+            if not (
+                batch.status in UNFINISHED_BATCHES
+                or batch.id in undecided
+                or batch.open_deviations()
+            ):
+                continue
+            case = self.cases.get(batch.case_id) if batch.case_id else None
+            treatment = case.treatment_site if case else None
+            apheresis = case.apheresis_site if case else None
+            if reach.covers_sites(treatment, apheresis, batch.site):
+                found.append(batch)
+        return found
+
+    def release_records_of(self, batch_ids: Iterable[str]) -> list[ReleaseRecord]:
+        """The release records of these batches."""
+        wanted = set(batch_ids)
+        return [r for r in self.release_records.list() if r.batch_id in wanted]
 
     def token_holder(self, token_hash: str) -> tuple[IssuedToken, User | None] | None:
         """The token with this hash and the user it was issued to (the SQL unit of work

@@ -5,26 +5,39 @@ Read-only. What is listed follows the same two tables as every other offer: the
 authority table (`services/authority.py`: who may do it, at which sites; a record the
 user may not read is never listed) and the records' state tables (what can be done to
 the record now). Each item says why it waits and links to the page where the action is
-taken; items are ordered most urgent first, then oldest first.
+taken; items are ordered most urgent first, then oldest first, and shown a page at a time
+with the counts of the whole queue.
+
+It reads only what can be waiting on the user, each kind in one query of the unit of
+work (`case_heads`, `cases_in`, `shipments_in_transit`, `toxicities`,
+`unfinished_batches`, ...): cases in the states whose arrows the user's roles take, at
+the sites they reach; early cases (to confirm, book, collect, plan) as light heads
+without patient data; shipments in transit; unfinished batches; grade 3 or higher
+toxicities. The count of statements does not grow with the number of cases.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from veinline.domain.assessment import Assessment, AssessmentKind
 from veinline.domain.batch import Batch, BatchStatus, Severity, StepStatus
-from veinline.domain.case import Action, Case, CaseState, local_date
-from veinline.domain.custody import POINTS, CustodyPoint
+from veinline.domain.case import TRANSITIONS, Action, Case, CaseState, local_date
+from veinline.domain.custody import POINTS, CustodyPoint, open_points
 from veinline.domain.release import Disposition, ReleaseAction, ReleaseRecord
 from veinline.domain.shipment import Shipment, ShipmentStatus
 from veinline.domain.user import Role, User
 from veinline.services import authority, commands, places
-from veinline.services.authority import DataClass, Read, Where
-from veinline.services.unit_of_work import AbstractUnitOfWork
+from veinline.services.authority import Read, Where
+from veinline.services.unit_of_work import (
+    PAGE_SIZE,
+    AbstractUnitOfWork,
+    CaseHead,
+    bounded_page,
+)
 
 # How urgent an item is: the queue is sorted on it first.
 ROUTINE = 0
@@ -104,34 +117,92 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="minutes") if moment else None
 
 
+# Cases early in the journey, read as heads (`CaseHead`): what waits on them (confirm,
+# book, collect, plan) is worded from the head alone, and a busy centre has thousands.
+_HEAD_STATES = frozenset({CaseState.ENROLLED, CaseState.ELIGIBLE, CaseState.APHERESIS_BOOKED})
+_FOLLOWED = frozenset({CaseState.INFUSED, CaseState.FOLLOW_UP})
+_TOXICITIES = (AssessmentKind.CRS, AssessmentKind.ICANS)
+
+
+def _plans(user: User) -> bool:
+    """Whether the user's home lists the cases to plan (planners only)."""
+    return user.role is Role.PLANNER and authority.may(user, commands.SetPlannedDates)
+
+
+def _head_states(user: User) -> frozenset[CaseState]:
+    """The early states in which something can wait on this user somewhere."""
+    planner = _plans(user)
+    found = set()
+    if authority.may(user, commands.ConfirmEligibility):
+        found.add(CaseState.ENROLLED)
+    if planner or authority.may(user, commands.BookApheresis):
+        found.add(CaseState.ELIGIBLE)
+    if planner or authority.may(user, commands.Collect):
+        found.add(CaseState.APHERESIS_BOOKED)
+    return frozenset(found)
+
+
+def _whole_states(user: User) -> frozenset[CaseState]:
+    """The later states in which a case can wait on this user somewhere: an arrow the
+    queue lists, a scan, a follow-up visit. Cases in them are read whole, with their
+    shipments (a case in flight; the follow-up cases with their assessments)."""
+    found = set()
+    for state in CaseState:
+        if state in _HEAD_STATES:
+            continue
+        listed = [a for a in TRANSITIONS.available(state) if a in _CASE_ACTIONS]
+        scans = [p for p in open_points(state) if p in _SCAN_WHY]
+        if (
+            any(authority.may(user, s) for a in listed for s in authority.CASE_ACTIONS[a])
+            or any(authority.may(user, p) for p in scans)
+            or (state in _FOLLOWED and any(authority.may(user, k) for k in AssessmentKind))
+        ):
+            found.add(state)
+    return frozenset(found)
+
+
 class _Context:
-    """What one queue needs looked up once: the records, the sites' zones, the clock."""
+    """What one queue needs looked up once: only the records that can wait on this user
+    (one query each), the sites' zones, the clock."""
 
     def __init__(self, uow: AbstractUnitOfWork, user: User, now: datetime) -> None:
         self.uow = uow
         self.user = user
         self.now = now
         self.zones = {s.code: s.timezone for s in uow.sites.list()}
-        self.cases = {
+        self.reach, self.full = authority.reach(user, Read.CASE)
+        # A booked case waits for collection from its day at the unit: no unit's date
+        # is later than tomorrow's in UTC (the exact day is checked per case).
+        tomorrow = (now.astimezone(UTC).date() + timedelta(days=1)).isoformat()
+        self.heads = uow.case_heads(
+            _head_states(user), self.reach, booked_by="" if _plans(user) else tomorrow
+        )
+        self.cases = {c.id: c for c in uow.cases_in(_whole_states(user), self.reach)}
+        self.batches = uow.unfinished_batches(authority.reach(user, Read.BATCH)[0])
+        self.records = {r.batch_id: r for r in uow.release_records_of(b.id for b in self.batches)}
+        # The batches' cases: their sites (`places.of_batch` finds them read) and state.
+        self.batch_cases = {
             c.id: c
-            for c in uow.cases.list()
+            for c in uow.cases_of(b.case_id for b in self.batches if b.case_id)
             if authority.visible(user, Read.CASE, Where.of_case(c))
         }
-        self.batches = [
-            b
-            for b in uow.batches.list()
-            if authority.visible(user, Read.BATCH, places.of_batch(uow, b))
-        ]
-        self.records = {r.batch_id: r for r in uow.release_records.list()}
         # Read once for the whole queue, not once per case.
         self._shipments: dict[str, list[Shipment]] = {}
-        for shipment in uow.shipments.list():
-            if shipment.case_id in self.cases:
+        for shipment in uow.shipments_of(self.cases):
+            if shipment.case_id is not None:
                 self._shipments.setdefault(shipment.case_id, []).append(shipment)
+        followed = [c.id for c in self.cases.values() if c.state in _FOLLOWED]
         self._assessments: dict[str, list[Assessment]] = {}
-        for assessment in uow.assessments.list():
-            if assessment.case_id in self.cases:
-                self._assessments.setdefault(assessment.case_id, []).append(assessment)
+        for assessment in uow.assessments_of(followed):
+            self._assessments.setdefault(assessment.case_id, []).append(assessment)
+        self._arrows: dict[tuple[CaseState, Where], list[Action]] = {}
+
+    def arrows(self, state: CaseState, where: Where) -> list[Action]:
+        """The user's arrows on a case in `state` at these sites, asked once per both."""
+        key = (state, where)
+        if key not in self._arrows:
+            self._arrows[key] = authority.arrows(self.user, state, where)
+        return self._arrows[key]
 
     def today_at(self, site: str | None) -> date:
         return local_date(self.now, self.zones.get(site or "", "UTC"))
@@ -144,15 +215,27 @@ class _Context:
         return self._assessments.get(case.id, [])
 
 
-def work_queue(uow: AbstractUnitOfWork, user: User, now: datetime) -> dict[str, Any]:
+def work_queue(
+    uow: AbstractUnitOfWork,
+    user: User,
+    now: datetime,
+    *,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+) -> dict[str, Any]:
     """The user's queue and alerts, JSON-ready (the home page, `GET /api/v1/me/work` and
-    `veinline work` show the same)."""
+    `veinline work` show the same): one page of the items, most urgent first, with the
+    counts of the whole queue; every alert."""
     context = _Context(uow, user, now)
     items: list[WorkItem] = []
     alerts: list[Alert] = []
+    for head in context.heads:
+        items += _head_items(context, head)
     for case in context.cases.values():
         items += _case_items(context, case)
-        alerts += _case_alerts(context, case)
+    blocked, held = _blocked_shipments(context)
+    items += blocked
+    alerts += held + _toxicity_alerts(context)
     items += _planning_items(context)
     items += _batch_items(context)
     items += _release_items(context)
@@ -160,15 +243,22 @@ def work_queue(uow: AbstractUnitOfWork, user: User, now: datetime) -> dict[str, 
     items.sort(key=lambda i: (-i.urgency, i.since or "9999", i.record, i.action))
     alerts += [_overdue_alert(i) for i in items if i.kind == "safety_report" and i.overdue]
     alerts.sort(key=lambda a: (a.severity != "critical", a.record))
+    page, size = bounded_page(page, page_size)
+    pages = max(1, -(-len(items) // size))
+    page = min(page, pages)
     return {
         "user": user.username,
         "role": user.role.value,
         "role_label": user.role.label,
         "home": _home_kind(user),
         "generated_at": _iso(now),
-        "items": [i.to_dict() for i in items],
+        "items": [i.to_dict() for i in items[(page - 1) * size : page * size]],
         "alerts": [a.to_dict() for a in alerts],
         "counts": _counts(items),
+        "total": len(items),
+        "page": page,
+        "page_size": size,
+        "pages": pages,
     }
 
 
@@ -192,40 +282,84 @@ def _counts(items: list[WorkItem]) -> dict[str, int]:
 # ------------------------------------------------------------------ cases and custody
 
 
-def _case_items(context: _Context, case: Case) -> list[WorkItem]:
-    user = context.user
-    where = Where.of_case(case)
+def _arrow_items(context: _Context, case: Case | CaseHead, where: Where) -> list[WorkItem]:
     found: list[WorkItem] = []
-    for action in authority.case_actions(user, case):
+    for action in context.arrows(case.state, where):
         why = _CASE_ACTIONS.get(action)
         if why is None:
             continue
         item = _case_action_item(context, case, action, why)
         if item is not None:
             found.append(item)
+    return found
+
+
+def _head_items(context: _Context, head: CaseHead) -> list[WorkItem]:
+    """An early case's arrows (confirm, book, collect): no scan or shipment waits yet."""
+    where = Where(
+        f"case {head.id}",
+        treatment=head.treatment_site,
+        apheresis=head.apheresis_site,
+        facility=head.manufacturing_site,
+    )
+    return _arrow_items(context, head, where)
+
+
+def _case_items(context: _Context, case: Case) -> list[WorkItem]:
+    where = Where.of_case(case)
+    found = _arrow_items(context, case, where)
     shipments = context.shipments(case)
-    for point in authority.scan_points(user, case.state, where):
+    for point in authority.scan_points(context.user, case.state, where):
         item = _scan_item(context, case, point, shipments)
         if item is not None:
             found.append(item)
-    if authority.may(user, commands.DisposeExcursion, where):
-        for shipment in shipments:
-            if _held(shipment) and shipment.disposition is None:
-                found.append(
-                    WorkItem(
-                        kind="shipment",
-                        record=shipment.id,
-                        action="dispose_excursion",
-                        title=f"Disposition · shipment {shipment.id}",
-                        why=f"receipt blocked ({shipment.question}): QA accepts or rejects "
-                        "it by signature",
-                        href=_case_href(case.id, f"shipment-{shipment.id}"),
-                        since=_iso(shipment.dispatched_at or shipment.created_at),
-                        urgency=URGENT,
-                        case_id=case.id,
-                    )
-                )
     return found
+
+
+def _blocked_shipments(context: _Context) -> tuple[list[WorkItem], list[Alert]]:
+    """Shipments in transit whose receipt is blocked: QA's disposition waits (an item),
+    and QA and whoever waits to scan it in are alerted."""
+    user = context.user
+    shipments = [s for s in context.uow.shipments_in_transit(context.reach) if _held(s)]
+    cases = {c.id: c for c in context.uow.cases_of(s.case_id for s in shipments if s.case_id)}
+    receivers = [CustodyPoint.MANUFACTURING_RECEIPT, CustodyPoint.SITE_RECEIPT]
+    items: list[WorkItem] = []
+    alerts: list[Alert] = []
+    for shipment in shipments:
+        case = cases.get(shipment.case_id or "")
+        if case is None:
+            continue
+        where = Where.of_case(case)
+        disposes = authority.may(user, commands.DisposeExcursion, where)
+        if disposes and shipment.disposition is None:
+            items.append(
+                WorkItem(
+                    kind="shipment",
+                    record=shipment.id,
+                    action="dispose_excursion",
+                    title=f"Disposition · shipment {shipment.id}",
+                    why=f"receipt blocked ({shipment.question}): QA accepts or rejects "
+                    "it by signature",
+                    href=_case_href(case.id, f"shipment-{shipment.id}"),
+                    since=_iso(shipment.dispatched_at or shipment.created_at),
+                    urgency=URGENT,
+                    case_id=case.id,
+                )
+            )
+        # For QA, who answers it, and for whoever waits to scan it in.
+        if disposes or any(authority.may(user, p, where) for p in receivers):
+            alerts.append(
+                Alert(
+                    kind="blocked_shipment",
+                    record=shipment.id,
+                    message=f"shipment {shipment.id} of case {case.id}: receipt blocked "
+                    f"({shipment.question}"
+                    f"{', rejected by QA' if shipment.disposition else ''})",
+                    href=_case_href(case.id, "shipments"),
+                    case_id=case.id,
+                )
+            )
+    return items, alerts
 
 
 def _held(shipment: Shipment) -> bool:
@@ -235,7 +369,9 @@ def _held(shipment: Shipment) -> bool:
     return shipment.blocked and shipment.status is ShipmentStatus.IN_TRANSIT
 
 
-def _case_action_item(context: _Context, case: Case, action: Action, why: str) -> WorkItem | None:
+def _case_action_item(
+    context: _Context, case: Case | CaseHead, action: Action, why: str
+) -> WorkItem | None:
     since: str | None = None
     urgency = ROUTINE
     title = f"{action.value.replace('_', ' ').capitalize()} · case {case.id}"
@@ -255,6 +391,8 @@ def _case_action_item(context: _Context, case: Case, action: Action, why: str) -
         urgency = URGENT if booked < today else TODAY
         since = booked.isoformat()
         why = why.format(date="today" if booked == today else f"{booked} (overdue)")
+    elif not isinstance(case, Case):
+        return None  # a head's state has no other arrow a queue lists
     elif action is Action.START_MANUFACTURING:
         received = [c.collected_at for c in case.collections[-1:]]
         since = _iso(received[0]) if received else None
@@ -323,52 +461,28 @@ def _scan_item(
     )
 
 
-def _case_alerts(context: _Context, case: Case) -> list[Alert]:
-    user = context.user
-    where = Where.of_case(case)
+def _toxicity_alerts(context: _Context) -> list[Alert]:
+    """A CRS or ICANS of grade 3 or higher: the care team's, so only those who see the
+    patient's data at the case's sites see it (`authority.reach`, full data)."""
     found: list[Alert] = []
-    # Toxicity is the care team's: only those who see the patient's data see it.
-    if authority.sees(user, Read.CASE, where) is DataClass.FULL:
-        for assessment in context.assessments(case):
-            grade = assessment.result.get("grade")
-            toxicity = assessment.kind in (AssessmentKind.CRS, AssessmentKind.ICANS)
-            if toxicity and isinstance(grade, int) and grade >= ALERT_GRADE:
-                found.append(
-                    Alert(
-                        kind="toxicity",
-                        record=assessment.id,
-                        message=f"case {case.id}: {assessment.kind.label} grade {grade} "
-                        f"on {assessment.assessed_on}",
-                        href=_case_href(case.id, "followup"),
-                        case_id=case.id,
-                    )
-                )
-    # A blocked receipt: for QA, who answers it, and for whoever waits to scan it in.
-    receivers = [CustodyPoint.MANUFACTURING_RECEIPT, CustodyPoint.SITE_RECEIPT]
-    concerned = authority.may(user, commands.DisposeExcursion, where) or any(
-        authority.may(user, p, where) for p in receivers
-    )
-    if concerned:
-        for shipment in context.shipments(case):
-            if _held(shipment):
-                found.append(
-                    Alert(
-                        kind="blocked_shipment",
-                        record=shipment.id,
-                        message=f"shipment {shipment.id} of case {case.id}: receipt blocked "
-                        f"({shipment.question}"
-                        f"{', rejected by QA' if shipment.disposition else ''})",
-                        href=_case_href(case.id, "shipments"),
-                        case_id=case.id,
-                    )
-                )
+    for assessment in context.uow.toxicities(context.full, _TOXICITIES, ALERT_GRADE):
+        grade = assessment.result.get("grade")
+        found.append(
+            Alert(
+                kind="toxicity",
+                record=assessment.id,
+                message=f"case {assessment.case_id}: {assessment.kind.label} grade {grade} "
+                f"on {assessment.assessed_on}",
+                href=_case_href(assessment.case_id, "followup"),
+                case_id=assessment.case_id,
+            )
+        )
     return found
 
 
 def _planning_items(context: _Context) -> list[WorkItem]:
     """A planner's home: cases on their way to collection with no planned dates."""
-    user = context.user
-    if user.role is not Role.PLANNER or not authority.may(user, commands.SetPlannedDates):
+    if not _plans(context.user):
         return []
     return [
         WorkItem(
@@ -381,7 +495,7 @@ def _planning_items(context: _Context) -> list[WorkItem]:
             since=_iso(case.enrolled_at),
             case_id=case.id,
         )
-        for case in context.cases.values()
+        for case in context.heads
         if case.state in (CaseState.ELIGIBLE, CaseState.APHERESIS_BOOKED) and not case.planned
     ]
 
@@ -501,7 +615,7 @@ def _release_items(context: _Context) -> list[WorkItem]:
     for batch in context.batches:
         where = places.of_batch(context.uow, batch)
         record = context.records.get(batch.id)
-        case = context.cases.get(batch.case_id or "")
+        case = context.batch_cases.get(batch.case_id or "")
         if record is None:
             # Results are entered once manufacturing is completed and the case is in QC.
             if (

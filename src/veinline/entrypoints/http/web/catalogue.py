@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from veinline.domain.user import Role
 from veinline.entrypoints.http.deps import AppDep, OptionalUser
-from veinline.entrypoints.http.templates import render
+from veinline.entrypoints.http.templates import pager, render
 from veinline.entrypoints.views import catalogue, work
 from veinline.services import authority
 from veinline.services.authority import Read
@@ -17,14 +17,14 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, application: AppDep, user: OptionalUser) -> Response:
+def home(request: Request, application: AppDep, user: OptionalUser, page: int = 1) -> Response:
     queue = None
     users: int | None = None
     with application.uow() as uow:
         products = catalogue.product_summaries(uow)
         site_list = catalogue.sites(uow)
         if user is not None:
-            queue = work.work_queue(uow, user, application.clock())
+            queue = work.work_queue(uow, user, application.clock(), page=page)
             users = len(uow.users.list()) if user.role is Role.ADMIN else None
     if queue is None or user is None:
         return render(request, "home.html", products=products, sites=site_list)
@@ -33,6 +33,7 @@ def home(request: Request, application: AppDep, user: OptionalUser) -> Response:
         "work.html",
         user=user,
         queue=queue,
+        pager=pager("/", {}, queue["page"], queue["pages"]),
         products=products,
         sites=site_list,
         user_count=users,
