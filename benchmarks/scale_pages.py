@@ -12,10 +12,10 @@ there count towards `--cases`): the demo data plus generated cases
 signed in as the demo coordinator (who sees both demo centres' patients) through the
 web app in process, each page is fetched `--repeat` times and its time printed as
 min / median / max in ms: the case board's first page, a search by name, a search by
-DIN, a filtered page further on, the ledger's first page, a filtered ledger page, and
-the home page (the work queue). Then the work queue (docs/architecture.md, "Work
-queues") for several roles: the home page and `GET /api/v1/me/work` (first page and
-page 2), signed in as the demo coordinator, physician (4 in 10 generated cases wait on
+DIN, a filtered page further on, the ledger's first page and a filtered ledger page.
+Then the work queue (docs/architecture.md, "Work queues") of five roles: the home page
+and `GET /api/v1/me/work` (its first page and page 2), signed in as the demo
+coordinator (3 in 10 generated cases wait on their booking), physician (4 in 10 on
 their confirmation), QA reviewer, apheresis nurse and courier; `--queue-only` times
 these alone.
 """
@@ -123,7 +123,6 @@ def run(database: Path, cases: int, repeat: int, queue_only: bool = False) -> No
         ("board, filtered, page 3", "/cases?product=eque-cel&state=eligible&page=3"),
         ("ledger, first page", "/ledger"),
         ("ledger, filtered", "/ledger?entity_type=case&action=case.enrolled&page=2"),
-        ("work queue (home)", "/"),
     ]
     print(f"{'page':<34} {'min':>8} {'median':>8} {'max':>8}  (ms)")
     for name, path in [] if queue_only else pages:

@@ -195,11 +195,14 @@ class _Context:
         self._assessments: dict[str, list[Assessment]] = {}
         for assessment in uow.assessments_of(followed):
             self._assessments.setdefault(assessment.case_id, []).append(assessment)
-        self._arrows: dict[tuple[CaseState, Where], list[Action]] = {}
+        self._arrows: dict[
+            tuple[CaseState, str | None, str | None, str | None, str | None], list[Action]
+        ] = {}
 
     def arrows(self, state: CaseState, where: Where) -> list[Action]:
-        """The user's arrows on a case in `state` at these sites, asked once per both."""
-        key = (state, where)
+        """The user's arrows on a case in `state` at these sites, asked once per state
+        and sites (not per case: the record's name is left out of the key)."""
+        key = (state, where.treatment, where.apheresis, where.facility, where.depot)
         if key not in self._arrows:
             self._arrows[key] = authority.arrows(self.user, state, where)
         return self._arrows[key]
