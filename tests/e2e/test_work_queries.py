@@ -21,8 +21,19 @@ from veinline.services import authority, commands
 from veinline.services.authority import Read
 from veinline.services.unit_of_work import AbstractUnitOfWork
 
-ROLES = ("coordinator", "physician", "physician.us", "nurse", "courier", "operator", "qc", "qa")
-ROLES += ("qa2", "planner", "admin")
+ROLES = (
+    "coordinator",
+    "physician",
+    "physician.us",
+    "nurse",
+    "courier",
+    "operator",
+    "qc",
+    "qa",
+    "qa2",
+    "planner",
+    "admin",
+)
 
 CRS_GRADE_3 = {
     "temperature_c": 39.2,
