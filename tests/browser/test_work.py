@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from veinline.adapters.seed.cases import Driver, barcode, load_demo_cases
+from veinline.adapters.seed.cases import EQUE_CEL_HK, Driver, barcode, load_demo_cases
 from veinline.bootstrap import App
+from veinline.domain.case import CaseState
 
 pytestmark = pytest.mark.browser
 
@@ -129,3 +130,26 @@ def test_the_nurses_queue_leads_to_the_bedside_form_which_keeps_its_values(
     expect(form.get_by_label("dose cells")).to_have_value("1e6")
     expect(form.get_by_label("thawed at")).to_have_value(thawed)
     _shot(page, f"bedside-refused-{width}")
+
+
+@pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
+def test_a_long_queue_comes_a_page_at_a_time(
+    page: Page, server: str, demo_app: App, width: int
+) -> None:
+    driver = Driver(demo_app.bus, demo_app.user, demo_app.clock)
+    for n in range(55):
+        case = driver.enrol(EQUE_CEL_HK, patient_name=f"Paged {n}", wristband=f"WB-P{n}")
+        driver.advance(case, EQUE_CEL_HK, CaseState.ELIGIBLE)
+    _home(page, server, "coordinator", width)
+    queue = page.get_by_test_id("work-queue").locator("li")
+    expect(queue).to_have_count(50)
+    expect(page.get_by_test_id("queue-count")).to_contain_text("50 a page")
+    _fits(page, width)
+    pager = page.get_by_test_id("pager")
+    expect(pager).to_contain_text("Page 1 of 2")
+    pager.get_by_role("link", name="Next →").click()
+    expect(page).to_have_url(f"{server}/?page=2")
+    expect(page.get_by_test_id("pager")).to_contain_text("Page 2 of 2")
+    expect(queue.first).to_be_visible()
+    expect(queue).not_to_have_count(50)
+    _fits(page, width)
