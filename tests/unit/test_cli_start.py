@@ -28,6 +28,9 @@ HEAVY = (
     "fastapi",
     "simpy",
     "alembic",
+    # Typer checks parameters with pydantic unless cli/main.py's _AsGiven takes a plain
+    # str or bool value as given; Rich only when something is printed through a console.
+    "pydantic",
 )
 # veinline's own modules a reading command needs none of: every handler and command (the
 # bus, built on first use), the job runner, the planner, the other command groups.
@@ -58,7 +61,8 @@ else:
     code = 0
 loaded = sorted({name.split(".")[0] for name in sys.modules} & set(heavy))
 lazy = sorted(set(watched) & set(sys.modules))
-sys.stderr.write(json.dumps({"code": code, "loaded": loaded, "lazy": lazy}) + "\\n")
+rich = "rich" in sys.modules
+sys.stderr.write(json.dumps({"code": code, "loaded": loaded, "lazy": lazy, "rich": rich}) + "\\n")
 """
 
 
@@ -100,6 +104,48 @@ def test_a_command_that_needs_no_heavy_library_does_not_import_one(
     assert result["loaded"] == []
     if args != ("--help",):  # the help lists every group, so imports every group module
         assert result["lazy"] == []
+        # Nothing printed through a console (JSON, a check character): no Rich.
+        assert result["rich"] is False
+
+
+def test_a_table_printed_imports_rich(tmp_path: Path) -> None:
+    # The probe sees Rich when a command does print through a console.
+    database_url = f"sqlite:///{tmp_path / 'v.db'}"
+    assert _probe("db", "upgrade", database_url=database_url)["code"] == 0
+    result = _probe("catalog", "list", database_url=database_url)
+    assert result["code"] == 0
+    assert result["rich"] is True
+    assert result["loaded"] == []
+
+
+def test_a_value_not_of_the_parameter_type_goes_through_typers_coercion(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # _AsGiven passes a str or bool value as it is; anything else (a flag from an
+    # environment variable) is still parsed, or refused, by Typer's own coercion.
+    import typer
+    from typer.testing import CliRunner
+
+    import veinline.entrypoints.cli.main  # noqa: F401 - installs _AsGiven
+
+    probe = typer.Typer()
+
+    @probe.command()
+    def show(
+        name: str,
+        loud: bool = typer.Option(False, "--loud", envvar="VEINLINE_TEST_LOUD"),
+    ) -> None:
+        typer.echo(f"{name!r} {loud!r}")
+
+    runner = CliRunner()
+    assert runner.invoke(probe, ["ada"]).stdout == "'ada' False\n"
+    assert runner.invoke(probe, ["ada", "--loud"]).stdout == "'ada' True\n"
+    monkeypatch.setenv("VEINLINE_TEST_LOUD", "yes")
+    assert runner.invoke(probe, ["ada"]).stdout == "'ada' True\n"
+    monkeypatch.setenv("VEINLINE_TEST_LOUD", "perhaps")
+    refused = runner.invoke(probe, ["ada"])
+    assert refused.exit_code == 2
+    assert "loud" in refused.output.lower()
 
 
 def test_the_probe_sees_a_heavy_import() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from veinline.entrypoints.cli.context import cli_context
 
@@ -92,6 +91,8 @@ def catalog_list(
     if as_json:
         cli.print_json(rows)
         return
+    from rich.table import Table
+
     table = Table(title="veinline catalogue")
     for column in ("code", "product", "sponsor", "modality", "target", "authorisations"):
         table.add_column(column)

@@ -14,16 +14,18 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-from rich.console import Console
 
 from veinline.domain.errors import DomainError
 from veinline.domain.user import SYSTEM_USERNAME
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from veinline.bootstrap import App
     from veinline.services import commands
 
@@ -39,9 +41,21 @@ class CliContext:
     """The application, the acting user and the consoles of one command-line process."""
 
     acting_user: str = SYSTEM_USERNAME
-    out: Console = field(default_factory=lambda: Console(soft_wrap=True))
-    err: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
     built: App | None = None
+
+    # The consoles are made on first use: a command that prints only JSON (or nothing)
+    # never imports Rich.
+    @cached_property
+    def out(self) -> Console:
+        from rich.console import Console
+
+        return Console(soft_wrap=True)
+
+    @cached_property
+    def err(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=True, soft_wrap=True)
 
     def app(self, migrate: str = "auto") -> App:
         """The bootstrapped application, built on first use (migrating as asked)."""

@@ -17,10 +17,47 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import typer
+import typer.core
+from typer import _coercion
+from typer._click import Context
 from typer.models import CommandInfo
 
 from veinline.domain.user import SYSTEM_USERNAME
 from veinline.entrypoints.cli.context import cli_context
+
+
+
+class _AsGiven(_coercion.RuntimeParam):
+    """A `str` or `bool` parameter's value that already has that type, as given.
+
+    Typer checks every parameter's value with a pydantic TypeAdapter that it builds on
+    first use, and --help's flag is checked even when it is not given: so every command
+    imported pydantic, about 0.1 s of its start, to be told that a name typed on the
+    command line is a `str` and a flag a `bool`. A value of exactly the annotation's type
+    is returned as it is (what Typer's adapter returns for it too); any other value (a
+    flag set from an environment variable, bytes) goes through Typer's own coercion.
+    tests/unit/test_cli_start.py checks that a plain command imports no pydantic.
+    """
+
+    def _coerce_value(self, value: object, param: typer.core._TyperParameter, ctx: Context) -> object:
+        if type(value) is self.annotation:
+            return value
+        return _coercion.build_runtime_param(param.type_descriptor)._coerce_value(
+            value, param=param, ctx=ctx
+        )
+
+
+def _runtime_param(descriptor: _coercion.TypeDescriptor) -> _coercion.RuntimeParam:
+    """Typer's coercion of one parameter, `_AsGiven` for a plain `str` or `bool` one."""
+    plain = descriptor.file_annotation is None and descriptor.parameter_info.parser is None
+    if plain and descriptor.annotation in (str, bool):
+        return _AsGiven(parameter_info=descriptor.parameter_info, annotation=descriptor.annotation)
+    return _coercion.build_runtime_param(descriptor)
+
+
+# typer.core looks the builder up by this name when a parameter is first checked
+# (uv.lock pins the Typer this was read from; the test above fails if it moves).
+typer.core.build_runtime_param = _runtime_param
 
 _root = typer.Typer(
     name="veinline",
