@@ -26,7 +26,6 @@ from veinline.domain.user import SYSTEM_USERNAME
 from veinline.entrypoints.cli.context import cli_context
 
 
-
 class _AsGiven(_coercion.RuntimeParam):
     """A `str` or `bool` parameter's value that already has that type, as given.
 
@@ -39,7 +38,9 @@ class _AsGiven(_coercion.RuntimeParam):
     tests/unit/test_cli_start.py checks that a plain command imports no pydantic.
     """
 
-    def _coerce_value(self, value: object, param: typer.core._TyperParameter, ctx: Context) -> object:
+    def _coerce_value(
+        self, value: object, param: typer.core._TyperParameter, ctx: Context
+    ) -> object:
         if type(value) is self.annotation:
             return value
         return _coercion.build_runtime_param(param.type_descriptor)._coerce_value(
@@ -56,8 +57,9 @@ def _runtime_param(descriptor: _coercion.TypeDescriptor) -> _coercion.RuntimePar
 
 
 # typer.core looks the builder up by this name when a parameter is first checked
-# (uv.lock pins the Typer this was read from; the test above fails if it moves).
-typer.core.build_runtime_param = _runtime_param
+# (uv.lock pins the Typer this was read from; tests/unit/test_cli_start.py fails if it
+# moves).
+typer.core.build_runtime_param = _runtime_param  # type: ignore[attr-defined]
 
 _root = typer.Typer(
     name="veinline",
