@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,26 @@ def test_a_qa_reviewer_signs_in_and_verifies_the_ledger(page: Page, live_server:
     expect(page.get_by_role("heading", level=1)).to_have_text("History of product/eque-cel")
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+
+
+def test_a_full_verification_runs_as_a_job_whose_page_shows_its_checkpoint(
+    page: Page, live_server: str
+) -> None:
+    # The whole chain is never walked in the request: the form queues a job, the page
+    # polls its progress (static/jobs.js) and reloads with the checkpoint once it is done.
+    page.goto(f"{live_server}/login?next=/ledger")
+    page.get_by_label("User name").fill("qa")
+    page.get_by_label("Password").fill("veinline-demo")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_test_id("ledger-status")).to_contain_text("Not verified yet")
+    page.get_by_label("the whole chain (full)").check()
+    page.get_by_role("button", name="Verify now").click()
+    expect(page).to_have_url(re.compile(r"/ledger\?job=J"))
+    expect(page.get_by_test_id("ledger-status")).to_contain_text(
+        "entries checked from the first entry", timeout=30_000
+    )
+    expect(page.get_by_test_id("ledger-checkpoint")).to_contain_text("full verification by qa")
+    expect(page.get_by_test_id("job-status")).to_have_count(0)
 
 
 def test_at_tablet_width_wide_tables_scroll_inside_the_page(page: Page, live_server: str) -> None:
