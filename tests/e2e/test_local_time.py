@@ -74,3 +74,25 @@ def test_form_defaults_are_in_the_zone_of_the_users_site(client: TestClient, dem
     page = client.get(f"/cases/{case.id}").text
     collected = re.search(r'name="collected_at"[^>]*value="([^"]+)"', page)
     assert collected is not None and collected.group(1).endswith("+08:00"), page[:200]
+
+
+def test_the_work_queue_says_since_when_in_the_readers_own_time(
+    client: TestClient, demo_app: App
+) -> None:
+    driver = Driver(demo_app.bus, demo_app.user, demo_app.clock)
+    for route, name in ((EQUE_CEL_HK, "Queue HK"), (ZEVOR_CEL_US, "Queue US")):
+        driver.advance(
+            driver.enrol(route, patient_name=name, wristband=f"WB-{name[-2:]}-Q"),
+            route,
+            CaseState.ELIGIBLE,
+        )
+    for reader, zones in (
+        ("coordinator.hk", {"HKT"}),
+        ("coordinator.us", {"EST", "EDT"}),
+    ):
+        client.cookies.clear()
+        sign_in_page(client, reader)
+        queue = re.search(r'data-testid="work-queue"(.*?)</ol>', client.get("/").text, re.S)
+        assert queue is not None, reader
+        shown = {text.rsplit(" ", 1)[1] for _, _, text in _times(queue.group(1))}
+        assert shown and shown <= zones, (reader, shown)

@@ -28,10 +28,14 @@ def home(request: Request, application: AppDep, user: OptionalUser, page: int = 
             users = len(uow.users.list()) if user.role is Role.ADMIN else None
     if queue is None or user is None:
         return render(request, "home.html", products=products, sites=site_list)
+    # "Since" in the reader's own local time (their site's zone; UTC for a user of no
+    # site), as the rest of their day reads (docs/architecture.md, "Local time").
+    zones = {str(s["code"]): str(s["timezone"]) for s in site_list}
     return render(
         request,
         "work.html",
         user=user,
+        user_zone=zones.get(user.site_code or "", "UTC"),
         queue=queue,
         pager=pager("/", {}, queue["page"], queue["pages"]),
         products=products,
