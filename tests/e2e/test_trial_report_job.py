@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -144,3 +145,27 @@ def test_the_page_shows_the_jobs_progress_then_the_report(
     assert len(reports) == 1
     finished = client.get(f"/jobs/{job_id}", follow_redirects=False)
     assert finished.status_code == 303 and finished.headers["location"] == f"/trials/{TRIAL}"
+
+
+def test_the_cli_writes_the_report_in_its_own_process(
+    client: TestClient, demo_app: App, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # `veinline report trial` shares the `report` group with `report bookings`: both are
+    # there, whichever module registers the group last.
+    from typer.testing import CliRunner
+
+    from veinline.entrypoints.cli.context import cli_context
+    from veinline.entrypoints.cli.main import app as cli_app
+
+    monkeypatch.setenv("VEINLINE_DATABASE_URL", demo_app.settings.database_url)
+    monkeypatch.setenv("VEINLINE_DATA_DIR", str(demo_app.settings.data_dir))
+    cli_context().forget()
+    try:
+        out = tmp_path / "report"
+        made = CliRunner().invoke(cli_app, ["report", "trial", TRIAL, "--out", str(out)])
+        assert made.exit_code == 0, made.output
+        assert (out / "report.pdf").read_bytes().startswith(b"%PDF")
+        bookings = CliRunner().invoke(cli_app, ["--as", "planner", "report", "bookings"])
+        assert bookings.exit_code == 0, bookings.output
+    finally:
+        cli_context().forget()

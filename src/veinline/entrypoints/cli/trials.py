@@ -9,10 +9,13 @@ from typing import Annotated, Any
 import typer
 
 from veinline.entrypoints.cli.context import cli_context
+
+# One `veinline report` group for every report: `report trial` joins the group of
+# cli/reports.py (`report bookings`); two groups of one name would hide one another.
+from veinline.entrypoints.cli.reports import report_app
 from veinline.services import commands
 
 trial_app = typer.Typer(help="Trials: protocols, cohorts, outcomes.", no_args_is_help=True)
-report_app = typer.Typer(help="Reports.", no_args_is_help=True)
 
 
 def _json_file(path: Path) -> Any:
@@ -101,7 +104,9 @@ def report_trial(
     application = cli.app()
     with cli.friendly_errors(), application.uow() as uow:
         data = trial_data(uow, trial_id, as_of=application.clock().date())
-    with cli.friendly_errors():
+    # In the operator's own process (the web and the API make it as a job): a spinner
+    # while the fits, the curves and the PDF are made.
+    with cli.friendly_errors(), cli.err.status(f"making the report of {trial_id}"):
         report = build_report(data.trial, data.outcomes, as_of=data.data_cutoff)
         out.mkdir(parents=True, exist_ok=True)
         written = write_report(report, out)
