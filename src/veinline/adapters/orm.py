@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import Session, registry
 from sqlalchemy.orm.attributes import flag_modified
@@ -471,10 +472,16 @@ cases = Table(
     Column("cancellation", JSON, nullable=True),
     Column("labels", JSON, nullable=False, default=dict),
     Column("version", Integer, nullable=False),
-    # One open case per wristband at a centre: a unique partial index that migration
-    # 0016 makes (domain/case.py, WRISTBAND_FREED names the states that free it). The
-    # migrations own the schema; it is not repeated here, where its PostgreSQL option
-    # would load that dialect into every command, SQLite's included.
+    # One open case per wristband at a centre (migration 0016; domain/case.py,
+    # WRISTBAND_FREED names the states that free it).
+    Index(
+        "uq_cases_open_wristband",
+        "treatment_site",
+        "wristband_hash",
+        unique=True,
+        sqlite_where=text("state NOT IN ('cancelled', 'follow_up')"),
+        postgresql_where=text("state NOT IN ('cancelled', 'follow_up')"),
+    ),
 )
 
 custody_events = Table(
