@@ -255,7 +255,7 @@ def test_a_refused_assessment_keeps_what_was_entered_and_says_why(
     assert '<option value="yes" selected>yes</option>' in page
     assert '<option value="facemask" selected>' in page
     assert 'name="finding.vasopressors|norepinephrine" checked' in page
-    assert 'name="finding.vasopressors|epinephrine" >' in page  # only what was ticked
+    assert 'name="finding.vasopressors|epinephrine">' in page  # only what was ticked
     with cases_app.uow() as uow:
         assert len(uow.assessments.find(case_id="DEMO-11")) == before
 
